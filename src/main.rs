@@ -1,0 +1,7 @@
+//! smtpscope: an interactive SMTP session debugger.
+
+mod engine;
+
+fn main() {
+    println!("smtpscope");
+}
