@@ -1,6 +1,4 @@
-//! smtpscope: an interactive SMTP session debugger.
-
-mod engine;
+//! The `smtpscope` binary: parse the command line and hand over to a front end.
 
 fn main() {
     println!("smtpscope");

@@ -1,0 +1,6 @@
+//! smtpscope: an interactive SMTP session debugger for the terminal.
+//!
+//! The `engine` module tree holds the protocol, the SES knowledge and the simulator; it never
+//! touches the terminal. The front ends (`run`, the TUI, `explain`, `replay`) sit beside it.
+
+pub mod engine;
