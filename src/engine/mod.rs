@@ -2,3 +2,10 @@
 //!
 //! Nothing under this module knows about terminals; the TUI, `run`, the simulator and the
 //! tests all drive it.
+
+pub mod auth;
+pub mod classify;
+pub mod command;
+pub mod escape;
+pub mod message;
+pub mod reply;

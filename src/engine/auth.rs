@@ -1,0 +1,249 @@
+//! SASL PLAIN and LOGIN: building the lines, and keeping the secrets out of every rendering.
+//!
+//! The password lives in a [`Zeroizing`] buffer, is wiped when dropped, and has no `Debug` or
+//! `Display` that could print it. What the transcript records for an AUTH line is a
+//! [`Redacted`] description, never the base64 that decodes back to the credentials.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::command::{InputError, check_arg};
+
+/// A SASL mechanism smtpscope can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Mechanism {
+    Plain,
+    Login,
+}
+
+impl Mechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+        }
+    }
+}
+
+/// A user name and password. Debug output never shows the password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub authzid: Option<String>,
+    pub user: String,
+    password: Zeroizing<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("authzid", &self.authzid)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// Validates and wraps the credentials. CR, LF and NUL are refused: NUL would break the
+    /// PLAIN blob's framing, CR/LF the command line.
+    pub fn new(user: &str, password: Zeroizing<String>) -> Result<Credentials, InputError> {
+        check_arg("user name", user)?;
+        if password.contains(['\r', '\n', '\0']) {
+            // Do not name the offending character's position: that would leak a hint.
+            return Err(InputError::BadAddress {
+                field: "password".into(),
+                reason: "it contains CR, LF or NUL".into(),
+            });
+        }
+        Ok(Credentials {
+            authzid: None,
+            user: user.to_string(),
+            password,
+        })
+    }
+
+    /// Adds an authorization identity for PLAIN.
+    pub fn with_authzid(mut self, authzid: &str) -> Result<Credentials, InputError> {
+        check_arg("authorization identity", authzid)?;
+        self.authzid = Some(authzid.to_string());
+        Ok(self)
+    }
+
+    /// The password, for the few places that must use it (encoding, the credential lint).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// Every form in which the password could leak into text, for leak checks.
+    pub fn secret_forms(&self) -> Vec<Zeroizing<String>> {
+        vec![
+            Zeroizing::new(self.password.to_string()),
+            Zeroizing::new(B64.encode(self.password.as_bytes())),
+            self.plain_blob(),
+        ]
+    }
+
+    /// base64(authzid NUL user NUL password), RFC 4616.
+    pub fn plain_blob(&self) -> Zeroizing<String> {
+        let mut raw = Zeroizing::new(Vec::new());
+        raw.extend_from_slice(self.authzid.as_deref().unwrap_or("").as_bytes());
+        raw.push(0);
+        raw.extend_from_slice(self.user.as_bytes());
+        raw.push(0);
+        raw.extend_from_slice(self.password.as_bytes());
+        Zeroizing::new(B64.encode(&*raw))
+    }
+
+    pub fn login_user(&self) -> String {
+        B64.encode(self.user.as_bytes())
+    }
+
+    pub fn login_password(&self) -> Zeroizing<String> {
+        Zeroizing::new(B64.encode(self.password.as_bytes()))
+    }
+}
+
+/// What a transcript keeps of a line that carried credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Redacted {
+    /// `AUTH PLAIN <blob>` or the blob sent after `334`.
+    PlainBlob {
+        initial: bool,
+        user: String,
+        authzid: Option<String>,
+    },
+    /// The base64 user name of AUTH LOGIN.
+    LoginUser { user: String },
+    /// The base64 password of AUTH LOGIN.
+    LoginPassword,
+}
+
+impl Redacted {
+    /// The line as shown by default: the shape of what was sent, no secrets, no user name.
+    pub fn render(&self, reveal_user: bool) -> String {
+        let user = |u: &str| {
+            if reveal_user {
+                format!("user \"{}\"", super::escape::escape_str(u))
+            } else {
+                "user hidden".into()
+            }
+        };
+        match self {
+            Redacted::PlainBlob {
+                initial,
+                user: u,
+                authzid,
+            } => {
+                let az = match (authzid, reveal_user) {
+                    (Some(a), true) => format!(", authzid \"{}\"", super::escape::escape_str(a)),
+                    _ => String::new(),
+                };
+                let head = if *initial { "AUTH PLAIN " } else { "" };
+                format!("{head}<redacted: {}{az}, password hidden>", user(u))
+            }
+            Redacted::LoginUser { user: u } => format!("<redacted: base64 {}>", user(u)),
+            Redacted::LoginPassword => "<redacted: base64 password>".into(),
+        }
+    }
+}
+
+/// Decodes a server's `334` challenge for display (`VXNlcm5hbWU6` is "Username:").
+pub fn decode_challenge(text: &str) -> Option<String> {
+    let bytes = B64.decode(text.trim()).ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    s.chars().all(|c| !c.is_control()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            Zeroizing::new("BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9".into()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn plain_matches_the_published_vector() {
+        assert_eq!(
+            creds().plain_blob().as_str(),
+            "AEFLSUFJT1NGT0ROTjdFWEFNUExFAEJMQk0vOWhTVUVMZnE4R3crclUxWWNCamtPeEdiaFQyWEc3NjN4VkxHV0w5"
+        );
+    }
+
+    #[test]
+    fn plain_with_authzid() {
+        let c = Credentials::new("u", Zeroizing::new("p".into()))
+            .unwrap()
+            .with_authzid("z")
+            .unwrap();
+        assert_eq!(B64.decode(c.plain_blob().as_str()).unwrap(), b"z\0u\0p");
+    }
+
+    #[test]
+    fn login_matches_the_published_vector() {
+        let c = creds();
+        assert_eq!(c.login_user(), "QUtJQUlPU0ZPRE5ON0VYQU1QTEU=");
+        assert_eq!(
+            c.login_password().as_str(),
+            "QkxCTS85aFNVRUxmcThHdytyVTFZY0Jqa094R2JoVDJYRzc2M3hWTEdXTDk="
+        );
+    }
+
+    #[test]
+    fn debug_and_redactions_never_show_the_password() {
+        let c = creds();
+        let debug = format!("{c:?}");
+        let renders = [
+            Redacted::PlainBlob {
+                initial: true,
+                user: c.user.clone(),
+                authzid: None,
+            }
+            .render(true),
+            Redacted::LoginUser {
+                user: c.user.clone(),
+            }
+            .render(true),
+            Redacted::LoginPassword.render(true),
+        ];
+        for text in renders.iter().chain([&debug]) {
+            for secret in c.secret_forms() {
+                assert!(!text.contains(secret.as_str()), "{text}");
+            }
+        }
+        let hidden = Redacted::LoginUser {
+            user: c.user.clone(),
+        }
+        .render(false);
+        assert!(!hidden.contains("AKIA"));
+    }
+
+    #[test]
+    fn refuses_control_characters() {
+        assert!(Credentials::new("a\r\nb", Zeroizing::new("p".into())).is_err());
+        assert!(Credentials::new("a", Zeroizing::new("p\0q".into())).is_err());
+    }
+
+    #[test]
+    fn decodes_login_challenges() {
+        assert_eq!(
+            decode_challenge("VXNlcm5hbWU6").as_deref(),
+            Some("Username:")
+        );
+        assert_eq!(
+            decode_challenge("UGFzc3dvcmQ6").as_deref(),
+            Some("Password:")
+        );
+        assert_eq!(decode_challenge("Ok"), None);
+    }
+}

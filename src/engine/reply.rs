@@ -1,0 +1,540 @@
+//! Incremental SMTP reply parser.
+//!
+//! Bytes go in as they arrive from the socket; whole replies come out. Every line keeps its raw
+//! bytes (without the line ending) so front ends can show exactly what the server sent, even
+//! when it is not UTF-8. Memory is bounded: an unterminated line longer than [`Limits::max_line`]
+//! or a reply with more than [`Limits::max_lines`] lines is a protocol error, not a buffer that
+//! grows without end.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Bounds that keep a hostile server from exhausting memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest accepted line, line ending excluded.
+    pub max_line: usize,
+    /// Most lines in one multiline reply.
+    pub max_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // RFC 5321 allows 512 octets per reply line; real servers exceed that, so be generous
+        // but finite.
+        Self {
+            max_line: 64 * 1024,
+            max_lines: 4096,
+        }
+    }
+}
+
+/// An RFC 3463 enhanced status code such as `5.7.8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EnhancedCode {
+    pub class: u8,
+    pub subject: u16,
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Parses `c.s.d` at the start of `text`, returning the code and the rest of the text.
+    pub fn parse_prefix(text: &str) -> Option<(EnhancedCode, &str)> {
+        let end = text.find(' ').unwrap_or(text.len());
+        let token = &text[..end];
+        let mut parts = token.split('.');
+        let class: u8 = parts.next()?.parse().ok()?;
+        let subject = parts.next()?;
+        let detail = parts.next()?;
+        if parts.next().is_some() || !matches!(class, 2 | 4 | 5) {
+            return None;
+        }
+        // RFC 3463: subject is 1-3 digits, detail 1-3 digits.
+        let ok = |s: &str| (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        if !ok(subject) || !ok(detail) {
+            return None;
+        }
+        let code = EnhancedCode {
+            class,
+            subject: subject.parse().ok()?,
+            detail: detail.parse().ok()?,
+        };
+        Some((code, text[end..].trim_start()))
+    }
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One line of a reply, as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyLine {
+    /// The bytes of the line without CRLF (or bare LF).
+    pub raw: Vec<u8>,
+    /// True when the line ended in a bare LF rather than CRLF.
+    pub bare_lf: bool,
+}
+
+impl ReplyLine {
+    /// The text after the code and separator, decoded lossily.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.raw.get(4..).unwrap_or_default()).into_owned()
+    }
+
+    /// Whether the raw bytes are valid UTF-8.
+    pub fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.raw).is_ok()
+    }
+}
+
+/// A complete SMTP reply: one code, one or more lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub code: u16,
+    pub enhanced: Option<EnhancedCode>,
+    pub lines: Vec<ReplyLine>,
+}
+
+/// The RFC 5321 class of a reply code's first digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyClass {
+    /// 2yz
+    Positive,
+    /// 3yz
+    Intermediate,
+    /// 4yz
+    Transient,
+    /// 5yz
+    Permanent,
+}
+
+impl Reply {
+    /// Builds a reply from text lines, for tests and the simulator.
+    pub fn from_lines(code: u16, texts: &[&str]) -> Reply {
+        let n = texts.len();
+        let lines = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let sep = if i + 1 == n { ' ' } else { '-' };
+                ReplyLine {
+                    raw: format!("{code}{sep}{t}").into_bytes(),
+                    bare_lf: false,
+                }
+            })
+            .collect::<Vec<_>>();
+        let enhanced = lines
+            .last()
+            .and_then(|l| EnhancedCode::parse_prefix(&l.text()).map(|e| e.0));
+        Reply {
+            code,
+            enhanced,
+            lines,
+        }
+    }
+
+    pub fn class(&self) -> ReplyClass {
+        match self.code / 100 {
+            2 => ReplyClass::Positive,
+            3 => ReplyClass::Intermediate,
+            4 => ReplyClass::Transient,
+            _ => ReplyClass::Permanent,
+        }
+    }
+
+    pub fn is_positive(&self) -> bool {
+        self.class() == ReplyClass::Positive
+    }
+
+    /// All lines' texts joined with newlines, decoded lossily.
+    pub fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(ReplyLine::text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The last line's text, which carries the meaning in most replies.
+    pub fn last_text(&self) -> String {
+        self.lines.last().map(ReplyLine::text).unwrap_or_default()
+    }
+
+    /// Text of the last line with a leading enhanced code removed.
+    pub fn message(&self) -> String {
+        let t = self.last_text();
+        match EnhancedCode::parse_prefix(&t) {
+            Some((_, rest)) => rest.to_string(),
+            None => t,
+        }
+    }
+
+    /// Total raw size of the reply, for summaries.
+    pub fn raw_len(&self) -> usize {
+        self.lines.iter().map(|l| l.raw.len() + 2).sum()
+    }
+
+    /// True when any line used a bare LF ending.
+    pub fn has_bare_lf(&self) -> bool {
+        self.lines.iter().any(|l| l.bare_lf)
+    }
+}
+
+/// Why the byte stream could not be read as SMTP replies.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReplyError {
+    #[error("reply line longer than {limit} bytes without a line ending")]
+    LineTooLong { limit: usize },
+    #[error("reply has more than {limit} lines")]
+    TooManyLines { limit: usize },
+    #[error("not an SMTP reply line (expected a 3-digit code 200-599): {line}")]
+    BadCode { line: String },
+    #[error("multiline reply changed its code from {expected} to {found}")]
+    MismatchedCode { expected: u16, found: u16 },
+    #[error("bad separator after the code (expected ' ' or '-'): {line}")]
+    BadSeparator { line: String },
+}
+
+/// Incremental parser: feed bytes with [`ReplyParser::push`], take replies with
+/// [`ReplyParser::next_reply`].
+#[derive(Debug, Default)]
+pub struct ReplyParser {
+    limits: Limits,
+    buf: Vec<u8>,
+    /// Continuation lines of the reply being assembled.
+    pending: Vec<ReplyLine>,
+    pending_code: Option<u16>,
+}
+
+impl ReplyParser {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Appends received bytes. Call [`next_reply`](Self::next_reply) until it returns
+    /// `Ok(None)` after every push; that is what keeps the buffer bounded.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received but not yet part of a complete line or reply.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() + self.pending.iter().map(|l| l.raw.len()).sum::<usize>()
+    }
+
+    /// True when part of a reply (a partial line or continuation lines) is waiting.
+    pub fn is_mid_reply(&self) -> bool {
+        !self.buf.is_empty() || !self.pending.is_empty()
+    }
+
+    /// Takes whatever is buffered, e.g. bytes a server sent after `220 Ready to start TLS`
+    /// that must not be read as part of the TLS session.
+    pub fn take_leftover(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in self.pending.drain(..) {
+            out.extend_from_slice(&line.raw);
+            out.extend_from_slice(if line.bare_lf { b"\n" } else { b"\r\n" });
+        }
+        out.append(&mut self.buf);
+        self.pending_code = None;
+        out
+    }
+
+    /// Returns the next complete reply, `Ok(None)` when more bytes are needed.
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
+        loop {
+            let Some(nl) = self.buf.iter().position(|&b| b == b'\n') else {
+                if self.buf.len() > self.limits.max_line {
+                    self.buf.clear();
+                    return Err(ReplyError::LineTooLong {
+                        limit: self.limits.max_line,
+                    });
+                }
+                return Ok(None);
+            };
+            let mut line: Vec<u8> = self.buf.drain(..=nl).collect();
+            line.pop();
+            let bare_lf = line.last() != Some(&b'\r');
+            if !bare_lf {
+                line.pop();
+            }
+            if line.len() > self.limits.max_line {
+                return Err(ReplyError::LineTooLong {
+                    limit: self.limits.max_line,
+                });
+            }
+            if let Some(reply) = self.accept_line(ReplyLine { raw: line, bare_lf })? {
+                return Ok(Some(reply));
+            }
+        }
+    }
+
+    fn accept_line(&mut self, line: ReplyLine) -> Result<Option<Reply>, ReplyError> {
+        let raw = &line.raw;
+        let code = parse_code(raw).ok_or_else(|| {
+            self.pending.clear();
+            self.pending_code = None;
+            ReplyError::BadCode {
+                line: crate::engine::escape::escape_bytes(raw),
+            }
+        })?;
+        let last = match raw.get(3) {
+            None | Some(b' ') => true,
+            Some(b'-') => false,
+            Some(_) => {
+                self.pending.clear();
+                self.pending_code = None;
+                return Err(ReplyError::BadSeparator {
+                    line: crate::engine::escape::escape_bytes(raw),
+                });
+            }
+        };
+        if let Some(expected) = self.pending_code.filter(|&expected| expected != code) {
+            self.pending.clear();
+            self.pending_code = None;
+            return Err(ReplyError::MismatchedCode {
+                expected,
+                found: code,
+            });
+        }
+        if self.pending.len() + 1 > self.limits.max_lines {
+            self.pending.clear();
+            self.pending_code = None;
+            return Err(ReplyError::TooManyLines {
+                limit: self.limits.max_lines,
+            });
+        }
+        self.pending.push(line);
+        if !last {
+            self.pending_code = Some(code);
+            return Ok(None);
+        }
+        self.pending_code = None;
+        let lines = std::mem::take(&mut self.pending);
+        let enhanced = lines
+            .last()
+            .and_then(|l| EnhancedCode::parse_prefix(&l.text()).map(|(e, _)| e))
+            .filter(|e| u16::from(e.class) == code / 100);
+        Ok(Some(Reply {
+            code,
+            enhanced,
+            lines,
+        }))
+    }
+}
+
+fn parse_code(raw: &[u8]) -> Option<u16> {
+    let digits = raw.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&digits[0]) {
+        return None;
+    }
+    Some(
+        u16::from(digits[0] - b'0') * 100
+            + u16::from(digits[1] - b'0') * 10
+            + u16::from(digits[2] - b'0'),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_all(input: &[u8]) -> Vec<Result<Reply, ReplyError>> {
+        let mut p = ReplyParser::default();
+        p.push(input);
+        let mut out = Vec::new();
+        loop {
+            match p.next_reply() {
+                Ok(Some(r)) => out.push(Ok(r)),
+                Ok(None) => break,
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn single_line() {
+        let r = parse_all(b"220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-X\r\n");
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(r.code, 220);
+        assert_eq!(
+            r.last_text(),
+            "email-smtp.amazonaws.com ESMTP SimpleEmailService-d-X"
+        );
+        assert_eq!(r.enhanced, None);
+    }
+
+    #[test]
+    fn multiline_ehlo() {
+        let input = b"250-email-smtp.amazonaws.com\r\n250-8BITMIME\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 Ok\r\n";
+        let r = parse_all(input);
+        assert_eq!(r.len(), 1);
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(r.lines.len(), 5);
+        assert_eq!(r.lines[3].text(), "AUTH PLAIN LOGIN");
+        assert_eq!(
+            r.text(),
+            "email-smtp.amazonaws.com\n8BITMIME\nSTARTTLS\nAUTH PLAIN LOGIN\nOk"
+        );
+    }
+
+    #[test]
+    fn enhanced_code() {
+        let r = parse_all(b"451 4.4.2 Timeout waiting for data from client.\r\n");
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(
+            r.enhanced,
+            Some(EnhancedCode {
+                class: 4,
+                subject: 4,
+                detail: 2
+            })
+        );
+        assert_eq!(r.message(), "Timeout waiting for data from client.");
+        // A class that disagrees with the code is not taken as an enhanced code.
+        let r = parse_all(b"250 5.7.8 odd\r\n");
+        assert_eq!(r[0].as_ref().unwrap().enhanced, None);
+        // Not an enhanced code: too many parts, bad digits.
+        assert!(EnhancedCode::parse_prefix("5.7.8.1 x").is_none());
+        assert!(EnhancedCode::parse_prefix("5.7 x").is_none());
+        assert!(EnhancedCode::parse_prefix("5.7.1234 x").is_none());
+        assert_eq!(
+            EnhancedCode::parse_prefix("5.7.8").unwrap().0.to_string(),
+            "5.7.8"
+        );
+    }
+
+    #[test]
+    fn bad_continuation_code() {
+        let r = parse_all(b"250-first\r\n251 second\r\n");
+        assert_eq!(
+            r,
+            vec![Err(ReplyError::MismatchedCode {
+                expected: 250,
+                found: 251
+            })]
+        );
+    }
+
+    #[test]
+    fn garbage_codes() {
+        for input in [
+            &b"99 short\r\n"[..],
+            b"600 six hundred\r\n",
+            b"abc letters\r\n",
+            b"150 one\r\n",
+            b"\r\n",
+        ] {
+            let r = parse_all(input);
+            assert!(
+                matches!(r[0], Err(ReplyError::BadCode { .. })),
+                "{input:?}: {r:?}"
+            );
+        }
+        let r = parse_all(b"250_x\r\n");
+        assert!(matches!(r[0], Err(ReplyError::BadSeparator { .. })));
+    }
+
+    #[test]
+    fn code_only_line_is_valid() {
+        let r = parse_all(b"250\r\n");
+        assert_eq!(r[0].as_ref().unwrap().code, 250);
+    }
+
+    #[test]
+    fn bare_lf_is_tolerated_and_flagged() {
+        let r = parse_all(b"250-a\n250 b\n");
+        let r = r[0].as_ref().unwrap();
+        assert!(r.has_bare_lf());
+        assert_eq!(r.text(), "a\nb");
+    }
+
+    #[test]
+    fn overlong_line_is_an_error_and_memory_stays_bounded() {
+        let limits = Limits {
+            max_line: 100,
+            max_lines: 10,
+        };
+        let mut p = ReplyParser::new(limits);
+        p.push(&[b'2'; 50]);
+        assert_eq!(p.next_reply(), Ok(None));
+        p.push(&[b'x'; 60]);
+        assert_eq!(p.next_reply(), Err(ReplyError::LineTooLong { limit: 100 }));
+        assert_eq!(p.buffered(), 0);
+        // A long line that does end is also refused.
+        let mut p = ReplyParser::new(limits);
+        let mut line = b"250 ".to_vec();
+        line.extend([b'y'; 200]);
+        line.extend(b"\r\n");
+        p.push(&line);
+        assert_eq!(p.next_reply(), Err(ReplyError::LineTooLong { limit: 100 }));
+    }
+
+    #[test]
+    fn too_many_lines() {
+        let limits = Limits {
+            max_line: 100,
+            max_lines: 3,
+        };
+        let mut p = ReplyParser::new(limits);
+        p.push(b"250-a\r\n250-b\r\n250-c\r\n250-d\r\n250 e\r\n");
+        assert_eq!(p.next_reply(), Err(ReplyError::TooManyLines { limit: 3 }));
+    }
+
+    #[test]
+    fn non_utf8_is_kept_raw_and_shown_lossily() {
+        let r = parse_all(b"550 bad \xff\xfe bytes\r\n");
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(r.lines[0].raw, b"550 bad \xff\xfe bytes");
+        assert!(!r.lines[0].is_utf8());
+        assert_eq!(r.last_text(), "bad \u{fffd}\u{fffd} bytes");
+    }
+
+    #[test]
+    fn split_at_every_byte_boundary() {
+        let input: &[u8] = b"220 hi\r\n250-email-smtp.amazonaws.com\r\n250-8BITMIME\r\n250 Ok\r\n535 Authentication Credentials Invalid\r\n";
+        let whole = parse_all(input);
+        for cut in 0..=input.len() {
+            for second in cut..=input.len() {
+                let mut p = ReplyParser::default();
+                let mut out = Vec::new();
+                for chunk in [&input[..cut], &input[cut..second], &input[second..]] {
+                    p.push(chunk);
+                    while let Some(r) = p.next_reply().unwrap() {
+                        out.push(Ok(r));
+                    }
+                }
+                assert_eq!(out, whole, "cut at {cut}/{second}");
+            }
+        }
+        // And one byte at a time.
+        let mut p = ReplyParser::default();
+        let mut out = Vec::new();
+        for b in input {
+            p.push(std::slice::from_ref(b));
+            while let Some(r) = p.next_reply().unwrap() {
+                out.push(Ok(r));
+            }
+        }
+        assert_eq!(out, whole);
+    }
+
+    #[test]
+    fn leftover_after_reply_is_returned() {
+        let mut p = ReplyParser::default();
+        p.push(b"220 Ready to start TLS\r\n250 injected\r\npartial");
+        assert_eq!(p.next_reply().unwrap().unwrap().code, 220);
+        assert_eq!(p.take_leftover(), b"250 injected\r\npartial");
+        assert!(!p.is_mid_reply());
+    }
+}
