@@ -6,6 +6,11 @@
 pub mod auth;
 pub mod classify;
 pub mod command;
+pub mod driver;
 pub mod escape;
 pub mod message;
 pub mod reply;
+pub mod session;
+pub mod state;
+pub mod transcript;
+pub mod transport;

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -71,8 +73,10 @@ impl fmt::Display for EnhancedCode {
     }
 }
 
-/// One line of a reply, as received.
+/// One line of a reply, as received. In JSON it is a plain string when it is clean UTF-8,
+/// otherwise an object holding the exact bytes in base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "LineRepr", try_from = "LineRepr")]
 pub struct ReplyLine {
     /// The bytes of the line without CRLF (or bare LF).
     pub raw: Vec<u8>,
@@ -89,6 +93,45 @@ impl ReplyLine {
     /// Whether the raw bytes are valid UTF-8.
     pub fn is_utf8(&self) -> bool {
         std::str::from_utf8(&self.raw).is_ok()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum LineRepr {
+    Text(String),
+    Raw { base64: String, bare_lf: bool },
+}
+
+impl From<ReplyLine> for LineRepr {
+    fn from(line: ReplyLine) -> LineRepr {
+        match String::from_utf8(line.raw) {
+            Ok(text) if !line.bare_lf => LineRepr::Text(text),
+            Ok(text) => LineRepr::Raw {
+                base64: B64.encode(text.as_bytes()),
+                bare_lf: true,
+            },
+            Err(e) => LineRepr::Raw {
+                base64: B64.encode(e.as_bytes()),
+                bare_lf: line.bare_lf,
+            },
+        }
+    }
+}
+
+impl TryFrom<LineRepr> for ReplyLine {
+    type Error = base64::DecodeError;
+    fn try_from(repr: LineRepr) -> Result<ReplyLine, Self::Error> {
+        Ok(match repr {
+            LineRepr::Text(text) => ReplyLine {
+                raw: text.into_bytes(),
+                bare_lf: false,
+            },
+            LineRepr::Raw { base64, bare_lf } => ReplyLine {
+                raw: B64.decode(base64)?,
+                bare_lf,
+            },
+        })
     }
 }
 
@@ -527,6 +570,28 @@ mod tests {
             }
         }
         assert_eq!(out, whole);
+    }
+
+    #[test]
+    fn lines_round_trip_through_json() {
+        let lines = vec![
+            ReplyLine {
+                raw: b"250 ok".to_vec(),
+                bare_lf: false,
+            },
+            ReplyLine {
+                raw: b"250 \xff\x1b".to_vec(),
+                bare_lf: false,
+            },
+            ReplyLine {
+                raw: b"250 lf".to_vec(),
+                bare_lf: true,
+            },
+        ];
+        let json = serde_json::to_string(&lines).unwrap();
+        assert!(json.starts_with("[\"250 ok\","), "{json}");
+        let back: Vec<ReplyLine> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, lines);
     }
 
     #[test]

@@ -1,0 +1,783 @@
+//! One SMTP client session: sends one command at a time, reads its reply, classifies it and
+//! records everything as transcript entries.
+//!
+//! Every front end drives this type: `run` calls it step by step, the TUI through
+//! [`super::driver`], the tests directly. Entries leave through the sink as they happen, so a
+//! slow server shows the sent line at once and the reply when it comes.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::FutureExt;
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::auth::{Credentials, Mechanism, Redacted, decode_challenge};
+use super::classify::{Catalog, Context, Phase};
+use super::command::{Command, InputError, Verb};
+use super::escape::escape_bytes;
+use super::message::{DotStuffer, MessageStats};
+use super::reply::{Limits, Reply, ReplyError, ReplyParser};
+use super::state::{SessionState, Step, StepStatus};
+use super::transcript::{Entry, EntryKind, ReplyEntry};
+use super::transport::{
+    Conn, ConnectError, TlsClient, TlsError, TlsMode, TlsSettings, connect_tcp,
+};
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls_mode: TlsMode,
+    pub tls: TlsSettings,
+    pub connect_timeout: Duration,
+    /// How long to wait for one whole reply (or the TLS handshake).
+    pub reply_timeout: Duration,
+    pub limits: Limits,
+}
+
+impl SessionConfig {
+    pub fn new(host: &str, port: u16, tls_mode: TlsMode) -> SessionConfig {
+        SessionConfig {
+            host: host.to_string(),
+            port,
+            tls_mode,
+            tls: TlsSettings::default(),
+            connect_timeout: Duration::from_secs(15),
+            reply_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a session reports to its front end.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Entry(Entry),
+    /// A snapshot after each operation; also marks that the session is idle again.
+    State(Box<SessionState>),
+}
+
+/// Receives events as they happen.
+pub type Sink = Box<dyn FnMut(Event) + Send>;
+
+/// Why an operation failed. Each failure is also recorded in the transcript.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("not connected")]
+    NotConnected,
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("no complete reply to {after} within {timeout:?}{hint}", after = after.name())]
+    Timeout {
+        after: Verb,
+        timeout: Duration,
+        hint: &'static str,
+    },
+    #[error("the server closed the connection while waiting for the reply to {}", after.name())]
+    Closed { after: Verb },
+    #[error("network error during {}: {source}", after.name())]
+    Io { after: Verb, source: io::Error },
+    #[error("protocol error in the reply to {}: {source}", after.name())]
+    Protocol { after: Verb, source: ReplyError },
+    #[error("cannot read the message from {path}: {source}")]
+    MessageSource { path: String, source: io::Error },
+}
+
+impl SessionError {
+    /// The phase a failure belongs to, for the transcript and exit codes.
+    pub fn phase(&self) -> Phase {
+        match self {
+            SessionError::Tls(_) => Phase::Tls,
+            SessionError::Input(_) | SessionError::MessageSource { .. } => Phase::Data,
+            SessionError::Protocol { .. } => Phase::Service,
+            _ => Phase::Connection,
+        }
+    }
+}
+
+/// Where the message after DATA comes from.
+#[derive(Debug, Clone)]
+pub enum MessageSource {
+    /// Text composed in memory (default message, the TUI's composer).
+    Text(String),
+    /// A file, streamed in chunks.
+    File(PathBuf),
+    /// Standard input, streamed.
+    Stdin,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+const MESSAGE_CHUNK: usize = 64 * 1024;
+
+/// An SMTP client session.
+pub struct Session {
+    cfg: SessionConfig,
+    tls_client: Option<TlsClient>,
+    conn: Option<Conn>,
+    parser: ReplyParser,
+    state: SessionState,
+    sink: Sink,
+    seq: u64,
+    last_sent_at: Option<Instant>,
+    catalog: &'static Catalog,
+    buf: Vec<u8>,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig, sink: Sink) -> Session {
+        let parser = ReplyParser::new(cfg.limits);
+        Session {
+            cfg,
+            tls_client: None,
+            conn: None,
+            parser,
+            state: SessionState::default(),
+            sink,
+            seq: 0,
+            last_sent_at: None,
+            catalog: Catalog::builtin(),
+            buf: vec![0; READ_CHUNK],
+        }
+    }
+
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    fn in_tls(&self) -> bool {
+        self.conn.as_ref().is_some_and(Conn::is_tls)
+    }
+
+    fn record(&mut self, kind: EntryKind, latency: Option<Duration>) {
+        self.seq += 1;
+        let entry = Entry {
+            seq: self.seq,
+            time: Utc::now(),
+            tls: self.in_tls(),
+            latency_ms: latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            kind,
+        };
+        (self.sink)(Event::Entry(entry));
+    }
+
+    /// Records an informational line.
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.record(EntryKind::Info { text: text.into() }, None);
+    }
+
+    /// Records a warning.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.record(EntryKind::Warning { text: text.into() }, None);
+    }
+
+    /// Sends a state snapshot to the sink.
+    pub fn publish_state(&mut self) {
+        let snapshot = Box::new(self.state.clone());
+        (self.sink)(Event::State(snapshot));
+    }
+
+    fn fail(&mut self, err: SessionError) -> SessionError {
+        let chain = match &err {
+            SessionError::Tls(t) => t.chain().to_vec(),
+            _ => Vec::new(),
+        };
+        self.state.phase = Some(err.phase());
+        self.record(
+            EntryKind::Error {
+                phase: err.phase(),
+                text: err.to_string(),
+                chain,
+            },
+            None,
+        );
+        if matches!(
+            err,
+            SessionError::Closed { .. }
+                | SessionError::Io { .. }
+                | SessionError::Tls(_)
+                | SessionError::Protocol { .. }
+        ) {
+            self.drop_connection("after the error above");
+        }
+        err
+    }
+
+    fn drop_connection(&mut self, reason: &str) {
+        if self.conn.take().is_some() {
+            self.record(
+                EntryKind::Closed {
+                    reason: reason.to_string(),
+                },
+                None,
+            );
+        }
+        self.parser = ReplyParser::new(self.cfg.limits);
+        self.state.disconnected();
+    }
+
+    fn tls_client(&mut self) -> Result<TlsClient, TlsError> {
+        if let Some(c) = &self.tls_client {
+            return Ok(c.clone());
+        }
+        let client = TlsClient::new(self.cfg.tls.clone())?;
+        self.tls_client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Connects (and for implicit TLS, handshakes), then reads the greeting.
+    pub async fn connect(&mut self) -> Result<Reply, SessionError> {
+        if self.conn.is_some() {
+            self.drop_connection("reconnecting");
+        }
+        self.state = SessionState::default();
+        let (host, port, mode) = (self.cfg.host.clone(), self.cfg.port, self.cfg.tls_mode);
+        self.record(
+            EntryKind::Connecting {
+                host: host.clone(),
+                port,
+                mode: mode.name().into(),
+            },
+            None,
+        );
+        if self.cfg.tls.insecure && mode != TlsMode::None {
+            self.warn("--insecure: the server's certificate will NOT be verified; anyone on the path could read the credentials");
+        }
+        let started = Instant::now();
+        let tcp = match connect_tcp(&host, port, self.cfg.connect_timeout).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.state
+                    .timeline
+                    .set(Step::Connect, StepStatus::Failed, Some(Phase::Connection));
+                return Err(self.fail(e.into()));
+            }
+        };
+        let peer = tcp
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| format!("{host}:{port}"));
+        self.state.connected = true;
+        self.state.peer = Some(peer.clone());
+        self.state
+            .timeline
+            .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
+        self.record(EntryKind::Connected { peer }, Some(started.elapsed()));
+        self.conn = Some(Conn::Plain(tcp));
+        if mode == TlsMode::Implicit {
+            self.state
+                .timeline
+                .set(Step::StartTls, StepStatus::Skipped, None);
+            self.upgrade_tls().await?;
+        }
+        self.last_sent_at = Some(Instant::now());
+        self.read_and_record(Verb::Connect, None).await
+    }
+
+    async fn upgrade_tls(&mut self) -> Result<(), SessionError> {
+        let client = match self.tls_client() {
+            Ok(c) => c,
+            Err(e) => return Err(self.fail(e.into())),
+        };
+        let Some(Conn::Plain(tcp)) = self.conn.take() else {
+            return Err(self.fail(SessionError::NotConnected));
+        };
+        match client
+            .handshake(tcp, &self.cfg.host.clone(), self.cfg.reply_timeout)
+            .await
+        {
+            Ok((stream, info)) => {
+                self.conn = Some(Conn::Tls(Box::new(stream)));
+                self.state.tls_started(info.clone());
+                if let super::transport::Verification::Insecure {
+                    would_fail: Some(why),
+                } = &info.verification
+                {
+                    self.warn(format!("INSECURE: verification would have failed: {why}"));
+                }
+                self.record(EntryKind::TlsStarted { info }, None);
+                Ok(())
+            }
+            Err(e) => {
+                self.state
+                    .timeline
+                    .set(Step::StartTls, StepStatus::Failed, Some(Phase::Tls));
+                self.state.connected = false;
+                let err = self.fail(e.into());
+                self.record(
+                    EntryKind::Closed {
+                        reason: "TLS handshake failed".into(),
+                    },
+                    None,
+                );
+                self.state.disconnected();
+                Err(err)
+            }
+        }
+    }
+
+    /// Sends one command and reads its reply. A 220 to STARTTLS starts the handshake.
+    pub async fn command(&mut self, cmd: &Command) -> Result<Reply, SessionError> {
+        let bytes = cmd.encode()?;
+        let verb = cmd.verb();
+        self.send_line(&bytes, cmd.line(), verb, None).await?;
+        if verb == Verb::Quit {
+            self.state.quit_sent = true;
+        }
+        let reply = self.read_and_record(verb, None).await?;
+        if verb == Verb::StartTls && reply.code == 220 {
+            self.after_starttls_ready().await?;
+        }
+        if verb == Verb::Quit {
+            self.drop_connection("after QUIT");
+        }
+        Ok(reply)
+    }
+
+    async fn after_starttls_ready(&mut self) -> Result<(), SessionError> {
+        if self.in_tls() {
+            self.warn("the server accepted STARTTLS inside TLS; not starting TLS twice");
+            return Ok(());
+        }
+        let leftover = self.parser.take_leftover();
+        if !leftover.is_empty() {
+            // CVE-2011-0411 class: bytes before the handshake must never count as TLS replies.
+            self.warn(format!(
+                "the server sent {} byte(s) after \"220 Ready to start TLS\" and before the TLS handshake; they were discarded, not read as replies: {}",
+                leftover.len(),
+                escape_bytes(&leftover[..leftover.len().min(200)])
+            ));
+        }
+        self.upgrade_tls().await
+    }
+
+    /// Runs an AUTH exchange. Secrets are sent but only their redacted form is recorded.
+    pub async fn auth(
+        &mut self,
+        mechanism: Mechanism,
+        creds: &Credentials,
+        initial_response: bool,
+    ) -> Result<Reply, SessionError> {
+        if !self.in_tls() && self.conn.is_some() {
+            self.warn("sending credentials over a connection WITHOUT TLS: anyone on the path can read them");
+        }
+        if let Some(caps) = &self.state.capabilities
+            && !caps.offers_auth(mechanism.name())
+        {
+            self.warn(format!(
+                "the server did not offer AUTH {} in EHLO; sending it anyway",
+                mechanism.name()
+            ));
+        }
+        let user = creds.user.clone();
+        match mechanism {
+            Mechanism::Plain if initial_response => {
+                let line = zeroize::Zeroizing::new(format!(
+                    "AUTH PLAIN {}\r\n",
+                    creds.plain_blob().as_str()
+                ));
+                let redacted = Redacted::PlainBlob {
+                    initial: true,
+                    user: user.clone(),
+                    authzid: creds.authzid.clone(),
+                };
+                self.send_secret(line.as_bytes(), redacted, Verb::Auth)
+                    .await?;
+                self.read_and_record(Verb::Auth, Some(&user)).await
+            }
+            Mechanism::Plain => {
+                self.send_line(b"AUTH PLAIN\r\n", "AUTH PLAIN".into(), Verb::Auth, None)
+                    .await?;
+                let challenge = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                if challenge.code != 334 {
+                    return Ok(challenge);
+                }
+                let line = zeroize::Zeroizing::new(format!("{}\r\n", creds.plain_blob().as_str()));
+                let redacted = Redacted::PlainBlob {
+                    initial: false,
+                    user: user.clone(),
+                    authzid: creds.authzid.clone(),
+                };
+                self.send_secret(line.as_bytes(), redacted, Verb::AuthResponse)
+                    .await?;
+                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+            }
+            Mechanism::Login => {
+                self.send_line(b"AUTH LOGIN\r\n", "AUTH LOGIN".into(), Verb::Auth, None)
+                    .await?;
+                let first = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                if first.code != 334 {
+                    return Ok(first);
+                }
+                let line = format!("{}\r\n", creds.login_user());
+                self.send_secret(
+                    line.as_bytes(),
+                    Redacted::LoginUser { user: user.clone() },
+                    Verb::AuthResponse,
+                )
+                .await?;
+                let second = self
+                    .read_and_record(Verb::AuthResponse, Some(&user))
+                    .await?;
+                if second.code != 334 {
+                    return Ok(second);
+                }
+                let line =
+                    zeroize::Zeroizing::new(format!("{}\r\n", creds.login_password().as_str()));
+                self.send_secret(line.as_bytes(), Redacted::LoginPassword, Verb::AuthResponse)
+                    .await?;
+                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+            }
+        }
+    }
+
+    /// Streams the message after a 354, dot-stuffed, with the final `.`, then reads the reply.
+    pub async fn send_message(
+        &mut self,
+        source: MessageSource,
+    ) -> Result<(Reply, MessageStats), SessionError> {
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        if !self.state.data_started {
+            self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
+        }
+        self.drain_unsolicited().await?;
+        let stats = match self.stream_message(source).await {
+            Ok(stats) => stats,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let eight_bit = self
+            .state
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
+        self.record(
+            EntryKind::Message {
+                stats: stats.clone(),
+            },
+            None,
+        );
+        for w in stats.warnings(eight_bit) {
+            self.warn(w);
+        }
+        self.last_sent_at = Some(Instant::now());
+        let reply = self.read_and_record(Verb::DataEnd, None).await?;
+        Ok((reply, stats))
+    }
+
+    async fn stream_message(
+        &mut self,
+        source: MessageSource,
+    ) -> Result<MessageStats, SessionError> {
+        let mut stuffer = DotStuffer::default();
+        let mut out = Vec::with_capacity(MESSAGE_CHUNK + MESSAGE_CHUNK / 8);
+        let write_err = |source| SessionError::Io {
+            after: Verb::DataEnd,
+            source,
+        };
+        match source {
+            MessageSource::Text(text) => {
+                stuffer.push(text.as_bytes(), &mut out);
+                self.write_all(&out).await.map_err(write_err)?;
+                out.clear();
+            }
+            MessageSource::File(path) => {
+                let file = tokio::fs::File::open(&path).await.map_err(|source| {
+                    SessionError::MessageSource {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
+                self.pump(file, &mut stuffer, &mut out, &path.display().to_string())
+                    .await?;
+            }
+            MessageSource::Stdin => {
+                self.pump(tokio::io::stdin(), &mut stuffer, &mut out, "standard input")
+                    .await?;
+            }
+        }
+        let stats = stuffer.finish(&mut out);
+        self.write_all(&out).await.map_err(write_err)?;
+        Ok(stats)
+    }
+
+    async fn pump<R: AsyncRead + Unpin>(
+        &mut self,
+        mut reader: R,
+        stuffer: &mut DotStuffer,
+        out: &mut Vec<u8>,
+        name: &str,
+    ) -> Result<(), SessionError> {
+        let mut chunk = vec![0u8; MESSAGE_CHUNK];
+        loop {
+            let n =
+                reader
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|source| SessionError::MessageSource {
+                        path: name.to_string(),
+                        source,
+                    })?;
+            if n == 0 {
+                return Ok(());
+            }
+            stuffer.push(&chunk[..n], out);
+            self.write_all(out)
+                .await
+                .map_err(|source| SessionError::Io {
+                    after: Verb::DataEnd,
+                    source,
+                })?;
+            out.clear();
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not connected"))?;
+        conn.write_all(bytes).await?;
+        conn.flush().await
+    }
+
+    async fn send_line(
+        &mut self,
+        bytes: &[u8],
+        shown: String,
+        verb: Verb,
+        redacted: Option<Redacted>,
+    ) -> Result<(), SessionError> {
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        self.drain_unsolicited().await?;
+        self.record(
+            EntryKind::Sent {
+                line: shown,
+                verb,
+                redacted,
+            },
+            None,
+        );
+        self.last_sent_at = Some(Instant::now());
+        if let Err(source) = self.write_all(bytes).await {
+            return Err(self.fail(SessionError::Io {
+                after: verb,
+                source,
+            }));
+        }
+        Ok(())
+    }
+
+    async fn send_secret(
+        &mut self,
+        bytes: &[u8],
+        redacted: Redacted,
+        verb: Verb,
+    ) -> Result<(), SessionError> {
+        let shown = redacted.render(false);
+        self.send_line(bytes, shown, verb, Some(redacted)).await
+    }
+
+    /// Records replies the server sent without being asked, before the next command.
+    async fn drain_unsolicited(&mut self) -> Result<(), SessionError> {
+        loop {
+            let ready = match self.conn.as_mut() {
+                Some(conn) => conn.read(&mut self.buf).now_or_never(),
+                None => return Ok(()),
+            };
+            match ready {
+                None => break,
+                Some(Ok(0)) => {
+                    self.record_unsolicited()?;
+                    self.drop_connection("the server closed the connection");
+                    return Err(self.fail(SessionError::NotConnected));
+                }
+                Some(Ok(n)) => {
+                    let chunk = self.buf[..n].to_vec();
+                    self.parser.push(&chunk);
+                }
+                Some(Err(source)) => {
+                    return Err(self.fail(SessionError::Io {
+                        after: Verb::Other,
+                        source,
+                    }));
+                }
+            }
+        }
+        self.record_unsolicited()
+    }
+
+    fn record_unsolicited(&mut self) -> Result<(), SessionError> {
+        loop {
+            match self.parser.next_reply() {
+                Ok(Some(reply)) => self.record_reply(&reply, None, None),
+                Ok(None) => return Ok(()),
+                Err(source) => {
+                    return Err(self.fail(SessionError::Protocol {
+                        after: Verb::Other,
+                        source,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Waits for the server while no command is outstanding; for front ends that stay open.
+    /// Returns when something was recorded or the connection ended.
+    pub async fn idle_read(&mut self) -> Result<(), SessionError> {
+        let Some(conn) = self.conn.as_mut() else {
+            return std::future::pending().await;
+        };
+        match conn.read(&mut self.buf).await {
+            Ok(0) => {
+                self.record_unsolicited()?;
+                self.drop_connection("the server closed the connection");
+                Ok(())
+            }
+            Ok(n) => {
+                let chunk = self.buf[..n].to_vec();
+                self.parser.push(&chunk);
+                self.record_unsolicited()
+            }
+            Err(source) => Err(self.fail(SessionError::Io {
+                after: Verb::Other,
+                source,
+            })),
+        }
+    }
+
+    /// Reads one reply within the reply timeout, records and classifies it.
+    async fn read_and_record(
+        &mut self,
+        verb: Verb,
+        user: Option<&str>,
+    ) -> Result<Reply, SessionError> {
+        let deadline = tokio::time::Instant::now() + self.cfg.reply_timeout;
+        let reply = loop {
+            match self.parser.next_reply() {
+                Ok(Some(r)) => break r,
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(self.fail(SessionError::Protocol {
+                        after: verb,
+                        source,
+                    }));
+                }
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(self.fail(SessionError::NotConnected));
+            };
+            match tokio::time::timeout_at(deadline, conn.read(&mut self.buf)).await {
+                Err(_) => {
+                    let hint = timeout_hint(verb, self.cfg.tls_mode, self.parser.is_mid_reply());
+                    if let Some(step) = self.state.step_of(verb) {
+                        self.state
+                            .timeline
+                            .set(step, StepStatus::Failed, Some(Phase::Connection));
+                    }
+                    return Err(self.fail(SessionError::Timeout {
+                        after: verb,
+                        timeout: self.cfg.reply_timeout,
+                        hint,
+                    }));
+                }
+                Ok(Ok(0)) => {
+                    if let Some(step) = self.state.step_of(verb) {
+                        self.state
+                            .timeline
+                            .set(step, StepStatus::Failed, Some(Phase::Connection));
+                    }
+                    return Err(self.fail(SessionError::Closed { after: verb }));
+                }
+                Ok(Ok(n)) => {
+                    let chunk = self.buf[..n].to_vec();
+                    self.parser.push(&chunk);
+                }
+                Ok(Err(source)) => {
+                    return Err(self.fail(SessionError::Io {
+                        after: verb,
+                        source,
+                    }));
+                }
+            }
+        };
+        self.record_reply(&reply, Some(verb), user);
+        if reply.code == 421 {
+            // RFC 5321 §3.8: 421 means the server is closing the channel.
+            self.drop_connection("the server sent 421 (closing the channel)");
+        }
+        Ok(reply)
+    }
+
+    fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>, user: Option<&str>) {
+        let ctx = Context {
+            after: verb,
+            authenticated: self.state.authenticated_as.is_some(),
+            auth_failed: self.state.auth_failed,
+            tls: self.in_tls(),
+        };
+        let class = self.catalog.classify(reply, &ctx);
+        if let Some(v) = verb {
+            self.state.apply_reply(v, reply, &class, user);
+        } else {
+            self.state.phase = Some(class.phase);
+        }
+        if verb == Some(Verb::Auth)
+            && reply.code == 334
+            && let Some(prompt) = decode_challenge(&reply.last_text())
+        {
+            self.info(format!("server challenge decodes to \"{prompt}\""));
+        }
+        let latency = verb.and(self.last_sent_at.map(|t| t.elapsed()));
+        self.record(
+            EntryKind::Reply(Box::new(ReplyEntry::new(reply.clone(), verb, class))),
+            latency,
+        );
+    }
+
+    /// Drops the connection at once, without QUIT (a debugger may want to see what that does).
+    pub fn close_now(&mut self) {
+        self.drop_connection("closed by the user");
+    }
+
+    /// Sends QUIT if connected (ignoring its outcome) and closes.
+    pub async fn close(&mut self) {
+        if self.conn.is_some() && !self.state.quit_sent {
+            let _ = self.command(&Command::Quit).await;
+        }
+        if let Some(mut conn) = self.conn.take() {
+            let _ = conn.shutdown().await;
+        }
+    }
+}
+
+fn timeout_hint(verb: Verb, mode: TlsMode, mid_reply: bool) -> &'static str {
+    match (verb, mode) {
+        _ if mid_reply => " (part of a reply arrived, then the server stalled)",
+        (Verb::Connect, TlsMode::Starttls | TlsMode::None) => {
+            " (no greeting: the server may expect TLS from the first byte; try --tls implicit on 465/2465)"
+        }
+        (Verb::DataEnd, _) => {
+            " (the message may be missing its final line, or the server is slow to check it)"
+        }
+        _ => "",
+    }
+}

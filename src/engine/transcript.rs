@@ -1,0 +1,275 @@
+//! The transcript: every event of a session, in order, with time, direction and TLS state.
+//!
+//! Entries hold facts (what was sent, what came back, when); the classification travels with
+//! each reply so a saved transcript can be read without the catalog, and [`reclassify`]
+//! refreshes it with a newer one. Lines that carried credentials are stored already redacted:
+//! the secret never enters the transcript, so no rendering can leak it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Redacted;
+use super::classify::{Catalog, Classification, Context, Phase};
+use super::command::Verb;
+use super::escape::escape_str;
+use super::message::MessageStats;
+use super::reply::{EnhancedCode, Reply, ReplyLine};
+use super::transport::{CertInfo, TlsInfo};
+
+/// One event of the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub time: DateTime<Utc>,
+    /// Whether the event happened inside TLS.
+    pub tls: bool,
+    /// Milliseconds since the command this entry answers was sent (replies only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_ms: Option<u64>,
+    #[serde(flatten)]
+    pub kind: EntryKind,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum EntryKind {
+    Connecting {
+        host: String,
+        port: u16,
+        mode: String,
+    },
+    Connected {
+        peer: String,
+    },
+    TlsStarted {
+        info: TlsInfo,
+    },
+    /// A command line as sent. For AUTH lines `line` is the redacted form.
+    Sent {
+        line: String,
+        verb: Verb,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redacted: Option<Redacted>,
+    },
+    /// The message body and its final dot, summarised rather than copied line by line.
+    Message {
+        stats: MessageStats,
+    },
+    Reply(Box<ReplyEntry>),
+    Info {
+        text: String,
+    },
+    Warning {
+        text: String,
+    },
+    Error {
+        phase: Phase,
+        text: String,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        chain: Vec<CertInfo>,
+    },
+    Closed {
+        reason: String,
+    },
+}
+
+/// A reply with its classification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyEntry {
+    pub code: u16,
+    pub enhanced: Option<EnhancedCode>,
+    /// The reply's text (all lines, newline-joined).
+    pub text: String,
+    pub lines: Vec<ReplyLine>,
+    /// The command this reply answers; `None` when the server spoke unasked.
+    pub after: Option<Verb>,
+    #[serde(flatten)]
+    pub class: Classification,
+}
+
+impl ReplyEntry {
+    pub fn new(reply: Reply, after: Option<Verb>, class: Classification) -> ReplyEntry {
+        ReplyEntry {
+            code: reply.code,
+            enhanced: reply.enhanced,
+            text: reply.text(),
+            lines: reply.lines,
+            after,
+            class,
+        }
+    }
+
+    pub fn reply(&self) -> Reply {
+        Reply {
+            code: self.code,
+            enhanced: self.enhanced,
+            lines: self.lines.clone(),
+        }
+    }
+}
+
+impl Entry {
+    pub fn reply(&self) -> Option<&ReplyEntry> {
+        match &self.kind {
+            EntryKind::Reply(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The phase this entry is tagged with, if any.
+    pub fn phase(&self) -> Option<Phase> {
+        match &self.kind {
+            EntryKind::Reply(r) => Some(r.class.phase),
+            EntryKind::Error { phase, .. } => Some(*phase),
+            _ => None,
+        }
+    }
+
+    /// One JSON object, for `--json` and saved `.jsonl` files.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!("{{\"type\":\"error\",\"text\":\"cannot encode entry: {e}\"}}")
+        })
+    }
+}
+
+/// How to render text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// Show the decoded user name of AUTH lines (never the password).
+    pub reveal_user: bool,
+    /// Print diagnoses under failing replies.
+    pub diagnoses: bool,
+}
+
+/// The direction marker in the style of swaks: `->`/`<-` in clear, `~>`/`<~` inside TLS.
+pub fn marker(entry: &Entry) -> &'static str {
+    match (&entry.kind, entry.tls) {
+        (EntryKind::Sent { .. } | EntryKind::Message { .. }, false) => " ->",
+        (EntryKind::Sent { .. } | EntryKind::Message { .. }, true) => " ~>",
+        (EntryKind::Reply(_), false) => "<- ",
+        (EntryKind::Reply(_), true) => "<~ ",
+        (EntryKind::Warning { .. }, _) => "!!!",
+        (EntryKind::Error { .. }, _) => "***",
+        _ => "===",
+    }
+}
+
+/// Renders one entry as text lines, every server byte escaped.
+pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
+    let m = marker(entry);
+    match &entry.kind {
+        EntryKind::Connecting { host, port, mode } => {
+            vec![format!("{m} Trying {host}:{port} (TLS mode: {mode})...")]
+        }
+        EntryKind::Connected { peer } => vec![format!("{m} Connected to {peer}")],
+        EntryKind::TlsStarted { info } => {
+            let mut out = vec![format!("{m} TLS started: {}", info.summary())];
+            if let Some(leaf) = info.chain.first() {
+                out.push(format!(
+                    "{m}   certificate names: {}; valid until {}",
+                    leaf.sans.join(", "),
+                    leaf.not_after
+                ));
+            }
+            out
+        }
+        EntryKind::Sent { line, redacted, .. } => {
+            let shown = match redacted {
+                Some(r) if opts.reveal_user => r.render(true),
+                _ => line.clone(),
+            };
+            vec![format!("{m} {}", escape_str(&shown))]
+        }
+        EntryKind::Message { stats } => vec![format!(
+            "{m} <message: {} bytes, {} lines, {} dot-stuffed; then \".\">",
+            stats.bytes, stats.lines, stats.stuffed_lines
+        )],
+        EntryKind::Reply(r) => {
+            let mut out: Vec<String> = r
+                .lines
+                .iter()
+                .map(|l| format!("{m} {}", super::escape::escape_bytes(&l.raw)))
+                .collect();
+            let latency = entry
+                .latency_ms
+                .map(|ms| format!(" {ms}ms"))
+                .unwrap_or_default();
+            let unsolicited = if r.after.is_none() {
+                " unsolicited"
+            } else {
+                ""
+            };
+            let tag = format!(
+                "    [{} · {}{latency}{unsolicited}]",
+                r.class.phase,
+                r.class.verdict.name()
+            );
+            if let Some(last) = out.last_mut() {
+                last.push_str(&tag);
+            }
+            if opts.diagnoses && r.class.verdict.is_failure() {
+                out.extend(render_diagnosis(r));
+            }
+            out
+        }
+        EntryKind::Info { text } => vec![format!("{m} {}", escape_str(text))],
+        EntryKind::Warning { text } => vec![format!("{m} warning: {}", escape_str(text))],
+        EntryKind::Error { phase, text, .. } => {
+            vec![format!("{m} {phase} error: {}", escape_str(text))]
+        }
+        EntryKind::Closed { reason } => {
+            vec![format!("{m} Connection closed: {}", escape_str(reason))]
+        }
+    }
+}
+
+/// The diagnosis block printed under a failing reply.
+pub fn render_diagnosis(r: &ReplyEntry) -> Vec<String> {
+    let d = &r.class.diagnosis;
+    let mut out = vec![
+        format!("    ! {}: {}", r.class.phase, escape_str(&d.title)),
+        format!("      {}", escape_str(&d.meaning)),
+    ];
+    for (k, v) in &d.details {
+        out.push(format!("      {k}: {}", escape_str(v)));
+    }
+    for n in &d.notes {
+        out.push(format!("      note: {}", escape_str(n)));
+    }
+    if !d.remedy.is_empty() {
+        out.push(format!("      next: {}", escape_str(&d.remedy)));
+    }
+    out
+}
+
+/// Classifies every reply again with `catalog`, keeping the recorded context.
+pub fn reclassify(entries: &mut [Entry], catalog: &Catalog) {
+    let mut ctx = Context::default();
+    for e in entries.iter_mut() {
+        if let EntryKind::TlsStarted { .. } = e.kind {
+            ctx.tls = true;
+        }
+        if let EntryKind::Reply(r) = &mut e.kind {
+            ctx.after = r.after;
+            r.class = catalog.classify(&r.reply(), &ctx);
+            if matches!(r.after, Some(Verb::Auth | Verb::AuthResponse)) {
+                match r.code {
+                    235 => ctx.authenticated = true,
+                    c if c >= 400 => ctx.auth_failed = true,
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Parses a JSON Lines transcript, naming the line of the first bad entry.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Entry>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}

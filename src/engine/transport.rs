@@ -1,0 +1,638 @@
+//! TCP and TLS: connecting with a timeout, the STARTTLS upgrade, implicit TLS, and the facts of
+//! a TLS session (version, cipher, chain, verification outcome).
+//!
+//! Verification is on by default and uses the platform's roots plus an optional CA file. The
+//! verifier records the chain the server presented even when verification fails, so a failure
+//! can name its reason in plain words ("self-signed", "missing intermediate", "expired").
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// How TLS is used on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain TCP, upgraded by STARTTLS (ports 25, 587, 2587).
+    Starttls,
+    /// TLS from the first byte (ports 465, 2465).
+    Implicit,
+    /// No TLS at all.
+    None,
+}
+
+impl TlsMode {
+    /// SES's convention: 465 and 2465 speak TLS from the start, every other port STARTTLS.
+    pub fn for_port(port: u16) -> TlsMode {
+        if matches!(port, 465 | 2465) {
+            TlsMode::Implicit
+        } else {
+            TlsMode::Starttls
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsMode::Starttls => "starttls",
+            TlsMode::Implicit => "implicit",
+            TlsMode::None => "none",
+        }
+    }
+}
+
+/// TLS options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate, but still report what verification would have said.
+    pub insecure: bool,
+    /// Name to send as SNI and to verify against, instead of the host.
+    pub sni: Option<String>,
+    /// Skip the platform's roots (tests use only their own CA).
+    pub no_native_roots: bool,
+}
+
+/// One certificate of the presented chain, decoded for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub sans: Vec<String>,
+    pub serial: String,
+    pub self_signed: bool,
+}
+
+/// What verification concluded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Verification {
+    /// The chain verified against a trusted root for the expected name.
+    Verified,
+    /// `--insecure`: accepted without verification; `would_fail` says what verification found.
+    Insecure { would_fail: Option<String> },
+}
+
+/// The facts of an established TLS session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    pub version: String,
+    pub cipher: String,
+    pub server_name: String,
+    pub chain: Vec<CertInfo>,
+    pub verification: Verification,
+}
+
+impl TlsInfo {
+    /// One line for headers and transcripts.
+    pub fn summary(&self) -> String {
+        let verdict = match &self.verification {
+            Verification::Verified => "certificate verified".to_string(),
+            Verification::Insecure {
+                would_fail: Some(why),
+            } => format!("INSECURE: not verified ({why})"),
+            Verification::Insecure { would_fail: None } => {
+                "INSECURE: not verified (it would have passed)".into()
+            }
+        };
+        let subject = self
+            .chain
+            .first()
+            .map(|c| c.subject.as_str())
+            .unwrap_or("no certificate");
+        format!("{} {} ({subject}; {verdict})", self.version, self.cipher)
+    }
+}
+
+/// Why TLS could not be set up or the handshake failed.
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("cannot read CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("no trusted root certificates (platform store empty and no --ca-file)")]
+    NoRoots,
+    #[error("{0:?} is not a valid TLS server name")]
+    BadName(String),
+    #[error("certificate verification failed: {reason}")]
+    Verify {
+        reason: String,
+        chain: Vec<CertInfo>,
+    },
+    #[error("TLS handshake failed: {reason}")]
+    Handshake {
+        reason: String,
+        chain: Vec<CertInfo>,
+    },
+    #[error(
+        "no TLS handshake within {0:?}: {hint}",
+        hint = "the server may expect plaintext (wrong TLS mode for this port?)"
+    )]
+    Timeout(Duration),
+    #[error("TLS setup failed: {0}")]
+    Setup(String),
+}
+
+impl TlsError {
+    /// The chain the server presented, when it got that far.
+    pub fn chain(&self) -> &[CertInfo] {
+        match self {
+            TlsError::Verify { chain, .. } | TlsError::Handshake { chain, .. } => chain,
+            _ => &[],
+        }
+    }
+}
+
+/// Why a TCP connection could not be made.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {host}: {source}{hint}", hint = ses_dns_hint(host))]
+    Resolve { host: String, source: io::Error },
+    #[error("{host} resolved to no address")]
+    NoAddress { host: String },
+    #[error(
+        "connection to {addr} refused (nothing listens on that port, or a firewall rejects it)"
+    )]
+    Refused { addr: SocketAddr },
+    #[error(
+        "no TCP connection to {host}:{port} within {timeout:?} (a firewall may drop the packets; on EC2, port 25 is throttled: use 587 or 2587)"
+    )]
+    Timeout {
+        host: String,
+        port: u16,
+        timeout: Duration,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Io { addr: SocketAddr, source: io::Error },
+}
+
+fn ses_dns_hint(host: &str) -> String {
+    if host.starts_with("email-smtp.") && host.ends_with(".amazonaws.com") {
+        " (this region may have no SES SMTP endpoint, or the region name is misspelled)".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Opens a TCP connection, trying each resolved address within one overall timeout.
+pub async fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let attempt = async {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|source| ConnectError::Resolve {
+                host: host.to_string(),
+                source,
+            })?
+            .collect();
+        let mut last = None;
+        for addr in &addrs {
+            match TcpStream::connect(addr).await {
+                Ok(s) => {
+                    // SMTP is request/response; Nagle only adds latency.
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    last = Some(ConnectError::Refused { addr: *addr })
+                }
+                Err(source) => {
+                    last = Some(ConnectError::Io {
+                        addr: *addr,
+                        source,
+                    })
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ConnectError::NoAddress {
+            host: host.to_string(),
+        }))
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Timeout {
+                host: host.to_string(),
+                port,
+                timeout,
+            })
+        })
+}
+
+/// A connection that may or may not be wrapped in TLS.
+#[derive(Debug)]
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Conn::Tls(_))
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Conn::Plain(s) => s.peer_addr(),
+            Conn::Tls(s) => s.get_ref().0.peer_addr(),
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Builds TLS client sessions; the trusted roots are loaded once.
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
+    settings: TlsSettings,
+}
+
+impl TlsClient {
+    /// Loads the platform's roots (unless disabled) and the optional CA file.
+    pub fn new(settings: TlsSettings) -> Result<TlsClient, TlsError> {
+        let mut roots = RootCertStore::empty();
+        if !settings.no_native_roots {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A broken platform certificate is skipped, not fatal.
+                let _ = roots.add(cert);
+            }
+        }
+        if let Some(path) = &settings.ca_file {
+            for cert in read_pem_certs(path)? {
+                roots.add(cert).map_err(|e| TlsError::CaFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        if roots.is_empty() && !settings.insecure {
+            return Err(TlsError::NoRoots);
+        }
+        Ok(TlsClient {
+            roots: Arc::new(roots),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
+    }
+
+    /// The name to verify: the SNI override, else the host.
+    pub fn server_name_for(&self, host: &str) -> String {
+        self.settings.sni.clone().unwrap_or_else(|| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        })
+    }
+
+    /// Runs the handshake over an established TCP stream.
+    pub async fn handshake(
+        &self,
+        tcp: TcpStream,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<(TlsStream<TcpStream>, TlsInfo), TlsError> {
+        let name_text = self.server_name_for(host);
+        let server_name = ServerName::try_from(name_text.clone())
+            .map_err(|_| TlsError::BadName(name_text.clone()))?;
+        let inner =
+            WebPkiServerVerifier::builder_with_provider(self.roots.clone(), self.provider.clone())
+                .build()
+                .map_err(|e| TlsError::Setup(e.to_string()))?;
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let verifier = Arc::new(RecordingVerifier {
+            inner,
+            insecure: self.settings.insecure,
+            observed: observed.clone(),
+        });
+        let config = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Setup(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        let connector = TlsConnector::from(Arc::new(config));
+        let result = tokio::time::timeout(timeout, connector.connect(server_name, tcp)).await;
+        let observed = observed.lock().map(|o| o.clone()).unwrap_or_default();
+        let chain: Vec<CertInfo> = observed
+            .chain
+            .iter()
+            .map(|der| describe_cert(der))
+            .collect();
+        let stream = match result {
+            Err(_) => return Err(TlsError::Timeout(timeout)),
+            Ok(Err(e)) => return Err(explain_failure(&e, &name_text, chain)),
+            Ok(Ok(s)) => s,
+        };
+        let (_, conn) = stream.get_ref();
+        let version = conn.protocol_version().map_or_else(
+            || "unknown".into(),
+            |v| format!("{v:?}").replace("TLSv1_", "TLS 1."),
+        );
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite()));
+        let verification = if self.settings.insecure {
+            Verification::Insecure {
+                would_fail: observed
+                    .error
+                    .map(|e| plain_cert_error(&e, &name_text, &chain)),
+            }
+        } else {
+            Verification::Verified
+        };
+        Ok((
+            stream,
+            TlsInfo {
+                version,
+                cipher,
+                server_name: name_text,
+                chain,
+                verification,
+            },
+        ))
+    }
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let err = |reason: String| TlsError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+#[derive(Debug, Default, Clone)]
+struct Observed {
+    chain: Vec<CertificateDer<'static>>,
+    error: Option<rustls::Error>,
+}
+
+/// Delegates to the WebPKI verifier but remembers the presented chain and the outcome.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    insecure: bool,
+    observed: Arc<Mutex<Observed>>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let result = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        if let Ok(mut o) = self.observed.lock() {
+            o.chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+            o.error = result.as_ref().err().cloned();
+        }
+        if self.insecure {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            result
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+fn explain_failure(err: &io::Error, name: &str, chain: Vec<CertInfo>) -> TlsError {
+    let inner = err
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    match inner {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            let reason = inner
+                .map(|e| plain_cert_error(e, name, &chain))
+                .unwrap_or_default();
+            TlsError::Verify { reason, chain }
+        }
+        Some(rustls::Error::InvalidMessage(_))
+        | Some(rustls::Error::InappropriateMessage { .. }) => TlsError::Handshake {
+            reason: format!(
+                "the server did not answer with TLS ({}); it may be speaking plaintext: wrong TLS mode for this port?",
+                err
+            ),
+            chain,
+        },
+        Some(other) => TlsError::Handshake {
+            reason: other.to_string(),
+            chain,
+        },
+        None if err.kind() == io::ErrorKind::UnexpectedEof => TlsError::Handshake {
+            reason: "the server closed the connection during the handshake".into(),
+            chain,
+        },
+        None => TlsError::Handshake {
+            reason: err.to_string(),
+            chain,
+        },
+    }
+}
+
+/// Turns a certificate error into words a user can act on.
+fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> String {
+    let rustls::Error::InvalidCertificate(cert_err) = err else {
+        return err.to_string();
+    };
+    let leaf = chain.first();
+    match cert_err {
+        CertificateError::UnknownIssuer => {
+            if chain.len() == 1 && leaf.is_some_and(|c| c.self_signed) {
+                "the certificate is self-signed and not trusted (unknown issuer); pass its CA with --ca-file, or --insecure to look anyway".into()
+            } else if let Some(leaf) =
+                leaf.filter(|l| !chain.iter().skip(1).any(|c| c.subject == l.issuer))
+            {
+                format!(
+                    "unknown issuer: the server sent no certificate for \"{}\" (missing intermediate?) and no trusted root matches; add the CA with --ca-file",
+                    leaf.issuer
+                )
+            } else {
+                "unknown issuer: the chain does not lead to a trusted root; add the CA with --ca-file".into()
+            }
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            let sans = leaf.map(|c| c.sans.join(", ")).unwrap_or_default();
+            format!(
+                "name mismatch: the certificate is not valid for \"{name}\" (it names: {sans}); connect by that name or set --sni"
+            )
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            let when = leaf.map(|c| c.not_after.clone()).unwrap_or_default();
+            format!("the certificate expired ({when})")
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            let when = leaf.map(|c| c.not_before.clone()).unwrap_or_default();
+            format!("the certificate is not valid yet (from {when}); check this machine's clock")
+        }
+        CertificateError::Revoked => "the certificate has been revoked".into(),
+        CertificateError::BadSignature => "a certificate in the chain has a bad signature".into(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "the certificate is not meant for TLS servers (wrong key usage)".into()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Decodes a DER certificate for display; undecodable ones are named as such.
+pub fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
+    use x509_parser::prelude::*;
+    match X509Certificate::from_der(der.as_ref()) {
+        Ok((_, cert)) => {
+            let sans = cert
+                .subject_alternative_name()
+                .ok()
+                .flatten()
+                .map(|ext| {
+                    ext.value
+                        .general_names
+                        .iter()
+                        .map(|n| match n {
+                            GeneralName::DNSName(d) => (*d).to_string(),
+                            GeneralName::IPAddress(ip) => format_ip(ip),
+                            other => format!("{other}"),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let subject = cert.subject().to_string();
+            let issuer = cert.issuer().to_string();
+            CertInfo {
+                self_signed: subject == issuer,
+                subject,
+                issuer,
+                not_before: cert.validity().not_before.to_string(),
+                not_after: cert.validity().not_after.to_string(),
+                sans,
+                serial: cert.raw_serial_as_string(),
+            }
+        }
+        Err(e) => CertInfo {
+            subject: format!("<undecodable certificate: {e}>"),
+            issuer: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            sans: Vec::new(),
+            serial: String::new(),
+            self_signed: false,
+        },
+    }
+}
+
+fn format_ip(bytes: &[u8]) -> String {
+    match bytes.len() {
+        4 => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        16 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(bytes);
+            std::net::Ipv6Addr::from(a).to_string()
+        }
+        _ => format!("{bytes:02x?}"),
+    }
+}
