@@ -1,0 +1,386 @@
+//! Command-line options shared by the front ends: target, credentials and envelope.
+//!
+//! `run`, the TUI and `demo` take the same flags, so a user can move from one to the other
+//! without relearning them. Secrets never come from a visible argument unless the user insists
+//! with `--password`, which warns.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::engine::auth::{Credentials, Mechanism};
+use crate::engine::command::{check_address, check_arg};
+use crate::engine::session::SessionConfig;
+use crate::engine::transport::{TlsMode, TlsSettings};
+
+/// A problem with the command line or configuration (exit code 2).
+#[derive(Debug, Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read {what} from {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Where to connect.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    /// SES region: connects to email-smtp.REGION.amazonaws.com
+    #[arg(
+        long,
+        value_name = "REGION",
+        conflicts_with = "host",
+        help_heading = "Target"
+    )]
+    pub region: Option<String>,
+    /// Server host name or IP address
+    #[arg(long, short = 's', value_name = "HOST", help_heading = "Target")]
+    pub host: Option<String>,
+    /// Port [default: 587; 465 and 2465 imply --tls implicit]
+    #[arg(long, short = 'p', help_heading = "Target")]
+    pub port: Option<u16>,
+    /// TLS mode [default: implicit on 465/2465, else starttls]
+    #[arg(long, value_enum, help_heading = "Target")]
+    pub tls: Option<TlsMode>,
+    /// Extra trusted CA certificates (PEM), e.g. a test server's CA
+    #[arg(long, value_name = "PEM", help_heading = "Target")]
+    pub ca_file: Option<PathBuf>,
+    /// Do NOT verify the server's certificate (shown loudly in every output)
+    #[arg(long, help_heading = "Target")]
+    pub insecure: bool,
+    /// Name to send in SNI and to verify the certificate against
+    #[arg(long, value_name = "NAME", help_heading = "Target")]
+    pub sni: Option<String>,
+    /// Name to send in EHLO [default: this machine's host name]
+    #[arg(long, value_name = "NAME", help_heading = "Target")]
+    pub ehlo: Option<String>,
+    /// Seconds to wait for each reply (and for the TCP connection)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        help_heading = "Target"
+    )]
+    pub timeout: u64,
+}
+
+impl TargetArgs {
+    /// The host to connect to: `--host`, or the SES endpoint of `--region`.
+    pub fn resolved_host(&self) -> Option<String> {
+        self.host
+            .clone()
+            .or_else(|| self.region.as_deref().map(ses_endpoint))
+    }
+
+    pub fn resolved_port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            Some(TlsMode::Implicit) => 465,
+            _ => 587,
+        })
+    }
+
+    pub fn resolved_mode(&self) -> TlsMode {
+        self.tls
+            .unwrap_or_else(|| TlsMode::for_port(self.resolved_port()))
+    }
+
+    /// Builds the session configuration, or says what is missing.
+    pub fn session_config(&self) -> Result<SessionConfig, CliError> {
+        let host = self.resolved_host().ok_or_else(|| {
+            CliError::Usage("say where to connect: --region REGION (SES) or --host HOST".into())
+        })?;
+        check_arg("--host", &host).map_err(|e| CliError::Usage(e.to_string()))?;
+        if let Some(region) = &self.region {
+            if region.is_empty()
+                || !region
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(CliError::Usage(format!(
+                    "--region {region:?} is not a region name (e.g. us-east-1)"
+                )));
+            }
+        }
+        if self.timeout == 0 {
+            return Err(CliError::Usage(
+                "--timeout must be at least 1 second".into(),
+            ));
+        }
+        let mut cfg = SessionConfig::new(&host, self.resolved_port(), self.resolved_mode());
+        cfg.tls = TlsSettings {
+            ca_file: self.ca_file.clone(),
+            insecure: self.insecure,
+            sni: self.sni.clone(),
+            no_native_roots: false,
+        };
+        cfg.reply_timeout = Duration::from_secs(self.timeout);
+        cfg.connect_timeout = Duration::from_secs(self.timeout);
+        Ok(cfg)
+    }
+
+    /// The EHLO name: `--ehlo`, else this machine's host name, else a safe literal.
+    pub fn ehlo_name(&self) -> Result<String, CliError> {
+        let name = match &self.ehlo {
+            Some(n) => n.clone(),
+            None => local_hostname(),
+        };
+        check_arg("--ehlo", &name).map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok(name)
+    }
+}
+
+/// The SES SMTP endpoint of a region.
+pub fn ses_endpoint(region: &str) -> String {
+    format!("email-smtp.{region}.amazonaws.com")
+}
+
+fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| "smtpscope.localdomain".into())
+}
+
+/// Which AUTH to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AuthChoice {
+    #[default]
+    Plain,
+    Login,
+    None,
+}
+
+impl AuthChoice {
+    pub fn mechanism(self) -> Option<Mechanism> {
+        match self {
+            AuthChoice::Plain => Some(Mechanism::Plain),
+            AuthChoice::Login => Some(Mechanism::Login),
+            AuthChoice::None => None,
+        }
+    }
+}
+
+/// Who to log in as.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CredentialArgs {
+    /// SMTP user name (for SES: the access key ID, AKIA...)
+    #[arg(
+        long,
+        short = 'u',
+        env = "SMTPSCOPE_USER",
+        help_heading = "Credentials"
+    )]
+    pub user: Option<String>,
+    /// Read the password from this file (first line)
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Credentials",
+        conflicts_with = "password_stdin"
+    )]
+    pub password_file: Option<PathBuf>,
+    /// Read the password from standard input (first line)
+    #[arg(long, help_heading = "Credentials")]
+    pub password_stdin: bool,
+    /// Password on the command line: visible in `ps` and shell history. Prefer SMTPSCOPE_PASSWORD.
+    #[arg(long, hide = true, help_heading = "Credentials")]
+    pub password: Option<String>,
+    /// AUTH mechanism
+    #[arg(long, value_enum, default_value_t = AuthChoice::Plain, help_heading = "Credentials")]
+    pub auth: AuthChoice,
+}
+
+/// Where the password came from, for messages that must not show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSource {
+    Env,
+    File,
+    Stdin,
+    Argv,
+}
+
+impl CredentialArgs {
+    /// Reads the password from env, file, stdin or (warned) argv. Never prompts.
+    pub fn password(&self) -> Result<Option<(Zeroizing<String>, PasswordSource)>, CliError> {
+        if let Some(path) = &self.password_file {
+            let text =
+                Zeroizing::new(
+                    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                        what: "the password",
+                        path: path.display().to_string(),
+                        source,
+                    })?,
+                );
+            return Ok(Some((first_line(&text), PasswordSource::File)));
+        }
+        if self.password_stdin {
+            let mut text = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| CliError::Read {
+                    what: "the password",
+                    path: "standard input".into(),
+                    source,
+                })?;
+            return Ok(Some((first_line(&text), PasswordSource::Stdin)));
+        }
+        if let Some(p) = &self.password {
+            return Ok(Some((Zeroizing::new(p.clone()), PasswordSource::Argv)));
+        }
+        if let Ok(p) = std::env::var("SMTPSCOPE_PASSWORD") {
+            return Ok(Some((Zeroizing::new(p), PasswordSource::Env)));
+        }
+        Ok(None)
+    }
+
+    /// Credentials when AUTH is wanted, or a usage error naming what is missing.
+    pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+        if self.auth == AuthChoice::None {
+            return Ok(None);
+        }
+        let user = self.user.clone().ok_or_else(|| {
+            CliError::Usage(
+                "AUTH needs a user: --user USER or SMTPSCOPE_USER (or --auth none)".into(),
+            )
+        })?;
+        let (password, _) = self.password()?.ok_or_else(|| {
+            CliError::Usage("AUTH needs a password: set SMTPSCOPE_PASSWORD, or use --password-file FILE or --password-stdin (or --auth none)".into())
+        })?;
+        Credentials::new(&user, password)
+            .map(Some)
+            .map_err(|e| CliError::Usage(e.to_string()))
+    }
+}
+
+fn first_line(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.lines().next().unwrap_or("").to_string())
+}
+
+/// The envelope and message.
+#[derive(Debug, Clone, Args, Default)]
+pub struct EnvelopeArgs {
+    /// Envelope sender (MAIL FROM)
+    #[arg(long, short = 'f', value_name = "ADDRESS", help_heading = "Envelope")]
+    pub from: Option<String>,
+    /// Recipient (RCPT TO); repeat for more
+    #[arg(long, short = 't', value_name = "ADDRESS", help_heading = "Envelope")]
+    pub to: Vec<String>,
+    /// Message to send: @FILE, or - for standard input [default: a generated test message]
+    #[arg(long, value_name = "@FILE|-", help_heading = "Envelope")]
+    pub data: Option<String>,
+}
+
+impl EnvelopeArgs {
+    /// Checks every address for CR/LF/NUL and shape.
+    pub fn validate(&self) -> Result<(), CliError> {
+        if let Some(f) = &self.from {
+            check_address("--from", f).map_err(|e| CliError::Usage(e.to_string()))?;
+        }
+        for t in &self.to {
+            check_address("--to", t).map_err(|e| CliError::Usage(e.to_string()))?;
+            if t.is_empty() {
+                return Err(CliError::Usage("--to must not be empty".into()));
+            }
+        }
+        if let Some(d) = &self.data {
+            if d != "-" && !d.starts_with('@') {
+                return Err(CliError::Usage(format!(
+                    "--data takes @FILE or - (got {d:?})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_builds_the_ses_host_and_port_picks_the_mode() {
+        let t = TargetArgs {
+            region: Some("ap-northeast-1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            t.resolved_host().as_deref(),
+            Some("email-smtp.ap-northeast-1.amazonaws.com")
+        );
+        assert_eq!(
+            (t.resolved_port(), t.resolved_mode()),
+            (587, TlsMode::Starttls)
+        );
+        let t = TargetArgs {
+            port: Some(2465),
+            ..t
+        };
+        assert_eq!(t.resolved_mode(), TlsMode::Implicit);
+        let t = TargetArgs {
+            tls: Some(TlsMode::Implicit),
+            port: None,
+            ..t
+        };
+        assert_eq!(t.resolved_port(), 465);
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        assert!(TargetArgs::default().session_config().is_err());
+        let t = TargetArgs {
+            region: Some("us east".into()),
+            timeout: 30,
+            ..Default::default()
+        };
+        assert!(t.session_config().is_err());
+        let t = TargetArgs {
+            host: Some("h\r\nx".into()),
+            timeout: 30,
+            ..Default::default()
+        };
+        assert!(t.session_config().is_err());
+        let e = EnvelopeArgs {
+            from: Some("a@b\r\nRCPT TO:<x@y>".into()),
+            ..Default::default()
+        };
+        assert!(e.validate().is_err());
+        let e = EnvelopeArgs {
+            data: Some("file.eml".into()),
+            ..Default::default()
+        };
+        assert!(e.validate().is_err());
+    }
+
+    #[test]
+    fn missing_credentials_are_named() {
+        let c = CredentialArgs {
+            user: None,
+            ..Default::default()
+        };
+        let err = c.credentials().unwrap_err().to_string();
+        assert!(err.contains("--user"), "{err}");
+        assert!(
+            CredentialArgs {
+                auth: AuthChoice::None,
+                ..Default::default()
+            }
+            .credentials()
+            .unwrap()
+            .is_none()
+        );
+    }
+}
