@@ -3,4 +3,5 @@
 //! The `engine` module tree holds the protocol, the SES knowledge and the simulator; it never
 //! touches the terminal. The front ends (`run`, the TUI, `explain`, `replay`) sit beside it.
 
+pub mod commands;
 pub mod engine;
