@@ -4,4 +4,5 @@
 //! touches the terminal. The front ends (`run`, the TUI, `explain`, `replay`) sit beside it.
 
 pub mod cli;
+pub mod commands;
 pub mod engine;
