@@ -75,9 +75,11 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// The host to connect to: `--host`, or the SES endpoint of `--region`.
     pub fn resolved_host(&self) -> Option<String> {
-        self.host
-            .clone()
-            .or_else(|| self.region.as_deref().map(ses_endpoint))
+        self.host.clone().or_else(|| {
+            self.region
+                .as_deref()
+                .map(crate::engine::ses::smtp_endpoint)
+        })
     }
 
     pub fn resolved_port(&self) -> u16 {
@@ -135,11 +137,6 @@ impl TargetArgs {
         check_arg("--ehlo", &name).map_err(|e| CliError::Usage(e.to_string()))?;
         Ok(name)
     }
-}
-
-/// The SES SMTP endpoint of a region.
-pub fn ses_endpoint(region: &str) -> String {
-    format!("email-smtp.{region}.amazonaws.com")
 }
 
 fn local_hostname() -> String {

@@ -1,13 +1,17 @@
 //! The `smtpscope` binary: parse the command line and hand over to a front end.
-//!
-//! Temporary dispatch on the `iam` branch (the lead replaces this file): only the
-//! `password` and `policy check` subcommands.
 
 use clap::{Parser, Subcommand};
-use smtpscope::commands::{password, policy};
+use smtpscope::commands::{explain, password, policy, run};
 
 #[derive(Parser, Debug)]
-#[command(name = "smtpscope", version, about)]
+#[command(
+    name = "smtpscope",
+    version,
+    about = "Interactive SMTP session debugger, with a built-in Amazon SES simulator",
+    long_about = "Interactive SMTP session debugger for the terminal. Every reply is classified by \
+                  phase, so a failed login (authentication, 535 at AUTH) is told apart from a \
+                  refused send (authorization, 554 after the final \".\")."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,7 +19,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Derive the SES SMTP password from an AWS secret access key
+    /// Run a whole session headless (scripts, CI): transcript on stdout, exit code per phase
+    Run(Box<run::RunArgs>),
+    /// Classify one reply pasted from a log: phase, meaning, what to do
+    Explain(explain::ExplainArgs),
+    /// Derive the SES SMTP password from an AWS secret access key (read from env or stdin)
     Password(password::PasswordArgs),
     /// IAM policy tools
     #[command(subcommand)]
@@ -31,8 +39,23 @@ enum PolicyCommand {
 fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
+        Command::Run(args) => runtime().block_on(run::run(args)),
+        Command::Explain(args) => explain::run(args),
         Command::Password(args) => password::run(args),
         Command::Policy(PolicyCommand::Check(args)) => policy::run(args),
     };
     std::process::exit(code);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smtpscope: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Front ends of the one-shot subcommands. Each exposes a clap `Args` struct and a
-//! `run(&Args) -> i32` that prints its result and returns the process exit code.
+//! The subcommands' front ends: each parses its own flags and returns an exit code.
 
+pub mod explain;
 pub mod password;
 pub mod policy;
+pub mod run;
