@@ -100,16 +100,12 @@ impl TargetArgs {
             CliError::Usage("say where to connect: --region REGION (SES) or --host HOST".into())
         })?;
         check_arg("--host", &host).map_err(|e| CliError::Usage(e.to_string()))?;
-        if let Some(region) = &self.region {
-            if region.is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-            {
-                return Err(CliError::Usage(format!(
-                    "--region {region:?} is not a region name (e.g. us-east-1)"
-                )));
-            }
+        if let Some(region) = &self.region
+            && !crate::engine::ses::is_valid_region_name(region)
+        {
+            return Err(CliError::Usage(format!(
+                "--region {region:?} is not a region name (e.g. us-east-1)"
+            )));
         }
         if self.timeout == 0 {
             return Err(CliError::Usage(
@@ -293,12 +289,13 @@ impl EnvelopeArgs {
                 return Err(CliError::Usage("--to must not be empty".into()));
             }
         }
-        if let Some(d) = &self.data {
-            if d != "-" && !d.starts_with('@') {
-                return Err(CliError::Usage(format!(
-                    "--data takes @FILE or - (got {d:?})"
-                )));
-            }
+        if let Some(d) = &self.data
+            && d != "-"
+            && !d.starts_with('@')
+        {
+            return Err(CliError::Usage(format!(
+                "--data takes @FILE or - (got {d:?})"
+            )));
         }
         Ok(())
     }
