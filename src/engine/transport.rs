@@ -550,7 +550,7 @@ fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> Stri
                 leaf.filter(|l| !chain.iter().skip(1).any(|c| c.subject == l.issuer))
             {
                 format!(
-                    "unknown issuer: the server sent no certificate for \"{}\" (missing intermediate?) and no trusted root matches; add the CA with --ca-file",
+                    "unknown issuer: nothing trusted signed this certificate (its issuer \"{}\" is not a trusted root, and the server sent no intermediate for it: a missing intermediate, or a private CA); pass that CA with --ca-file",
                     leaf.issuer
                 )
             } else {

@@ -1,0 +1,437 @@
+//! `smtpscope run` against an SMTP server we did not write (Python aiosmtpd, dressed as SES),
+//! for the seed article's three scenarios and for TLS verification.
+
+mod common;
+
+use common::*;
+
+const GOOD: (&str, &str) = (
+    "AKIAIOSFODNN7EXAMPLE",
+    "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9",
+);
+const DENIED: (&str, &str) = (
+    "AKIADENIEDEXAMPLE123",
+    "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd",
+);
+
+fn peer(pki: &Pki) -> Peer {
+    let good = format!("{}:{}", GOOD.0, GOOD.1);
+    let denied = format!("{}:{}", DENIED.0, DENIED.1);
+    let deny = format!(
+        "{}:arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1",
+        DENIED.0
+    );
+    start_ses_peer(
+        "127.0.0.1",
+        "starttls",
+        Some(pki),
+        &[
+            "--user",
+            &good,
+            "--user",
+            &denied,
+            "--deny-user",
+            &deny,
+            "--require-tls-for-auth",
+        ],
+    )
+}
+
+fn run_json(
+    port: u16,
+    pki: &Pki,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let port = port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let mut args = vec![
+        "run",
+        "--host",
+        "localhost",
+        "--port",
+        &port,
+        "--ca-file",
+        ca,
+        "--user",
+        user,
+        "--from",
+        "sender@example.com",
+        "--to",
+        "rcpt@example.net",
+        "--json",
+        "--timeout",
+        "10",
+    ];
+    args.extend_from_slice(extra);
+    smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
+}
+
+#[test]
+fn seed_scenario_success() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let out = run_json(p.port, &pki, GOOD.0, GOOD.1, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = json_lines(&out);
+    let replies = replies(&lines);
+    let codes: Vec<i64> = replies
+        .iter()
+        .map(|r| r["code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![220, 250, 220, 250, 235, 250, 250, 354, 250, 221],
+        "{}",
+        text(&out)
+    );
+    let accepted = replies[8];
+    assert_eq!(accepted["after"], "data-end");
+    assert_eq!(accepted["phase"], "data");
+    assert_eq!(accepted["verdict"], "success");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "tls-started"
+                && l["info"]["verification"]["outcome"] == "verified")
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["exit_code"], 0);
+    assert_no_secret(&text(&out), GOOD.0, GOOD.1);
+}
+
+#[test]
+fn seed_scenario_wrong_password_535_then_530() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let out = run_json(p.port, &pki, GOOD.0, "abcdefg", &["--keep-going"]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "authentication exit code\n{}",
+        text(&out)
+    );
+    let lines = json_lines(&out);
+    let replies = replies(&lines);
+    let auth = replies.iter().find(|r| r["code"] == 535).expect("a 535");
+    assert_eq!(auth["phase"], "authentication");
+    assert_eq!(auth["verdict"], "permanent");
+    assert!(
+        auth["diagnosis"]["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("region")
+    );
+    let mail = replies
+        .iter()
+        .find(|r| r["code"] == 530)
+        .expect("a 530 to MAIL");
+    assert_eq!(mail["after"], "mail");
+    assert_eq!(mail["phase"], "authentication");
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("Authentication required")
+    );
+    assert_eq!(
+        lines.last().unwrap()["verdict"],
+        "Authentication failed at AUTH"
+    );
+    assert_no_secret(&text(&out), GOOD.0, "abcdefg");
+}
+
+#[test]
+fn wrong_password_stops_at_auth_without_keep_going() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let out = run_json(p.port, &pki, GOOD.0, "abcdefg", &[]);
+    assert_eq!(out.status.code(), Some(6));
+    let lines = json_lines(&out);
+    assert!(
+        !replies(&lines).iter().any(|r| r["after"] == "mail"),
+        "must stop after the failed AUTH"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "sent" && l["verb"] == "quit"),
+        "QUIT after the failure"
+    );
+}
+
+#[test]
+fn seed_scenario_authorization_554_after_the_dot() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let out = run_json(p.port, &pki, DENIED.0, DENIED.1, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "authorization exit code\n{}",
+        text(&out)
+    );
+    let lines = json_lines(&out);
+    let replies = replies(&lines);
+    let by_after = |a: &str| {
+        replies
+            .iter()
+            .find(|r| r["after"] == a)
+            .copied()
+            .unwrap_or_else(|| panic!("no reply after {a}"))
+    };
+    assert_eq!(by_after("auth")["code"], 235);
+    assert_eq!(by_after("mail")["code"], 250);
+    assert_eq!(by_after("rcpt")["code"], 250);
+    assert_eq!(by_after("data")["code"], 354);
+    let denied = by_after("data-end");
+    assert_eq!(denied["code"], 554);
+    assert_eq!(denied["phase"], "authorization");
+    let details = denied["diagnosis"]["details"].to_string();
+    assert!(
+        details.contains("arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1"),
+        "{details}"
+    );
+    assert!(details.contains("ses:SendRawEmail"), "{details}");
+    assert!(details.contains("identity/example.com"), "{details}");
+    assert!(
+        denied["diagnosis"]["notes"]
+            .to_string()
+            .contains("Authentication had succeeded")
+    );
+    assert_eq!(
+        lines.last().unwrap()["verdict"],
+        "Authenticated; authorization denied after DATA"
+    );
+    assert_no_secret(&text(&out), DENIED.0, DENIED.1);
+}
+
+#[test]
+fn text_transcript_marks_tls_and_redacts_auth() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--ca-file",
+            ca,
+            "--user",
+            GOOD.0,
+            "--auth",
+            "login",
+            "--quit-after",
+            "auth",
+        ],
+        &[("SMTPSCOPE_PASSWORD", GOOD.1)],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains(" -> STARTTLS"), "{t}");
+    assert!(t.contains(" ~> AUTH LOGIN"), "{t}");
+    assert!(t.contains("<~  235"), "{t}");
+    assert!(t.contains("<redacted: base64 password>"), "{t}");
+    assert!(
+        !t.contains("MAIL FROM"),
+        "--quit-after auth stops before MAIL: {t}"
+    );
+    assert_no_secret(&t, GOOD.0, GOOD.1);
+}
+
+#[test]
+fn tls_without_the_ca_fails_with_a_clear_reason() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--auth",
+            "none",
+            "--quit-after",
+            "tls",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("unknown issuer"), "{t}");
+    assert!(t.contains("--ca-file"), "{t}");
+}
+
+#[test]
+fn tls_name_mismatch_is_named_and_sni_fixes_it() {
+    let pki = make_pki(LeafSpec {
+        names: &["mail.example.test"],
+        ..LeafSpec::default()
+    });
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let base = [
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--ca-file",
+        ca,
+        "--auth",
+        "none",
+        "--quit-after",
+        "tls",
+    ];
+    let out = smtpscope(&base, &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("name mismatch"), "{t}");
+    assert!(t.contains("mail.example.test"), "{t}");
+    let mut with_sni = base.to_vec();
+    with_sni.extend(["--sni", "mail.example.test"]);
+    let out = smtpscope(&with_sni, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn insecure_is_loud_and_says_what_verification_would_have_said() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--insecure",
+            "--auth",
+            "none",
+            "--quit-after",
+            "tls",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("--insecure"), "{t}");
+    assert!(t.contains("INSECURE"), "{t}");
+    assert!(t.contains("unknown issuer"), "{t}");
+}
+
+#[test]
+fn implicit_tls_and_ipv6_loopback() {
+    let pki = make_pki(LeafSpec::default());
+    let good = format!("{}:{}", GOOD.0, GOOD.1);
+    let p = start_ses_peer("::1", "implicit", Some(&pki), &["--user", &good]);
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "::1",
+            "--port",
+            &port,
+            "--tls",
+            "implicit",
+            "--sni",
+            "localhost",
+            "--ca-file",
+            ca,
+            "--user",
+            GOOD.0,
+            "--from",
+            "a@example.com",
+            "--to",
+            "b@example.com",
+            "--json",
+        ],
+        &[("SMTPSCOPE_PASSWORD", GOOD.1)],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = json_lines(&out);
+    let first_reply = replies(&lines)[0];
+    assert_eq!(first_reply["code"], 220);
+    assert_eq!(
+        first_reply["tls"], true,
+        "the greeting arrives inside TLS on implicit ports"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l["type"] == "sent" && l["line"] == "STARTTLS")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_never_prompt() {
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--user",
+            "u",
+            "--from",
+            "a@b.c",
+            "--to",
+            "d@e.f",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("SMTPSCOPE_PASSWORD"), "{}", text(&out));
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--auth",
+            "none",
+            "--from",
+            "a@b.c\r\nRCPT TO:<x@y.z>",
+            "--to",
+            "d@e.f",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("carriage return"), "{}", text(&out));
+    let out = smtpscope(&["run", "--auth", "none", "--quit-after", "connect"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn connection_refused_is_exit_3() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    drop(l);
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--auth",
+            "none",
+            "--quit-after",
+            "connect",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("refused"));
+}
