@@ -435,3 +435,126 @@ fn connection_refused_is_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("refused"));
 }
+
+/// Runs the binary under Python and returns (exit code, peak RSS of the child in KiB).
+fn run_measuring_rss(args: &[&str], password: &str) -> (i32, u64, String) {
+    let script = "import resource, subprocess, sys\n\
+                  p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)\n\
+                  sys.stderr.write(p.stdout.decode('utf-8', 'replace')[-3000:])\n\
+                  print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_smtpscope"))
+        .args(args)
+        .env("SMTPSCOPE_PASSWORD", password)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut parts = stdout.split_whitespace();
+    let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(-1);
+    let rss = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, rss, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_40_mb_message_is_streamed_not_loaded() {
+    use std::io::Write;
+    let pki = make_pki(LeafSpec::default());
+    let mailbox = tempfile::tempdir().unwrap();
+    let good = format!("{}:{}", GOOD.0, GOOD.1);
+    let mb = mailbox.path().to_str().unwrap().to_string();
+    let p = start_ses_peer(
+        "127.0.0.1",
+        "starttls",
+        Some(&pki),
+        &["--user", &good, "--mailbox", &mb],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.eml");
+    let small = dir.path().join("small.eml");
+    let mut f = std::fs::File::create(&big).unwrap();
+    writeln!(
+        f,
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\n\r"
+    )
+    .unwrap();
+    let line = format!("{}\r\n", "x".repeat(76));
+    for i in 0..(40 * 1024 * 1024 / line.len()) {
+        if i % 1000 == 0 {
+            f.write_all(b".a dot-stuffed line\r\n").unwrap();
+        } else {
+            f.write_all(line.as_bytes()).unwrap();
+        }
+    }
+    drop(f);
+    std::fs::write(
+        &small,
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: small\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap().to_string();
+    let args = |data: &str| {
+        vec![
+            "run".to_string(),
+            "--host".into(),
+            "localhost".into(),
+            "--port".into(),
+            port.clone(),
+            "--ca-file".into(),
+            ca.clone(),
+            "--user".into(),
+            GOOD.0.into(),
+            "--from".into(),
+            "a@example.com".into(),
+            "--to".into(),
+            "b@example.com".into(),
+            "--data".into(),
+            format!("@{data}"),
+            "--timeout".into(),
+            "60".into(),
+        ]
+    };
+    let small_args = args(small.to_str().unwrap());
+    let big_args = args(big.to_str().unwrap());
+    let (code, small_rss, log) = run_measuring_rss(
+        &small_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        GOOD.1,
+    );
+    assert_eq!(code, 0, "{log}");
+    let (code, big_rss, log) = run_measuring_rss(
+        &big_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        GOOD.1,
+    );
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("dot-stuffed"),
+        "the transcript summarises the message: {log}"
+    );
+    assert!(
+        !log.contains(&"x".repeat(76)),
+        "the transcript must not copy message lines"
+    );
+    eprintln!("peak RSS: small message {small_rss} KiB, 40 MB message {big_rss} KiB");
+    assert!(
+        big_rss < small_rss + 16 * 1024,
+        "40 MB message added {} KiB",
+        big_rss.saturating_sub(small_rss)
+    );
+    // The peer received the exact bytes (dot-stuffing undone by an independent server).
+    let received: Vec<_> = std::fs::read_dir(mailbox.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let sizes: Vec<u64> = received
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .collect();
+    let original = std::fs::metadata(&big).unwrap().len();
+    assert!(
+        sizes.iter().any(|&s| s.abs_diff(original) <= 2),
+        "sizes {sizes:?} vs {original}"
+    );
+}
