@@ -33,13 +33,9 @@ pub enum CliError {
 /// Where to connect.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// SES region: connects to email-smtp.REGION.amazonaws.com
-    #[arg(
-        long,
-        value_name = "REGION",
-        conflicts_with = "host",
-        help_heading = "Target"
-    )]
+    /// SES region: connects to email-smtp.REGION.amazonaws.com (with --host: the region of
+    /// that SES endpoint, e.g. a VPC endpoint or the simulator, for the credential checks)
+    #[arg(long, value_name = "REGION", help_heading = "Target")]
     pub region: Option<String>,
     /// Server host name or IP address
     #[arg(long, short = 's', value_name = "HOST", help_heading = "Target")]
@@ -79,6 +75,14 @@ impl TargetArgs {
             self.region
                 .as_deref()
                 .map(crate::engine::ses::smtp_endpoint)
+        })
+    }
+
+    /// The SES region, from `--region` or the host name.
+    pub fn ses_region(&self) -> Option<String> {
+        self.region.clone().or_else(|| {
+            self.resolved_host()
+                .and_then(|h| crate::engine::ses::region_from_host(&h))
         })
     }
 

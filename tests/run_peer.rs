@@ -558,3 +558,69 @@ fn a_40_mb_message_is_streamed_not_loaded() {
         "sizes {sizes:?} vs {original}"
     );
 }
+
+#[test]
+fn credential_lint_warns_before_auth_without_quoting_the_secret() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    // The IAM secret access key used as the SMTP password: the commonest SES mistake.
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--region",
+            "us-east-1",
+            "--port",
+            &port,
+            "--ca-file",
+            ca,
+            "--user",
+            "ses-smtp-user",
+            "--quit-after",
+            "auth",
+        ],
+        &[("SMTPSCOPE_PASSWORD", secret)],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{t}");
+    let auth_at = t.find(" ~> AUTH PLAIN").expect("AUTH line");
+    let warn_at = t.find("warning").expect("a lint warning");
+    assert!(warn_at < auth_at, "warnings come before AUTH: {t}");
+    assert!(t.to_lowercase().contains("secret"), "{t}");
+    assert!(!t.contains(secret), "the secret must not be quoted");
+    assert_no_secret(&t, "ses-smtp-user", secret);
+}
+
+#[test]
+fn a_visible_password_flag_is_warned_about() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let ca = pki.ca_pem.to_str().unwrap();
+    let out = smtpscope(
+        &[
+            "run",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--ca-file",
+            ca,
+            "--user",
+            GOOD.0,
+            "--password",
+            GOOD.1,
+            "--quit-after",
+            "auth",
+        ],
+        &[],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("process list"), "{t}");
+    assert_no_secret(&t, GOOD.0, GOOD.1);
+}

@@ -231,8 +231,7 @@ fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
         lint.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
     }
     if let Some(c) = &credentials {
-        let host = args.target.resolved_host().unwrap_or_default();
-        let region = ses::region_from_host(&host);
+        let region = args.target.ses_region();
         let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
             .ok()
             .map(zeroize::Zeroizing::new);
