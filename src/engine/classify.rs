@@ -61,6 +61,22 @@ impl Phase {
         }
     }
 
+    /// The name as a title: "TLS", "EHLO", "Authentication", …
+    pub fn title(self) -> &'static str {
+        match self {
+            Phase::Connection => "Connection",
+            Phase::Ehlo => "EHLO",
+            Phase::Tls => "TLS",
+            Phase::Authentication => "Authentication",
+            Phase::Envelope => "Envelope",
+            Phase::Data => "Data",
+            Phase::Authorization => "Authorization",
+            Phase::Throttling => "Throttling",
+            Phase::Content => "Content",
+            Phase::Service => "Service",
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.name() == name)
     }
@@ -543,10 +559,10 @@ impl Catalog {
             Verdict::Permanent => "A permanent failure: repeating the same command will fail again. Read the server's text and fix the request.".into(),
         };
         let title = match Verdict::of(reply.class()) {
-            Verdict::Success => format!("{} accepted", phase_title(verb_phase)),
+            Verdict::Success => format!("{} accepted", verb_phase.title()),
             Verdict::Intermediate => "Server waits for more".into(),
             Verdict::Transient => format!("Temporary {} failure", phase.name()),
-            Verdict::Permanent => format!("{} failed", phase_title(phase)),
+            Verdict::Permanent => format!("{} failed", phase.title()),
         };
         let diagnosis = Diagnosis {
             id: None,
@@ -559,20 +575,6 @@ impl Catalog {
             source: None,
         };
         (phase, diagnosis)
-    }
-}
-
-fn phase_title(phase: Phase) -> String {
-    let name = phase.name();
-    match phase {
-        Phase::Ehlo => "EHLO".into(),
-        Phase::Tls => "TLS".into(),
-        _ => {
-            let mut c = name.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        }
     }
 }
 

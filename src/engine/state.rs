@@ -160,11 +160,7 @@ impl Timeline {
             }
             Some((step, Some(phase))) => {
                 let prefix = if authed { "Authenticated; " } else { "" };
-                format!(
-                    "{prefix}{} failure at {}",
-                    capitalise(phase.name()),
-                    step.label()
-                )
+                format!("{prefix}{} failure at {}", phase.title(), step.label())
             }
             Some((step, None)) => format!("Failed at {}", step.label()),
             None if self.get(Step::Connect) == StepStatus::NotReached => "Not connected yet".into(),
@@ -172,13 +168,6 @@ impl Timeline {
             None => "No failure so far".into(),
         }
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 /// Everything the session knows, as one snapshot.
@@ -495,7 +484,7 @@ mod tests {
         assert_eq!(t.verdict(), "Not connected yet");
         t.set(Step::Connect, StepStatus::Passed, None);
         t.set(Step::StartTls, StepStatus::Failed, Some(Phase::Tls));
-        assert_eq!(t.verdict(), "Tls failure at STARTTLS");
+        assert_eq!(t.verdict(), "TLS failure at STARTTLS");
         let mut t = Timeline::default();
         t.set(Step::Auth, StepStatus::Passed, Some(Phase::Authentication));
         t.set(Step::Dot, StepStatus::Passed, Some(Phase::Data));
