@@ -122,6 +122,9 @@ pub enum Redacted {
     LoginUser { user: String },
     /// The base64 password of AUTH LOGIN.
     LoginPassword,
+    /// A line typed by hand inside an AUTH exchange (or `AUTH <mech> <initial-response>`):
+    /// smtpscope cannot tell which part is secret, so all of it after the mechanism is hidden.
+    Typed { head: String },
 }
 
 impl Redacted {
@@ -149,8 +152,33 @@ impl Redacted {
             }
             Redacted::LoginUser { user: u } => format!("<redacted: base64 {}>", user(u)),
             Redacted::LoginPassword => "<redacted: base64 password>".into(),
+            Redacted::Typed { head } if head.is_empty() => "<redacted: typed AUTH response>".into(),
+            Redacted::Typed { head } => format!(
+                "{} <redacted: typed AUTH response>",
+                super::escape::escape_str(head)
+            ),
         }
     }
+}
+
+/// For a line typed by hand: the redaction it needs, if any. `in_sasl` says the server's last
+/// reply was a `334` challenge, so whatever is typed now is a credential.
+pub fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted> {
+    if in_sasl {
+        return Some(Redacted::Typed {
+            head: String::new(),
+        });
+    }
+    let mut words = line.split_whitespace();
+    let verb = words.next()?;
+    if !verb.eq_ignore_ascii_case("AUTH") {
+        return None;
+    }
+    let mechanism = words.next()?;
+    words.next()?;
+    Some(Redacted::Typed {
+        head: format!("{verb} {mechanism}"),
+    })
 }
 
 /// Decodes a server's `334` challenge for display (`VXNlcm5hbWU6` is "Username:").
@@ -226,6 +254,16 @@ mod tests {
         }
         .render(false);
         assert!(!hidden.contains("AKIA"));
+    }
+
+    #[test]
+    fn typed_auth_lines_are_redacted() {
+        assert_eq!(redaction_for_typed("AUTH LOGIN", false), None);
+        assert_eq!(redaction_for_typed("NOOP", false), None);
+        let r = redaction_for_typed("auth plain AGZvbwBiYXI=", false).unwrap();
+        assert_eq!(r.render(true), "auth plain <redacted: typed AUTH response>");
+        let r = redaction_for_typed("c2VjcmV0", true).unwrap();
+        assert!(!r.render(true).contains("c2VjcmV0"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use futures::FutureExt;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::auth::{Credentials, Mechanism, Redacted, decode_challenge};
+use super::auth::{Credentials, Mechanism, Redacted, decode_challenge, redaction_for_typed};
 use super::classify::{Catalog, Context, Phase};
 use super::command::{Command, InputError, Verb};
 use super::escape::escape_bytes;
@@ -334,8 +334,22 @@ impl Session {
     /// Sends one command and reads its reply. A 220 to STARTTLS starts the handshake.
     pub async fn command(&mut self, cmd: &Command) -> Result<Reply, SessionError> {
         let bytes = cmd.encode()?;
-        let verb = cmd.verb();
-        self.send_line(&bytes, cmd.line(), verb, None).await?;
+        let mut verb = cmd.verb();
+        // A line typed inside an AUTH exchange, or AUTH with an initial response, carries
+        // credentials: record only its redacted form.
+        let typed = match cmd {
+            Command::Raw(line) => redaction_for_typed(line, self.state.sasl_challenge),
+            _ => None,
+        };
+        if let Some(redacted) = typed {
+            if self.state.sasl_challenge {
+                verb = Verb::AuthResponse;
+            }
+            let shown = redacted.render(false);
+            self.send_line(&bytes, shown, verb, Some(redacted)).await?;
+        } else {
+            self.send_line(&bytes, cmd.line(), verb, None).await?;
+        }
         if verb == Verb::Quit {
             self.state.quit_sent = true;
         }

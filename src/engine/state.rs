@@ -181,6 +181,8 @@ pub struct SessionState {
     pub capabilities: Option<Capabilities>,
     pub authenticated_as: Option<String>,
     pub auth_failed: bool,
+    /// The last reply was a 334 challenge to AUTH: the next line sent is a credential.
+    pub sasl_challenge: bool,
     pub mail_from: Option<String>,
     pub rcpts_sent: usize,
     pub rcpts_accepted: Vec<String>,
@@ -226,6 +228,7 @@ impl SessionState {
         self.phase = Some(class.phase);
         let ok = reply.is_positive();
         let intermediate = reply.code / 100 == 3;
+        self.sasl_challenge = reply.code == 334 && matches!(verb, Verb::Auth | Verb::AuthResponse);
         if let Some(step) = self.step_of(verb) {
             // A 334 challenge is not yet a verdict on AUTH.
             if !intermediate || step == Step::Data {
