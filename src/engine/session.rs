@@ -471,7 +471,7 @@ impl Session {
         if !self.state.data_started {
             self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
         }
-        self.drain_unsolicited().await?;
+        self.drain_unsolicited(Verb::DataEnd).await?;
         let stats = match self.stream_message(source).await {
             Ok(stats) => stats,
             Err(e) => return Err(self.fail(e)),
@@ -581,7 +581,7 @@ impl Session {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        self.drain_unsolicited().await?;
+        self.drain_unsolicited(verb).await?;
         self.record(
             EntryKind::Sent {
                 line: shown,
@@ -610,9 +610,11 @@ impl Session {
         self.send_line(bytes, shown, verb, Some(redacted)).await
     }
 
-    /// Records replies the server sent without being asked, before the next command.
-    async fn drain_unsolicited(&mut self) -> Result<(), SessionError> {
-        loop {
+    /// Records replies the server sent without being asked, before the next command (`verb`).
+    /// Reads only what has already arrived, and at most a bounded amount of it, so a server
+    /// that floods cannot keep the command from going out.
+    async fn drain_unsolicited(&mut self, verb: Verb) -> Result<(), SessionError> {
+        for _ in 0..64 {
             let ready = match self.conn.as_mut() {
                 Some(conn) => conn.read(&mut self.buf).now_or_never(),
                 None => return Ok(()),
@@ -621,22 +623,22 @@ impl Session {
                 None => break,
                 Some(Ok(0)) => {
                     self.record_unsolicited()?;
-                    self.drop_connection("the server closed the connection");
-                    return Err(self.fail(SessionError::NotConnected));
+                    return Err(self.fail(SessionError::Closed { after: verb }));
                 }
                 Some(Ok(n)) => {
                     let chunk = self.buf[..n].to_vec();
                     self.parser.push(&chunk);
+                    self.record_unsolicited()?;
                 }
                 Some(Err(source)) => {
                     return Err(self.fail(SessionError::Io {
-                        after: Verb::Other,
+                        after: verb,
                         source,
                     }));
                 }
             }
         }
-        self.record_unsolicited()
+        Ok(())
     }
 
     fn record_unsolicited(&mut self) -> Result<(), SessionError> {
