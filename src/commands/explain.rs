@@ -90,9 +90,9 @@ pub fn run(args: &ExplainArgs) -> i32 {
             return 2;
         }
     };
-    // Without --after, assume the end of DATA for SES-style 554s: that is where they come.
+    // Without --after the text alone decides (any catalog entry may match).
     let ctx = Context {
-        after: after.or(Some(Verb::Other)),
+        after,
         authenticated: args.authenticated,
         ..Context::default()
     };

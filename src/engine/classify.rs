@@ -287,7 +287,8 @@ impl Entry {
         match (&self.after, verb) {
             (None, _) => true,
             (Some(list), Some(v)) => list.contains(&v),
-            (Some(_), None) => false,
+            // Unknown context (unsolicited, or pasted without --after): the text alone decides.
+            (Some(_), None) => true,
         }
     }
 

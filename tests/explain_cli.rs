@@ -1,0 +1,70 @@
+//! `smtpscope explain`: one pasted reply in, the classifier's verdict out.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn explains_the_seed_replies_as_json() {
+    let cases = [
+        (
+            "535 Authentication Credentials Invalid",
+            "auth",
+            "authentication",
+        ),
+        ("530 Authentication required", "mail", "authentication"),
+        ("530 Must issue a STARTTLS command first", "auth", "tls"),
+        (
+            "454 Throttling failure: Maximum sending rate exceeded.",
+            "data-end",
+            "throttling",
+        ),
+        (
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: a@example.com",
+            "data-end",
+            "authorization",
+        ),
+        (
+            "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown",
+            "rcpt",
+            "envelope",
+        ),
+    ];
+    for (reply, after, phase) in cases {
+        let out = smtpscope(&["explain", reply, "--after", after, "--json"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["phase"], phase, "{reply}");
+        assert!(!v["diagnosis"]["title"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn access_denied_names_user_action_resource_in_text() {
+    let reply = "554 Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:ap-northeast-1:123456789012:identity/example.com'";
+    let out = smtpscope(&["explain", reply], &[]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    for needle in [
+        "phase:    authorization",
+        "User ARN: arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1",
+        "Action:   ses:SendRawEmail",
+        "Identity: example.com",
+        "Region:   ap-northeast-1",
+        "authentication",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+}
+
+#[test]
+fn bad_input_is_exit_2_and_control_bytes_are_escaped() {
+    let out = smtpscope(&["explain", "hello"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = smtpscope(&["explain", "250 ok", "--after", "bogus"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = smtpscope(&["explain", "550 \u{1b}[31mred"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!out.stdout.contains(&0x1b), "raw ESC reached the terminal");
+    assert!(text(&out).contains("\\x1b[31m"));
+}
