@@ -122,6 +122,7 @@ impl TargetArgs {
             insecure: self.insecure,
             sni: self.sni.clone(),
             no_native_roots: false,
+            ca_pem: None,
         };
         cfg.reply_timeout = Duration::from_secs(self.timeout);
         cfg.connect_timeout = Duration::from_secs(self.timeout);

@@ -64,6 +64,8 @@ impl TlsMode {
 pub struct TlsSettings {
     /// Extra trusted CA certificates (PEM).
     pub ca_file: Option<PathBuf>,
+    /// Extra trusted CA certificates given in memory (PEM), e.g. the built-in simulator's.
+    pub ca_pem: Option<String>,
     /// Accept any certificate, but still report what verification would have said.
     pub insecure: bool,
     /// Name to send as SNI and to verify against, instead of the host.
@@ -324,6 +326,18 @@ impl TlsClient {
             for cert in read_pem_certs(path)? {
                 roots.add(cert).map_err(|e| TlsError::CaFile {
                     path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        if let Some(pem) = &settings.ca_pem {
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| TlsError::CaFile {
+                    path: "<built-in CA>".into(),
+                    reason: e.to_string(),
+                })?;
+                roots.add(cert).map_err(|e| TlsError::CaFile {
+                    path: "<built-in CA>".into(),
                     reason: e.to_string(),
                 })?;
             }
