@@ -1,10 +1,10 @@
 //! The `smtpscope` binary: parse the command line and hand over to a front end.
 //!
-//! Temporary dispatch on the `iam` branch (the lead replaces this file): only the
-//! `password` and `policy check` subcommands.
+//! Temporary dispatch on the `sim` branch (the lead replaces this file): `password`,
+//! `policy check` and `sim`.
 
 use clap::{Parser, Subcommand};
-use smtpscope::commands::{password, policy};
+use smtpscope::commands::{password, policy, sim};
 
 #[derive(Parser, Debug)]
 #[command(name = "smtpscope", version, about)]
@@ -20,6 +20,8 @@ enum Command {
     /// IAM policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Run the Amazon SES SMTP simulator on loopback (fake demo users built in)
+    Sim(sim::SimArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +35,13 @@ fn main() {
     let code = match &cli.command {
         Command::Password(args) => password::run(args),
         Command::Policy(PolicyCommand::Check(args)) => policy::run(args),
+        Command::Sim(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(sim::run(args)),
+            Err(e) => {
+                eprintln!("smtpscope: cannot start the async runtime: {e}");
+                1
+            }
+        },
     };
     std::process::exit(code);
 }

@@ -3,3 +3,4 @@
 
 pub mod password;
 pub mod policy;
+pub mod sim;

@@ -174,7 +174,7 @@ impl SimAccount {
                     ),
                     Some(format!(
                         "IAM (aws:SourceIp {source_ip}): {}",
-                        decision.explain().replace('\n', " |")
+                        decision.explain().replace("\n  ", " | ")
                     )),
                 );
             }
