@@ -9,11 +9,16 @@ use zeroize::Zeroizing;
 
 use super::config::SimConfig;
 use super::ids;
+use super::lines::DataBudget;
 use super::mailbox::Mailbox;
 use super::quota::{SendQuota, Throttle};
 
 /// SES's reply to a pre-2019 (SigV2) SMTP password, as seen in the wild.
 pub const SIGV2_DEPRECATED: &str = "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. From that date on, we are progressively rejecting such requests. To resolve the issue, you must migrate to Signature Version 4. If you created your SMTP credentials in the SES Console, please create new credentials and replace the former ones. If you are deriving Signature Version 2 credentials from a IAM user, please start using the Signature Version 4 algorithm: https://docs.aws.amazon.com/ses/latest/DeveloperGuide/smtp-credentials.html";
+
+/// Memory for message bodies being received at once, over all connections. A body that
+/// would exceed it gets `451 Temporary service failure` (SES's "local processing error").
+pub const DATA_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 
 /// The outcome of checking a user name and password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +40,7 @@ pub struct SimAccount {
     account_quota: Mutex<SendQuota>,
     user_quotas: Mutex<HashMap<usize, SendQuota>>,
     pub mailbox: Mailbox,
+    pub data_budget: std::sync::Arc<DataBudget>,
 }
 
 impl std::fmt::Debug for SimAccount {
@@ -69,11 +75,18 @@ impl SimAccount {
             )),
             user_quotas: Mutex::new(HashMap::new()),
             mailbox: Mailbox::new(&config.mailbox),
+            data_budget: std::sync::Arc::new(DataBudget::new(DATA_BUDGET_BYTES)),
             build_id: ids::build_id(),
             passwords,
             legacy_passwords,
             config,
         }
+    }
+
+    /// Replaces the memory budget for bodies in flight (default [`DATA_BUDGET_BYTES`]).
+    pub fn with_data_budget(mut self, bytes: usize) -> SimAccount {
+        self.data_budget = std::sync::Arc::new(DataBudget::new(bytes));
+        self
     }
 
     /// `220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-XXXXXXXXX <session id>`

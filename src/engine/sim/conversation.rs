@@ -319,6 +319,7 @@ impl Conversation {
                     out.reply("354 End data with <CR><LF>.<CR><LF>");
                     self.mode = Mode::Data(DataReader::new(
                         self.account.config.limits.max_message_bytes,
+                        Some(self.account.data_budget.clone()),
                     ));
                 }
             }
@@ -428,6 +429,13 @@ impl Conversation {
             return out.reply("451 Temporary service failure");
         };
         let size = reader.size();
+        // An oversized body gets its 552 from the checks below, starved or not.
+        if reader.starved() && size <= self.account.config.limits.max_message_bytes {
+            out.log.push(format!(
+                "message of {size} bytes dropped: too many bodies in flight at once"
+            ));
+            return out.reply("451 Temporary service failure");
+        }
         let verdict = self.account.deliver(Transaction {
             user,
             peer: self.peer,
@@ -853,6 +861,32 @@ mod tests {
         );
         // The transaction is over after any end-of-data reply.
         assert_eq!(one(&mut c, "DATA"), "503 Error: need MAIL command");
+    }
+
+    #[test]
+    fn bodies_over_the_shared_budget_get_451() {
+        let account = Arc::new(
+            SimAccount::new(SimConfig::default_demo().unwrap()).with_data_budget(1024 * 1024),
+        );
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let mut a = Conversation::new(account.clone(), peer, true);
+        let mut b = Conversation::new(account.clone(), peer, true);
+        for c in [&mut a, &mut b] {
+            one(c, &format!("AUTH PLAIN {}", plain(GOOD_KEY, GOOD_PASSWORD)));
+            one(c, "MAIL FROM:<a@example.com>");
+            one(c, "RCPT TO:<b@example.com>");
+            one(c, "DATA");
+        }
+        let half = vec![b'x'; 700 * 1024];
+        assert!(a.feed(&half).replies.is_empty());
+        assert!(b.feed(&half).replies.is_empty());
+        assert_eq!(
+            b.feed(b"\r\n.\r\n").replies,
+            vec!["451 Temporary service failure"]
+        );
+        let r = a.feed(b"\r\n.\r\n").replies;
+        assert!(r[0].starts_with("250 Ok "), "{r:?}");
+        assert_eq!(account.data_budget.in_use(), 0);
     }
 
     #[test]

@@ -1,9 +1,49 @@
 //! Framing of the client's byte stream, with bounded buffers: command lines end at CRLF only,
-//! and a DATA body ends at `<CRLF>.<CRLF>` only.
+//! and a DATA body ends at `<CRLF>.<CRLF>` only. Bodies being received draw on a shared
+//! [`DataBudget`], so many large messages at once cannot exhaust memory.
 //!
 //! Like SubEthaSMTP (whose replies SES's front end shares), a bare CR or LF inside a command
 //! line does not end it; the line is refused when its CRLF arrives. In a body, a bare LF is
 //! plain data, so `\n.\n` or `\n.\r\n` can never end the message early (no SMTP smuggling).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Bytes reserved from the budget at a time.
+const RESERVE_STEP: usize = 1024 * 1024;
+
+/// Memory for message bodies being received, shared by all connections.
+#[derive(Debug)]
+pub struct DataBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl DataBudget {
+    pub fn new(limit: usize) -> DataBudget {
+        DataBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    fn try_reserve(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes reserved right now.
+    pub fn in_use(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
 
 /// The longest command line accepted, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000 with CRLF).
 pub const MAX_LINE: usize = 998;
@@ -104,29 +144,58 @@ enum DataState {
 }
 
 /// Reads a DATA body: un-stuffs leading dots, stops at `<CRLF>.<CRLF>`, keeps at most
-/// `limit` bytes and counts the rest.
+/// `limit` bytes and counts the rest. Memory comes from the budget in steps; when the budget
+/// is exhausted the reader keeps counting but stops keeping (see [`DataReader::starved`]).
 #[derive(Debug)]
 pub struct DataReader {
     state: DataState,
     body: Vec<u8>,
     size: usize,
     limit: usize,
+    budget: Option<Arc<DataBudget>>,
+    reserved: usize,
+    starved: bool,
 }
 
 impl DataReader {
-    pub fn new(limit: usize) -> DataReader {
+    pub fn new(limit: usize, budget: Option<Arc<DataBudget>>) -> DataReader {
         DataReader {
             state: DataState::LineStart,
             body: Vec::new(),
             size: 0,
             limit,
+            budget,
+            reserved: 0,
+            starved: false,
         }
     }
 
     fn emit(&mut self, bytes: &[u8]) {
-        let room = self.limit.saturating_sub(self.body.len());
-        self.body.extend_from_slice(&bytes[..bytes.len().min(room)]);
         self.size = self.size.saturating_add(bytes.len());
+        if self.starved {
+            return;
+        }
+        let room = self.limit.saturating_sub(self.body.len());
+        let keep = &bytes[..bytes.len().min(room)];
+        let needed = self.body.len() + keep.len();
+        if let Some(budget) = &self.budget
+            && needed > self.reserved
+        {
+            let step = (needed - self.reserved).max(RESERVE_STEP);
+            if budget.try_reserve(step) {
+                self.reserved += step;
+            } else {
+                self.starved = true;
+                return;
+            }
+        }
+        self.body.extend_from_slice(keep);
+    }
+
+    /// True when the shared budget ran out while this body was being received: the body is
+    /// incomplete and must not be accepted.
+    pub fn starved(&self) -> bool {
+        self.starved
     }
 
     /// Consumes bytes until the end of the body. Returns how many bytes were consumed and
@@ -198,9 +267,18 @@ impl DataReader {
         self.size > self.limit
     }
 
-    /// The body kept so far.
-    pub fn into_body(self) -> Vec<u8> {
-        self.body
+    /// The body kept so far. The budget is released when the reader is dropped, so the
+    /// caller should drop the body soon too (the mailbox has its own bound).
+    pub fn into_body(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
+    }
+}
+
+impl Drop for DataReader {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.release(self.reserved);
+        }
     }
 }
 
@@ -273,7 +351,7 @@ mod tests {
     }
 
     fn read_body(input: &[u8], limit: usize) -> (Vec<u8>, usize, bool) {
-        let mut r = DataReader::new(limit);
+        let mut r = DataReader::new(limit, None);
         let (n, done) = r.push(input);
         (r.into_body(), n, done)
     }
@@ -311,7 +389,7 @@ mod tests {
         let input = b"L1\r\n..L2\r\n\r\n.\r\n";
         let whole = read_body(input, 1000).0;
         for cut in 0..input.len() {
-            let mut r = DataReader::new(1000);
+            let mut r = DataReader::new(1000, None);
             let (n1, d1) = r.push(&input[..cut]);
             assert_eq!(n1, cut);
             assert!(!d1);
@@ -322,10 +400,32 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_budget_bounds_bodies_in_flight() {
+        let budget = Arc::new(DataBudget::new(3 * RESERVE_STEP));
+        let chunk = vec![b'x'; RESERVE_STEP + 10];
+        let mut a = DataReader::new(10 * RESERVE_STEP, Some(budget.clone()));
+        a.push(&chunk);
+        assert_eq!(budget.in_use(), 2 * RESERVE_STEP);
+        let mut b = DataReader::new(10 * RESERVE_STEP, Some(budget.clone()));
+        b.push(&chunk);
+        assert!(b.starved(), "over budget");
+        assert!(!a.starved());
+        let (_, done) = b.push(b"\r\n.\r\n");
+        assert!(done);
+        assert_eq!(b.size(), RESERVE_STEP + 12);
+        drop(b);
+        drop(a);
+        assert_eq!(budget.in_use(), 0);
+        let mut c = DataReader::new(10 * RESERVE_STEP, Some(budget.clone()));
+        c.push(&chunk);
+        assert!(!c.starved());
+    }
+
+    #[test]
     fn oversized_bodies_are_counted_not_kept() {
         let mut input = vec![b'x'; 5000];
         input.extend_from_slice(b"\r\n.\r\n");
-        let mut r = DataReader::new(100);
+        let mut r = DataReader::new(100, None);
         let (_, done) = r.push(&input);
         assert!(done);
         assert!(r.overflowed());
