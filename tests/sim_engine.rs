@@ -477,3 +477,32 @@ async fn unknown_and_disabled_commands() {
     assert_eq!(r.full(), "250 Ok");
     assert_eq!(Verb::of_line("VRFY x"), Verb::Other);
 }
+
+#[tokio::test]
+async fn listens_on_ipv6_loopback_with_a_matching_certificate() {
+    let mut config = demo_config();
+    config.listen.starttls = "[::1]:0".parse().unwrap();
+    config.listen.implicit = None;
+    let sim = start(config).await;
+    assert!(sim.sim.starttls_addr.is_ipv6());
+    assert_eq!(sim.sim.implicit_addr, None);
+    let mut cfg = SessionConfig::new("::1", sim.port(), TlsMode::Starttls);
+    cfg.tls = TlsSettings {
+        ca_file: Some(sim.ca.clone()),
+        no_native_roots: true,
+        ..TlsSettings::default()
+    };
+    let mut session = Session::new(cfg, Box::new(|_| {}));
+    assert_eq!(session.connect().await.unwrap().code, 220);
+    session
+        .command(&Command::Ehlo("v6.example".into()))
+        .await
+        .unwrap();
+    let r = session.command(&Command::StartTls).await.unwrap();
+    assert_eq!(r.code, 220);
+    assert!(session.state().tls.is_some(), "verified TLS to [::1]");
+    let (key, password) = sim.credentials("good");
+    let creds = Credentials::new(&key, password).unwrap();
+    let r = session.auth(Mechanism::Login, &creds, false).await.unwrap();
+    assert_eq!(r.full(), "235 Authentication successful.");
+}

@@ -865,6 +865,17 @@ policy = "allow-all.json"
     }
 
     #[test]
+    fn sandbox_example_config_parses() {
+        let text = include_str!("../../../assets/sim/sandbox.toml");
+        let cfg = SimConfig::from_toml_str(text, Path::new("/nonexistent")).unwrap();
+        assert!(cfg.sandbox);
+        assert_eq!(cfg.region, "eu-west-1");
+        assert_eq!(cfg.limits.max_send_rate, Some(1));
+        assert_eq!(cfg.limits.daily_quota, Some(200));
+        assert!(cfg.users[0].is_example_key());
+    }
+
+    #[test]
     fn implicit_listener_can_be_turned_off() {
         let cfg = SimConfig::from_toml_str(
             &format!("{MINIMAL}\n[listen]\nstarttls = \"127.0.0.1:0\"\nimplicit = \"off\"\n"),

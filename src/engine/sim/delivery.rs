@@ -379,6 +379,36 @@ mod tests {
     }
 
     #[test]
+    fn sandbox_account_from_the_example_config() {
+        let config = SimConfig::from_toml_str(
+            include_str!("../../../assets/sim/sandbox.toml"),
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap();
+        let account = SimAccount::new(config);
+        let verified = vec!["friend@example.org".to_string()];
+        let v = account.deliver(tx(
+            0,
+            "me@example.com",
+            &verified,
+            "From: me@example.com\r\n\r\n",
+        ));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+        let other = vec!["someone@gmail.example".to_string()];
+        assert_eq!(
+            account
+                .deliver(tx(
+                    0,
+                    "me@example.com",
+                    &other,
+                    "From: me@example.com\r\n\r\n"
+                ))
+                .reply,
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: someone@gmail.example"
+        );
+    }
+
+    #[test]
     fn from_restricted_policy_sees_the_header_address() {
         let account = SimAccount::new(SimConfig::default_demo().unwrap());
         let user = user_index(&account, "from-restricted");
