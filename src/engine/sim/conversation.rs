@@ -394,11 +394,16 @@ impl Conversation {
     }
 
     fn check_credentials(&mut self, username: &str, password: &str, out: &mut Outbox) {
-        let shown_user: String = username
-            .chars()
-            .take(40)
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
+        // Someone who swapped the fields would have typed the password as the user name:
+        // show only what looks like an access key ID.
+        let shown_user = if crate::engine::ses::is_access_key_id(username) {
+            username.to_string()
+        } else {
+            format!(
+                "a user name that is not an access key ID ({} characters)",
+                username.chars().count()
+            )
+        };
         match self.account.authenticate(username, password) {
             AuthCheck::Valid(index) => {
                 self.user = Some(index);
@@ -408,7 +413,7 @@ impl Conversation {
                 out.reply("235 Authentication successful.");
             }
             AuthCheck::Invalid => {
-                out.log.push(format!("AUTH failed for {shown_user:?}"));
+                out.log.push(format!("AUTH failed for {shown_user}"));
                 out.reply("535 Authentication Credentials Invalid");
             }
             AuthCheck::SigV2 => {
@@ -908,6 +913,17 @@ mod tests {
 
     #[test]
     fn logs_never_hold_the_password() {
+        // Fields swapped: the password arrives as the user name.
+        let mut c = conv(true);
+        let out = c.feed(format!("AUTH PLAIN {}\r\n", plain(GOOD_PASSWORD, GOOD_KEY)).as_bytes());
+        assert_eq!(out.replies, vec!["535 Authentication Credentials Invalid"]);
+        let log = out.log.join("\n");
+        assert!(!log.contains(GOOD_PASSWORD), "{log}");
+        assert!(
+            log.contains("not an access key ID (44 characters)"),
+            "{log}"
+        );
+
         let mut c = conv(true);
         let out = c.feed(format!("AUTH PLAIN {}\r\n", plain(GOOD_KEY, GOOD_PASSWORD)).as_bytes());
         let log = out.log.join("\n");
