@@ -1,7 +1,7 @@
 //! The `smtpscope` binary: parse the command line and hand over to a front end.
 
 use clap::{Parser, Subcommand};
-use smtpscope::commands::{explain, password, policy, run};
+use smtpscope::commands::{explain, password, policy, run, sim};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +23,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Classify one reply pasted from a log: phase, meaning, what to do
     Explain(explain::ExplainArgs),
+    /// The SES simulator alone, on loopback, for your own clients
+    Sim(sim::SimArgs),
     /// Derive the SES SMTP password from an AWS secret access key (read from env or stdin)
     Password(password::PasswordArgs),
     /// IAM policy tools
@@ -41,6 +43,7 @@ fn main() {
     let code = match &cli.command {
         Command::Run(args) => runtime().block_on(run::run(args)),
         Command::Explain(args) => explain::run(args),
+        Command::Sim(args) => runtime().block_on(sim::run(args)),
         Command::Password(args) => password::run(args),
         Command::Policy(PolicyCommand::Check(args)) => policy::run(args),
     };

@@ -4,3 +4,4 @@ pub mod explain;
 pub mod password;
 pub mod policy;
 pub mod run;
+pub mod sim;

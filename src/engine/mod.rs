@@ -13,6 +13,7 @@ pub mod message;
 pub mod reply;
 pub mod ses;
 pub mod session;
+pub mod sim;
 pub mod state;
 pub mod transcript;
 pub mod transport;

@@ -1,0 +1,316 @@
+//! `smtpscope sim`: run the SES simulator until Ctrl-C (or SIGTERM).
+//!
+//! It prints where it listens, where the CA certificate went, and every user with its SMTP
+//! password. Printing passwords is deliberate and limited to demo keys: a password is shown
+//! only when the user's secret is an AWS-style example key (it contains `EXAMPLE`), which
+//! protects nothing. For any other key it prints how to derive the password instead.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::engine::sim::{self, SimConfig, SimEvent};
+
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// Simulator configuration (TOML) [default: the built-in demo configuration]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address of the STARTTLS listener (overrides the config), e.g. 127.0.0.1:2587
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Address of the implicit-TLS listener (overrides the config), or "off"
+    #[arg(long, value_name = "ADDR|off")]
+    pub listen_implicit: Option<String>,
+    /// Write the CA certificate (PEM) here, for clients' --ca-file
+    /// [default: smtpscope-sim-ca.pem in the temporary folder]
+    #[arg(long, value_name = "PATH")]
+    pub write_ca: Option<PathBuf>,
+    /// Also write each accepted message as <id>.eml into this folder
+    #[arg(long, value_name = "DIR")]
+    pub mailbox: Option<PathBuf>,
+    /// Print the users and their SMTP passwords, then exit
+    #[arg(long)]
+    pub print_users: bool,
+    /// Do not log connections and verdicts
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Loads the configuration and applies the command-line overrides.
+pub fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
+    let mut config = match &args.config {
+        Some(path) => SimConfig::from_file(path),
+        None => SimConfig::default_demo(),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(addr) = args.listen {
+        config.listen.starttls = addr;
+    }
+    if let Some(text) = &args.listen_implicit {
+        config.listen.implicit = match text.trim() {
+            "off" | "" => None,
+            addr => Some(addr.parse().map_err(|_| {
+                format!(
+                    "--listen-implicit {addr:?} is neither an address (127.0.0.1:2465) nor \"off\""
+                )
+            })?),
+        };
+    }
+    if let Some(dir) = &args.mailbox {
+        config.mailbox.dir = Some(dir.clone());
+    }
+    Ok(config)
+}
+
+/// One line per user: name, SMTP user name, SMTP password (demo keys only), policies.
+pub fn describe_users(config: &SimConfig) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "users (region {}; SMTP user name = access key ID):",
+        config.region
+    );
+    let width = config.users.iter().map(|u| u.name.len()).max().unwrap_or(4);
+    for user in &config.users {
+        let password = if user.is_example_key() {
+            user.smtp_password(&config.region).to_string()
+        } else {
+            format!(
+                "(not shown: derive it with `smtpscope password --region {}` from the secret in the config)",
+                config.region
+            )
+        };
+        let mut extras = Vec::new();
+        if let Some(ip) = user.apparent_source_ip {
+            extras.push(format!("seen from {ip}"));
+        }
+        if let Some(sandbox) = user.sandbox {
+            extras.push(format!("sandbox {}", if sandbox { "on" } else { "off" }));
+        }
+        if let Some(rate) = user.max_send_rate {
+            extras.push(format!("{rate}/s"));
+        }
+        if let Some(daily) = user.daily_quota {
+            extras.push(format!("{daily}/day"));
+        }
+        let policies = if user.policy_sources.is_empty() {
+            "no policy (every send is denied)".to_string()
+        } else {
+            user.policy_sources.join(" + ")
+        };
+        let extras = if extras.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", extras.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {:width$}  {}  {password}  {policies}{extras}",
+            user.name, user.access_key_id
+        );
+    }
+    if config.users.iter().any(|u| u.is_example_key()) {
+        let _ = writeln!(
+            out,
+            "  (these are fake demo keys: their secrets sit in the config, so the passwords protect nothing)"
+        );
+    }
+    out
+}
+
+fn print_event(event: &SimEvent) {
+    println!(
+        "{} {} {}",
+        event.time.format("%H:%M:%S%.3f"),
+        event.peer,
+        event.text
+    );
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the simulator until interrupted. Exit codes: 0 after a clean stop, 1 when it cannot
+/// start (address in use, CA file not writable), 2 for a bad configuration.
+pub async fn run(args: &SimArgs) -> i32 {
+    let config = match load_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("smtpscope sim: {e}");
+            return 2;
+        }
+    };
+    if args.print_users {
+        print!("{}", describe_users(&config));
+        return 0;
+    }
+    let origin = config.origin.clone();
+    let mut running = match sim::start(config).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("smtpscope sim: {e}");
+            return 1;
+        }
+    };
+    let ca_path = args
+        .write_ca
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("smtpscope-sim-ca.pem"));
+    if let Err(e) = running.write_ca(&ca_path) {
+        eprintln!("smtpscope sim: {e}");
+        running.shutdown().await;
+        return 1;
+    }
+    let cfg = running.config();
+    println!(
+        "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
+    );
+    println!("config: {origin}");
+    println!(
+        "STARTTLS listener: {}  (like SES ports 25/587/2587)",
+        running.starttls_addr
+    );
+    match running.implicit_addr {
+        Some(a) => println!("implicit-TLS listener: {a}  (like SES ports 465/2465)"),
+        None => println!("implicit-TLS listener: off"),
+    }
+    println!(
+        "CA certificate: {}  (new at every start; clients: --ca-file {})",
+        ca_path.display(),
+        ca_path.display()
+    );
+    println!("certificate names: {}", cfg.tls_names.join(", "));
+    println!(
+        "account {} in {}, sandbox {}, verified identities: {}",
+        cfg.account,
+        cfg.region,
+        if cfg.sandbox { "on" } else { "off" },
+        if cfg.verified_identities.is_empty() {
+            "(none)".to_string()
+        } else {
+            cfg.verified_identities.join(", ")
+        }
+    );
+    if let Some(dir) = &cfg.mailbox.dir {
+        println!("mailbox folder: {}", dir.display());
+    }
+    print!("{}", describe_users(cfg));
+    if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
+        println!(
+            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",
+            user.smtp_password(&cfg.region).as_str(),
+            running.starttls_addr.ip(),
+            running.starttls_addr.port(),
+            ca_path.display(),
+            user.access_key_id
+        );
+    }
+    println!("Ctrl-C stops it.");
+
+    let mut events = running.take_events();
+    let quiet = args.quiet;
+    let log = async {
+        match events.as_mut() {
+            Some(rx) if !quiet => {
+                while let Some(event) = rx.recv().await {
+                    print_event(&event);
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = wait_for_stop() => {}
+        _ = log => {}
+    }
+    let stats = running.stats();
+    let accepted = running.mailbox().total_accepted();
+    running.shutdown().await;
+    println!(
+        "stopped: {} connection(s) served, {} refused over the limit, {} idle timeout(s), {} message(s) accepted",
+        stats.served, stats.refused_busy, stats.timeouts, accepted
+    );
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SimArgs,
+    }
+
+    fn args(argv: &[&str]) -> SimArgs {
+        Cli::try_parse_from(std::iter::once("sim").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let a = args(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-implicit",
+            "off",
+            "--mailbox",
+            "/tmp/mb",
+        ]);
+        let cfg = load_config(&a).unwrap();
+        assert_eq!(cfg.listen.starttls.port(), 0);
+        assert_eq!(cfg.listen.implicit, None);
+        assert_eq!(cfg.mailbox.dir, Some(PathBuf::from("/tmp/mb")));
+        let bad = load_config(&args(&["--listen-implicit", "nowhere"])).unwrap_err();
+        assert!(bad.contains("--listen-implicit"), "{bad}");
+    }
+
+    #[test]
+    fn bad_config_file_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sim.toml");
+        std::fs::write(&path, "region = \"us-east-1\"\nsandbox = maybe\n").unwrap();
+        let err = load_config(&args(&["--config", path.to_str().unwrap()])).unwrap_err();
+        assert!(err.contains("sim.toml, line 2"), "{err}");
+    }
+
+    #[test]
+    fn users_list_shows_demo_passwords_only() {
+        let cfg = SimConfig::default_demo().unwrap();
+        let text = describe_users(&cfg);
+        assert!(
+            text.contains("AKIAIOSFODNN7EXAMPLE  BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9"),
+            "{text}"
+        );
+        assert!(text.contains("seen from 203.0.113.5"));
+        assert!(text.contains("fake demo keys"));
+        // A key that is not an example key: its password stays hidden.
+        let dir = tempfile::tempdir().unwrap();
+        let real = SimConfig::from_toml_str(
+            "[[user]]\nname = \"ops\"\naccess_key_id = \"AKIA2OPSREALKEY00001\"\nsecret_access_key = \"abcdefghijABCDEFGHIJ0123456789/+abcdefgh\"\npolicy = \"allow-all.json\"\n",
+            dir.path(),
+        )
+        .unwrap();
+        let text = describe_users(&real);
+        let hidden = real.users[0].smtp_password("us-east-1");
+        assert!(!text.contains(hidden.as_str()), "{text}");
+        assert!(text.contains("not shown"));
+        assert!(!text.contains("abcdefghijABCDEFGHIJ"));
+    }
+}

@@ -1,0 +1,453 @@
+//! What happens after the final `.`: SES runs nearly all of its checks here, in this order:
+//! size, recipient count, IAM authorization of `ses:SendRawEmail`, identity verification
+//! (senders always, recipients in the sandbox), sending quotas. A message that passes is
+//! kept in the mailbox and answered with `250 Ok <id>`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::account::SimAccount;
+use super::ids;
+use super::mailbox::StoredMessage;
+use super::parse::is_valid_address;
+use crate::engine::iam::{
+    RequestContext, SEND_RAW_EMAIL, access_denied_reply, evaluate, identity_arn, sending_identity,
+    user_arn,
+};
+
+/// One transaction as the conversation collected it.
+#[derive(Debug)]
+pub struct Transaction<'a> {
+    /// Index of the authenticated user in the config.
+    pub user: usize,
+    pub peer: SocketAddr,
+    pub mail_from: &'a str,
+    pub recipients: &'a [String],
+    /// The body as kept (at most the size limit).
+    pub body: Vec<u8>,
+    /// The body's full size, including what was not kept.
+    pub size: usize,
+}
+
+/// The reply to the final `.`, and the message when it was accepted.
+#[derive(Debug)]
+pub struct Verdict {
+    pub reply: String,
+    pub accepted: Option<Arc<StoredMessage>>,
+    /// A line for the simulator's log explaining the decision (the IAM trace when denied).
+    pub note: Option<String>,
+}
+
+impl Verdict {
+    fn rejected(reply: impl Into<String>, note: Option<String>) -> Verdict {
+        Verdict {
+            reply: reply.into(),
+            accepted: None,
+            note,
+        }
+    }
+}
+
+/// The From header: its first address and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromHeader {
+    pub address: String,
+    pub display_name: Option<String>,
+}
+
+/// Finds the From header in a message's header block (unfolding continuation lines).
+pub fn from_header(message: &[u8]) -> Option<FromHeader> {
+    let head_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    let head = String::from_utf8_lossy(&message[..head_end]);
+    let mut value: Option<String> = None;
+    for line in head.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = value.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if value.is_some() {
+            break; // the From header ended
+        }
+        if let Some((name, rest)) = line.split_once(':')
+            && name.trim_end().eq_ignore_ascii_case("from")
+        {
+            value = Some(rest.trim().to_string());
+        }
+    }
+    parse_from_value(&value?)
+}
+
+fn parse_from_value(value: &str) -> Option<FromHeader> {
+    if let (Some(open), Some(close)) = (value.find('<'), value.find('>'))
+        && open < close
+    {
+        let address = value[open + 1..close].trim().to_string();
+        let name = value[..open].trim().trim_matches('"').trim();
+        return is_valid_address(&address).then(|| FromHeader {
+            address,
+            display_name: (!name.is_empty()).then(|| name.to_string()),
+        });
+    }
+    let first = value.split(',').next()?.trim();
+    // Drop a trailing "(comment)".
+    let address = match first.find('(') {
+        Some(p) => first[..p].trim(),
+        None => first,
+    };
+    is_valid_address(address).then(|| FromHeader {
+        address: address.to_string(),
+        display_name: None,
+    })
+}
+
+fn is_verified(address: &str, verified: &[String]) -> bool {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    verified
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case(address) || v.eq_ignore_ascii_case(domain))
+}
+
+impl SimAccount {
+    /// Runs SES's end-of-data checks on a transaction and, if it passes, keeps the message.
+    pub fn deliver(&self, tx: Transaction<'_>) -> Verdict {
+        let cfg = &self.config;
+        let Some(user) = cfg.users.get(tx.user) else {
+            return Verdict::rejected("451 Temporary service failure", None);
+        };
+        if tx.size > cfg.limits.max_message_bytes {
+            return Verdict::rejected("552 Message is too long.", None);
+        }
+        if tx.recipients.len() > cfg.limits.max_recipients {
+            return Verdict::rejected(
+                format!(
+                    "554 Transaction failed: Recipient count exceeds {}.",
+                    cfg.limits.max_recipients
+                ),
+                None,
+            );
+        }
+
+        let header = from_header(&tx.body);
+        let from = header
+            .as_ref()
+            .map_or(tx.mail_from, |h| h.address.as_str())
+            .to_string();
+        let source_ip: IpAddr = user
+            .apparent_source_ip
+            .or(cfg.apparent_source_ip)
+            .unwrap_or_else(|| tx.peer.ip().to_canonical());
+        let sandbox = user.sandbox.unwrap_or(cfg.sandbox);
+
+        // IAM: the sending identity first; in the sandbox, each recipient's identity too.
+        let mut resources = vec![sending_identity(&from, &cfg.verified_identities)];
+        if sandbox {
+            for r in tx.recipients {
+                let id = sending_identity(r, &cfg.verified_identities);
+                if !resources.contains(&id) {
+                    resources.push(id);
+                }
+            }
+        }
+        for identity in &resources {
+            let resource = identity_arn(&cfg.region, &cfg.account, identity);
+            let mut ctx = RequestContext::smtp_send(resource.clone(), source_ip);
+            ctx.from_address = Some(from.clone());
+            ctx.from_display_name = header.as_ref().and_then(|h| h.display_name.clone());
+            ctx.recipients = tx.recipients.to_vec();
+            ctx.feedback_address = (!tx.mail_from.is_empty()).then(|| tx.mail_from.to_string());
+            let decision = evaluate(&user.policies, &ctx);
+            if !decision.allowed() {
+                return Verdict::rejected(
+                    access_denied_reply(
+                        &user_arn(&cfg.account, &user.name),
+                        SEND_RAW_EMAIL,
+                        &resource,
+                    ),
+                    Some(format!(
+                        "IAM (aws:SourceIp {source_ip}): {}",
+                        decision.explain().replace("\n  ", " | ")
+                    )),
+                );
+            }
+        }
+
+        // Verification: the From and MAIL FROM identities always; recipients in the sandbox.
+        let mut unverified: Vec<String> = Vec::new();
+        let mut check = |address: &str| {
+            if !address.is_empty()
+                && !is_verified(address, &cfg.verified_identities)
+                && !unverified.iter().any(|u| u.eq_ignore_ascii_case(address))
+            {
+                unverified.push(address.to_string());
+            }
+        };
+        check(&from);
+        check(tx.mail_from);
+        if sandbox {
+            tx.recipients.iter().for_each(|r| check(r));
+        }
+        if !unverified.is_empty() {
+            return Verdict::rejected(
+                format!(
+                    "554 Message rejected: Email address is not verified. The following identities failed the check in region {}: {}",
+                    cfg.region.to_ascii_uppercase(),
+                    unverified.join(", ")
+                ),
+                None,
+            );
+        }
+
+        if let Err(throttle) = self.charge(tx.user, tx.recipients.len() as u64, Instant::now()) {
+            return Verdict::rejected(throttle.reply(), None);
+        }
+
+        let now = Utc::now();
+        let id = ids::message_id(now);
+        let stored = self.mailbox.push(StoredMessage {
+            id: id.clone(),
+            received_at: now,
+            peer: tx.peer,
+            user: user.name.clone(),
+            mail_from: tx.mail_from.to_string(),
+            recipients: tx.recipients.to_vec(),
+            from_header: header.map(|h| h.address),
+            data: tx.body,
+        });
+        Verdict {
+            reply: format!("250 Ok {id}"),
+            accepted: Some(stored),
+            note: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sim::config::SimConfig;
+
+    #[test]
+    fn from_header_forms() {
+        let h = |text: &str| from_header(text.as_bytes());
+        assert_eq!(
+            h("Subject: x\r\nFrom: Alice Example <alice@example.com>\r\n\r\nbody"),
+            Some(FromHeader {
+                address: "alice@example.com".into(),
+                display_name: Some("Alice Example".into())
+            })
+        );
+        assert_eq!(
+            h("FROM:\r\n \"Ops, Team\"\r\n\t<ops@example.org>\r\nTo: x@y.z\r\n\r\n")
+                .unwrap()
+                .address,
+            "ops@example.org"
+        );
+        assert_eq!(
+            h("From: bob@example.net (Bob)\r\n\r\n").unwrap().address,
+            "bob@example.net"
+        );
+        assert_eq!(h("To: a@b.c\r\n\r\nFrom: not@header.example\r\n"), None);
+        assert_eq!(h("From: garbage\r\n\r\n"), None);
+        assert_eq!(h(""), None);
+    }
+
+    fn tx<'a>(user: usize, from: &'a str, rcpts: &'a [String], body: &str) -> Transaction<'a> {
+        Transaction {
+            user,
+            peer: "127.0.0.1:40000".parse().unwrap(),
+            mail_from: from,
+            recipients: rcpts,
+            body: body.as_bytes().to_vec(),
+            size: body.len(),
+        }
+    }
+
+    fn user_index(account: &SimAccount, name: &str) -> usize {
+        account
+            .config
+            .users
+            .iter()
+            .position(|u| u.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_checks_in_ses_order() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let good = user_index(&account, "good");
+        let one = vec!["rcpt@example.org".to_string()];
+        let body = "From: sender@example.com\r\nSubject: t\r\n\r\nhi\r\n";
+
+        let v = account.deliver(tx(good, "sender@example.com", &one, body));
+        assert!(v.reply.starts_with("250 Ok 0100"), "{}", v.reply);
+        assert_eq!(account.mailbox.len(), 1);
+
+        let mut big = tx(good, "sender@example.com", &one, body);
+        big.size = account.config.limits.max_message_bytes + 1;
+        assert_eq!(account.deliver(big).reply, "552 Message is too long.");
+
+        let many: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
+        assert_eq!(
+            account
+                .deliver(tx(good, "sender@example.com", &many, body))
+                .reply,
+            "554 Transaction failed: Recipient count exceeds 50."
+        );
+
+        let v = account.deliver(tx(
+            good,
+            "root@ip-172-31-0-1.ec2.internal",
+            &one,
+            "From: root@ip-172-31-0-1.ec2.internal\r\n\r\n",
+        ));
+        assert_eq!(
+            v.reply,
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: root@ip-172-31-0-1.ec2.internal"
+        );
+        assert_eq!(account.mailbox.len(), 1);
+    }
+
+    #[test]
+    fn ip_restricted_user_is_denied_from_loopback() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let user = user_index(&account, "ip-restricted");
+        let one = vec!["rcpt@example.org".to_string()];
+        let v = account.deliver(tx(
+            user,
+            "policy-fail@example.com",
+            &one,
+            "From: policy-fail@example.com\r\n\r\nx\r\n",
+        ));
+        assert_eq!(
+            v.reply,
+            "554 Access denied: User `arn:aws:iam::123456789012:user/ip-restricted' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'"
+        );
+        assert!(v.note.unwrap().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn the_article_policy_both_ways() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let one = vec!["rcpt@example.org".to_string()];
+        let body = "From: a@example.com\r\n\r\nx\r\n";
+        let near = user_index(&account, "loopback-only");
+        let far = user_index(&account, "loopback-remote");
+        assert!(
+            account
+                .deliver(tx(near, "a@example.com", &one, body))
+                .reply
+                .starts_with("250 Ok ")
+        );
+        assert!(
+            account
+                .deliver(tx(far, "a@example.com", &one, body))
+                .reply
+                .starts_with(
+                    "554 Access denied: User `arn:aws:iam::123456789012:user/loopback-remote'"
+                )
+        );
+    }
+
+    #[test]
+    fn sandbox_checks_recipients_and_uses_the_from_header() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let user = user_index(&account, "sandbox-user");
+        let rcpts = vec![
+            "friend@example.org".to_string(),
+            "colleague@example.com".to_string(),
+            "other@gmail.example".to_string(),
+        ];
+        let v = account.deliver(tx(
+            user,
+            "bounce@example.com",
+            &rcpts,
+            "From: Me <me@example.net>\r\n\r\nx\r\n",
+        ));
+        assert_eq!(
+            v.reply,
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: me@example.net, friend@example.org, other@gmail.example"
+        );
+    }
+
+    #[test]
+    fn sandbox_account_from_the_example_config() {
+        let config = SimConfig::from_toml_str(
+            include_str!("../../../assets/sim/sandbox.toml"),
+            std::path::Path::new("/nonexistent"),
+        )
+        .unwrap();
+        let account = SimAccount::new(config);
+        let verified = vec!["friend@example.org".to_string()];
+        let v = account.deliver(tx(
+            0,
+            "me@example.com",
+            &verified,
+            "From: me@example.com\r\n\r\n",
+        ));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+        let other = vec!["someone@gmail.example".to_string()];
+        assert_eq!(
+            account
+                .deliver(tx(
+                    0,
+                    "me@example.com",
+                    &other,
+                    "From: me@example.com\r\n\r\n"
+                ))
+                .reply,
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: someone@gmail.example"
+        );
+    }
+
+    #[test]
+    fn from_restricted_policy_sees_the_header_address() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let user = user_index(&account, "from-restricted");
+        let one = vec!["rcpt@example.org".to_string()];
+        // The envelope says noreply, the header says otherwise: the header decides.
+        let v = account.deliver(tx(
+            user,
+            "noreply@example.com",
+            &one,
+            "From: ceo@example.com\r\n\r\n",
+        ));
+        assert!(v.reply.starts_with("554 Access denied"), "{}", v.reply);
+        let v = account.deliver(tx(
+            user,
+            "bounces@example.com",
+            &one,
+            "From: No Reply <noreply@example.com>\r\n\r\n",
+        ));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+        // Without a From header, MAIL FROM stands in.
+        let v = account.deliver(tx(user, "noreply@example.com", &one, "Subject: x\r\n\r\n"));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+    }
+
+    #[test]
+    fn throttled_user_gets_454() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let user = user_index(&account, "throttled");
+        let one = vec!["rcpt@example.org".to_string()];
+        let body = "From: a@example.com\r\n\r\nx\r\n";
+        assert!(
+            account
+                .deliver(tx(user, "a@example.com", &one, body))
+                .reply
+                .starts_with("250 Ok ")
+        );
+        assert_eq!(
+            account.deliver(tx(user, "a@example.com", &one, body)).reply,
+            "454 Throttling failure: Maximum sending rate exceeded."
+        );
+    }
+}
