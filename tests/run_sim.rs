@@ -1,0 +1,259 @@
+//! `smtpscope run` against the built-in simulator: every scenario of the demo config gets the
+//! right phase and exit code.
+
+mod common;
+mod sim_support;
+
+use common::{json_lines, replies, smtpscope, text};
+use sim_support::*;
+
+struct Case<'a> {
+    user: &'a str,
+    password: Option<&'a str>,
+    extra: &'a [&'a str],
+    exit: i32,
+    /// (after, code, phase) of the deciding reply
+    decisive: (&'a str, i64, &'a str),
+}
+
+fn run_case(sim: &TestSim, case: &Case<'_>) -> Vec<serde_json::Value> {
+    let (user, password) = sim.credentials(case.user);
+    let password = case
+        .password
+        .map_or_else(|| password.to_string(), str::to_string);
+    let port = sim.port().to_string();
+    let ca = sim.ca.to_str().unwrap();
+    let mut args = vec![
+        "run",
+        "--host",
+        "localhost",
+        "--region",
+        "us-east-1",
+        "--port",
+        &port,
+        "--ca-file",
+        ca,
+        "--user",
+        &user,
+        "--from",
+        "sender@example.com",
+        "--to",
+        "rcpt@example.com",
+        "--json",
+        "--timeout",
+        "10",
+    ];
+    args.extend_from_slice(case.extra);
+    let out = smtpscope(&args, &[("SMTPSCOPE_PASSWORD", &password)]);
+    assert_eq!(
+        out.status.code(),
+        Some(case.exit),
+        "user {}: {}",
+        case.user,
+        text(&out)
+    );
+    common::assert_no_secret(&text(&out), &user, &password);
+    let lines = json_lines(&out);
+    let (after, code, phase) = case.decisive;
+    let found = replies(&lines)
+        .into_iter()
+        .find(|r| r["after"] == after && r["code"] == code)
+        .unwrap_or_else(|| {
+            panic!(
+                "user {}: no {code} after {after}: {}",
+                case.user,
+                text(&out)
+            )
+        })
+        .clone();
+    assert_eq!(found["phase"], phase, "user {}", case.user);
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_demo_scenario_through_run() {
+    let sim = start(demo_config()).await;
+    let cases = [
+        Case {
+            user: "good",
+            password: None,
+            extra: &[],
+            exit: 0,
+            decisive: ("data-end", 250, "data"),
+        },
+        Case {
+            user: "wrong-password",
+            password: Some("abcdefg"),
+            extra: &["--keep-going"],
+            exit: 6,
+            decisive: ("auth", 535, "authentication"),
+        },
+        Case {
+            user: "ip-restricted",
+            password: None,
+            extra: &[],
+            exit: 9,
+            decisive: ("data-end", 554, "authorization"),
+        },
+        Case {
+            user: "loopback-only",
+            password: None,
+            extra: &[],
+            exit: 0,
+            decisive: ("data-end", 250, "data"),
+        },
+        Case {
+            user: "loopback-remote",
+            password: None,
+            extra: &[],
+            exit: 9,
+            decisive: ("data-end", 554, "authorization"),
+        },
+        Case {
+            user: "sandbox-user",
+            password: None,
+            extra: &["--to", "someone@unverified.example.net"],
+            exit: 9,
+            decisive: ("data-end", 554, "authorization"),
+        },
+        Case {
+            user: "send-email-only",
+            password: None,
+            extra: &[],
+            exit: 9,
+            decisive: ("data-end", 554, "authorization"),
+        },
+        Case {
+            user: "good",
+            password: None,
+            extra: &["--tls", "none", "--quit-after", "auth"],
+            exit: 4,
+            decisive: ("auth", 530, "tls"),
+        },
+    ];
+    for case in &cases {
+        let lines = tokio::task::block_in_place(|| run_case(&sim, case));
+        if case.user == "wrong-password" {
+            let mail = replies(&lines)
+                .into_iter()
+                .find(|r| r["after"] == "mail")
+                .expect("MAIL after the 535")
+                .clone();
+            assert_eq!(mail["code"], 530);
+            assert_eq!(mail["phase"], "authentication");
+        }
+        if case.user == "ip-restricted" {
+            let denied = replies(&lines)
+                .into_iter()
+                .find(|r| r["code"] == 554)
+                .unwrap()
+                .clone();
+            let t = denied["text"].as_str().unwrap();
+            assert_eq!(
+                t,
+                "Access denied: User `arn:aws:iam::123456789012:user/ip-restricted' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'"
+            );
+            assert_eq!(
+                lines.last().unwrap()["verdict"],
+                "Authenticated; authorization denied after DATA"
+            );
+        }
+        if case.user == "sandbox-user" {
+            let denied = replies(&lines)
+                .into_iter()
+                .find(|r| r["code"] == 554)
+                .unwrap()
+                .clone();
+            assert!(
+                denied["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("in region US-EAST-1"),
+                "{denied}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_and_recipient_limit_through_run() {
+    let sim = start(demo_config()).await;
+    // The throttled user may send one recipient per second and three a day.
+    let mut last = 0;
+    for _ in 0..5 {
+        let (user, password) = sim.credentials("throttled");
+        let port = sim.port().to_string();
+        let ca = sim.ca.to_str().unwrap().to_string();
+        let out = tokio::task::block_in_place(|| {
+            smtpscope(
+                &[
+                    "run",
+                    "--host",
+                    "localhost",
+                    "--port",
+                    &port,
+                    "--ca-file",
+                    &ca,
+                    "--user",
+                    &user,
+                    "--from",
+                    "sender@example.com",
+                    "--to",
+                    "rcpt@example.com",
+                    "--json",
+                ],
+                &[("SMTPSCOPE_PASSWORD", &password)],
+            )
+        });
+        last = out.status.code().unwrap();
+        if last == 10 {
+            let lines = json_lines(&out);
+            let r = replies(&lines)
+                .into_iter()
+                .find(|r| r["code"] == 454)
+                .expect("454")
+                .clone();
+            assert_eq!(r["phase"], "throttling");
+            break;
+        }
+        assert_eq!(last, 0, "{}", text(&out));
+    }
+    assert_eq!(
+        last, 10,
+        "the throttled user must hit 454 within five sends"
+    );
+
+    let to: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
+    let (user, password) = sim.credentials("good");
+    let port = sim.port().to_string();
+    let ca = sim.ca.to_str().unwrap().to_string();
+    let mut args: Vec<&str> = vec![
+        "run",
+        "--host",
+        "localhost",
+        "--port",
+        &port,
+        "--ca-file",
+        &ca,
+        "--user",
+        &user,
+        "--from",
+        "sender@example.com",
+        "--json",
+    ];
+    for t in &to {
+        args.push("--to");
+        args.push(t);
+    }
+    let out =
+        tokio::task::block_in_place(|| smtpscope(&args, &[("SMTPSCOPE_PASSWORD", &password)]));
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    let lines = json_lines(&out);
+    let r = replies(&lines)
+        .into_iter()
+        .find(|r| r["code"] == 554)
+        .expect("554")
+        .clone();
+    assert_eq!(r["phase"], "content");
+    assert_eq!(r["text"], "Transaction failed: Recipient count exceeds 50.");
+}
