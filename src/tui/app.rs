@@ -100,6 +100,9 @@ pub struct App {
     pub quitting: Option<u32>,
     /// A composed message waiting for the 354 to its DATA.
     pub pending_message: Option<String>,
+    /// The code of the reply to that DATA, once it came; the message goes (or is dropped)
+    /// with the state snapshot that follows it, not with an earlier idle snapshot.
+    pub pending_answer: Option<u16>,
     /// The message Next sends after 354 (the composer's last draft, else the default).
     pub draft: Option<Draft>,
     /// Why the connection closed, when it did without the user asking.
@@ -137,6 +140,7 @@ impl App {
             size: (80, 24),
             quitting: None,
             pending_message: None,
+            pending_answer: None,
             draft: None,
             closed_reason: None,
             theme: Theme { color: true },

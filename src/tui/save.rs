@@ -75,3 +75,47 @@ where
     };
     Ok(vec![name(&txt), name(&jsonl)])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::session::Event;
+    use crate::engine::transcript::parse_jsonl;
+    use crate::tui::sample;
+    use chrono::Utc;
+
+    #[test]
+    fn saves_text_and_jsonl_without_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Vec<Entry> = sample::access_denied()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Entry(e) => Some(e),
+                Event::State(_) => None,
+            })
+            .collect();
+        let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
+        let names = save(&entries, dir.path(), &now).unwrap();
+        assert_eq!(
+            names,
+            [
+                "smtpscope-20250304-050607.txt",
+                "smtpscope-20250304-050607.jsonl"
+            ]
+        );
+        let again = save(&entries, dir.path(), &now).unwrap();
+        assert_eq!(again[0], "smtpscope-20250304-050607-2.txt");
+        let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(text.contains("554 Access denied"));
+        assert!(
+            text.contains("user hidden, password hidden"),
+            "redacted: {text}"
+        );
+        assert!(
+            !text.contains(sample::USER),
+            "user names stay hidden in saved files"
+        );
+        let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
+        assert_eq!(parse_jsonl(&jsonl).unwrap(), entries);
+    }
+}

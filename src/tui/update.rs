@@ -2,7 +2,7 @@
 //! what must reach the network or the disk leaves as an [`Effect`] for the event loop.
 
 use crate::engine::auth::{Credentials, Mechanism};
-use crate::engine::command::{Command, check_address, check_arg};
+use crate::engine::command::{Command, Verb, check_address, check_arg};
 use crate::engine::driver::Request;
 use crate::engine::message::Draft;
 use crate::engine::session::{Event, MessageSource};
@@ -103,7 +103,16 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
 
 fn on_entry(app: &mut App, entry: Entry) {
     match &entry.kind {
-        EntryKind::Connecting { .. } | EntryKind::Connected { .. } => app.closed_reason = None,
+        EntryKind::Reply(r) if r.after == Some(Verb::Data) && app.pending_message.is_some() => {
+            app.pending_answer = Some(r.code);
+        }
+        EntryKind::Connecting { .. } => {
+            // A new connection: a message composed for the old one must not follow.
+            app.closed_reason = None;
+            app.pending_message = None;
+            app.pending_answer = None;
+        }
+        EntryKind::Connected { .. } => app.closed_reason = None,
         EntryKind::Closed { reason } => app.closed_reason = Some(reason.clone()),
         _ => {}
     }
@@ -116,13 +125,16 @@ fn on_state(app: &mut App, state: SessionState) -> Vec<Effect> {
     app.busy = false;
     app.busy_ticks = 0;
     app.dirty = true;
+    let Some(code) = app.pending_answer.take() else {
+        return Vec::new();
+    };
     if let Some(text) = app.pending_message.take() {
-        if app.session.data_started {
+        if code == 354 && app.session.data_started {
             return send(app, Request::Message(MessageSource::Text(text)));
         }
         app.set_status(
             Level::Warning,
-            "DATA got no 354, so the composed message was not sent",
+            format!("DATA got {code}, not 354, so the composed message was not sent"),
         );
     }
     Vec::new()
@@ -263,6 +275,7 @@ fn quit(app: &mut App) -> Vec<Effect> {
 fn connect(app: &mut App) -> Vec<Effect> {
     app.closed_reason = None;
     app.pending_message = None;
+    app.pending_answer = None;
     let mut effects = Vec::new();
     if app.busy {
         effects.push(Effect::RestartDriver);
@@ -718,3 +731,7 @@ fn navigate(app: &mut App, action: Action) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+#[path = "update_tests.rs"]
+mod tests;
