@@ -320,27 +320,67 @@ pub fn success() -> Vec<Event> {
     s.events()
 }
 
-/// A long session for the render benchmark: `n` entries of NOOP/250 pairs after the opening.
+/// A long session for the render benchmark: `n` entries (the opening, then NOOP/250 pairs),
+/// plus the opening's state snapshots.
 pub fn long_session(n: usize) -> Vec<Event> {
     let mut s = Script::new();
     opening(&mut s);
     let mut out = s.events();
+    let is_entry = |e: &Event| matches!(e, Event::Entry(_));
+    let mut entries = out.iter().filter(|e| is_entry(e)).count();
+    if entries > n {
+        // Keep the first n entries (and the snapshots between them).
+        let mut kept = 0;
+        out.retain(|e| {
+            if is_entry(e) {
+                kept += 1;
+                kept <= n
+            } else {
+                kept < n
+            }
+        });
+        return out;
+    }
     // Classify once and clone: a million classifications would only slow the set-up.
     let mut pair = Script::new();
     pair.tls = true;
     pair.send(&Command::Noop).reply(Verb::Noop, 250, &["Ok"]);
-    let template = pair.events();
-    let mut seq = out.len() as u64;
-    while out.len() < n {
-        for ev in &template {
-            if let Event::Entry(e) = ev {
-                seq += 1;
-                let mut e = e.clone();
-                e.seq = seq;
-                out.push(Event::Entry(e));
+    let template: Vec<Entry> = pair
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Entry(e) => Some(e),
+            Event::State(_) => None,
+        })
+        .collect();
+    let mut seq = entries as u64;
+    'fill: loop {
+        for e in &template {
+            if entries >= n {
+                break 'fill;
             }
+            seq += 1;
+            entries += 1;
+            let mut e = e.clone();
+            e.seq = seq;
+            out.push(Event::Entry(e));
         }
     }
-    out.truncate(n);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_sessions_have_exactly_n_entries() {
+        for n in [3, 20, 21, 100, 1001] {
+            let entries = long_session(n)
+                .iter()
+                .filter(|e| matches!(e, Event::Entry(_)))
+                .count();
+            assert_eq!(entries, n);
+        }
+    }
 }
