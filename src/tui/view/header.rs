@@ -85,22 +85,21 @@ fn login(app: &App) -> (String, Style) {
 pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
     let wide = areas.header.width >= 110;
-    let mut first = vec![
-        Span::styled(" smtpscope ", t.title()),
-        Span::raw(format!(
-            "│ {} · {} ",
-            escape_str(&app.host_port()),
-            app.tls_mode_name()
-        )),
-    ];
     let title = match (&app.title, &app.read_only) {
         (_, Some(file)) => Some(format!("replay of {} (read-only)", escape_str(file))),
         (Some(title), None) => Some(escape_str(title)),
         (None, None) => None,
     };
+    // The title (what this session is) first: the target may be long and get cut.
+    let mut first = vec![Span::styled(" smtpscope ", t.title())];
     if let Some(title) = title {
-        first.push(Span::styled(format!("│ ▸ {title}"), t.title()));
+        first.push(Span::styled(format!("▸ {title} "), t.title()));
     }
+    first.push(Span::raw(format!(
+        "│ {} · {} ",
+        escape_str(&app.host_port()),
+        app.tls_mode_name()
+    )));
     let (conn, conn_style) = connection(app);
     let (tls, tls_style) = tls(app, wide);
     let (login, login_style) = login(app);

@@ -174,3 +174,43 @@ fn tiny_terminals_get_a_message_not_a_panic() {
     let screen = text(&draw(&app));
     assert!(screen.contains("needs at"), "{screen}");
 }
+
+#[test]
+fn unverified_identities_show_the_identities_and_the_region() {
+    let mut s = sample::Script::new();
+    sample::opening(&mut s);
+    s.message("x")
+        .reply(
+            crate::engine::command::Verb::DataEnd,
+            554,
+            &["Message rejected: Email address is not verified. The following identities failed the check in region US-WEST-2: sender@example.com, rcpt@example.org"],
+        )
+        .publish();
+    let app = app_after(s.events(), (80, 24));
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("Identities: sender@example.com, rcpt@example.org"),
+        "{screen}"
+    );
+    assert!(screen.contains("Region: us-west-2"), "{screen}");
+}
+
+#[test]
+fn demo_title_and_notes_are_shown() {
+    let mut app = app_after(Vec::new(), (80, 24));
+    app.title = Some("demo: IP-restricted user".into());
+    app.notes = vec!["Watch AUTH pass and the 554 come after the final dot".into()];
+    let term = draw(&app);
+    let screen = text(&term);
+    assert!(screen.contains("demo: IP-restricted user"), "{screen}");
+    assert!(screen.contains("Watch AUTH pass"), "{screen}");
+    insta::assert_snapshot!("demo_notes_80x24", term.backend());
+}
+
+#[test]
+fn tls_none_shows_the_tls_steps_as_skipped() {
+    let mut app = app_after(Vec::new(), (120, 40));
+    app.config.tls_mode = TlsMode::None;
+    let screen = text(&draw(&app));
+    assert!(screen.contains("–STARTTLS → –EHLO"), "{screen}");
+}

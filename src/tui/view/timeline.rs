@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::engine::state::{Step, StepStatus};
+use crate::engine::transport::TlsMode;
 use crate::tui::app::App;
 use crate::tui::layout::Areas;
 
@@ -37,7 +38,14 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
         if i > 0 {
             spans.push(Span::styled(sep, t.dim()));
         }
-        let status = timeline.get(step);
+        let mut status = timeline.get(step);
+        // Without TLS the STARTTLS steps do not apply (the engine marks this only for implicit TLS).
+        if app.config.tls_mode == TlsMode::None
+            && matches!(step, Step::StartTls | Step::EhloTls)
+            && status == StepStatus::NotReached
+        {
+            status = StepStatus::Skipped;
+        }
         let mut style = t.step(status);
         if next == Some(step) {
             style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
