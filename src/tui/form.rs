@@ -106,6 +106,24 @@ impl Field {
         self.cursor += 1;
     }
 
+    /// Inserts pasted text. A multi-line field keeps its lines (CRLF becomes LF); a
+    /// single-line field keeps every character, so validation can name a pasted CR or LF
+    /// instead of it vanishing.
+    pub fn paste(&mut self, text: &str) {
+        let text = if self.multiline {
+            text.replace("\r\n", "\n")
+        } else {
+            text.to_string()
+        };
+        let at = self.byte_at(self.cursor);
+        let mut next = Zeroizing::new(String::with_capacity(self.value.len() + text.len()));
+        next.push_str(&self.value[..at]);
+        next.push_str(&text);
+        next.push_str(&self.value[at..]);
+        self.value = next;
+        self.cursor += text.chars().count();
+    }
+
     pub fn backspace(&mut self) {
         if self.cursor == 0 {
             return;
@@ -307,6 +325,18 @@ mod tests {
         f.end();
         f.insert('!');
         assert_eq!(f.value(), "éölo!");
+    }
+
+    #[test]
+    fn paste_keeps_what_validation_must_see() {
+        let mut f = Field::new("x", "ab");
+        f.left();
+        f.paste("1\r\n2");
+        assert_eq!(f.value(), "a1\r\n2b");
+        assert_eq!(f.cursor(), 5);
+        let mut m = Field::multiline("b", "");
+        m.paste("l1\r\nl2");
+        assert_eq!(m.value(), "l1\nl2");
     }
 
     #[test]

@@ -252,6 +252,7 @@ pub fn translate(app: &App, event: &TermEvent) -> Option<Msg> {
         }
         TermEvent::Mouse(mouse) => mouse_action(app, mouse).map(Msg::Action),
         TermEvent::Resize(w, h) => Some(Msg::Resize(*w, *h)),
+        TermEvent::Paste(text) if app.form.is_some() => Some(Msg::Paste(text.clone())),
         _ => None,
     }
 }

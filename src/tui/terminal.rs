@@ -1,11 +1,13 @@
-//! Taking over the terminal and giving it back: raw mode, the alternate screen and mouse
-//! capture on; all of it undone on every way out (normal exit, error, panic, signal).
+//! Taking over the terminal and giving it back: raw mode, the alternate screen, mouse capture
+//! and bracketed paste on; all of it undone on every way out (normal exit, error, panic, signal).
 
 use std::io::{self, Stdout, stdout};
 use std::sync::Once;
 
 use crossterm::cursor::{Hide, Show};
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -27,7 +29,13 @@ impl Drop for Guard {
 /// Undoes [`init`]. Safe to call more than once; every step is tried even if one fails.
 pub fn restore() {
     let mut out = stdout();
-    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, Show);
+    let _ = execute!(
+        out,
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        Show
+    );
     let _ = disable_raw_mode();
 }
 
@@ -48,7 +56,14 @@ pub fn init() -> io::Result<(Tui, Guard)> {
     install_panic_hook();
     enable_raw_mode()?;
     let guard = Guard(());
-    execute!(stdout(), EnterAlternateScreen, EnableMouseCapture, Hide)?;
+    // Bracketed paste: a pasted line arrives whole, so its newline cannot press Enter.
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableMouseCapture,
+        EnableBracketedPaste,
+        Hide
+    )?;
     let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     Ok((terminal, guard))
 }

@@ -26,6 +26,8 @@ pub enum Msg {
     Tick,
     /// The outcome of a save: the file names, or why it failed.
     Saved(Result<Vec<String>, String>),
+    /// Text pasted into the open form (bracketed paste).
+    Paste(String),
 }
 
 /// What the event loop must do after an update.
@@ -58,6 +60,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 app.should_quit = true;
                 vec![Effect::Quit]
             } else {
+                app.set_status(
+                    Level::Error,
+                    "The session task has ended; c (or Enter) starts a new one",
+                );
                 Vec::new()
             }
         }
@@ -69,6 +75,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Tick => on_tick(app),
+        Msg::Paste(text) => {
+            if let Some(form) = &mut app.form {
+                if let Some(f) = form.focused() {
+                    f.paste(&text);
+                }
+                form.error = None;
+                app.dirty = true;
+            }
+            Vec::new()
+        }
         Msg::Saved(result) => {
             app.dirty = true;
             match result {

@@ -666,3 +666,20 @@ fn keys_reach_update_through_the_keymap() {
     };
     assert_eq!(a, Action::Form(FormAction::Insert('q')));
 }
+
+#[test]
+fn a_pasted_line_break_is_refused_not_sent() {
+    let mut app = in_tls();
+    act(&mut app, Action::MailFrom);
+    clear_field(&mut app);
+    update(
+        &mut app,
+        Msg::Paste("me@example.com\r\nRCPT TO:<victim@example.org>".into()),
+    );
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(
+        form_error(&app).contains("carriage return"),
+        "{}",
+        form_error(&app)
+    );
+}
