@@ -84,8 +84,12 @@ pub(super) fn navigate(app: &mut App, action: Action) {
         Action::ScrollLeft => app.hscroll = app.hscroll.saturating_sub(8),
         Action::ScrollRight => app.hscroll = app.hscroll.saturating_add(8).min(2000),
         Action::ScrollDiagnosis(n) => {
-            let next = i32::from(app.diagnosis_scroll) + n;
-            app.diagnosis_scroll = u16::try_from(next.max(0)).unwrap_or(u16::MAX);
+            let area = layout::compute(layout::screen(app.size), app).diagnosis;
+            let total = crate::tui::view::diagnosis_rows(app, area.width);
+            let max = (total + 1).saturating_sub(usize::from(area.height));
+            let next = (i64::from(app.diagnosis_scroll) + i64::from(n)).max(0);
+            let next = usize::try_from(next).unwrap_or(0).min(max);
+            app.diagnosis_scroll = u16::try_from(next).unwrap_or(u16::MAX);
         }
         Action::ClickTranscript(row) => {
             let at = top_row(app) + u64::from(row);

@@ -683,3 +683,15 @@ fn a_pasted_line_break_is_refused_not_sent() {
         form_error(&app)
     );
 }
+
+#[test]
+fn the_diagnosis_scrolls_within_its_text() {
+    let mut app = app_after(sample::access_denied(), (80, 24));
+    for _ in 0..100 {
+        act(&mut app, Action::ScrollDiagnosis(1));
+    }
+    let stuck = app.diagnosis_scroll;
+    assert!(stuck > 0 && stuck < 30, "{stuck}");
+    act(&mut app, Action::ScrollDiagnosis(-1));
+    assert_eq!(app.diagnosis_scroll, stuck - 1);
+}

@@ -102,10 +102,11 @@ fn welcome(app: &App) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+/// The panel's title and text for the explained entry.
+fn content(app: &App) -> (String, Vec<Line<'static>>) {
     let t = app.theme;
     let entry = app.explained().and_then(|i| app.store.get(i));
-    let (title, lines) = match entry.map(|e| &e.kind) {
+    match entry.map(|e| &e.kind) {
         Some(EntryKind::Reply(r)) => {
             let after = r.after.map_or("unasked".to_string(), |v| {
                 format!("after {}", after_name(v))
@@ -142,21 +143,39 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
             (format!(" Diagnosis: {phase} error "), lines)
         }
         _ => (" Diagnosis ".to_string(), welcome(app)),
-    };
-    let overflow = rows(&lines, areas.diagnosis.width.saturating_sub(2))
-        > usize::from(areas.diagnosis.height) + usize::from(app.diagnosis_scroll);
+    }
+}
+
+/// Rows the panel's text takes at this width (an estimate), for clamping its scroll.
+pub fn content_rows(app: &App, width: u16) -> usize {
+    rows(&content(app).1, width.saturating_sub(2))
+}
+
+pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+    let t = app.theme;
+    let (title, lines) = content(app);
+    let total = rows(&lines, areas.diagnosis.width.saturating_sub(2));
+    let height = usize::from(areas.diagnosis.height);
+    // Never scroll past the end (the row count is an estimate, so keep one row of slack).
+    let max_scroll = u16::try_from((total + 1).saturating_sub(height)).unwrap_or(u16::MAX);
+    let scroll = app.diagnosis_scroll.min(max_scroll);
     let mut block = Block::new()
         .borders(Borders::TOP)
         .title(Span::styled(title, t.title()));
-    if overflow || app.diagnosis_scroll > 0 {
-        block = block.title(Line::from(Span::styled(" [ ] more ", t.warning())).right_aligned());
+    if total > height {
+        let hint = if usize::from(scroll) + height >= total {
+            " [ scrolls back "
+        } else {
+            " [ ] more "
+        };
+        block = block.title(Line::from(Span::styled(hint, t.warning())).right_aligned());
     }
     frame.render_widget(block, areas.diagnosis_title);
     let body = areas.diagnosis.inner(Margin::new(1, 0));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.diagnosis_scroll, 0)),
+            .scroll((scroll, 0)),
         body,
     );
 }

@@ -18,6 +18,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::app::{App, Overlay};
 use super::layout::{self, MIN_SIZE};
 
+pub use self::diagnosis::content_rows as diagnosis_rows;
+
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();
