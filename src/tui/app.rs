@@ -107,6 +107,8 @@ pub struct App {
     pub draft: Option<Draft>,
     /// Why the connection closed, when it did without the user asking.
     pub closed_reason: Option<String>,
+    /// The latest error (a timeout, a TLS failure…) until the next reply or connection.
+    pub alert: Option<String>,
     pub theme: Theme,
     /// Times are shown in this offset (local time; UTC in tests).
     pub offset: FixedOffset,
@@ -143,6 +145,7 @@ impl App {
             pending_answer: None,
             draft: None,
             closed_reason: None,
+            alert: None,
             theme: Theme { color: true },
             offset: Utc.fix(),
             tick_ms: 250,

@@ -132,11 +132,17 @@ fn on_entry(app: &mut App, entry: Entry) {
         EntryKind::Connecting { .. } => {
             // A new connection: a message composed for the old one must not follow.
             app.closed_reason = None;
+            app.alert = None;
             app.pending_message = None;
             app.pending_answer = None;
         }
-        EntryKind::Connected { .. } => app.closed_reason = None,
+        EntryKind::Connected { .. } => {
+            app.closed_reason = None;
+            app.alert = None;
+        }
         EntryKind::Closed { reason } => app.closed_reason = Some(reason.clone()),
+        EntryKind::Error { text, .. } => app.alert = Some(text.clone()),
+        EntryKind::Reply(_) => app.alert = None,
         _ => {}
     }
     app.store.push(entry);

@@ -695,3 +695,33 @@ fn the_diagnosis_scrolls_within_its_text() {
     act(&mut app, Action::ScrollDiagnosis(-1));
     assert_eq!(app.diagnosis_scroll, stuck - 1);
 }
+
+#[test]
+fn a_timeout_shows_in_the_header_until_the_next_reply() {
+    let (mut app, mut s) = in_tls_script();
+    s.send(&Command::Noop);
+    let mut events = s.events();
+    if let Some(Event::Entry(e)) = events.last().cloned() {
+        events.push(Event::Entry(crate::engine::transcript::Entry {
+            kind: crate::engine::transcript::EntryKind::Error {
+                phase: crate::engine::classify::Phase::Connection,
+                text: "no complete reply to NOOP within 30s".into(),
+                chain: vec![],
+            },
+            ..e
+        }));
+    }
+    feed(&mut app, events);
+    let screen = crate::tui::view::tests::text(&crate::tui::view::tests::draw(&app));
+    let header: String = screen.lines().take(2).collect();
+    assert!(header.contains("no complete reply to NOOP"), "{screen}");
+    assert!(
+        screen.contains("connection error: no complete reply"),
+        "{screen}"
+    );
+    s.send(&Command::Noop)
+        .reply(Verb::Noop, 250, &["Ok"])
+        .publish();
+    feed(&mut app, s.events());
+    assert_eq!(app.alert, None);
+}

@@ -103,14 +103,16 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let (conn, conn_style) = connection(app);
     let (tls, tls_style) = tls(app, wide);
     let (login, login_style) = login(app);
-    let mut second = vec![
-        Span::raw(" "),
-        Span::styled(conn, conn_style),
+    let mut second = vec![Span::raw(" "), Span::styled(conn, conn_style)];
+    if let Some(alert) = &app.alert {
+        second.push(Span::styled(format!(" ⚠ {}", escape_str(alert)), t.error()));
+    }
+    second.extend([
         Span::raw(" │ "),
         Span::styled(tls, tls_style),
         Span::raw(" │ "),
         Span::styled(login, login_style),
-    ];
+    ]);
     if let Some(p) = app.session.phase {
         second.push(Span::raw(" │ "));
         second.push(Span::styled(format!("[{p}]"), t.phase(p)));
