@@ -1,5 +1,5 @@
 //! Semantic styles in one place: reply classes, TLS, phases, buttons. With `NO_COLOR` set the
-//! same roles fall back to bold, dim and reverse only (https://no-color.org).
+//! same roles fall back to bold, dim and reverse only (<https://no-color.org>).
 
 use ratatui::style::{Color, Modifier, Style};
 
