@@ -148,10 +148,10 @@ pub struct Diagnosis {
     /// What to do next; empty when nothing needs doing.
     pub remedy: String,
     /// Parts parsed out of the reply (user ARN, action, resource, identities, region, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub details: Vec<(String, String)>,
     /// Remarks that depend on the session (e.g. "authentication had succeeded").
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,

@@ -1,0 +1,212 @@
+//! `smtpscope demo`: the SES simulator on loopback and the debugger against it, with one of
+//! the seed article's scenarios picked from a list or by `--scenario`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::cli::AuthChoice;
+use crate::engine::session::SessionConfig;
+use crate::engine::sim::{self, SimConfig};
+use crate::engine::transport::TlsMode;
+use crate::tui::{self, Launch, picker};
+
+const SCENARIOS: &str = include_str!("../../assets/demo/scenarios.toml");
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario to open (see --list); without it a picker is shown
+    #[arg(long, short = 's')]
+    pub scenario: Option<String>,
+    /// List the scenarios and exit
+    #[arg(long)]
+    pub list: bool,
+    /// Simulator configuration [default: the built-in demo config]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use AUTH LOGIN instead of AUTH PLAIN
+    #[arg(long)]
+    pub login: bool,
+}
+
+/// One demo scenario, from assets/demo/scenarios.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    pub title: String,
+    pub summary: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ScenarioFile {
+    scenario: Vec<Scenario>,
+}
+
+/// The built-in scenarios.
+pub fn scenarios() -> Result<Vec<Scenario>, String> {
+    toml::from_str::<ScenarioFile>(SCENARIOS)
+        .map(|f| f.scenario)
+        .map_err(|e| format!("assets/demo/scenarios.toml: {e}"))
+}
+
+/// Builds the debugger's launch for a scenario against a running simulator.
+pub fn launch_for(
+    scenario: &Scenario,
+    sim: &sim::RunningSim,
+    login: bool,
+) -> Result<Launch, String> {
+    let config = sim.config();
+    let user = config.user(&scenario.user).ok_or_else(|| {
+        format!(
+            "scenario {}: the simulator has no user {:?}",
+            scenario.name, scenario.user
+        )
+    })?;
+    let password = match &scenario.password {
+        Some(wrong) => Zeroizing::new(wrong.clone()),
+        None => user.smtp_password(&config.region),
+    };
+    let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
+    session.tls.ca_pem = Some(sim.ca_pem.clone());
+    session.tls.no_native_roots = true;
+    let mut notes = scenario.notes.clone();
+    notes.push(format!(
+        "Simulator: SES region {} on {} (STARTTLS); its CA is trusted for this session only.",
+        config.region, sim.starttls_addr
+    ));
+    Ok(Launch {
+        config: session,
+        ehlo: "client.example.com".into(),
+        user: Some(user.access_key_id.clone()),
+        password: Some(password),
+        auth: if login {
+            AuthChoice::Login
+        } else {
+            AuthChoice::Plain
+        },
+        from: Some(scenario.from.clone()),
+        to: scenario.to.clone(),
+        title: Some(scenario.title.clone()),
+        notes,
+        autoconnect: true,
+    })
+}
+
+/// Runs `smtpscope demo` and returns the exit code.
+pub async fn run(args: &DemoArgs) -> i32 {
+    let list = match scenarios() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("smtpscope demo: {e}");
+            return 1;
+        }
+    };
+    if args.list {
+        for s in &list {
+            println!("{:<16} {}", s.name, s.summary);
+        }
+        return 0;
+    }
+    let chosen = match &args.scenario {
+        Some(name) => match list.iter().find(|s| &s.name == name) {
+            Some(s) => s.clone(),
+            None => {
+                let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+                eprintln!(
+                    "smtpscope demo: no scenario {name:?}; choose one of: {}",
+                    names.join(", ")
+                );
+                return 2;
+            }
+        },
+        None => {
+            let p = picker::Picker {
+                title: "smtpscope demo: an SES simulator runs on this machine. Which session do you want to debug?".into(),
+                choices: list.iter().map(|s| picker::Choice { name: s.name.clone(), summary: s.summary.clone() }).collect(),
+                selected: 0,
+            };
+            match picker::pick(p).await {
+                Ok(Some(i)) => list[i].clone(),
+                Ok(None) => return 0,
+                Err(e) => {
+                    eprintln!("smtpscope demo: terminal: {e}");
+                    return 1;
+                }
+            }
+        }
+    };
+    let mut config = match &args.config {
+        Some(path) => match SimConfig::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("smtpscope demo: {e}");
+                return 2;
+            }
+        },
+        None => match SimConfig::default_demo() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("smtpscope demo: {e}");
+                return 1;
+            }
+        },
+    };
+    // Free ports on loopback only: the demo never listens beyond this machine.
+    config.listen.starttls = ([127, 0, 0, 1], 0).into();
+    config.listen.implicit = None;
+    let sim = match sim::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smtpscope demo: cannot start the simulator: {e}");
+            return 1;
+        }
+    };
+    let code = match launch_for(&chosen, &sim, args.login) {
+        Ok(launch) => match tui::run(launch).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("smtpscope demo: terminal: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("smtpscope demo: {e}");
+            1
+        }
+    };
+    sim.shutdown().await;
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_names_a_simulator_user() {
+        let config = SimConfig::default_demo().unwrap();
+        let list = scenarios().unwrap();
+        assert!(list.len() >= 3);
+        for name in ["good", "wrong-password", "ip-restricted"] {
+            assert!(list.iter().any(|s| s.name == name), "{name}");
+        }
+        for s in &list {
+            assert!(
+                config.user(&s.user).is_some(),
+                "scenario {} names unknown user {}",
+                s.name,
+                s.user
+            );
+            assert!(!s.notes.is_empty());
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Every user intent as one enum. Keys and mouse clicks become an [`Action`] in the keymap
+//! before `update` sees them, so the update logic never looks at raw key codes.
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    // SMTP buttons, in the order of the button bar.
+    Ehlo,
+    StartTls,
+    AuthPlain,
+    AuthLogin,
+    MailFrom,
+    RcptTo,
+    Data,
+    Rset,
+    Noop,
+    /// Sends the SMTP `QUIT` command; the app stays open.
+    SmtpQuit,
+    /// Opens the raw-line form.
+    Raw,
+    /// Performs the next step of the standard flow.
+    Next,
+    // The app.
+    /// Connects, or reconnects (abandoning a request that is still waiting).
+    Connect,
+    /// Leaves the app, sending QUIT first if connected.
+    Quit,
+    ToggleHelp,
+    ToggleCertificate,
+    Save,
+    /// Shows or hides the decoded user name of AUTH lines (never the password).
+    RevealUser,
+    // Navigation.
+    SelectPrevious,
+    SelectNext,
+    PageUp,
+    PageDown,
+    Top,
+    /// Back to the tail: follow new entries and select the latest reply.
+    Bottom,
+    /// Scrolls the transcript by this many rows (negative: up).
+    Scroll(i32),
+    ScrollLeft,
+    ScrollRight,
+    /// Scrolls the diagnosis panel by this many rows.
+    ScrollDiagnosis(i32),
+    /// Selects the transcript entry shown at this screen row (a mouse click).
+    ClickTranscript(u16),
+    /// Closes the open overlay or form.
+    Close,
+    /// Editing inside a form.
+    Form(FormAction),
+}
+
+/// Editing keys inside a form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FormAction {
+    Insert(char),
+    Backspace,
+    Delete,
+    Left,
+    Right,
+    Home,
+    End,
+    Up,
+    Down,
+    NextField,
+    PreviousField,
+    /// Enter: a new line in a multi-line field, else the next field or submit.
+    Enter,
+    Submit,
+    Cancel,
+}
+
+impl Action {
+    /// True for actions that talk to the server (disabled in a read-only replay).
+    pub fn sends(self) -> bool {
+        matches!(
+            self,
+            Action::Ehlo
+                | Action::StartTls
+                | Action::AuthPlain
+                | Action::AuthLogin
+                | Action::MailFrom
+                | Action::RcptTo
+                | Action::Data
+                | Action::Rset
+                | Action::Noop
+                | Action::SmtpQuit
+                | Action::Raw
+                | Action::Next
+                | Action::Connect
+        )
+    }
+}

@@ -1,0 +1,210 @@
+//! The model: everything the screen shows and every choice the user made, as plain data.
+//! `update` changes it; `view` draws it; neither does I/O.
+
+use std::fmt;
+
+use chrono::{FixedOffset, Offset, Utc};
+use zeroize::Zeroizing;
+
+use super::form::Form;
+use super::store::Store;
+use super::theme::Theme;
+use crate::cli::AuthChoice;
+use crate::engine::message::Draft;
+use crate::engine::session::SessionConfig;
+use crate::engine::state::{Plan, SessionState, Step, next_step};
+use crate::engine::transport::TlsMode;
+
+/// Ticks the app waits for the server's reply to QUIT before leaving anyway.
+pub const QUIT_WAIT_TICKS: u32 = 12;
+
+/// Values from flags and the environment that prefill the forms and drive Next.
+#[derive(Clone, Default)]
+pub struct Prefill {
+    pub ehlo: String,
+    pub user: Option<String>,
+    pub password: Option<Zeroizing<String>>,
+    pub auth: AuthChoice,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+}
+
+impl fmt::Debug for Prefill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prefill")
+            .field("ehlo", &self.ehlo)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish()
+    }
+}
+
+/// Which overlay covers the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help,
+    Certificate,
+}
+
+/// How a status message reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+/// The one-line message above the buttons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub level: Level,
+    pub text: String,
+}
+
+/// The whole state of the TUI.
+pub struct App {
+    pub config: SessionConfig,
+    pub prefill: Prefill,
+    /// What this session is (set by `smtpscope demo`), shown in the header.
+    pub title: Option<String>,
+    /// What to watch for, shown until the first reply and in the help.
+    pub notes: Vec<String>,
+    /// The engine's latest snapshot.
+    pub session: SessionState,
+    pub store: Store,
+    /// A request was sent and its state snapshot has not come back yet.
+    pub busy: bool,
+    pub busy_ticks: u32,
+    /// The top transcript row when the user has scrolled; `None` follows the tail.
+    pub scroll: Option<u64>,
+    /// Columns of the transcript text scrolled off to the left.
+    pub hscroll: u16,
+    /// The selected entry (a reply or an error); `None` means the latest one.
+    pub selected: Option<usize>,
+    pub diagnosis_scroll: u16,
+    pub overlay: Overlay,
+    pub overlay_scroll: u16,
+    pub form: Option<Form>,
+    pub status: Option<Status>,
+    pub reveal_user: bool,
+    /// Set in `smtpscope replay`: the source file's name; nothing can be sent.
+    pub read_only: Option<String>,
+    /// The terminal size, for paging and mouse hit tests.
+    pub size: (u16, u16),
+    /// Ticks left to wait for QUIT's reply before leaving.
+    pub quitting: Option<u32>,
+    /// A composed message waiting for the 354 to its DATA.
+    pub pending_message: Option<String>,
+    /// The code of the reply to that DATA, once it came; the message goes (or is dropped)
+    /// with the state snapshot that follows it, not with an earlier idle snapshot.
+    pub pending_answer: Option<u16>,
+    /// The message Next sends after 354 (the composer's last draft, else the default).
+    pub draft: Option<Draft>,
+    /// Why the connection closed, when it did without the user asking.
+    pub closed_reason: Option<String>,
+    /// The latest error (a timeout, a TLS failure…) until the next reply or connection.
+    pub alert: Option<String>,
+    pub theme: Theme,
+    /// Times are shown in this offset (local time; UTC in tests).
+    pub offset: FixedOffset,
+    pub tick_ms: u64,
+    pub should_quit: bool,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(config: SessionConfig, prefill: Prefill) -> App {
+        App {
+            config,
+            prefill,
+            title: None,
+            notes: Vec::new(),
+            session: SessionState::default(),
+            store: Store::new(),
+            busy: false,
+            busy_ticks: 0,
+            scroll: None,
+            hscroll: 0,
+            selected: None,
+            diagnosis_scroll: 0,
+            overlay: Overlay::None,
+            overlay_scroll: 0,
+            form: None,
+            status: None,
+            reveal_user: false,
+            read_only: None,
+            size: (80, 24),
+            quitting: None,
+            pending_message: None,
+            pending_answer: None,
+            draft: None,
+            closed_reason: None,
+            alert: None,
+            theme: Theme { color: true },
+            offset: Utc.fix(),
+            tick_ms: 250,
+            should_quit: false,
+            dirty: true,
+        }
+    }
+
+    /// The standard flow this session follows.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            tls_mode: self.config.tls_mode,
+            auth: self.prefill.auth != AuthChoice::None,
+            recipients: self.prefill.to.len().max(1),
+        }
+    }
+
+    /// What Next would do now.
+    pub fn next_step(&self) -> Option<Step> {
+        next_step(&self.session, &self.plan())
+    }
+
+    /// The entry the diagnosis panel explains.
+    pub fn explained(&self) -> Option<usize> {
+        self.selected.or_else(|| self.store.last_mark())
+    }
+
+    /// Credentials would cross the network readable: connected and no TLS.
+    pub fn auth_in_clear(&self) -> bool {
+        self.session.connected && self.session.tls.is_none()
+    }
+
+    pub fn host_port(&self) -> String {
+        if self.config.host.contains(':') {
+            format!("[{}]:{}", self.config.host, self.config.port)
+        } else {
+            format!("{}:{}", self.config.host, self.config.port)
+        }
+    }
+
+    /// The message Next sends after 354.
+    pub fn message_draft(&self) -> Draft {
+        self.draft.clone().unwrap_or_else(|| {
+            Draft::default_for(self.prefill.from.as_deref().unwrap_or(""), &self.prefill.to)
+        })
+    }
+
+    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(Status {
+            level,
+            text: text.into(),
+        });
+    }
+
+    pub fn tls_mode_name(&self) -> &'static str {
+        match self.config.tls_mode {
+            TlsMode::Starttls => "STARTTLS",
+            TlsMode::Implicit => "implicit TLS",
+            TlsMode::None => "no TLS",
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Keys and mouse to actions. The button bar and the help overlay are generated from the
+//! tables here, so what the screen documents is what the keys do.
+
+use crossterm::event::{
+    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
+    MouseEventKind,
+};
+
+use super::action::{Action, FormAction};
+use super::app::{App, Overlay};
+use super::layout;
+use super::update::Msg;
+
+/// Where a binding is listed in the help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Smtp,
+    App,
+    Navigate,
+}
+
+impl Section {
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Smtp => {
+                "SMTP buttons (dimmed ones still work: a debugger may break the rules)"
+            }
+            Section::App => "App",
+            Section::Navigate => "Transcript and diagnosis",
+        }
+    }
+}
+
+/// One key bound to one action.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    /// How the key is written on buttons and in the help.
+    pub key: &'static str,
+    pub action: Action,
+    /// The button label, for actions on the button bar (first binding of an action only).
+    pub button: Option<&'static str>,
+    pub section: Section,
+    pub help: &'static str,
+}
+
+const fn key(
+    code: KeyCode,
+    key: &'static str,
+    action: Action,
+    button: Option<&'static str>,
+    section: Section,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        code,
+        mods: KeyModifiers::NONE,
+        key,
+        action,
+        button,
+        section,
+        help,
+    }
+}
+
+const fn ctrl(c: char, key: &'static str, action: Action, help: &'static str) -> Binding {
+    Binding {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+        key,
+        action,
+        button: None,
+        section: Section::App,
+        help,
+    }
+}
+
+use KeyCode::Char;
+use Section::{App as A, Navigate as N, Smtp as S};
+
+/// The main screen's bindings, in button-bar order.
+#[rustfmt::skip]
+pub const NORMAL: &[Binding] = &[
+    key(Char('e'), "e", Action::Ehlo, Some("EHLO"), S, "Send EHLO with the --ehlo name"),
+    key(Char('s'), "s", Action::StartTls, Some("STARTTLS"), S, "Send STARTTLS; on 220 the TLS handshake starts"),
+    key(Char('a'), "a", Action::AuthPlain, Some("AUTH PLAIN"), S, "AUTH PLAIN: asks for user and password (masked, prefilled)"),
+    key(Char('l'), "l", Action::AuthLogin, Some("AUTH LOGIN"), S, "AUTH LOGIN: asks for user and password (masked, prefilled)"),
+    key(Char('m'), "m", Action::MailFrom, Some("MAIL FROM"), S, "MAIL FROM: asks for the sender address (prefilled)"),
+    key(Char('r'), "r", Action::RcptTo, Some("RCPT TO"), S, "RCPT TO: asks for a recipient address (prefilled)"),
+    key(Char('d'), "d", Action::Data, Some("DATA"), S, "DATA: compose From/To/Subject/body, sent after 354 with dot-stuffing"),
+    key(Char('x'), "x", Action::Rset, Some("RSET"), S, "Send RSET (abandon the mail transaction)"),
+    key(Char('n'), "n", Action::Noop, Some("NOOP"), S, "Send NOOP"),
+    key(Char('Q'), "Q", Action::SmtpQuit, Some("QUIT"), S, "Send the SMTP QUIT command; the app stays open"),
+    key(Char(':'), ":", Action::Raw, Some("Raw"), S, "Type and send any command line"),
+    key(KeyCode::Enter, "⏎", Action::Next, Some("Next"), S, "Next step of the standard flow, with the prefilled values"),
+    key(Char('c'), "c", Action::Connect, Some("Connect"), A, "Connect, or reconnect (abandons a request still waiting)"),
+    key(Char('t'), "t", Action::ToggleCertificate, Some("Cert"), A, "Certificate chain and verification outcome"),
+    key(Char('w'), "w", Action::Save, Some("Save"), A, "Save the transcript, redacted, as .txt and .jsonl"),
+    key(Char('u'), "u", Action::RevealUser, Some("User"), A, "Show/hide the user name in AUTH lines (never the password)"),
+    key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
+    key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
+    key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
+    ctrl('c', "Ctrl-C", Action::Quit, "Leave the app (sends QUIT first if connected)"),
+    key(KeyCode::Up, "↑", Action::SelectPrevious, None, N, "Select the previous reply"),
+    key(Char('k'), "k", Action::SelectPrevious, None, N, "Select the previous reply"),
+    key(KeyCode::Down, "↓", Action::SelectNext, None, N, "Select the next reply"),
+    key(Char('j'), "j", Action::SelectNext, None, N, "Select the next reply"),
+    key(KeyCode::PageUp, "PgUp", Action::PageUp, None, N, "Scroll up a page"),
+    key(KeyCode::PageDown, "PgDn", Action::PageDown, None, N, "Scroll down a page"),
+    key(KeyCode::Home, "Home", Action::Top, None, N, "Go to the first entry"),
+    key(Char('g'), "g", Action::Top, None, N, "Go to the first entry"),
+    key(KeyCode::End, "End", Action::Bottom, None, N, "Follow the tail and select the latest reply"),
+    key(Char('G'), "G", Action::Bottom, None, N, "Follow the tail and select the latest reply"),
+    key(KeyCode::Left, "←", Action::ScrollLeft, None, N, "Scroll long lines left"),
+    key(KeyCode::Right, "→", Action::ScrollRight, None, N, "Scroll long lines right"),
+    key(Char('['), "[", Action::ScrollDiagnosis(-1), None, N, "Scroll the diagnosis up"),
+    key(Char(']'), "]", Action::ScrollDiagnosis(1), None, N, "Scroll the diagnosis down"),
+    key(KeyCode::Esc, "Esc", Action::Close, None, N, "Close the help, certificate view or form"),
+];
+
+/// What the mouse does, for the help (the keymap cannot express it as keys).
+pub const MOUSE_HELP: &[(&str, &str)] = &[
+    ("click", "Press a button; select a reply in the transcript"),
+    ("wheel", "Scroll the transcript (or the open overlay)"),
+];
+
+/// Keys inside a form, for the help and the form's footer.
+pub const FORM_HELP: &[(&str, &str)] = &[
+    ("Enter", "Send (in the message body: new line)"),
+    ("Ctrl-S", "Send from any field"),
+    (
+        "Tab/S-Tab",
+        "Next/previous field (also ↑/↓ outside the body)",
+    ),
+    ("Esc", "Cancel"),
+];
+
+/// Every binding listed on the button bar, in order.
+pub fn buttons() -> impl Iterator<Item = &'static Binding> {
+    NORMAL.iter().filter(|b| b.button.is_some())
+}
+
+/// The first binding of an action (the one buttons and the help show).
+pub fn binding_of(action: Action) -> Option<&'static Binding> {
+    NORMAL.iter().find(|b| b.action == action)
+}
+
+/// Crossterm reports Shift+q as `Char('Q')` with SHIFT (and some terminals as `Char('q')`).
+fn normalise(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
+    let mut mods = key.modifiers;
+    let mut code = key.code;
+    if let KeyCode::Char(c) = code {
+        if mods.contains(KeyModifiers::SHIFT) {
+            code = KeyCode::Char(c.to_ascii_uppercase());
+        }
+        mods.remove(KeyModifiers::SHIFT);
+    }
+    (code, mods)
+}
+
+/// The action of a key on the main screen.
+pub fn normal_action(key: &KeyEvent) -> Option<Action> {
+    let (code, mods) = normalise(key);
+    NORMAL
+        .iter()
+        .find(|b| b.code == code && b.mods == mods)
+        .map(|b| b.action)
+}
+
+fn is_ctrl_c(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c')
+}
+
+fn form_action(key: &KeyEvent) -> Option<Action> {
+    if is_ctrl_c(key) {
+        return Some(Action::Quit);
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let f = match key.code {
+        KeyCode::Char('s') if ctrl => FormAction::Submit,
+        KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return None,
+        KeyCode::Char(c) => FormAction::Insert(c),
+        KeyCode::Enter => FormAction::Enter,
+        KeyCode::Esc => FormAction::Cancel,
+        KeyCode::Tab => FormAction::NextField,
+        KeyCode::BackTab => FormAction::PreviousField,
+        KeyCode::Backspace => FormAction::Backspace,
+        KeyCode::Delete => FormAction::Delete,
+        KeyCode::Left => FormAction::Left,
+        KeyCode::Right => FormAction::Right,
+        KeyCode::Home => FormAction::Home,
+        KeyCode::End => FormAction::End,
+        KeyCode::Up => FormAction::Up,
+        KeyCode::Down => FormAction::Down,
+        _ => return None,
+    };
+    Some(Action::Form(f))
+}
+
+fn overlay_action(key: &KeyEvent, overlay: Overlay) -> Option<Action> {
+    if is_ctrl_c(key) {
+        return Some(Action::Quit);
+    }
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => Some(Action::Close),
+        KeyCode::Char('?') | KeyCode::F(1) if overlay == Overlay::Help => Some(Action::Close),
+        KeyCode::Char('t') if overlay == Overlay::Certificate => Some(Action::Close),
+        KeyCode::Up | KeyCode::Char('k') => Some(Action::Scroll(-1)),
+        KeyCode::Down | KeyCode::Char('j') => Some(Action::Scroll(1)),
+        KeyCode::PageUp => Some(Action::PageUp),
+        KeyCode::PageDown | KeyCode::Char(' ') => Some(Action::PageDown),
+        KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
+        _ => None,
+    }
+}
+
+/// The action of a key, given what is open.
+pub fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
+    if app.form.is_some() {
+        form_action(key)
+    } else if app.overlay != Overlay::None {
+        overlay_action(key, app.overlay)
+    } else {
+        normal_action(key)
+    }
+}
+
+/// Rows the wheel scrolls per notch.
+const WHEEL_ROWS: i32 = 3;
+
+/// The action of a mouse event: buttons by position, the wheel, transcript clicks.
+pub fn mouse_action(app: &App, mouse: &MouseEvent) -> Option<Action> {
+    match mouse.kind {
+        MouseEventKind::ScrollUp if app.form.is_none() => Some(Action::Scroll(-WHEEL_ROWS)),
+        MouseEventKind::ScrollDown if app.form.is_none() => Some(Action::Scroll(WHEEL_ROWS)),
+        MouseEventKind::Down(MouseButton::Left)
+            if app.form.is_none() && app.overlay == Overlay::None =>
+        {
+            let areas = layout::compute(layout::screen(app.size), app);
+            areas.hit(mouse.column, mouse.row)
+        }
+        _ => None,
+    }
+}
+
+/// Turns a terminal event into a message for `update`.
+pub fn translate(app: &App, event: &TermEvent) -> Option<Msg> {
+    match event {
+        TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+            key_action(app, key).map(Msg::Action)
+        }
+        TermEvent::Mouse(mouse) => mouse_action(app, mouse).map(Msg::Action),
+        TermEvent::Resize(w, h) => Some(Msg::Resize(*w, *h)),
+        TermEvent::Paste(text) if app.form.is_some() => Some(Msg::Paste(text.clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn the_documented_keys_map_to_their_actions() {
+        let cases = [
+            (Char('e'), KeyModifiers::NONE, Action::Ehlo),
+            (Char('s'), KeyModifiers::NONE, Action::StartTls),
+            (Char('a'), KeyModifiers::NONE, Action::AuthPlain),
+            (Char('l'), KeyModifiers::NONE, Action::AuthLogin),
+            (Char('m'), KeyModifiers::NONE, Action::MailFrom),
+            (Char('r'), KeyModifiers::NONE, Action::RcptTo),
+            (Char('d'), KeyModifiers::NONE, Action::Data),
+            (Char('x'), KeyModifiers::NONE, Action::Rset),
+            (Char('n'), KeyModifiers::NONE, Action::Noop),
+            (Char('Q'), KeyModifiers::SHIFT, Action::SmtpQuit),
+            (Char('q'), KeyModifiers::SHIFT, Action::SmtpQuit),
+            (Char(':'), KeyModifiers::NONE, Action::Raw),
+            (KeyCode::Enter, KeyModifiers::NONE, Action::Next),
+            (Char('q'), KeyModifiers::NONE, Action::Quit),
+            (Char('c'), KeyModifiers::CONTROL, Action::Quit),
+            (Char('c'), KeyModifiers::NONE, Action::Connect),
+            (Char('t'), KeyModifiers::NONE, Action::ToggleCertificate),
+            (Char('?'), KeyModifiers::NONE, Action::ToggleHelp),
+            (Char('w'), KeyModifiers::NONE, Action::Save),
+            (Char('u'), KeyModifiers::NONE, Action::RevealUser),
+        ];
+        for (code, mods, want) in cases {
+            assert_eq!(
+                normal_action(&press(code, mods)),
+                Some(want),
+                "{code:?} {mods:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = HashSet::new();
+        for b in NORMAL {
+            assert!(seen.insert((b.code, b.mods)), "{} bound twice", b.key);
+        }
+    }
+
+    #[test]
+    fn every_button_of_the_issue_is_on_the_bar() {
+        let labels: Vec<&str> = buttons().filter_map(|b| b.button).collect();
+        for want in [
+            "EHLO",
+            "STARTTLS",
+            "AUTH PLAIN",
+            "AUTH LOGIN",
+            "MAIL FROM",
+            "RCPT TO",
+            "DATA",
+            "RSET",
+            "NOOP",
+            "QUIT",
+            "Raw",
+            "Next",
+        ] {
+            assert!(labels.contains(&want), "{want} missing");
+        }
+    }
+
+    #[test]
+    fn forms_take_letters_as_text() {
+        assert_eq!(
+            form_action(&press(Char('q'), KeyModifiers::NONE)),
+            Some(Action::Form(FormAction::Insert('q')))
+        );
+        assert_eq!(
+            form_action(&press(Char('s'), KeyModifiers::CONTROL)),
+            Some(Action::Form(FormAction::Submit))
+        );
+        assert_eq!(
+            form_action(&press(Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+    }
+}

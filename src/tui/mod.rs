@@ -1,0 +1,137 @@
+//! The interactive debugger: a ratatui front end over the engine.
+//!
+//! The model ([`app`]) changes only in [`update`] (pure, tested without a terminal), the screen
+//! is drawn only by [`view`] (pure render from the model), and [`event_loop`] is the single
+//! place that waits on the terminal, the session task and the clock. The engine never imports
+//! this module.
+
+pub mod action;
+pub mod app;
+pub mod event_loop;
+pub mod form;
+pub mod keymap;
+pub mod layout;
+pub mod picker;
+pub mod replay;
+pub mod sample;
+pub mod save;
+pub mod store;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+use std::fmt;
+use std::path::Path;
+
+use chrono::{Local, Offset};
+use crossterm::event::EventStream;
+use zeroize::Zeroizing;
+
+use crate::cli::AuthChoice;
+use crate::engine::classify::Catalog;
+use crate::engine::session::SessionConfig;
+
+use self::action::Action;
+use self::app::{App, Prefill};
+use self::theme::Theme;
+use self::update::Msg;
+
+/// Everything the debugger needs to start: the target and the values that prefill its forms.
+pub struct Launch {
+    pub config: SessionConfig,
+    /// The EHLO name.
+    pub ehlo: String,
+    pub user: Option<String>,
+    pub password: Option<Zeroizing<String>>,
+    pub auth: AuthChoice,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    /// What this session is (e.g. the demo scenario), shown in the header.
+    pub title: Option<String>,
+    /// What to watch for, shown on the notes row, in the diagnosis panel and in the help.
+    pub notes: Vec<String>,
+    /// Connect at once instead of waiting for Enter or `c`.
+    pub autoconnect: bool,
+}
+
+impl fmt::Debug for Launch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Launch")
+            .field("config", &self.config)
+            .field("ehlo", &self.ehlo)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("title", &self.title)
+            .field("notes", &self.notes)
+            .field("autoconnect", &self.autoconnect)
+            .finish()
+    }
+}
+
+impl App {
+    /// The model for a live session.
+    pub fn from_launch(launch: Launch) -> App {
+        let mut app = App::new(
+            launch.config,
+            Prefill {
+                ehlo: launch.ehlo,
+                user: launch.user,
+                password: launch.password,
+                auth: launch.auth,
+                from: launch.from,
+                to: launch.to,
+            },
+        );
+        app.title = launch.title;
+        app.notes = launch.notes;
+        app
+    }
+}
+
+fn local_setup(app: &mut App) {
+    app.theme = Theme::from_env();
+    app.offset = Local::now().offset().fix();
+}
+
+/// Opens the debugger on a live target and runs it until the user leaves.
+pub async fn run(launch: Launch) -> std::io::Result<()> {
+    let autoconnect = launch.autoconnect;
+    let mut app = App::from_launch(launch);
+    local_setup(&mut app);
+    let first = if autoconnect {
+        vec![Msg::Action(Action::Connect)]
+    } else {
+        Vec::new()
+    };
+    let (mut terminal, guard) = terminal::init()?;
+    let result = event_loop::run(&mut terminal, &mut app, true, EventStream::new(), first).await;
+    drop(guard);
+    result
+}
+
+/// Opens a saved `.jsonl` transcript read-only, classified again with the built-in catalog.
+pub async fn replay(path: &Path) -> Result<(), String> {
+    let entries = replay::load(path).await?;
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut app = replay::app_for(entries, &name, Catalog::builtin());
+    local_setup(&mut app);
+    let (mut terminal, guard) = terminal::init().map_err(|e| format!("terminal: {e}"))?;
+    let result = event_loop::run(
+        &mut terminal,
+        &mut app,
+        false,
+        EventStream::new(),
+        Vec::new(),
+    )
+    .await
+    .map_err(|e| format!("terminal: {e}"));
+    drop(guard);
+    result
+}

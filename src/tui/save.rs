@@ -1,0 +1,121 @@
+//! `w`: the transcript to disk, as text and as JSON Lines, both redacted (AUTH lines were
+//! stored redacted by the engine; user names stay hidden). Runs off the UI task.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone};
+
+use crate::engine::transcript::{Entry, TextOptions, render_text};
+
+/// Picks `smtpscope-YYYYMMDD-HHMMSS.{txt,jsonl}` in `dir`, adding `-2`, `-3`… rather than
+/// overwriting an earlier save.
+fn create_pair<Tz: TimeZone>(
+    dir: &Path,
+    now: &DateTime<Tz>,
+) -> io::Result<(PathBuf, File, PathBuf, File)>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let stem = format!("smtpscope-{}", now.format("%Y%m%d-%H%M%S"));
+    for n in 1..1000 {
+        let base = if n == 1 {
+            stem.clone()
+        } else {
+            format!("{stem}-{n}")
+        };
+        let txt = dir.join(format!("{base}.txt"));
+        let jsonl = dir.join(format!("{base}.jsonl"));
+        if txt.exists() || jsonl.exists() {
+            continue;
+        }
+        let open = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
+        let t = open(&txt)?;
+        let j = open(&jsonl)?;
+        return Ok((txt, t, jsonl, j));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("too many saves named {stem}"),
+    ))
+}
+
+/// Writes both files and returns their names.
+pub fn save<Tz: TimeZone>(
+    entries: &[Entry],
+    dir: &Path,
+    now: &DateTime<Tz>,
+) -> io::Result<Vec<String>>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let (txt, t, jsonl, j) = create_pair(dir, now)?;
+    let mut t = BufWriter::new(t);
+    let opts = TextOptions {
+        reveal_user: false,
+        diagnoses: true,
+    };
+    for e in entries {
+        for line in render_text(e, opts) {
+            writeln!(t, "{line}")?;
+        }
+    }
+    t.flush()?;
+    let mut j = BufWriter::new(j);
+    for e in entries {
+        writeln!(j, "{}", e.to_json())?;
+    }
+    j.flush()?;
+    let name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    Ok(vec![name(&txt), name(&jsonl)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::session::Event;
+    use crate::engine::transcript::parse_jsonl;
+    use crate::tui::sample;
+    use chrono::Utc;
+
+    #[test]
+    fn saves_text_and_jsonl_without_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Vec<Entry> = sample::access_denied()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Entry(e) => Some(e),
+                Event::State(_) => None,
+            })
+            .collect();
+        let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
+        let names = save(&entries, dir.path(), &now).unwrap();
+        assert_eq!(
+            names,
+            [
+                "smtpscope-20250304-050607.txt",
+                "smtpscope-20250304-050607.jsonl"
+            ]
+        );
+        let again = save(&entries, dir.path(), &now).unwrap();
+        assert_eq!(again[0], "smtpscope-20250304-050607-2.txt");
+        let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(text.contains("554 Access denied"));
+        assert!(
+            text.contains("user hidden, password hidden"),
+            "redacted: {text}"
+        );
+        assert!(
+            !text.contains(sample::USER),
+            "user names stay hidden in saved files"
+        );
+        let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
+        assert_eq!(parse_jsonl(&jsonl).unwrap(), entries);
+    }
+}

@@ -1,0 +1,298 @@
+//! Forms: opening them prefilled, editing, and turning a valid submit into a request.
+
+use crate::engine::auth::{Credentials, Mechanism};
+use crate::engine::command::{Command, check_address, check_arg};
+use crate::engine::driver::Request;
+use crate::engine::message::Draft;
+use crate::engine::session::MessageSource;
+
+use super::{Effect, command, send};
+use crate::tui::action::FormAction;
+use crate::tui::app::{App, Level};
+use crate::tui::form::{Field, Form, FormKind};
+
+pub(super) fn set_form_error(app: &mut App, error: String) {
+    if let Some(form) = &mut app.form {
+        form.error = Some(error);
+    }
+}
+
+pub(super) fn mail(app: &mut App, from: String) -> Vec<Effect> {
+    if let Err(e) = check_address("MAIL FROM address", &from) {
+        return open_mail(app, Some(e.to_string()));
+    }
+    command(
+        app,
+        Command::Mail {
+            from,
+            params: Vec::new(),
+        },
+    )
+}
+
+pub(super) fn rcpt(app: &mut App, to: String) -> Vec<Effect> {
+    let checked = check_address("RCPT TO address", &to).map_err(|e| e.to_string());
+    let checked = checked.and_then(|()| {
+        if to.is_empty() {
+            Err("RCPT TO address is empty".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = checked {
+        return open_rcpt(app, Some(e));
+    }
+    command(
+        app,
+        Command::Rcpt {
+            to,
+            params: Vec::new(),
+        },
+    )
+}
+
+const NO_TLS_WARNING: &str = "No TLS on this connection: the password would cross the network readable by anyone on the path. s starts TLS; sending anyway is allowed (e.g. to see the server's 530).";
+
+pub(super) fn open_auth(app: &mut App, mechanism: Mechanism) -> Vec<Effect> {
+    let user = app.prefill.user.clone().unwrap_or_default();
+    let password = app.prefill.password.clone().unwrap_or_default();
+    let mut form = Form::new(
+        FormKind::Auth(mechanism),
+        vec![
+            Field::new("User", &user),
+            Field::secret("Password", &password),
+        ],
+    )
+    .focus_first_empty();
+    if app.auth_in_clear() {
+        form.warning = Some(NO_TLS_WARNING.into());
+    } else if !app.session.connected {
+        form.warning = Some("Not connected: the engine will refuse to send (c connects)".into());
+    }
+    app.form = Some(form);
+    Vec::new()
+}
+
+pub(super) fn open_mail(app: &mut App, error: Option<String>) -> Vec<Effect> {
+    let from = app.prefill.from.clone().unwrap_or_default();
+    let mut form = Form::new(FormKind::Mail, vec![Field::new("Sender", &from)]);
+    form.error = error;
+    app.form = Some(form);
+    Vec::new()
+}
+
+pub(super) fn open_rcpt(app: &mut App, error: Option<String>) -> Vec<Effect> {
+    let to = app
+        .prefill
+        .to
+        .get(app.session.rcpts_sent)
+        .or(app.prefill.to.first())
+        .cloned()
+        .unwrap_or_default();
+    let mut form = Form::new(FormKind::Rcpt, vec![Field::new("Recipient", &to)]);
+    form.error = error;
+    app.form = Some(form);
+    Vec::new()
+}
+
+pub(super) fn open_compose(app: &mut App) -> Vec<Effect> {
+    let draft = app.message_draft();
+    let form = Form::new(
+        FormKind::Compose,
+        vec![
+            Field::new("From", &draft.from),
+            Field::new("To", &draft.to.join(", ")),
+            Field::new("Subject", &draft.subject),
+            Field::multiline("Body", &draft.body),
+        ],
+    )
+    .focus_first_empty();
+    app.form = Some(form);
+    Vec::new()
+}
+
+pub(super) fn on_form(app: &mut App, action: FormAction) -> Vec<Effect> {
+    let Some(form) = &mut app.form else {
+        return Vec::new();
+    };
+    let compose = form.kind == FormKind::Compose;
+    match action {
+        FormAction::Cancel => {
+            app.form = None;
+            return Vec::new();
+        }
+        FormAction::Submit => return submit(app),
+        FormAction::NextField => form.next_field(),
+        FormAction::PreviousField => form.previous_field(),
+        FormAction::Enter => {
+            let multiline = form.focused().is_some_and(|f| f.multiline);
+            if multiline {
+                if let Some(f) = form.focused() {
+                    f.insert('\n');
+                }
+            } else if compose {
+                form.next_field();
+            } else {
+                return submit(app);
+            }
+        }
+        FormAction::Up => {
+            if !form.focused().is_some_and(|f| f.multiline && f.up()) {
+                form.previous_field();
+            }
+        }
+        FormAction::Down => {
+            if !form.focused().is_some_and(|f| f.multiline && f.down()) {
+                form.next_field();
+            }
+        }
+        edit => {
+            if let Some(f) = form.focused() {
+                match edit {
+                    FormAction::Insert(c) => f.insert(c),
+                    FormAction::Backspace => f.backspace(),
+                    FormAction::Delete => f.delete(),
+                    FormAction::Left => f.left(),
+                    FormAction::Right => f.right(),
+                    FormAction::Home => f.home(),
+                    FormAction::End => f.end(),
+                    _ => {}
+                }
+            }
+            form.error = None;
+        }
+    }
+    Vec::new()
+}
+
+/// Validates the open form; sends on success, keeps it open with the reason otherwise.
+fn submit(app: &mut App) -> Vec<Effect> {
+    let Some(form) = app.form.take() else {
+        return Vec::new();
+    };
+    let result = match form.kind {
+        FormKind::Auth(mechanism) => submit_auth(app, &form, mechanism),
+        FormKind::Mail => {
+            let from = form.value(0).trim().to_string();
+            check_address("MAIL FROM address", &from)
+                .map_err(|e| (0, e.to_string()))
+                .map(|()| {
+                    app.prefill.from = Some(from.clone());
+                    command(
+                        app,
+                        Command::Mail {
+                            from,
+                            params: Vec::new(),
+                        },
+                    )
+                })
+        }
+        FormKind::Rcpt => {
+            let to = form.value(0).trim().to_string();
+            match check_address("RCPT TO address", &to) {
+                Err(e) => Err((0, e.to_string())),
+                Ok(()) if to.is_empty() => Err((0, "RCPT TO address is empty".into())),
+                Ok(()) => {
+                    if app.prefill.to.is_empty() {
+                        app.prefill.to.push(to.clone());
+                    }
+                    Ok(command(
+                        app,
+                        Command::Rcpt {
+                            to,
+                            params: Vec::new(),
+                        },
+                    ))
+                }
+            }
+        }
+        FormKind::Compose => submit_compose(app, &form),
+        FormKind::Raw => {
+            let line = form.value(0).to_string();
+            match check_arg("raw command", &line) {
+                Err(e) => Err((0, e.to_string())),
+                Ok(()) if line.trim().is_empty() => Err((0, "the line is empty".into())),
+                Ok(()) => Ok(command(app, Command::Raw(line))),
+            }
+        }
+    };
+    match result {
+        Ok(effects) => effects,
+        Err((field, error)) => {
+            let mut form = form;
+            form.focus = field;
+            form.error = Some(error);
+            app.form = Some(form);
+            Vec::new()
+        }
+    }
+}
+
+type Submitted = Result<Vec<Effect>, (usize, String)>;
+
+fn submit_auth(app: &mut App, form: &Form, mechanism: Mechanism) -> Submitted {
+    let user = form.value(0).to_string();
+    if user.is_empty() {
+        return Err((0, "the user name is empty".into()));
+    }
+    let password = form
+        .fields
+        .get(1)
+        .map(Field::secret_value)
+        .unwrap_or_default();
+    if password.is_empty() {
+        return Err((1, "the password is empty".into()));
+    }
+    let credentials = Credentials::new(&user, password.clone()).map_err(|e| (0, e.to_string()))?;
+    app.prefill.user = Some(user);
+    app.prefill.password = Some(password);
+    Ok(send(
+        app,
+        Request::Auth {
+            mechanism,
+            credentials,
+            initial_response: true,
+        },
+    ))
+}
+
+fn submit_compose(app: &mut App, form: &Form) -> Submitted {
+    let from = form.value(0).trim().to_string();
+    if from.is_empty() {
+        return Err((0, "From is empty".into()));
+    }
+    check_address("From", &from).map_err(|e| (0, e.to_string()))?;
+    let to: Vec<String> = form
+        .value(1)
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if to.is_empty() {
+        return Err((1, "To is empty".into()));
+    }
+    for t in &to {
+        check_address("To", t).map_err(|e| (1, e.to_string()))?;
+    }
+    let subject = form.value(2).to_string();
+    // A CR or LF in the subject would start a new header.
+    check_arg("Subject", &subject).map_err(|e| (2, e.to_string()))?;
+    let draft = Draft {
+        from,
+        to,
+        subject,
+        body: form.value(3).to_string(),
+    };
+    let text = draft.render();
+    app.draft = Some(draft);
+    if app.session.data_started {
+        return Ok(send(app, Request::Message(MessageSource::Text(text))));
+    }
+    app.pending_message = Some(text);
+    app.set_status(
+        Level::Info,
+        "DATA sent; the message follows when the server answers 354",
+    );
+    Ok(command(app, Command::Data))
+}

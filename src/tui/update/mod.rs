@@ -1,0 +1,384 @@
+//! The pure heart of the TUI: `update(&mut App, Msg) -> Vec<Effect>`. No I/O happens here;
+//! what must reach the network or the disk leaves as an [`Effect`] for the event loop.
+
+use crate::engine::auth::{Credentials, Mechanism};
+use crate::engine::command::{Command, Verb};
+use crate::engine::driver::Request;
+use crate::engine::session::{Event, MessageSource};
+use crate::engine::state::{SessionState, Step};
+use crate::engine::transcript::{Entry, EntryKind};
+
+mod forms;
+mod navigate;
+
+use super::action::Action;
+use super::app::{App, Level, Overlay, QUIT_WAIT_TICKS};
+use super::form::{Field, Form, FormKind};
+use super::layout;
+
+use self::forms::{
+    mail, on_form, open_auth, open_compose, open_mail, open_rcpt, rcpt, set_form_error,
+};
+use self::navigate::{navigate, set_top};
+pub use self::navigate::{top_row, view_rows};
+
+/// Everything that can change the model.
+#[derive(Debug)]
+pub enum Msg {
+    Action(Action),
+    Engine(Event),
+    /// The session task has ended (after QUIT on leaving, or because it failed).
+    EngineClosed,
+    Resize(u16, u16),
+    Tick,
+    /// The outcome of a save: the file names, or why it failed.
+    Saved(Result<Vec<String>, String>),
+    /// Text pasted into the open form (bracketed paste).
+    Paste(String),
+}
+
+/// What the event loop must do after an update.
+#[derive(Debug)]
+pub enum Effect {
+    Send(Request),
+    /// Write the transcript to files.
+    Save,
+    /// Abandon the session task (stuck on a slow server) and start a fresh one.
+    RestartDriver,
+    Quit,
+}
+
+/// Applies one message to the model.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Action(action) => {
+            app.dirty = true;
+            on_action(app, action)
+        }
+        Msg::Engine(Event::Entry(entry)) => {
+            on_entry(app, entry);
+            Vec::new()
+        }
+        Msg::Engine(Event::State(state)) => on_state(app, *state),
+        Msg::EngineClosed => {
+            app.busy = false;
+            app.dirty = true;
+            if app.quitting.is_some() {
+                app.should_quit = true;
+                vec![Effect::Quit]
+            } else {
+                app.set_status(
+                    Level::Error,
+                    "The session task has ended; c (or Enter) starts a new one",
+                );
+                Vec::new()
+            }
+        }
+        Msg::Resize(w, h) => {
+            app.size = (w, h);
+            app.dirty = true;
+            let top = top_row(app);
+            set_top(app, top);
+            Vec::new()
+        }
+        Msg::Tick => on_tick(app),
+        Msg::Paste(text) => {
+            if let Some(form) = &mut app.form {
+                if let Some(f) = form.focused() {
+                    f.paste(&text);
+                }
+                form.error = None;
+                app.dirty = true;
+            }
+            Vec::new()
+        }
+        Msg::Saved(result) => {
+            app.dirty = true;
+            match result {
+                Ok(names) => app.set_status(
+                    Level::Info,
+                    format!("Saved (redacted): {}", names.join(" and ")),
+                ),
+                Err(e) => app.set_status(Level::Error, format!("Save failed: {e}")),
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn on_tick(app: &mut App) -> Vec<Effect> {
+    if app.busy {
+        app.busy_ticks += 1;
+        app.dirty = true;
+    }
+    match app.quitting {
+        Some(0) => {
+            app.should_quit = true;
+            vec![Effect::Quit]
+        }
+        Some(n) => {
+            app.quitting = Some(n - 1);
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+fn on_entry(app: &mut App, entry: Entry) {
+    match &entry.kind {
+        EntryKind::Reply(r) if r.after == Some(Verb::Data) && app.pending_message.is_some() => {
+            app.pending_answer = Some(r.code);
+        }
+        EntryKind::Connecting { .. } => {
+            // A new connection: a message composed for the old one must not follow.
+            app.closed_reason = None;
+            app.alert = None;
+            app.pending_message = None;
+            app.pending_answer = None;
+        }
+        EntryKind::Connected { .. } => {
+            app.closed_reason = None;
+            app.alert = None;
+        }
+        EntryKind::Closed { reason } => app.closed_reason = Some(reason.clone()),
+        EntryKind::Error { text, .. } => app.alert = Some(text.clone()),
+        EntryKind::Reply(_) => app.alert = None,
+        _ => {}
+    }
+    app.store.push(entry);
+    app.dirty = true;
+}
+
+fn on_state(app: &mut App, state: SessionState) -> Vec<Effect> {
+    app.session = state;
+    app.busy = false;
+    app.busy_ticks = 0;
+    app.dirty = true;
+    let Some(code) = app.pending_answer.take() else {
+        return Vec::new();
+    };
+    if let Some(text) = app.pending_message.take() {
+        if code == 354 && app.session.data_started {
+            return send(app, Request::Message(MessageSource::Text(text)));
+        }
+        app.set_status(
+            Level::Warning,
+            format!("DATA got {code}, not 354, so the composed message was not sent"),
+        );
+    }
+    Vec::new()
+}
+
+/// Sends a request and marks the app busy until the session's next state snapshot.
+fn send(app: &mut App, request: Request) -> Vec<Effect> {
+    app.busy = true;
+    app.busy_ticks = 0;
+    vec![Effect::Send(request)]
+}
+
+fn command(app: &mut App, cmd: Command) -> Vec<Effect> {
+    send(app, Request::Command(cmd))
+}
+
+fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
+    if let Some(name) = &app.read_only
+        && action.sends()
+    {
+        let text = format!("{name} is a saved session (read-only): nothing can be sent");
+        app.set_status(Level::Warning, text);
+        return Vec::new();
+    }
+    if app.quitting.is_some() && action != Action::Quit {
+        return Vec::new();
+    }
+    if app.overlay != Overlay::None && navigate_overlay(app, action) {
+        return Vec::new();
+    }
+    match action {
+        Action::Form(f) => on_form(app, f),
+        Action::Close => {
+            app.form = None;
+            app.overlay = Overlay::None;
+            Vec::new()
+        }
+        Action::Quit => quit(app),
+        Action::ToggleHelp => {
+            toggle_overlay(app, Overlay::Help);
+            Vec::new()
+        }
+        Action::ToggleCertificate => {
+            if app.session.tls.is_none() && app.store.last_chain().is_none() {
+                app.set_status(Level::Info, "No certificate yet: TLS has not started");
+            } else {
+                toggle_overlay(app, Overlay::Certificate);
+            }
+            Vec::new()
+        }
+        Action::Save => {
+            if app.store.is_empty() {
+                app.set_status(Level::Info, "Nothing to save yet");
+                Vec::new()
+            } else {
+                vec![Effect::Save]
+            }
+        }
+        Action::RevealUser => {
+            app.reveal_user = !app.reveal_user;
+            let text = if app.reveal_user {
+                "AUTH lines show the decoded user name (never the password); u hides it"
+            } else {
+                "AUTH lines hide the user name again"
+            };
+            app.set_status(Level::Info, text);
+            Vec::new()
+        }
+        Action::Connect => connect(app),
+        Action::Ehlo => {
+            let name = app.prefill.ehlo.clone();
+            command(app, Command::Ehlo(name))
+        }
+        Action::StartTls => command(app, Command::StartTls),
+        Action::AuthPlain => open_auth(app, Mechanism::Plain),
+        Action::AuthLogin => open_auth(app, Mechanism::Login),
+        Action::MailFrom => open_mail(app, None),
+        Action::RcptTo => open_rcpt(app, None),
+        Action::Data => open_compose(app),
+        Action::Rset => command(app, Command::Rset),
+        Action::Noop => command(app, Command::Noop),
+        Action::SmtpQuit => command(app, Command::Quit),
+        Action::Raw => {
+            app.form = Some(Form::new(FormKind::Raw, vec![Field::new("Line", "")]));
+            Vec::new()
+        }
+        Action::Next => next(app),
+        nav => {
+            navigate(app, nav);
+            Vec::new()
+        }
+    }
+}
+
+fn toggle_overlay(app: &mut App, which: Overlay) {
+    app.overlay = if app.overlay == which {
+        Overlay::None
+    } else {
+        which
+    };
+    app.overlay_scroll = 0;
+}
+
+/// Scroll keys move the open overlay rather than the transcript.
+fn navigate_overlay(app: &mut App, action: Action) -> bool {
+    let page = i32::from(layout::overlay_rows(app).saturating_sub(1).max(1));
+    let delta = match action {
+        Action::Scroll(n) => n,
+        Action::PageUp => -page,
+        Action::PageDown => page,
+        Action::Top => {
+            app.overlay_scroll = 0;
+            return true;
+        }
+        _ => return false,
+    };
+    let next = i32::from(app.overlay_scroll) + delta;
+    app.overlay_scroll = u16::try_from(next.max(0)).unwrap_or(u16::MAX);
+    true
+}
+
+fn quit(app: &mut App) -> Vec<Effect> {
+    let connected = app.session.connected && !app.session.quit_sent;
+    if app.quitting.is_some() || !connected || app.read_only.is_some() {
+        app.should_quit = true;
+        return vec![Effect::Quit];
+    }
+    app.quitting = Some(QUIT_WAIT_TICKS);
+    app.form = None;
+    app.overlay = Overlay::None;
+    app.set_status(
+        Level::Info,
+        "Sending QUIT before leaving… (q again leaves at once)",
+    );
+    vec![Effect::Send(Request::Shutdown)]
+}
+
+fn connect(app: &mut App) -> Vec<Effect> {
+    app.closed_reason = None;
+    app.pending_message = None;
+    app.pending_answer = None;
+    let mut effects = Vec::new();
+    if app.busy {
+        effects.push(Effect::RestartDriver);
+        app.set_status(
+            Level::Warning,
+            "Abandoned the request that was still waiting; reconnecting",
+        );
+    }
+    effects.extend(send(app, Request::Connect));
+    effects
+}
+
+/// Performs the next step of the standard flow; opens a form only for what is missing.
+fn next(app: &mut App) -> Vec<Effect> {
+    if app.busy {
+        app.set_status(
+            Level::Info,
+            "Still waiting for the server; Next goes on once the reply is in (c reconnects)",
+        );
+        return Vec::new();
+    }
+    let Some(step) = app.next_step() else {
+        app.set_status(
+            Level::Info,
+            "The session is complete: c connects again, w saves, q leaves",
+        );
+        return Vec::new();
+    };
+    match step {
+        Step::Connect => send(app, Request::Connect),
+        Step::Ehlo | Step::EhloTls => {
+            let name = app.prefill.ehlo.clone();
+            command(app, Command::Ehlo(name))
+        }
+        Step::StartTls => command(app, Command::StartTls),
+        Step::Auth => {
+            let mechanism = app.prefill.auth.mechanism().unwrap_or(Mechanism::Plain);
+            match (&app.prefill.user, &app.prefill.password) {
+                (Some(user), Some(password)) if !app.auth_in_clear() => {
+                    match Credentials::new(user, password.clone()) {
+                        Ok(credentials) => send(
+                            app,
+                            Request::Auth {
+                                mechanism,
+                                credentials,
+                                initial_response: true,
+                            },
+                        ),
+                        Err(e) => {
+                            let effects = open_auth(app, mechanism);
+                            set_form_error(app, e.to_string());
+                            effects
+                        }
+                    }
+                }
+                _ => open_auth(app, mechanism),
+            }
+        }
+        Step::Mail => match app.prefill.from.clone() {
+            Some(from) => mail(app, from),
+            None => open_mail(app, None),
+        },
+        Step::Rcpt => match app.prefill.to.get(app.session.rcpts_sent).cloned() {
+            Some(to) => rcpt(app, to),
+            None => open_rcpt(app, None),
+        },
+        Step::Data => command(app, Command::Data),
+        Step::Dot => {
+            let text = app.message_draft().render();
+            send(app, Request::Message(MessageSource::Text(text)))
+        }
+        Step::Quit => command(app, Command::Quit),
+    }
+}
+
+#[cfg(test)]
+mod tests;

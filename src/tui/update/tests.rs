@@ -1,0 +1,727 @@
+//! `update()` tests: what each button, form and key produces, with no terminal and no network.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use zeroize::Zeroizing;
+
+use super::{Effect, Msg, update};
+use crate::engine::command::{Command, Verb};
+use crate::engine::driver::Request;
+use crate::engine::session::{Event, MessageSource, SessionConfig};
+use crate::engine::transport::TlsMode;
+use crate::tui::action::{Action, FormAction};
+use crate::tui::app::{App, Level, Overlay, QUIT_WAIT_TICKS};
+use crate::tui::form::FormKind;
+use crate::tui::keymap;
+use crate::tui::layout;
+use crate::tui::sample::{self, HOST, Script, USER};
+use crate::tui::view::tests::app_after;
+
+/// One effect as a short string, so tests read like the transcript.
+fn describe(e: &Effect) -> String {
+    match e {
+        Effect::Send(Request::Connect) => "connect".into(),
+        Effect::Send(Request::Command(c)) => c.line(),
+        Effect::Send(Request::Auth {
+            mechanism,
+            credentials,
+            initial_response,
+        }) => format!(
+            "AUTH {} {} ir={initial_response}",
+            mechanism.name(),
+            credentials.user
+        ),
+        Effect::Send(Request::Message(MessageSource::Text(_))) => "message".into(),
+        Effect::Send(Request::Message(_)) => "message from elsewhere".into(),
+        Effect::Send(Request::Disconnect) => "disconnect".into(),
+        Effect::Send(Request::Shutdown) => "shutdown".into(),
+        Effect::Save => "save".into(),
+        Effect::RestartDriver => "restart".into(),
+        Effect::Quit => "quit".into(),
+    }
+}
+
+fn act(app: &mut App, action: Action) -> Vec<String> {
+    update(app, Msg::Action(action))
+        .iter()
+        .map(describe)
+        .collect()
+}
+
+fn feed(app: &mut App, events: Vec<Event>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ev in events {
+        out.extend(update(app, Msg::Engine(ev)).iter().map(describe));
+    }
+    out
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        act(app, Action::Form(FormAction::Insert(c)));
+    }
+}
+
+fn clear_field(app: &mut App) {
+    act(app, Action::Form(FormAction::End));
+    for _ in 0..200 {
+        act(app, Action::Form(FormAction::Backspace));
+    }
+}
+
+fn fresh() -> App {
+    app_after(Vec::new(), (120, 40))
+}
+
+/// Connected, greeted, EHLO done inside TLS: ready for AUTH.
+fn in_tls() -> App {
+    in_tls_script().0
+}
+
+/// The same, with the script to continue the session from there.
+fn in_tls_script() -> (App, Script) {
+    let mut s = Script::new();
+    sample::opening(&mut s);
+    let app = app_after(s.events(), (120, 40));
+    (app, s)
+}
+
+fn form_kind(app: &App) -> Option<FormKind> {
+    app.form.as_ref().map(|f| f.kind)
+}
+
+fn form_error(app: &App) -> String {
+    app.form
+        .as_ref()
+        .and_then(|f| f.error.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn simple_buttons_send_their_command() {
+    let mut app = in_tls();
+    assert_eq!(act(&mut app, Action::Ehlo), ["EHLO mail.example.com"]);
+    assert!(app.busy);
+    assert_eq!(act(&mut app, Action::StartTls), ["STARTTLS"]);
+    assert_eq!(act(&mut app, Action::Rset), ["RSET"]);
+    assert_eq!(act(&mut app, Action::Noop), ["NOOP"]);
+    // Shift-Q is the SMTP QUIT: the app stays.
+    assert_eq!(act(&mut app, Action::SmtpQuit), ["QUIT"]);
+    assert!(!app.should_quit);
+}
+
+#[test]
+fn buttons_work_when_they_make_no_sense() {
+    // Not connected: dimmed, but the command still goes to the engine, which reports it.
+    let mut app = fresh();
+    assert!(!layout::sensible(&app, Action::Rset));
+    assert_eq!(act(&mut app, Action::Rset), ["RSET"]);
+    // AUTH before STARTTLS: the form opens with a warning, and sending is allowed.
+    let mut s = Script::new();
+    s.connect(HOST, 587, TlsMode::Starttls)
+        .reply(Verb::Connect, 220, &["hi"])
+        .publish();
+    let mut app = app_after(s.events(), (120, 40));
+    act(&mut app, Action::AuthPlain);
+    let warning = app.form.as_ref().and_then(|f| f.warning.clone()).unwrap();
+    assert!(warning.contains("No TLS"), "{warning}");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Submit)),
+        [format!("AUTH PLAIN {USER} ir=true")]
+    );
+}
+
+#[test]
+fn auth_form_is_prefilled_masked_and_asks_for_what_is_missing() {
+    let mut app = in_tls();
+    app.prefill.password = None;
+    act(&mut app, Action::AuthLogin);
+    assert_eq!(
+        form_kind(&app),
+        Some(FormKind::Auth(crate::engine::auth::Mechanism::Login))
+    );
+    let form = app.form.as_ref().unwrap();
+    assert_eq!(form.value(0), USER);
+    assert_eq!(form.focus, 1, "focus goes to the missing password");
+    assert!(form.fields[1].secret);
+    // Empty password: refused, form stays.
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("password"));
+    typed(&mut app, "s3cret");
+    assert_eq!(app.form.as_ref().unwrap().fields[1].shown(), "••••••");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        [format!("AUTH LOGIN {USER} ir=true")]
+    );
+    assert!(app.form.is_none());
+    // What was typed is kept for Next, as a secret.
+    assert_eq!(
+        app.prefill.password.as_deref().map(|p| p.as_str()),
+        Some("s3cret")
+    );
+}
+
+#[test]
+fn auth_form_sends_the_typed_credentials() {
+    let mut app = in_tls();
+    act(&mut app, Action::AuthPlain);
+    let effects = update(&mut app, Msg::Action(Action::Form(FormAction::Submit)));
+    match &effects[..] {
+        [Effect::Send(Request::Auth { credentials, .. })] => {
+            assert_eq!(credentials.user, USER);
+            assert_eq!(credentials.password(), "not-the-real-password");
+        }
+        other => panic!("{:?}", other.iter().map(describe).collect::<Vec<_>>()),
+    }
+}
+
+#[test]
+fn mail_and_rcpt_forms_validate_addresses() {
+    let mut app = in_tls();
+    act(&mut app, Action::MailFrom);
+    assert_eq!(form_kind(&app), Some(FormKind::Mail));
+    assert_eq!(
+        app.form.as_ref().unwrap().value(0),
+        "policy-fail@example.com"
+    );
+    clear_field(&mut app);
+    typed(&mut app, "not an address");
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(
+        form_error(&app).contains("white space"),
+        "{}",
+        form_error(&app)
+    );
+    // A CR (e.g. pasted) would end the command early: refused.
+    clear_field(&mut app);
+    typed(&mut app, "a@b.example\rRCPT TO:<x@y>");
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(
+        form_error(&app).contains("carriage return"),
+        "{}",
+        form_error(&app)
+    );
+    clear_field(&mut app);
+    typed(&mut app, "me@example.com");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["MAIL FROM:<me@example.com>"]
+    );
+    assert_eq!(app.prefill.from.as_deref(), Some("me@example.com"));
+
+    act(&mut app, Action::RcptTo);
+    assert_eq!(app.form.as_ref().unwrap().value(0), "xxxxx@example.com");
+    clear_field(&mut app);
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("empty"));
+    typed(&mut app, "<you@example.com>");
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("angle brackets"));
+    clear_field(&mut app);
+    typed(&mut app, "you@example.com");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["RCPT TO:<you@example.com>"]
+    );
+}
+
+#[test]
+fn esc_cancels_a_form_without_sending() {
+    let mut app = in_tls();
+    act(&mut app, Action::MailFrom);
+    assert!(act(&mut app, Action::Form(FormAction::Cancel)).is_empty());
+    assert!(app.form.is_none());
+}
+
+#[test]
+fn raw_line_is_sent_as_typed_and_refuses_cr() {
+    let mut app = in_tls();
+    act(&mut app, Action::Raw);
+    assert_eq!(form_kind(&app), Some(FormKind::Raw));
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("empty"));
+    typed(&mut app, "VRFY postmaster");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["VRFY postmaster"]
+    );
+    act(&mut app, Action::Raw);
+    typed(&mut app, "NOOP\rQUIT");
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("carriage return"));
+}
+
+#[test]
+fn composer_sends_data_then_the_message_after_354() {
+    let (mut app, mut s) = in_tls_script();
+    act(&mut app, Action::Data);
+    assert_eq!(form_kind(&app), Some(FormKind::Compose));
+    {
+        let form = app.form.as_ref().unwrap();
+        assert_eq!(form.value(0), "policy-fail@example.com");
+        assert_eq!(form.value(1), "xxxxx@example.com");
+        assert_eq!(form.value(2), "smtpscope test message");
+        assert!(form.value(3).contains("test message sent by smtpscope"));
+    }
+    // Enter in a header field moves on; in the body it is a new line.
+    act(&mut app, Action::Form(FormAction::Enter));
+    act(&mut app, Action::Form(FormAction::Enter));
+    act(&mut app, Action::Form(FormAction::Enter));
+    assert_eq!(app.form.as_ref().unwrap().focus, 3);
+    act(&mut app, Action::Form(FormAction::End));
+    typed(&mut app, "-- ");
+    act(&mut app, Action::Form(FormAction::Enter));
+    typed(&mut app, ".hidden dot");
+    assert!(
+        app.form
+            .as_ref()
+            .unwrap()
+            .value(3)
+            .ends_with("-- \n.hidden dot")
+    );
+    // Send: DATA first; the message waits for the 354.
+    assert_eq!(act(&mut app, Action::Form(FormAction::Submit)), ["DATA"]);
+    let pending = app.pending_message.clone().unwrap_or_default();
+    assert!(pending.starts_with("Date: ") && pending.contains("\r\nMessage-ID: <"));
+    assert!(
+        pending.contains(".hidden dot"),
+        "dot-stuffing is the engine's job"
+    );
+    // An idle state snapshot before DATA's reply does not release the message.
+    let idle = Event::State(Box::new(s.state.clone()));
+    assert!(update(&mut app, Msg::Engine(idle)).is_empty());
+    s.send(&Command::Data)
+        .reply(Verb::Data, 354, &["End data with <CR><LF>.<CR><LF>"])
+        .publish();
+    let effects = feed(&mut app, s.events());
+    assert_eq!(effects, ["message"]);
+    assert!(app.pending_message.is_none());
+}
+
+#[test]
+fn composer_drops_the_message_when_data_is_refused() {
+    let (mut app, mut s) = in_tls_script();
+    act(&mut app, Action::Data);
+    act(&mut app, Action::Form(FormAction::Submit));
+    s.send(&Command::Data)
+        .reply(Verb::Data, 503, &["Bad sequence of commands"])
+        .publish();
+    assert!(feed(&mut app, s.events()).is_empty());
+    assert_eq!(app.status.as_ref().map(|s| s.level), Some(Level::Warning));
+}
+
+#[test]
+fn composer_validates_headers() {
+    let mut app = in_tls();
+    act(&mut app, Action::Data);
+    act(&mut app, Action::Form(FormAction::NextField));
+    clear_field(&mut app);
+    assert!(act(&mut app, Action::Form(FormAction::Submit)).is_empty());
+    assert!(form_error(&app).contains("To is empty"));
+    typed(&mut app, "a@example.com, bad address");
+    assert!(act(&mut app, Action::Form(FormAction::Submit)).is_empty());
+    assert!(form_error(&app).contains("white space"));
+}
+
+#[test]
+fn next_walks_the_whole_standard_flow_with_prefilled_values() {
+    let mut app = fresh();
+    assert_eq!(act(&mut app, Action::Next), ["connect"]);
+    // Busy until the state snapshot: Next waits rather than guessing.
+    assert!(act(&mut app, Action::Next).is_empty());
+
+    let mut s = Script::new();
+    s.connect(HOST, 587, TlsMode::Starttls)
+        .reply(Verb::Connect, 220, &["email-smtp.amazonaws.com ESMTP"])
+        .publish();
+    feed(&mut app, s.events());
+    let mut expect = |app: &mut App, want: &str, script: &mut dyn FnMut(&mut Script)| {
+        assert_eq!(act(app, Action::Next), [want]);
+        script(&mut s);
+        feed(app, s.events());
+    };
+    let ehlo = [
+        "email-smtp.amazonaws.com",
+        "8BITMIME",
+        "STARTTLS",
+        "AUTH PLAIN LOGIN",
+        "Ok",
+    ];
+    expect(&mut app, "EHLO mail.example.com", &mut |s| {
+        s.reply(Verb::Ehlo, 250, &ehlo).publish();
+    });
+    expect(&mut app, "STARTTLS", &mut |s| {
+        s.reply(Verb::StartTls, 220, &["Ready"])
+            .start_tls()
+            .publish();
+    });
+    expect(&mut app, "EHLO mail.example.com", &mut |s| {
+        s.reply(Verb::Ehlo, 250, &ehlo).publish();
+    });
+    expect(&mut app, &format!("AUTH PLAIN {USER} ir=true"), &mut |s| {
+        s.auth_plain(USER)
+            .reply(Verb::Auth, 235, &["Authentication successful."])
+            .publish();
+    });
+    expect(&mut app, "MAIL FROM:<policy-fail@example.com>", &mut |s| {
+        s.reply(Verb::Mail, 250, &["Ok"]).publish();
+    });
+    expect(&mut app, "RCPT TO:<xxxxx@example.com>", &mut |s| {
+        s.reply(Verb::Rcpt, 250, &["Ok"]).publish();
+    });
+    expect(&mut app, "DATA", &mut |s| {
+        s.reply(Verb::Data, 354, &["End data"]).publish();
+    });
+    // After 354, Next sends the default message: no editor opens.
+    expect(&mut app, "message", &mut |s| {
+        s.message("x")
+            .reply(Verb::DataEnd, 554, &[sample::ACCESS_DENIED])
+            .publish();
+    });
+    assert!(app.form.is_none());
+    expect(&mut app, "QUIT", &mut |s| {
+        s.reply(Verb::Quit, 221, &["Bye"])
+            .close("after QUIT")
+            .publish();
+    });
+    assert!(act(&mut app, Action::Next).is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("complete"));
+    assert_eq!(
+        app.session.timeline.verdict(),
+        "Authenticated; authorization denied after DATA"
+    );
+}
+
+#[test]
+fn next_asks_only_for_what_is_missing() {
+    let mut app = in_tls();
+    app.prefill.password = None;
+    assert!(act(&mut app, Action::Next).is_empty());
+    let form = app.form.as_ref().unwrap();
+    assert_eq!(
+        form.kind,
+        FormKind::Auth(crate::engine::auth::Mechanism::Plain)
+    );
+    assert_eq!(form.focus, 1);
+    typed(&mut app, "pw");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        [format!("AUTH PLAIN {USER} ir=true")]
+    );
+
+    // No --from: Next opens MAIL FROM with an empty field.
+    let mut app = in_tls();
+    app.prefill.from = None;
+    app.prefill.to.clear();
+    let mut s = Script::new();
+    sample::opening(&mut s);
+    s.auth_plain(USER)
+        .reply(Verb::Auth, 235, &["Authentication successful."])
+        .publish();
+    feed(&mut app, s.events());
+    assert!(act(&mut app, Action::Next).is_empty());
+    assert_eq!(form_kind(&app), Some(FormKind::Mail));
+    typed(&mut app, "me@example.com");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["MAIL FROM:<me@example.com>"]
+    );
+    s.reply(Verb::Mail, 250, &["Ok"]).publish();
+    feed(&mut app, s.events());
+    assert!(act(&mut app, Action::Next).is_empty());
+    assert_eq!(form_kind(&app), Some(FormKind::Rcpt));
+}
+
+#[test]
+fn next_warns_before_sending_credentials_in_clear() {
+    let mut app = App::new(
+        SessionConfig::new("127.0.0.1", 2525, TlsMode::None),
+        crate::tui::app::Prefill {
+            ehlo: "h".into(),
+            user: Some("u".into()),
+            password: Some(Zeroizing::new("p".into())),
+            ..Default::default()
+        },
+    );
+    let mut s = Script::new();
+    s.connect("127.0.0.1", 2525, TlsMode::None)
+        .reply(Verb::Connect, 220, &["hi"])
+        .publish();
+    s.send(&Command::Ehlo("h".into()))
+        .reply(Verb::Ehlo, 250, &["x", "AUTH PLAIN"])
+        .publish();
+    feed(&mut app, s.events());
+    // Everything is prefilled, yet the form opens to show the warning first.
+    assert!(act(&mut app, Action::Next).is_empty());
+    assert!(app.form.as_ref().unwrap().warning.is_some());
+    assert!(
+        layout::compute(layout::screen(app.size), &app)
+            .buttons
+            .iter()
+            .any(|b| b.action == Action::AuthPlain && b.warn)
+    );
+}
+
+#[test]
+fn after_535_next_goes_on_to_mail_and_gets_530() {
+    let mut app = fresh();
+    let mut s = Script::new();
+    sample::opening(&mut s);
+    s.auth_plain(USER)
+        .reply(Verb::Auth, 535, &["Authentication Credentials Invalid"])
+        .publish();
+    feed(&mut app, s.events());
+    assert_eq!(
+        act(&mut app, Action::Next),
+        ["MAIL FROM:<policy-fail@example.com>"]
+    );
+}
+
+#[test]
+fn q_sends_quit_then_leaves() {
+    let mut app = in_tls();
+    assert_eq!(act(&mut app, Action::Quit), ["shutdown"]);
+    assert!(!app.should_quit);
+    assert_eq!(app.quitting, Some(QUIT_WAIT_TICKS));
+    // Buttons do nothing while leaving.
+    assert!(act(&mut app, Action::Ehlo).is_empty());
+    // The session task ends after QUIT: leave.
+    let effects: Vec<String> = update(&mut app, Msg::EngineClosed)
+        .iter()
+        .map(describe)
+        .collect();
+    assert_eq!(effects, ["quit"]);
+    assert!(app.should_quit);
+}
+
+#[test]
+fn q_leaves_after_a_bounded_wait_or_when_pressed_again() {
+    let mut app = in_tls();
+    act(&mut app, Action::Quit);
+    let mut quit = false;
+    for _ in 0..=QUIT_WAIT_TICKS {
+        quit |= update(&mut app, Msg::Tick)
+            .iter()
+            .any(|e| matches!(e, Effect::Quit));
+    }
+    assert!(quit && app.should_quit);
+
+    let mut app = in_tls();
+    act(&mut app, Action::Quit);
+    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+}
+
+#[test]
+fn q_when_not_connected_leaves_at_once() {
+    let mut app = fresh();
+    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+    assert!(app.should_quit);
+}
+
+#[test]
+fn connect_and_reconnect() {
+    let mut app = fresh();
+    assert_eq!(act(&mut app, Action::Connect), ["connect"]);
+    // Still waiting (a slow server): reconnecting abandons the stuck request.
+    assert_eq!(act(&mut app, Action::Connect), ["restart", "connect"]);
+}
+
+#[test]
+fn drops_show_in_the_header_and_the_app_stays_up() {
+    let mut app = in_tls();
+    let mut s = Script::new();
+    s.close("the server closed the connection").publish();
+    feed(&mut app, s.events());
+    assert_eq!(
+        app.closed_reason.as_deref(),
+        Some("the server closed the connection")
+    );
+    assert!(!app.should_quit);
+    assert_eq!(act(&mut app, Action::Next), ["connect"]);
+}
+
+#[test]
+fn save_help_certificate_and_reveal() {
+    let mut app = fresh();
+    assert!(
+        act(&mut app, Action::Save).is_empty(),
+        "nothing to save yet"
+    );
+    act(&mut app, Action::ToggleCertificate);
+    assert_eq!(app.overlay, Overlay::None, "no TLS yet");
+    let mut app = in_tls();
+    assert_eq!(act(&mut app, Action::Save), ["save"]);
+    act(&mut app, Action::ToggleCertificate);
+    assert_eq!(app.overlay, Overlay::Certificate);
+    act(&mut app, Action::Close);
+    act(&mut app, Action::ToggleHelp);
+    assert_eq!(app.overlay, Overlay::Help);
+    // Scroll keys scroll the overlay, not the transcript.
+    act(&mut app, Action::Scroll(3));
+    assert_eq!(app.overlay_scroll, 3);
+    act(&mut app, Action::ToggleHelp);
+    assert_eq!(app.overlay, Overlay::None);
+    act(&mut app, Action::RevealUser);
+    assert!(app.reveal_user);
+    update(
+        &mut app,
+        Msg::Saved(Ok(vec!["a.txt".into(), "a.jsonl".into()])),
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("a.txt and a.jsonl")
+    );
+}
+
+#[test]
+fn replay_is_read_only() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    app.read_only = Some("old.jsonl".into());
+    for a in [
+        Action::Next,
+        Action::Ehlo,
+        Action::Connect,
+        Action::AuthPlain,
+        Action::Raw,
+    ] {
+        assert!(act(&mut app, a).is_empty(), "{a:?}");
+        assert!(app.form.is_none());
+    }
+    assert!(app.status.as_ref().unwrap().text.contains("read-only"));
+    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+}
+
+#[test]
+fn selection_scrolling_and_following_the_tail() {
+    let mut app = app_after(sample::long_session(500), (80, 24));
+    assert_eq!(app.explained(), app.store.last_mark());
+    act(&mut app, Action::SelectPrevious);
+    let sel = app.selected.unwrap();
+    assert!(sel < app.store.last_mark().unwrap());
+    act(&mut app, Action::SelectNext);
+    assert_eq!(
+        app.selected, None,
+        "back on the latest reply means following again"
+    );
+    act(&mut app, Action::PageUp);
+    assert!(app.scroll.is_some());
+    // New entries do not move a scrolled view.
+    let top = super::top_row(&app);
+    feed(&mut app, sample::long_session(30));
+    assert_eq!(super::top_row(&app), top);
+    act(&mut app, Action::Bottom);
+    assert_eq!(app.scroll, None);
+    act(&mut app, Action::Top);
+    assert_eq!(super::top_row(&app), 0);
+    act(&mut app, Action::Scroll(-3));
+    assert_eq!(super::top_row(&app), 0);
+    act(&mut app, Action::PageDown);
+    assert!(super::top_row(&app) > 0);
+}
+
+#[test]
+fn clicks_press_buttons_and_select_replies() {
+    let mut app = in_tls();
+    let areas = layout::compute(layout::screen(app.size), &app);
+    let slot = areas
+        .buttons
+        .iter()
+        .find(|s| s.action == Action::Noop)
+        .unwrap();
+    let click = |x, y| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert_eq!(
+        keymap::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
+        Some(Action::Noop)
+    );
+    // The first transcript row is the 220 greeting: a click selects it.
+    let row = areas.transcript.y + 2;
+    let action = keymap::mouse_action(&app, &click(20, row)).unwrap();
+    act(&mut app, action);
+    assert!(app.selected.is_some());
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        ..click(0, 0)
+    };
+    assert_eq!(keymap::mouse_action(&app, &wheel), Some(Action::Scroll(-3)));
+}
+
+#[test]
+fn keys_reach_update_through_the_keymap() {
+    let mut app = in_tls();
+    let key = |c| crossterm::event::Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    let Some(Msg::Action(a)) = keymap::translate(&app, &key('m')) else {
+        panic!("m is MAIL FROM")
+    };
+    act(&mut app, a);
+    // With a form open, letters are text, not buttons.
+    let Some(Msg::Action(a)) = keymap::translate(&app, &key('q')) else {
+        panic!("q is text in a form")
+    };
+    assert_eq!(a, Action::Form(FormAction::Insert('q')));
+}
+
+#[test]
+fn a_pasted_line_break_is_refused_not_sent() {
+    let mut app = in_tls();
+    act(&mut app, Action::MailFrom);
+    clear_field(&mut app);
+    update(
+        &mut app,
+        Msg::Paste("me@example.com\r\nRCPT TO:<victim@example.org>".into()),
+    );
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(
+        form_error(&app).contains("carriage return"),
+        "{}",
+        form_error(&app)
+    );
+}
+
+#[test]
+fn the_diagnosis_scrolls_within_its_text() {
+    let mut app = app_after(sample::access_denied(), (80, 24));
+    for _ in 0..100 {
+        act(&mut app, Action::ScrollDiagnosis(1));
+    }
+    let stuck = app.diagnosis_scroll;
+    assert!(stuck > 0 && stuck < 30, "{stuck}");
+    act(&mut app, Action::ScrollDiagnosis(-1));
+    assert_eq!(app.diagnosis_scroll, stuck - 1);
+}
+
+#[test]
+fn a_timeout_shows_in_the_header_until_the_next_reply() {
+    let (mut app, mut s) = in_tls_script();
+    s.send(&Command::Noop);
+    let mut events = s.events();
+    if let Some(Event::Entry(e)) = events.last().cloned() {
+        events.push(Event::Entry(crate::engine::transcript::Entry {
+            kind: crate::engine::transcript::EntryKind::Error {
+                phase: crate::engine::classify::Phase::Connection,
+                text: "no complete reply to NOOP within 30s".into(),
+                chain: vec![],
+            },
+            ..e
+        }));
+    }
+    feed(&mut app, events);
+    let screen = crate::tui::view::tests::text(&crate::tui::view::tests::draw(&app));
+    let header: String = screen.lines().take(2).collect();
+    assert!(header.contains("no complete reply to NOOP"), "{screen}");
+    assert!(
+        screen.contains("connection error: no complete reply"),
+        "{screen}"
+    );
+    s.send(&Command::Noop)
+        .reply(Verb::Noop, 250, &["Ok"])
+        .publish();
+    feed(&mut app, s.events());
+    assert_eq!(app.alert, None);
+}

@@ -1,0 +1,173 @@
+//! The dialogs: AUTH (masked password), MAIL FROM, RCPT TO, the DATA composer and the raw line.
+
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::centered;
+use crate::engine::escape::escape_str;
+use crate::tui::app::App;
+use crate::tui::form::{Field, Form, FormKind};
+use crate::tui::layout::width;
+
+fn footer(kind: FormKind) -> &'static str {
+    match kind {
+        FormKind::Compose => {
+            " Ctrl-S send · Enter next field (body: new line) · Tab/S-Tab fields · Esc cancel "
+        }
+        _ => " Enter send · Tab next field · Esc cancel ",
+    }
+}
+
+fn explain(kind: FormKind) -> &'static str {
+    match kind {
+        FormKind::Auth(_) => {
+            "The password is sent base64-encoded (not encrypted) and never recorded."
+        }
+        FormKind::Mail => "The envelope sender; smtpscope adds the angle brackets.",
+        FormKind::Rcpt => "One recipient; RCPT again adds more.",
+        FormKind::Compose => {
+            "Sent after the server's 354, dot-stuffed, with Date and Message-ID added."
+        }
+        FormKind::Raw => {
+            "Sent as typed, plus CRLF. Use a / l for AUTH: a raw AUTH line is recorded unredacted."
+        }
+    }
+}
+
+/// The visible part of a single-line value, scrolled so the cursor shows; and the cursor column.
+fn window(text: &str, cursor: usize, cols: usize) -> (String, usize) {
+    let chars: Vec<char> = text.chars().collect();
+    let start = cursor.saturating_sub(cols.saturating_sub(1));
+    let shown: String = chars.iter().skip(start).take(cols).collect();
+    let col = width(
+        &chars[start..cursor.min(chars.len())]
+            .iter()
+            .collect::<String>(),
+    );
+    (shown, col)
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
+    let t = app.theme;
+    let compose = form.kind == FormKind::Compose;
+    let w = area
+        .width
+        .saturating_sub(4)
+        .min(if compose { 100 } else { 76 });
+    let h = if compose {
+        area.height.saturating_sub(2)
+    } else {
+        let extra = u16::from(form.warning.is_some()) * 3 + u16::from(form.error.is_some()) * 2;
+        (form.fields.len() as u16) + 5 + extra
+    };
+    let rect = centered(area, w, h);
+    frame.render_widget(Clear, rect);
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .title(Span::styled(format!(" {} ", form.kind.title()), t.title()))
+        .title_bottom(footer(form.kind));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    if inner.height == 0 || inner.width < 10 {
+        return;
+    }
+    let mut head: Vec<Line> = Vec::new();
+    if let Some(w) = &form.warning {
+        head.push(Line::from(Span::styled(format!("⚠ {w}"), t.warning())));
+    }
+    head.push(Line::from(Span::styled(explain(form.kind), t.dim())));
+    let head_rows = wrapped_rows(&head, inner.width);
+    frame.render_widget(
+        Paragraph::new(head).wrap(Wrap { trim: true }),
+        Rect::new(inner.x, inner.y, inner.width, head_rows.min(inner.height)),
+    );
+    let label_w = form
+        .fields
+        .iter()
+        .map(|f| width(f.label))
+        .max()
+        .unwrap_or(0) as u16
+        + 2;
+    let mut y = inner.y + head_rows + 1;
+    let bottom = inner.y + inner.height;
+    let error_rows = u16::from(form.error.is_some()) * 2;
+    for (i, f) in form.fields.iter().enumerate() {
+        if y >= bottom {
+            break;
+        }
+        let focused = i == form.focus;
+        let label_style = if focused { t.title() } else { t.dim() };
+        let label = Line::from(Span::styled(format!("{}:", f.label), label_style));
+        frame.render_widget(Paragraph::new(label), Rect::new(inner.x, y, label_w, 1));
+        let x = inner.x + label_w;
+        let cols = inner.width.saturating_sub(label_w);
+        if f.multiline {
+            let rows = bottom.saturating_sub(y + error_rows).max(1);
+            draw_multiline(frame, Rect::new(x, y, cols, rows), f, focused);
+            y += rows;
+        } else {
+            let (shown, col) = window(&f.shown(), f.cursor(), usize::from(cols));
+            let style = if focused {
+                t.selected()
+            } else {
+                ratatui::style::Style::new()
+            };
+            let pad = usize::from(cols).saturating_sub(width(&shown));
+            let text = format!("{}{}", escape_str(&shown), " ".repeat(pad));
+            frame.render_widget(
+                Paragraph::new(Line::from(Span::styled(text, style))),
+                Rect::new(x, y, cols, 1),
+            );
+            if focused {
+                let cx = x + u16::try_from(col).unwrap_or(0).min(cols.saturating_sub(1));
+                frame.set_cursor_position(Position::new(cx, y));
+            }
+            y += 1;
+        }
+    }
+    if let Some(e) = &form.error {
+        let row = Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1);
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                format!("✗ {}", escape_str(e)),
+                t.error(),
+            ))),
+            row,
+        );
+    }
+}
+
+fn wrapped_rows(lines: &[Line], cols: u16) -> u16 {
+    let cols = usize::from(cols.max(1));
+    lines
+        .iter()
+        .map(|l| u16::try_from(l.width().div_ceil(cols).max(1)).unwrap_or(1))
+        .sum()
+}
+
+/// A multi-line field: the lines around the cursor, each cut to the width.
+fn draw_multiline(frame: &mut Frame, rect: Rect, f: &Field, focused: bool) {
+    let (cur_line, cur_col) = f.line_col();
+    let rows = usize::from(rect.height);
+    let first = cur_line.saturating_sub(rows.saturating_sub(1));
+    let cols = usize::from(rect.width);
+    let hskip = cur_col.saturating_sub(cols.saturating_sub(1));
+    let lines: Vec<Line> = f
+        .value()
+        .split('\n')
+        .skip(first)
+        .take(rows)
+        .map(|l| {
+            let shown: String = l.chars().skip(hskip).take(cols).collect();
+            Line::raw(escape_str(&shown))
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), rect);
+    if focused {
+        let x = rect.x + u16::try_from(cur_col - hskip).unwrap_or(0);
+        let y = rect.y + u16::try_from(cur_line - first).unwrap_or(0);
+        frame.set_cursor_position(Position::new(x, y));
+    }
+}

@@ -1,0 +1,216 @@
+//! Render tests: whole screens drawn into ratatui's `TestBackend` from states built by feeding
+//! scripted engine events through `update` (no network, fixed times).
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use zeroize::Zeroizing;
+
+use super::render;
+use crate::cli::AuthChoice;
+use crate::engine::session::{Event, SessionConfig};
+use crate::engine::transport::TlsMode;
+use crate::tui::action::Action;
+use crate::tui::app::{App, Prefill};
+use crate::tui::sample::{self, HOST, USER, USER_ARN};
+use crate::tui::theme::Theme;
+use crate::tui::update::{Msg, update};
+
+pub fn app_after(events: Vec<Event>, size: (u16, u16)) -> App {
+    let mut app = App::new(
+        SessionConfig::new(HOST, 587, TlsMode::Starttls),
+        Prefill {
+            ehlo: "mail.example.com".into(),
+            user: Some(USER.into()),
+            password: Some(Zeroizing::new("not-the-real-password".into())),
+            auth: AuthChoice::Plain,
+            from: Some("policy-fail@example.com".into()),
+            to: vec!["xxxxx@example.com".into()],
+        },
+    );
+    update(&mut app, Msg::Resize(size.0, size.1));
+    for ev in events {
+        update(&mut app, Msg::Engine(ev));
+    }
+    app
+}
+
+pub fn draw(app: &App) -> Terminal<TestBackend> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap_or_else(|e| match e {});
+    terminal
+        .draw(|f| render(f, app))
+        .unwrap_or_else(|e| match e {});
+    terminal
+}
+
+/// The screen as plain text, one line per row.
+pub fn text(terminal: &Terminal<TestBackend>) -> String {
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+#[test]
+fn fresh_screen() {
+    for (w, h) in SIZES {
+        let app = app_after(Vec::new(), (w, h));
+        let term = draw(&app);
+        let screen = text(&term);
+        assert!(screen.contains("Not connected yet"), "{screen}");
+        assert!(screen.contains("Next: connect"), "{screen}");
+        assert!(screen.contains("AUTH PLAIN") && screen.contains("RCPT TO"));
+        insta::assert_snapshot!(format!("fresh_{w}x{h}"), term.backend());
+    }
+}
+
+#[test]
+fn after_535_then_530() {
+    for (w, h) in SIZES {
+        let app = app_after(sample::auth_failure(), (w, h));
+        let term = draw(&app);
+        let screen = text(&term);
+        assert!(screen.contains("Authentication failed at AUTH"), "{screen}");
+        assert!(screen.contains("535 Authentication Credentials Invalid"));
+        assert!(screen.contains("530 Authentication required"));
+        assert!(screen.contains("✗AUTH"), "{screen}");
+        insta::assert_snapshot!(format!("auth_failure_{w}x{h}"), term.backend());
+    }
+}
+
+#[test]
+fn after_554_access_denied() {
+    for (w, h) in SIZES {
+        let app = app_after(sample::access_denied(), (w, h));
+        let term = draw(&app);
+        let screen = text(&term);
+        assert!(screen.contains("authorization"), "{screen}");
+        assert!(screen.contains(USER_ARN), "{screen}");
+        assert!(
+            screen.contains("Authenticated; authorization denied after DATA"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("✓AUTH") && screen.contains("✗\".\""),
+            "{screen}"
+        );
+        insta::assert_snapshot!(format!("access_denied_{w}x{h}"), term.backend());
+    }
+}
+
+#[test]
+fn reply_lines_are_coloured_by_class_unless_no_color() {
+    let find = |app: &App, needle: &str| {
+        let term = draw(app);
+        let buf = term.backend().buffer().clone();
+        let screen = text(&term);
+        let row = screen.lines().position(|l| l.contains(needle)).unwrap();
+        let col = screen.lines().nth(row).unwrap().find(needle).unwrap();
+        let x = screen.lines().nth(row).unwrap()[..col].chars().count() as u16;
+        buf[(x, row as u16)].fg
+    };
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    assert_eq!(find(&app, "554 Access"), Color::Red);
+    assert_eq!(find(&app, "354 End"), Color::Cyan);
+    assert_eq!(find(&app, "235 Auth"), Color::Green);
+    app.theme = Theme { color: false };
+    assert_eq!(find(&app, "554 Access"), Color::Reset);
+}
+
+#[test]
+fn selecting_an_earlier_reply_explains_it() {
+    let mut app = app_after(sample::auth_failure(), (120, 40));
+    // The latest (530) first; one up is the 535.
+    update(&mut app, Msg::Action(Action::SelectPrevious));
+    let screen = text(&draw(&app));
+    assert!(screen.contains("Diagnosis: 535 after AUTH"), "{screen}");
+}
+
+#[test]
+fn help_lists_the_real_bindings() {
+    let mut app = app_after(Vec::new(), (120, 40));
+    update(&mut app, Msg::Action(Action::ToggleHelp));
+    let screen = text(&draw(&app));
+    for b in crate::tui::keymap::buttons() {
+        assert!(screen.contains(b.help), "help misses {}", b.help);
+    }
+}
+
+#[test]
+fn certificate_view_shows_chain_and_outcome() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    update(&mut app, Msg::Action(Action::ToggleCertificate));
+    let screen = text(&draw(&app));
+    assert!(screen.contains("verified"), "{screen}");
+    assert!(screen.contains("Amazon RSA 2048 M01"));
+    assert!(screen.contains("names (SAN)"));
+}
+
+#[test]
+fn the_password_never_reaches_the_screen() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    update(&mut app, Msg::Action(Action::RevealUser));
+    update(&mut app, Msg::Action(Action::AuthPlain));
+    let screen = text(&draw(&app));
+    assert!(!screen.contains("not-the-real-password"), "{screen}");
+    assert!(screen.contains("•••••"), "{screen}");
+    // Revealing shows the user name in AUTH lines, never the password.
+    update(&mut app, Msg::Action(Action::Close));
+    let screen = text(&draw(&app));
+    assert!(screen.contains(&format!("user \"{USER}\"")), "{screen}");
+}
+
+#[test]
+fn tiny_terminals_get_a_message_not_a_panic() {
+    let app = app_after(sample::access_denied(), (20, 5));
+    let screen = text(&draw(&app));
+    assert!(screen.contains("needs at"), "{screen}");
+}
+
+#[test]
+fn unverified_identities_show_the_identities_and_the_region() {
+    let mut s = sample::Script::new();
+    sample::opening(&mut s);
+    s.message("x")
+        .reply(
+            crate::engine::command::Verb::DataEnd,
+            554,
+            &["Message rejected: Email address is not verified. The following identities failed the check in region US-WEST-2: sender@example.com, rcpt@example.org"],
+        )
+        .publish();
+    let app = app_after(s.events(), (80, 24));
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("Identities: sender@example.com, rcpt@example.org"),
+        "{screen}"
+    );
+    assert!(screen.contains("Region: us-west-2"), "{screen}");
+}
+
+#[test]
+fn demo_title_and_notes_are_shown() {
+    let mut app = app_after(Vec::new(), (80, 24));
+    app.title = Some("demo: IP-restricted user".into());
+    app.notes = vec!["Watch AUTH pass and the 554 come after the final dot".into()];
+    let term = draw(&app);
+    let screen = text(&term);
+    assert!(screen.contains("demo: IP-restricted user"), "{screen}");
+    assert!(screen.contains("Watch AUTH pass"), "{screen}");
+    insta::assert_snapshot!("demo_notes_80x24", term.backend());
+}
+
+#[test]
+fn tls_none_shows_the_tls_steps_as_skipped() {
+    let mut app = app_after(Vec::new(), (120, 40));
+    app.config.tls_mode = TlsMode::None;
+    let screen = text(&draw(&app));
+    assert!(screen.contains("–STARTTLS → –EHLO"), "{screen}");
+}

@@ -1,0 +1,229 @@
+//! End to end: the real binary in a real pseudo-terminal (tmux), against a scripted SES-like
+//! server on 127.0.0.1, walked with Enter through the seed's 554 case; then the saved
+//! transcript opened with `smtpscope replay`. Skips (with a message) where tmux is missing.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const ACCESS_DENIED: &str = "554 Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20230808-000000' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:ap-northeast-1:123456789012:identity/example.com'";
+
+/// Answers one session like SES for a user whose IAM policy denies sending.
+fn serve(stream: TcpStream) -> std::io::Result<()> {
+    let mut out = stream.try_clone()?;
+    let mut lines = BufReader::new(stream).lines();
+    out.write_all(b"220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-E2E\r\n")?;
+    while let Some(line) = lines.next() {
+        let line = line?;
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &str = match verb.as_str() {
+            "EHLO" => {
+                "250-email-smtp.amazonaws.com\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 Ok"
+            }
+            "AUTH" => "235 Authentication successful.",
+            "MAIL" | "RCPT" => "250 Ok",
+            "DATA" => {
+                out.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+                for body in lines.by_ref() {
+                    if body?.trim_end_matches('\r') == "." {
+                        break;
+                    }
+                }
+                ACCESS_DENIED
+            }
+            "QUIT" => {
+                out.write_all(b"221 Bye\r\n")?;
+                return Ok(());
+            }
+            _ => "502 Command not implemented",
+        };
+        out.write_all(reply.as_bytes())?;
+        out.write_all(b"\r\n")?;
+    }
+    Ok(())
+}
+
+/// A tmux server of our own (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn new(tag: &str) -> Tmux {
+        Tmux {
+            socket: format!("smtpscope-e2e-{tag}-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn start(&self, dir: &Path, command: &str) {
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+            &dir.display().to_string(),
+            command,
+        ]);
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    /// Waits until the screen shows `text`; the screen is in the panic message otherwise.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never showed {text:?}:\n{screen}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
+    if !Tmux::available() {
+        eprintln!("SKIPPED: tmux is not installed; this test needs a pseudo-terminal");
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = serve(stream);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = Tmux::new("554");
+    tmux.start(
+        dir.path(),
+        &format!(
+            "env SMTPSCOPE_PASSWORD=e2e-secret-pw {bin} --host 127.0.0.1 --port {port} --tls none \
+             --user AKIAIOSFODNN7EXAMPLE --from policy-fail@example.com --to xxxxx@example.com \
+             --ehlo mail.example.com; echo EXITED $?; sleep 30"
+        ),
+    );
+    tmux.wait_for("Next: connect");
+    let steps = [
+        "Next: EHLO",
+        "Next: AUTH",
+        // Without TLS, Next opens the AUTH form to show the warning first.
+        "No TLS on this connection",
+        "Next: MAIL FROM",
+        "Next: RCPT TO",
+        "Next: DATA",
+        "Next: message",
+        "554 Access denied",
+    ];
+    for want in steps {
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(want);
+    }
+    let screen = tmux.wait_for("Verdict: Authenticated; authorization denied after DATA");
+    assert!(screen.contains("authorization"), "{screen}");
+    assert!(
+        screen.contains("arn:aws:iam::123456789012:user/ses-smtp-user.20230808-000000"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("✓AUTH") && screen.contains("✗\".\""),
+        "{screen}"
+    );
+    assert!(!screen.contains("e2e-secret-pw"));
+    println!("--- the 554 screen at 100x30 ---\n{screen}");
+
+    // Save, leave (QUIT is sent first), and check the terminal is given back.
+    tmux.keys(&["w"]);
+    tmux.wait_for("Saved (redacted)");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("EXITED 0");
+    assert!(
+        !after.contains("Transcript"),
+        "alternate screen left behind:\n{after}"
+    );
+
+    let saved: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let text = std::fs::read_to_string(saved[0].with_extension("txt")).expect("txt saved");
+    assert!(text.contains("554 Access denied"), "{text}");
+    assert!(!text.contains("e2e-secret-pw"));
+
+    let replay = Tmux::new("replay");
+    replay.start(
+        dir.path(),
+        &format!(
+            "{bin} replay {}; echo EXITED $?; sleep 30",
+            saved[0].display()
+        ),
+    );
+    let screen = replay.wait_for("read-only");
+    assert!(
+        screen.contains("Authenticated; authorization denied after DATA"),
+        "{screen}"
+    );
+    replay.keys(&["Enter"]);
+    replay.wait_for("nothing can be sent");
+    replay.keys(&["q"]);
+    replay.wait_for("EXITED 0");
+}
