@@ -128,19 +128,32 @@ fn print_event(event: &SimEvent) {
     );
 }
 
-async fn wait_for_stop() {
+/// Registers for SIGINT and SIGTERM at once (a signal that arrives before the returned future
+/// is first polled still stops the simulator cleanly) and resolves when one arrives.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            return;
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Runs the simulator until interrupted. Exit codes: 0 after a clean stop, 1 when it cannot
@@ -158,6 +171,7 @@ pub async fn run(args: &SimArgs) -> i32 {
         return 0;
     }
     let origin = config.origin.clone();
+    let stop = stop_signal();
     let mut running = match sim::start(config).await {
         Ok(r) => r,
         Err(e) => {
@@ -233,7 +247,7 @@ pub async fn run(args: &SimArgs) -> i32 {
         }
     };
     tokio::select! {
-        _ = wait_for_stop() => {}
+        _ = stop => {}
         _ = log => {}
     }
     let stats = running.stats();
