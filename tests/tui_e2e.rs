@@ -1,6 +1,7 @@
 //! End to end: the real binary in a real pseudo-terminal (tmux), against a scripted SES-like
 //! server on 127.0.0.1, walked with Enter through the seed's 554 case; then the saved
-//! transcript opened with `smtpscope replay`. Skips (with a message) where tmux is missing.
+//! transcript opened with `smtpscope replay`; and `smtpscope demo` through its picker and the
+//! seed's scenarios. tmux is installed by `.ci/test`; without it these tests fail.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -110,6 +111,24 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-t", "e2e"])
     }
 
+    /// Presses Enter until the screen shows `text` (at most `presses` times).
+    fn enter_until(&self, text: &str, presses: usize) -> String {
+        for _ in 0..presses {
+            let before = self.screen();
+            if before.contains(text) {
+                return before;
+            }
+            self.keys(&["Enter"]);
+            // Wait for the screen to change (the step was taken) before pressing again.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.screen() == before && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(50));
+            }
+            thread::sleep(Duration::from_millis(150));
+        }
+        self.wait_for(text)
+    }
+
     /// Waits until the screen shows `text`; the screen is in the panic message otherwise.
     fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -137,10 +156,10 @@ impl Drop for Tmux {
 
 #[test]
 fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
-    if !Tmux::available() {
-        eprintln!("SKIPPED: tmux is not installed; this test needs a pseudo-terminal");
-        return;
-    }
+    assert!(
+        Tmux::available(),
+        "tmux is needed for the pseudo-terminal tests: run `bash .ci/test` (it installs tmux)"
+    );
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     let port = listener.local_addr().expect("addr").port();
     thread::spawn(move || {
@@ -226,4 +245,66 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
     replay.wait_for("nothing can be sent");
     replay.keys(&["q"]);
     replay.wait_for("EXITED 0");
+}
+
+#[test]
+fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
+    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = Tmux::new("demo554");
+    tmux.start(dir.path(), &format!("{bin} demo; echo EXITED $?; sleep 30"));
+    tmux.wait_for("Which session");
+    tmux.wait_for("ip-restricted");
+    tmux.keys(&["3"]);
+    tmux.wait_for("IAM allows only another source IP");
+    let screen = tmux.enter_until("554 Access denied", 14);
+    let screen = if screen.contains("Verdict:") {
+        screen
+    } else {
+        tmux.wait_for("Verdict:")
+    };
+    println!("--- demo ip-restricted at 100x30 ---\n{screen}");
+    assert!(
+        screen.contains("Verdict: Authenticated; authorization denied after DATA"),
+        "{screen}"
+    );
+    assert!(screen.contains("[authorization]"), "{screen}");
+    assert!(screen.contains("user/ip-restricted"), "{screen}");
+    assert!(screen.contains("TLS 1.3 verified"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
+}
+
+#[test]
+fn demo_wrong_password_stops_at_auth_and_names_authentication() {
+    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = Tmux::new("demo535");
+    tmux.start(
+        dir.path(),
+        &format!("{bin} demo --scenario wrong-password; echo EXITED $?; sleep 30"),
+    );
+    tmux.wait_for("a wrong password");
+    let screen = tmux.enter_until("535 Authentication", 10);
+    assert!(
+        screen.contains("Authentication failed at AUTH")
+            || tmux
+                .wait_for("Authentication failed at AUTH")
+                .contains("AUTH")
+    );
+    // Next goes on to MAIL FROM, where SES answers 530: the learner sees both.
+    let screen = tmux.enter_until("530 Authentication required", 4);
+    println!("--- demo wrong-password at 100x30 ---\n{screen}");
+    assert!(
+        screen.contains("Verdict: Authentication failed at AUTH"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("abcdefg"),
+        "the typed password must not show"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
 }
