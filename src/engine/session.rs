@@ -83,6 +83,8 @@ pub enum SessionError {
     },
     #[error("the server closed the connection while waiting for the reply to {}", after.name())]
     Closed { after: Verb },
+    #[error("the server closed the connection before {} could be sent", verb.name())]
+    ClosedBefore { verb: Verb },
     #[error("network error during {}: {source}", after.name())]
     Io { after: Verb, source: io::Error },
     #[error("protocol error in the reply to {}: {source}", after.name())]
@@ -206,12 +208,15 @@ impl Session {
             },
             None,
         );
+        // After a timeout the session is out of step: a late reply would be taken for the
+        // answer to the next command (QUIT included), so the connection goes too.
         if matches!(
             err,
             SessionError::Closed { .. }
                 | SessionError::Io { .. }
                 | SessionError::Tls(_)
                 | SessionError::Protocol { .. }
+                | SessionError::Timeout { .. }
         ) {
             self.drop_connection("after the error above");
         }
@@ -457,7 +462,7 @@ impl Session {
         if !self.state.data_started {
             self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
         }
-        self.drain_unsolicited().await?;
+        self.drain_unsolicited(Verb::DataEnd).await?;
         let stats = match self.stream_message(source).await {
             Ok(stats) => stats,
             Err(e) => return Err(self.fail(e)),
@@ -567,7 +572,7 @@ impl Session {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        self.drain_unsolicited().await?;
+        self.drain_unsolicited(verb).await?;
         self.record(
             EntryKind::Sent {
                 line: shown,
@@ -596,8 +601,8 @@ impl Session {
         self.send_line(bytes, shown, verb, Some(redacted)).await
     }
 
-    /// Records replies the server sent without being asked, before the next command.
-    async fn drain_unsolicited(&mut self) -> Result<(), SessionError> {
+    /// Records replies the server sent without being asked, before the next command (`verb`).
+    async fn drain_unsolicited(&mut self, verb: Verb) -> Result<(), SessionError> {
         loop {
             let ready = match self.conn.as_mut() {
                 Some(conn) => conn.read(&mut self.buf).now_or_never(),
@@ -608,15 +613,17 @@ impl Session {
                 Some(Ok(0)) => {
                     self.record_unsolicited()?;
                     self.drop_connection("the server closed the connection");
-                    return Err(self.fail(SessionError::NotConnected));
+                    return Err(self.fail(SessionError::ClosedBefore { verb }));
                 }
                 Some(Ok(n)) => {
                     let chunk = self.buf[..n].to_vec();
                     self.parser.push(&chunk);
+                    // Parse as we go so a flood cannot pile up in the buffer.
+                    self.record_unsolicited()?;
                 }
                 Some(Err(source)) => {
                     return Err(self.fail(SessionError::Io {
-                        after: Verb::Other,
+                        after: verb,
                         source,
                     }));
                 }
