@@ -54,10 +54,8 @@ impl Credentials {
     pub fn new(user: &str, password: Zeroizing<String>) -> Result<Credentials, InputError> {
         check_arg("user name", user)?;
         if password.contains(['\r', '\n', '\0']) {
-            // Do not name the offending character's position: that would leak a hint.
-            return Err(InputError::BadAddress {
-                field: "password".into(),
-                reason: "it contains CR, LF or NUL".into(),
+            return Err(InputError::SecretControl {
+                field: "the password".into(),
             });
         }
         Ok(Credentials {
@@ -231,7 +229,13 @@ mod tests {
     #[test]
     fn refuses_control_characters() {
         assert!(Credentials::new("a\r\nb", Zeroizing::new("p".into())).is_err());
-        assert!(Credentials::new("a", Zeroizing::new("p\0q".into())).is_err());
+        for bad in ["p\0q", "p\rq", "p\nq"] {
+            let err = Credentials::new("a", Zeroizing::new(bad.into())).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "the password contains a line break (CR or LF) or a NUL byte, which AUTH cannot carry"
+            );
+        }
     }
 
     #[test]
