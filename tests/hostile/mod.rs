@@ -79,6 +79,8 @@ pub struct Log {
     pub stopped: Option<String>,
     /// Whether a TLS handshake completed.
     pub tls: bool,
+    /// Whether a client connected at all.
+    pub accepted: bool,
 }
 
 /// A running fake server; stopped (and joined) on [`finish`](Self::finish) or drop.
@@ -110,6 +112,7 @@ impl Server {
                 let mut log = Log::default();
                 let play = async {
                     let (tcp, _) = listener.accept().await?;
+                    log.accepted = true;
                     tcp.set_nodelay(true)?;
                     play(tcp, script, &mut log).await
                 };
