@@ -244,12 +244,19 @@ pub enum ReplyError {
     TooManyLines { limit: usize },
     #[error("reply larger than {limit} bytes in total")]
     ReplyTooLarge { limit: usize },
-    #[error("not an SMTP reply line (expected a 3-digit code 200-599): {line}")]
-    BadCode { line: String },
+    /// `line` holds the raw bytes; the message shows an escaped preview of them.
+    #[error(
+        "not an SMTP reply line (expected a 3-digit code 200-599): {}",
+        preview(line)
+    )]
+    BadCode { line: Vec<u8> },
     #[error("multiline reply changed its code from {expected} to {found}")]
     MismatchedCode { expected: u16, found: u16 },
-    #[error("bad separator after the code (expected ' ' or '-'): {line}")]
-    BadSeparator { line: String },
+    #[error(
+        "bad separator after the code (expected ' ' or '-'): {}",
+        preview(line)
+    )]
+    BadSeparator { line: Vec<u8> },
 }
 
 /// Incremental parser: feed bytes with [`ReplyParser::push`], take replies with
@@ -343,7 +350,7 @@ impl ReplyParser {
     fn accept_line(&mut self, line: ReplyLine) -> Result<Option<Reply>, ReplyError> {
         let raw = &line.raw;
         let Some(code) = parse_code(raw) else {
-            let line = preview(raw);
+            let line = raw.clone();
             self.reset_pending();
             return Err(ReplyError::BadCode { line });
         };
@@ -351,7 +358,7 @@ impl ReplyParser {
             None | Some(b' ') => true,
             Some(b'-') => false,
             Some(_) => {
-                let line = preview(raw);
+                let line = raw.clone();
                 self.reset_pending();
                 return Err(ReplyError::BadSeparator { line });
             }
@@ -396,6 +403,7 @@ impl ReplyParser {
 }
 
 /// The start of a bad line, escaped, for an error message: a hostile line can be 64 KiB.
+/// The error keeps the whole line so the session can mask secrets in it before this cut.
 fn preview(raw: &[u8]) -> String {
     const SHOWN: usize = 200;
     let mut text = crate::engine::escape::escape_bytes(&raw[..raw.len().min(SHOWN)]);
@@ -600,9 +608,9 @@ mod tests {
         line.extend([b'q'; 60_000]);
         line.extend(b"\r\n");
         p.push(&line);
-        let Err(ReplyError::BadCode { line: shown }) = p.next_reply() else {
-            panic!("expected BadCode");
-        };
+        let err = p.next_reply().unwrap_err();
+        assert!(matches!(&err, ReplyError::BadCode { line } if line.len() == 60_003));
+        let shown = err.to_string();
         assert!(shown.len() < 300, "{}", shown.len());
         assert!(shown.ends_with("... (60003 bytes)"), "{shown}");
     }

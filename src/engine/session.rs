@@ -14,7 +14,7 @@ use futures::FutureExt;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::auth::{Credentials, Mechanism, Redacted, decode_challenge};
+use super::auth::{Credentials, Mechanism, Redacted, SecretScrubber, decode_challenge};
 use super::classify::{Catalog, Context, Phase};
 use super::command::{Command, InputError, Verb};
 use super::escape::escape_bytes;
@@ -140,6 +140,8 @@ pub struct Session {
     last_sent_at: Option<Instant>,
     catalog: &'static Catalog,
     buf: Vec<u8>,
+    /// Forms of the passwords sent in this session, masked out of whatever the server sends.
+    scrubber: SecretScrubber,
 }
 
 impl Session {
@@ -156,6 +158,7 @@ impl Session {
             last_sent_at: None,
             catalog: Catalog::builtin(),
             buf: vec![0; READ_CHUNK],
+            scrubber: SecretScrubber::default(),
         }
     }
 
@@ -175,7 +178,19 @@ impl Session {
         self.conn.as_ref().is_some_and(Conn::is_tls)
     }
 
-    fn record(&mut self, kind: EntryKind, latency: Option<Duration>) {
+    fn record(&mut self, mut kind: EntryKind, latency: Option<Duration>) {
+        if !self.scrubber.is_empty() {
+            // Server bytes reach these texts too (bad lines, injected bytes, challenges).
+            match &mut kind {
+                EntryKind::Info { text }
+                | EntryKind::Warning { text }
+                | EntryKind::Error { text, .. }
+                | EntryKind::Closed { reason: text } => {
+                    self.scrubber.scrub_str(text);
+                }
+                _ => {}
+            }
+        }
         self.seq += 1;
         let entry = Entry {
             seq: self.seq,
@@ -203,7 +218,15 @@ impl Session {
         (self.sink)(Event::State(snapshot));
     }
 
-    fn fail(&mut self, err: SessionError) -> SessionError {
+    fn fail(&mut self, mut err: SessionError) -> SessionError {
+        if let SessionError::Protocol {
+            source: ReplyError::BadCode { line } | ReplyError::BadSeparator { line },
+            ..
+        } = &mut err
+        {
+            // Before the message cuts the line short: a half-shown blob would leak half.
+            self.scrubber.scrub_bytes(line);
+        }
         let chain = match &err {
             SessionError::Tls(t) => t.chain().to_vec(),
             _ => Vec::new(),
@@ -368,7 +391,8 @@ impl Session {
             self.warn("the server accepted STARTTLS inside TLS; not starting TLS twice");
             return Ok(());
         }
-        let leftover = self.parser.take_leftover();
+        let mut leftover = self.parser.take_leftover();
+        self.scrubber.scrub_bytes(&mut leftover);
         if !leftover.is_empty() {
             // CVE-2011-0411 class: bytes before the handshake must never count as TLS replies.
             self.warn(format!(
@@ -398,6 +422,7 @@ impl Session {
                 mechanism.name()
             ));
         }
+        self.scrubber.add(creds);
         let user = creds.user.clone();
         match mechanism {
             Mechanism::Plain if initial_response => {
@@ -751,7 +776,10 @@ impl Session {
     fn record_unsolicited(&mut self) -> Result<(), SessionError> {
         loop {
             match self.parser.next_reply() {
-                Ok(Some(reply)) => self.record_reply(&reply, None, None),
+                Ok(Some(mut reply)) => {
+                    self.scrub_reply(&mut reply);
+                    self.record_reply(&reply, None, None)
+                }
                 Ok(None) => return Ok(()),
                 Err(source) => {
                     return Err(self.fail(SessionError::Protocol {
@@ -842,12 +870,25 @@ impl Session {
                 }
             }
         };
+        let mut reply = reply;
+        self.scrub_reply(&mut reply);
         self.record_reply(&reply, Some(verb), user);
         if reply.code == 421 {
             // RFC 5321 §3.8: 421 means the server is closing the channel.
             self.drop_connection("the server sent 421 (closing the channel)");
         }
         Ok(reply)
+    }
+
+    /// Masks any form of a password the server echoed back, and says so.
+    fn scrub_reply(&mut self, reply: &mut Reply) {
+        let mut masked = false;
+        for line in &mut reply.lines {
+            masked |= self.scrubber.scrub_bytes(&mut line.raw);
+        }
+        if masked {
+            self.warn("the server's reply contained the password (or its base64 form); it is shown as <redacted>");
+        }
     }
 
     fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>, user: Option<&str>) {
