@@ -40,6 +40,9 @@ pub enum Step {
     Expect(&'static str),
     /// Reads one client line, whatever it is.
     ExpectAny,
+    /// Sends this prefix followed by the last line the client sent, and CRLF: a server that
+    /// echoes what it was given.
+    Echo(&'static str),
     /// Reads a DATA body, up to and including the `.` line; the raw wire bytes are logged.
     ReadData,
     /// Reads and discards at least this many bytes (part of a message, say).
@@ -292,6 +295,13 @@ async fn play(tcp: TcpStream, script: Vec<Step>, log: &mut Log) -> io::Result<()
                         "expected {prefix:?}, the client sent {line:?}"
                     )));
                 }
+            }
+            Step::Echo(prefix) => {
+                let last = log.lines.last().cloned().unwrap_or_default();
+                let line = format!("{prefix}{last}\r\n");
+                conn.write_all(line.as_bytes()).await?;
+                conn.flush().await?;
+                log.sent += line.len() as u64;
             }
             Step::ExpectAny => {
                 let line = trim_crlf(&read_line(&mut conn, &mut inbuf).await?);
