@@ -4,6 +4,7 @@
 //! without relearning them. Secrets never come from a visible argument unless the user insists
 //! with `--password`, which warns.
 
+use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -111,6 +112,15 @@ impl TargetArgs {
                 "--region {region:?} is not a region name (e.g. us-east-1)"
             )));
         }
+        if let Some(sni) = &self.sni {
+            // Refused here, before connecting, rather than at the TLS handshake.
+            check_arg("--sni", sni).map_err(|e| CliError::Usage(e.to_string()))?;
+            if rustls_pki_types::ServerName::try_from(sni.as_str()).is_err() {
+                return Err(CliError::Usage(format!(
+                    "--sni {sni:?} is not a valid TLS server name (a DNS name or an IP address)"
+                )));
+            }
+        }
         if self.timeout == 0 {
             return Err(CliError::Usage(
                 "--timeout must be at least 1 second".into(),
@@ -172,8 +182,8 @@ impl AuthChoice {
     }
 }
 
-/// Who to log in as.
-#[derive(Debug, Clone, Args, Default)]
+/// Who to log in as. Its `Debug` hides `--password`.
+#[derive(Clone, Args, Default)]
 pub struct CredentialArgs {
     /// SMTP user name (for SES: the access key ID, AKIA...)
     #[arg(
@@ -200,6 +210,18 @@ pub struct CredentialArgs {
     /// AUTH mechanism
     #[arg(long, value_enum, default_value_t = AuthChoice::Plain, help_heading = "Credentials")]
     pub auth: AuthChoice,
+}
+
+impl fmt::Debug for CredentialArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialArgs")
+            .field("user", &self.user)
+            .field("password_file", &self.password_file)
+            .field("password_stdin", &self.password_stdin)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth)
+            .finish()
+    }
 }
 
 /// Where the password came from, for messages that must not show it.
@@ -362,6 +384,38 @@ mod tests {
             ..Default::default()
         };
         assert!(e.validate().is_err());
+    }
+
+    #[test]
+    fn sni_is_checked_before_connecting() {
+        let with_sni = |sni: &str| TargetArgs {
+            host: Some("127.0.0.1".into()),
+            sni: Some(sni.into()),
+            timeout: 30,
+            ..Default::default()
+        };
+        assert!(with_sni("mail.example.com").session_config().is_ok());
+        for (bad, says) in [
+            ("a\r\nb", "carriage return"),
+            ("a\nb", "line feed"),
+            ("a\0b", "NUL"),
+            ("not a name", "not a valid TLS server name"),
+        ] {
+            let err = with_sni(bad).session_config().unwrap_err().to_string();
+            assert!(err.contains("--sni") && err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let c = CredentialArgs {
+            user: Some("AKIAEXAMPLE".into()),
+            password: Some("hunter2-secret".into()),
+            ..Default::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("AKIAEXAMPLE"));
     }
 
     #[test]

@@ -54,10 +54,8 @@ impl Credentials {
     pub fn new(user: &str, password: Zeroizing<String>) -> Result<Credentials, InputError> {
         check_arg("user name", user)?;
         if password.contains(['\r', '\n', '\0']) {
-            // Do not name the offending character's position: that would leak a hint.
-            return Err(InputError::BadAddress {
-                field: "password".into(),
-                reason: "it contains CR, LF or NUL".into(),
+            return Err(InputError::SecretControl {
+                field: "the password".into(),
             });
         }
         Ok(Credentials {
@@ -181,6 +179,82 @@ pub fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted> {
     })
 }
 
+/// Removes the forms of a password from text the server sent back.
+///
+/// A server may echo what it was sent ("500 unrecognized command: AGFraWEA..."), and then the
+/// secret would reach the screen, the saved transcript and error messages through the reply.
+/// The session remembers every form it sent (the password, its base64 for LOGIN, the PLAIN
+/// blob) and replaces them with `<redacted>` wherever server text is recorded. Forms shorter
+/// than [`SecretScrubber::MIN_LEN`] are not scrubbed: that would mangle ordinary words.
+#[derive(Default, Clone)]
+pub struct SecretScrubber {
+    forms: Vec<Zeroizing<String>>,
+}
+
+impl fmt::Debug for SecretScrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretScrubber({} forms)", self.forms.len())
+    }
+}
+
+impl SecretScrubber {
+    pub const MIN_LEN: usize = 8;
+    const MASK: &'static str = "<redacted>";
+
+    /// Remembers the forms of these credentials' password.
+    pub fn add(&mut self, creds: &Credentials) {
+        for form in creds.secret_forms() {
+            if form.len() >= Self::MIN_LEN && !self.forms.iter().any(|f| **f == *form) {
+                self.forms.push(form);
+            }
+        }
+        // Longest first, so a blob is masked whole rather than around a shorter form in it.
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+
+    /// Masks every form in `bytes`; true when something was masked.
+    pub fn scrub_bytes(&self, bytes: &mut Vec<u8>) -> bool {
+        let mut changed = false;
+        for form in &self.forms {
+            let needle = form.as_bytes();
+            if !bytes.windows(needle.len()).any(|w| w == needle) {
+                continue;
+            }
+            let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(needle) {
+                    out.extend_from_slice(Self::MASK.as_bytes());
+                    i += needle.len();
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            std::mem::swap(bytes, &mut out);
+            changed = true;
+        }
+        changed
+    }
+
+    /// Masks every form in `text`; true when something was masked.
+    pub fn scrub_str(&self, text: &mut String) -> bool {
+        let mut changed = false;
+        for form in &self.forms {
+            if text.contains(form.as_str()) {
+                let masked = text.replace(form.as_str(), Self::MASK);
+                *text = masked;
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 /// Decodes a server's `334` challenge for display (`VXNlcm5hbWU6` is "Username:").
 pub fn decode_challenge(text: &str) -> Option<String> {
     let bytes = B64.decode(text.trim()).ok()?;
@@ -267,9 +341,45 @@ mod tests {
     }
 
     #[test]
+    fn scrubber_masks_every_form_and_nothing_else() {
+        let c = creds();
+        let mut scrubber = SecretScrubber::default();
+        assert!(scrubber.is_empty());
+        scrubber.add(&c);
+        let blob = c.plain_blob();
+        let mut echo = format!(
+            "500 5.5.2 unrecognized: {} and {}",
+            blob.as_str(),
+            c.password()
+        )
+        .into_bytes();
+        assert!(scrubber.scrub_bytes(&mut echo));
+        let echo = String::from_utf8(echo).unwrap();
+        assert_eq!(echo, "500 5.5.2 unrecognized: <redacted> and <redacted>");
+        let mut text = format!("x{}y", c.login_password().as_str());
+        assert!(scrubber.scrub_str(&mut text));
+        assert_eq!(text, "x<redacted>y");
+        let mut clean = b"250 Ok".to_vec();
+        assert!(!scrubber.scrub_bytes(&mut clean));
+        assert_eq!(clean, b"250 Ok");
+        assert!(!format!("{scrubber:?}").contains(c.password()));
+        // Very short passwords are left alone rather than masking every "ok" in a session.
+        let mut short = SecretScrubber::default();
+        short.add(&Credentials::new("u", Zeroizing::new("ok".into())).unwrap());
+        let mut reply = b"250 ok".to_vec();
+        assert!(!short.scrub_bytes(&mut reply));
+    }
+
+    #[test]
     fn refuses_control_characters() {
         assert!(Credentials::new("a\r\nb", Zeroizing::new("p".into())).is_err());
-        assert!(Credentials::new("a", Zeroizing::new("p\0q".into())).is_err());
+        for bad in ["p\0q", "p\rq", "p\nq"] {
+            let err = Credentials::new("a", Zeroizing::new(bad.into())).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "the password contains a line break (CR or LF) or a NUL byte, which AUTH cannot carry"
+            );
+        }
     }
 
     #[test]

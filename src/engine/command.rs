@@ -19,6 +19,9 @@ pub enum InputError {
     Empty { field: String },
     #[error("{field} is not a valid address: {reason}")]
     BadAddress { field: String, reason: String },
+    /// Which character and where is not said: for a secret that would be a hint.
+    #[error("{field} contains a line break (CR or LF) or a NUL byte, which AUTH cannot carry")]
+    SecretControl { field: String },
 }
 
 /// Refuses CR, LF and NUL in a value that becomes part of a command line.

@@ -142,6 +142,11 @@ impl DotStuffer {
         self.at_line_start = true;
     }
 
+    /// What has been seen so far (for a message cut short).
+    pub fn stats(&self) -> &MessageStats {
+        &self.stats
+    }
+
     /// Ends the message: completes a last unterminated line and writes `.` CRLF.
     pub fn finish(mut self, out: &mut Vec<u8>) -> MessageStats {
         let before = out.len();

@@ -3,8 +3,8 @@
 //! Bytes go in as they arrive from the socket; whole replies come out. Every line keeps its raw
 //! bytes (without the line ending) so front ends can show exactly what the server sent, even
 //! when it is not UTF-8. Memory is bounded: an unterminated line longer than [`Limits::max_line`]
-//! or a reply with more than [`Limits::max_lines`] lines is a protocol error, not a buffer that
-//! grows without end.
+//! a reply with more than [`Limits::max_lines`] lines, or one whose lines add up to more than
+//! [`Limits::max_reply_bytes`], is a protocol error, not a buffer that grows without end.
 
 use std::fmt;
 
@@ -20,15 +20,21 @@ pub struct Limits {
     pub max_line: usize,
     /// Most lines in one multiline reply.
     pub max_lines: usize,
+    /// Most bytes in one reply, all lines together. Without it, `max_lines` lines of
+    /// `max_line` bytes each (256 MiB by default) would all be held at once.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         // RFC 5321 allows 512 octets per reply line; real servers exceed that, so be generous
         // but finite.
+        // A 4,096-line EHLO of ordinary keywords is about 100 KiB; 1 MiB leaves room for
+        // chatty servers while keeping a hostile one from holding the client's memory.
         Self {
             max_line: 64 * 1024,
             max_lines: 4096,
+            max_reply_bytes: 1024 * 1024,
         }
     }
 }
@@ -236,12 +242,21 @@ pub enum ReplyError {
     LineTooLong { limit: usize },
     #[error("reply has more than {limit} lines")]
     TooManyLines { limit: usize },
-    #[error("not an SMTP reply line (expected a 3-digit code 200-599): {line}")]
-    BadCode { line: String },
+    #[error("reply larger than {limit} bytes in total")]
+    ReplyTooLarge { limit: usize },
+    /// `line` holds the raw bytes; the message shows an escaped preview of them.
+    #[error(
+        "not an SMTP reply line (expected a 3-digit code 200-599): {}",
+        preview(line)
+    )]
+    BadCode { line: Vec<u8> },
     #[error("multiline reply changed its code from {expected} to {found}")]
     MismatchedCode { expected: u16, found: u16 },
-    #[error("bad separator after the code (expected ' ' or '-'): {line}")]
-    BadSeparator { line: String },
+    #[error(
+        "bad separator after the code (expected ' ' or '-'): {}",
+        preview(line)
+    )]
+    BadSeparator { line: Vec<u8> },
 }
 
 /// Incremental parser: feed bytes with [`ReplyParser::push`], take replies with
@@ -252,6 +267,8 @@ pub struct ReplyParser {
     buf: Vec<u8>,
     /// Continuation lines of the reply being assembled.
     pending: Vec<ReplyLine>,
+    /// Raw bytes held in `pending`.
+    pending_bytes: usize,
     pending_code: Option<u16>,
 }
 
@@ -271,7 +288,7 @@ impl ReplyParser {
 
     /// Bytes received but not yet part of a complete line or reply.
     pub fn buffered(&self) -> usize {
-        self.buf.len() + self.pending.iter().map(|l| l.raw.len()).sum::<usize>()
+        self.buf.len() + self.pending_bytes
     }
 
     /// True when part of a reply (a partial line or continuation lines) is waiting.
@@ -288,8 +305,15 @@ impl ReplyParser {
             out.extend_from_slice(if line.bare_lf { b"\n" } else { b"\r\n" });
         }
         out.append(&mut self.buf);
-        self.pending_code = None;
+        self.reset_pending();
         out
+    }
+
+    /// Forgets a partly assembled reply (after it is taken or found malformed).
+    fn reset_pending(&mut self) {
+        self.pending.clear();
+        self.pending_bytes = 0;
+        self.pending_code = None;
     }
 
     /// Returns the next complete reply, `Ok(None)` when more bytes are needed.
@@ -298,6 +322,7 @@ impl ReplyParser {
             let Some(nl) = self.buf.iter().position(|&b| b == b'\n') else {
                 if self.buf.len() > self.limits.max_line {
                     self.buf.clear();
+                    self.reset_pending();
                     return Err(ReplyError::LineTooLong {
                         limit: self.limits.max_line,
                     });
@@ -311,6 +336,7 @@ impl ReplyParser {
                 line.pop();
             }
             if line.len() > self.limits.max_line {
+                self.reset_pending();
                 return Err(ReplyError::LineTooLong {
                     limit: self.limits.max_line,
                 });
@@ -323,46 +349,47 @@ impl ReplyParser {
 
     fn accept_line(&mut self, line: ReplyLine) -> Result<Option<Reply>, ReplyError> {
         let raw = &line.raw;
-        let code = parse_code(raw).ok_or_else(|| {
-            self.pending.clear();
-            self.pending_code = None;
-            ReplyError::BadCode {
-                line: crate::engine::escape::escape_bytes(raw),
-            }
-        })?;
+        let Some(code) = parse_code(raw) else {
+            let line = raw.clone();
+            self.reset_pending();
+            return Err(ReplyError::BadCode { line });
+        };
         let last = match raw.get(3) {
             None | Some(b' ') => true,
             Some(b'-') => false,
             Some(_) => {
-                self.pending.clear();
-                self.pending_code = None;
-                return Err(ReplyError::BadSeparator {
-                    line: crate::engine::escape::escape_bytes(raw),
-                });
+                let line = raw.clone();
+                self.reset_pending();
+                return Err(ReplyError::BadSeparator { line });
             }
         };
         if let Some(expected) = self.pending_code.filter(|&expected| expected != code) {
-            self.pending.clear();
-            self.pending_code = None;
+            self.reset_pending();
             return Err(ReplyError::MismatchedCode {
                 expected,
                 found: code,
             });
         }
         if self.pending.len() + 1 > self.limits.max_lines {
-            self.pending.clear();
-            self.pending_code = None;
+            self.reset_pending();
             return Err(ReplyError::TooManyLines {
                 limit: self.limits.max_lines,
             });
         }
+        if self.pending_bytes + raw.len() > self.limits.max_reply_bytes {
+            self.reset_pending();
+            return Err(ReplyError::ReplyTooLarge {
+                limit: self.limits.max_reply_bytes,
+            });
+        }
+        self.pending_bytes += raw.len();
         self.pending.push(line);
         if !last {
             self.pending_code = Some(code);
             return Ok(None);
         }
-        self.pending_code = None;
         let lines = std::mem::take(&mut self.pending);
+        self.reset_pending();
         let enhanced = lines
             .last()
             .and_then(|l| EnhancedCode::parse_prefix(&l.text()).map(|(e, _)| e))
@@ -373,6 +400,17 @@ impl ReplyParser {
             lines,
         }))
     }
+}
+
+/// The start of a bad line, escaped, for an error message: a hostile line can be 64 KiB.
+/// The error keeps the whole line so the session can mask secrets in it before this cut.
+fn preview(raw: &[u8]) -> String {
+    const SHOWN: usize = 200;
+    let mut text = crate::engine::escape::escape_bytes(&raw[..raw.len().min(SHOWN)]);
+    if raw.len() > SHOWN {
+        text.push_str(&format!("... ({} bytes)", raw.len()));
+    }
+    text
 }
 
 fn parse_code(raw: &[u8]) -> Option<u16> {
@@ -507,6 +545,7 @@ mod tests {
         let limits = Limits {
             max_line: 100,
             max_lines: 10,
+            max_reply_bytes: 1000,
         };
         let mut p = ReplyParser::new(limits);
         p.push(&[b'2'; 50]);
@@ -528,10 +567,52 @@ mod tests {
         let limits = Limits {
             max_line: 100,
             max_lines: 3,
+            max_reply_bytes: 1000,
         };
         let mut p = ReplyParser::new(limits);
         p.push(b"250-a\r\n250-b\r\n250-c\r\n250-d\r\n250 e\r\n");
         assert_eq!(p.next_reply(), Err(ReplyError::TooManyLines { limit: 3 }));
+    }
+
+    #[test]
+    fn too_many_bytes_in_one_reply() {
+        let limits = Limits {
+            max_line: 100,
+            max_lines: 100,
+            max_reply_bytes: 250,
+        };
+        let mut p = ReplyParser::new(limits);
+        let line = format!("250-{}\r\n", "x".repeat(96));
+        p.push(line.repeat(2).as_bytes());
+        assert_eq!(p.next_reply(), Ok(None));
+        assert_eq!(p.buffered(), 200);
+        p.push(line.as_bytes());
+        assert_eq!(
+            p.next_reply(),
+            Err(ReplyError::ReplyTooLarge { limit: 250 })
+        );
+        assert_eq!(p.buffered(), 0, "the partial reply is dropped");
+        // Exactly at the limit is fine.
+        let mut p = ReplyParser::new(Limits {
+            max_reply_bytes: 200,
+            ..limits
+        });
+        p.push(format!("250-{}\r\n250 {}\r\n", "x".repeat(96), "y".repeat(96)).as_bytes());
+        assert_eq!(p.next_reply().unwrap().unwrap().lines.len(), 2);
+    }
+
+    #[test]
+    fn errors_show_only_the_start_of_a_long_bad_line() {
+        let mut p = ReplyParser::default();
+        let mut line = b"xyz".to_vec();
+        line.extend([b'q'; 60_000]);
+        line.extend(b"\r\n");
+        p.push(&line);
+        let err = p.next_reply().unwrap_err();
+        assert!(matches!(&err, ReplyError::BadCode { line } if line.len() == 60_003));
+        let shown = err.to_string();
+        assert!(shown.len() < 300, "{}", shown.len());
+        assert!(shown.ends_with("... (60003 bytes)"), "{shown}");
     }
 
     #[test]

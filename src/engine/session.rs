@@ -14,7 +14,9 @@ use futures::FutureExt;
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::auth::{Credentials, Mechanism, Redacted, decode_challenge, redaction_for_typed};
+use super::auth::{
+    Credentials, Mechanism, Redacted, SecretScrubber, decode_challenge, redaction_for_typed,
+};
 use super::classify::{Catalog, Context, Phase};
 use super::command::{Command, InputError, Verb};
 use super::escape::escape_bytes;
@@ -83,6 +85,8 @@ pub enum SessionError {
     },
     #[error("the server closed the connection while waiting for the reply to {}", after.name())]
     Closed { after: Verb },
+    #[error("the server closed the connection before {} could be sent", verb.name())]
+    ClosedBefore { verb: Verb },
     #[error("network error during {}: {source}", after.name())]
     Io { after: Verb, source: io::Error },
     #[error("protocol error in the reply to {}: {source}", after.name())]
@@ -114,8 +118,17 @@ pub enum MessageSource {
     Stdin,
 }
 
+/// How streaming a message ended.
+struct Streamed {
+    stats: MessageStats,
+    /// `Some(bytes sent)` when the server spoke or hung up before the message was complete.
+    interrupted_after: Option<u64>,
+}
+
 const READ_CHUNK: usize = 16 * 1024;
 const MESSAGE_CHUNK: usize = 64 * 1024;
+/// While a write is blocked, how often to look for an early reply from the server.
+const STALL_CHECK: Duration = Duration::from_millis(200);
 
 /// An SMTP client session.
 pub struct Session {
@@ -129,6 +142,8 @@ pub struct Session {
     last_sent_at: Option<Instant>,
     catalog: &'static Catalog,
     buf: Vec<u8>,
+    /// Forms of the passwords sent in this session, masked out of whatever the server sends.
+    scrubber: SecretScrubber,
 }
 
 impl Session {
@@ -145,6 +160,7 @@ impl Session {
             last_sent_at: None,
             catalog: Catalog::builtin(),
             buf: vec![0; READ_CHUNK],
+            scrubber: SecretScrubber::default(),
         }
     }
 
@@ -164,7 +180,19 @@ impl Session {
         self.conn.as_ref().is_some_and(Conn::is_tls)
     }
 
-    fn record(&mut self, kind: EntryKind, latency: Option<Duration>) {
+    fn record(&mut self, mut kind: EntryKind, latency: Option<Duration>) {
+        if !self.scrubber.is_empty() {
+            // Server bytes reach these texts too (bad lines, injected bytes, challenges).
+            match &mut kind {
+                EntryKind::Info { text }
+                | EntryKind::Warning { text }
+                | EntryKind::Error { text, .. }
+                | EntryKind::Closed { reason: text } => {
+                    self.scrubber.scrub_str(text);
+                }
+                _ => {}
+            }
+        }
         self.seq += 1;
         let entry = Entry {
             seq: self.seq,
@@ -192,7 +220,15 @@ impl Session {
         (self.sink)(Event::State(snapshot));
     }
 
-    fn fail(&mut self, err: SessionError) -> SessionError {
+    fn fail(&mut self, mut err: SessionError) -> SessionError {
+        if let SessionError::Protocol {
+            source: ReplyError::BadCode { line } | ReplyError::BadSeparator { line },
+            ..
+        } = &mut err
+        {
+            // Before the message cuts the line short: a half-shown blob would leak half.
+            self.scrubber.scrub_bytes(line);
+        }
         let chain = match &err {
             SessionError::Tls(t) => t.chain().to_vec(),
             _ => Vec::new(),
@@ -206,12 +242,15 @@ impl Session {
             },
             None,
         );
+        // After a timeout the session is out of step: a late reply would be taken for the
+        // answer to the next command (QUIT included), so the connection goes too.
         if matches!(
             err,
             SessionError::Closed { .. }
                 | SessionError::Io { .. }
                 | SessionError::Tls(_)
                 | SessionError::Protocol { .. }
+                | SessionError::Timeout { .. }
         ) {
             self.drop_connection("after the error above");
         }
@@ -368,7 +407,8 @@ impl Session {
             self.warn("the server accepted STARTTLS inside TLS; not starting TLS twice");
             return Ok(());
         }
-        let leftover = self.parser.take_leftover();
+        let mut leftover = self.parser.take_leftover();
+        self.scrubber.scrub_bytes(&mut leftover);
         if !leftover.is_empty() {
             // CVE-2011-0411 class: bytes before the handshake must never count as TLS replies.
             self.warn(format!(
@@ -398,6 +438,7 @@ impl Session {
                 mechanism.name()
             ));
         }
+        self.scrubber.add(creds);
         let user = creds.user.clone();
         match mechanism {
             Mechanism::Plain if initial_response => {
@@ -461,6 +502,12 @@ impl Session {
     }
 
     /// Streams the message after a 354, dot-stuffed, with the final `.`, then reads the reply.
+    ///
+    /// A server may answer before the message is complete (a 554 right after its 354, say)
+    /// and stop reading. Between chunks the session looks for such an early reply; when one
+    /// comes, streaming stops, the reply is the answer to the message, and the connection is
+    /// closed because the server's state is unknown. Writes that stall for the reply timeout
+    /// end the same way, so a server that stops reading cannot hang the client.
     pub async fn send_message(
         &mut self,
         source: MessageSource,
@@ -471,11 +518,13 @@ impl Session {
         if !self.state.data_started {
             self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
         }
-        self.drain_unsolicited(Verb::DataEnd).await?;
-        let stats = match self.stream_message(source).await {
-            Ok(stats) => stats,
+        // No drain of unsolicited replies here: after the 354, whatever the server says is
+        // its answer to the message.
+        let streamed = match self.stream_message(source).await {
+            Ok(s) => s,
             Err(e) => return Err(self.fail(e)),
         };
+        let stats = streamed.stats;
         let eight_bit = self
             .state
             .capabilities
@@ -490,26 +539,30 @@ impl Session {
         for w in stats.warnings(eight_bit) {
             self.warn(w);
         }
-        self.last_sent_at = Some(Instant::now());
-        let reply = self.read_and_record(Verb::DataEnd, None).await?;
-        Ok((reply, stats))
+        if let Some(sent) = streamed.interrupted_after {
+            self.warn(format!(
+                "the server replied (or hung up) before the message was complete: {sent} byte(s) were sent, the rest and the final \".\" were not; the connection will be closed since the server's state is unknown"
+            ));
+        } else {
+            self.last_sent_at = Some(Instant::now());
+        }
+        let reply = self.read_and_record(Verb::DataEnd, None).await;
+        if streamed.interrupted_after.is_some() {
+            self.drop_connection("the server answered before the end of the message");
+        }
+        Ok((reply?, stats))
     }
 
-    async fn stream_message(
-        &mut self,
-        source: MessageSource,
-    ) -> Result<MessageStats, SessionError> {
+    async fn stream_message(&mut self, source: MessageSource) -> Result<Streamed, SessionError> {
         let mut stuffer = DotStuffer::default();
         let mut out = Vec::with_capacity(MESSAGE_CHUNK + MESSAGE_CHUNK / 8);
-        let write_err = |source| SessionError::Io {
-            after: Verb::DataEnd,
-            source,
-        };
-        match source {
+        let mut sent = 0u64;
+        let complete = match source {
             MessageSource::Text(text) => {
                 stuffer.push(text.as_bytes(), &mut out);
-                self.write_all(&out).await.map_err(write_err)?;
+                let complete = self.write_data(&out, &mut sent).await?;
                 out.clear();
+                complete
             }
             MessageSource::File(path) => {
                 let file = tokio::fs::File::open(&path).await.map_err(|source| {
@@ -518,26 +571,50 @@ impl Session {
                         source,
                     }
                 })?;
-                self.pump(file, &mut stuffer, &mut out, &path.display().to_string())
-                    .await?;
+                let name = path.display().to_string();
+                self.pump(file, &mut stuffer, &mut out, &name, &mut sent)
+                    .await?
             }
             MessageSource::Stdin => {
-                self.pump(tokio::io::stdin(), &mut stuffer, &mut out, "standard input")
-                    .await?;
+                self.pump(
+                    tokio::io::stdin(),
+                    &mut stuffer,
+                    &mut out,
+                    "standard input",
+                    &mut sent,
+                )
+                .await?
             }
+        };
+        if !complete {
+            return Ok(Streamed {
+                stats: stuffer.stats().clone(),
+                interrupted_after: Some(sent),
+            });
         }
         let stats = stuffer.finish(&mut out);
-        self.write_all(&out).await.map_err(write_err)?;
-        Ok(stats)
+        if !self.write_data(&out, &mut sent).await? {
+            return Ok(Streamed {
+                stats,
+                interrupted_after: Some(sent),
+            });
+        }
+        Ok(Streamed {
+            stats,
+            interrupted_after: None,
+        })
     }
 
+    /// Copies `reader` through the dot-stuffer to the server; false when the server spoke
+    /// before the end.
     async fn pump<R: AsyncRead + Unpin>(
         &mut self,
         mut reader: R,
         stuffer: &mut DotStuffer,
         out: &mut Vec<u8>,
         name: &str,
-    ) -> Result<(), SessionError> {
+        sent: &mut u64,
+    ) -> Result<bool, SessionError> {
         let mut chunk = vec![0u8; MESSAGE_CHUNK];
         loop {
             let n =
@@ -549,26 +626,97 @@ impl Session {
                         source,
                     })?;
             if n == 0 {
-                return Ok(());
+                return Ok(true);
             }
             stuffer.push(&chunk[..n], out);
-            self.write_all(out)
-                .await
-                .map_err(|source| SessionError::Io {
-                    after: Verb::DataEnd,
-                    source,
-                })?;
+            let complete = self.write_data(out, sent).await?;
             out.clear();
+            if !complete {
+                return Ok(false);
+            }
         }
     }
 
+    /// Writes message bytes, checking for an early reply before each chunk and whenever the
+    /// server stops taking data for a moment. Returns false when the server spoke (or hung
+    /// up); an error when it took nothing for the whole reply timeout.
+    async fn write_data(&mut self, bytes: &[u8], sent: &mut u64) -> Result<bool, SessionError> {
+        let io_err = |source| SessionError::Io {
+            after: Verb::DataEnd,
+            source,
+        };
+        let timeout = self.cfg.reply_timeout;
+        for chunk in bytes.chunks(MESSAGE_CHUNK) {
+            if self.server_spoke_early() {
+                return Ok(false);
+            }
+            let mut off = 0;
+            let mut last_progress = Instant::now();
+            while off < chunk.len() {
+                let conn = self.conn.as_mut().ok_or(SessionError::NotConnected)?;
+                // A pending write consumes nothing, so giving up on it after a slice is safe.
+                match tokio::time::timeout(STALL_CHECK, conn.write(&chunk[off..])).await {
+                    Ok(Ok(0)) => return Err(io_err(io::ErrorKind::WriteZero.into())),
+                    Ok(Ok(n)) => {
+                        off += n;
+                        *sent += n as u64;
+                        last_progress = Instant::now();
+                    }
+                    Ok(Err(source)) => {
+                        // The server may have answered, then hung up: keep its words.
+                        if self.server_spoke_early() {
+                            return Ok(false);
+                        }
+                        return Err(io_err(source));
+                    }
+                    Err(_) if self.server_spoke_early() => return Ok(false),
+                    Err(_) if last_progress.elapsed() >= timeout => {
+                        return Err(io_err(stalled(timeout)));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        let conn = self.conn.as_mut().ok_or(SessionError::NotConnected)?;
+        match tokio::time::timeout(timeout, conn.flush()).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(_)) | Err(_) if self.server_spoke_early() => Ok(false),
+            Ok(Err(source)) => Err(io_err(source)),
+            Err(_) => Err(io_err(stalled(timeout))),
+        }
+    }
+
+    /// Takes what the server has already sent, without waiting: true when bytes of a reply
+    /// are waiting or the server closed. At most one read, so a flood cannot pile up.
+    fn server_spoke_early(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return true;
+        };
+        match conn.read(&mut self.buf).now_or_never() {
+            Some(Ok(0)) => return true,
+            Some(Ok(n)) => {
+                let chunk = self.buf[..n].to_vec();
+                self.parser.push(&chunk);
+            }
+            Some(Err(_)) | None => {}
+        }
+        self.parser.is_mid_reply()
+    }
+
+    /// Writes and flushes, giving up when the server takes nothing for the reply timeout.
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let timeout = self.cfg.reply_timeout;
         let conn = self
             .conn
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not connected"))?;
-        conn.write_all(bytes).await?;
-        conn.flush().await
+        let write = async {
+            conn.write_all(bytes).await?;
+            conn.flush().await
+        };
+        tokio::time::timeout(timeout, write)
+            .await
+            .unwrap_or_else(|_| Err(stalled(timeout)))
     }
 
     async fn send_line(
@@ -614,6 +762,8 @@ impl Session {
     /// Reads only what has already arrived, and at most a bounded amount of it, so a server
     /// that floods cannot keep the command from going out.
     async fn drain_unsolicited(&mut self, verb: Verb) -> Result<(), SessionError> {
+        // Replies that came in the same read as the last answer are already buffered.
+        self.record_unsolicited()?;
         for _ in 0..64 {
             let ready = match self.conn.as_mut() {
                 Some(conn) => conn.read(&mut self.buf).now_or_never(),
@@ -623,11 +773,13 @@ impl Session {
                 None => break,
                 Some(Ok(0)) => {
                     self.record_unsolicited()?;
-                    return Err(self.fail(SessionError::Closed { after: verb }));
+                    self.drop_connection("the server closed the connection");
+                    return Err(self.fail(SessionError::ClosedBefore { verb }));
                 }
                 Some(Ok(n)) => {
                     let chunk = self.buf[..n].to_vec();
                     self.parser.push(&chunk);
+                    // Parse as we go so a flood cannot pile up in the buffer.
                     self.record_unsolicited()?;
                 }
                 Some(Err(source)) => {
@@ -644,7 +796,10 @@ impl Session {
     fn record_unsolicited(&mut self) -> Result<(), SessionError> {
         loop {
             match self.parser.next_reply() {
-                Ok(Some(reply)) => self.record_reply(&reply, None, None),
+                Ok(Some(mut reply)) => {
+                    self.scrub_reply(&mut reply);
+                    self.record_reply(&reply, None, None)
+                }
                 Ok(None) => return Ok(()),
                 Err(source) => {
                     return Err(self.fail(SessionError::Protocol {
@@ -735,12 +890,25 @@ impl Session {
                 }
             }
         };
+        let mut reply = reply;
+        self.scrub_reply(&mut reply);
         self.record_reply(&reply, Some(verb), user);
         if reply.code == 421 {
             // RFC 5321 §3.8: 421 means the server is closing the channel.
             self.drop_connection("the server sent 421 (closing the channel)");
         }
         Ok(reply)
+    }
+
+    /// Masks any form of a password the server echoed back, and says so.
+    fn scrub_reply(&mut self, reply: &mut Reply) {
+        let mut masked = false;
+        for line in &mut reply.lines {
+            masked |= self.scrubber.scrub_bytes(&mut line.raw);
+        }
+        if masked {
+            self.warn("the server's reply contained the password (or its base64 form); it is shown as <redacted>");
+        }
     }
 
     fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>, user: Option<&str>) {
@@ -783,6 +951,14 @@ impl Session {
             let _ = conn.shutdown().await;
         }
     }
+}
+
+/// The error for a server that stopped reading what the client sends.
+fn stalled(timeout: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the server accepted no data for {timeout:?} (it stopped reading)"),
+    )
 }
 
 fn timeout_hint(verb: Verb, mode: TlsMode, mid_reply: bool) -> &'static str {

@@ -556,11 +556,20 @@ fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> Stri
         return err.to_string();
     };
     let leaf = chain.first();
+    // A lone self-signed certificate fails as "unknown issuer", or with a signature error when
+    // some trusted root happens to share its subject name; either way it is simply not trusted.
+    let lone_self_signed = chain.len() == 1 && leaf.is_some_and(|c| c.self_signed);
     match cert_err {
+        CertificateError::UnknownIssuer
+        | CertificateError::BadSignature
+        | CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. }
+            if lone_self_signed =>
+        {
+            "the certificate is self-signed and not trusted (unknown issuer); pass it with --ca-file, or --insecure to look anyway".into()
+        }
         CertificateError::UnknownIssuer => {
-            if chain.len() == 1 && leaf.is_some_and(|c| c.self_signed) {
-                "the certificate is self-signed and not trusted (unknown issuer); pass its CA with --ca-file, or --insecure to look anyway".into()
-            } else if let Some(leaf) =
+            if let Some(leaf) =
                 leaf.filter(|l| !chain.iter().skip(1).any(|c| c.subject == l.issuer))
             {
                 format!(
@@ -587,6 +596,14 @@ fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> Stri
         }
         CertificateError::Revoked => "the certificate has been revoked".into(),
         CertificateError::BadSignature => "a certificate in the chain has a bad signature".into(),
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "a certificate's signature uses an algorithm that is not supported or does not match its issuer's key (the chain may point at the wrong issuer)".into()
+        }
+        CertificateError::BadEncoding => "the certificate is malformed (it cannot be decoded)".into(),
+        CertificateError::UnhandledCriticalExtension => {
+            "the certificate has a critical extension that cannot be checked".into()
+        }
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "the certificate is not meant for TLS servers (wrong key usage)".into()
         }
@@ -648,5 +665,66 @@ fn format_ip(bytes: &[u8]) -> String {
             std::net::Ipv6Addr::from(a).to_string()
         }
         _ => format!("{bytes:02x?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(subject: &str, issuer: &str) -> CertInfo {
+        CertInfo {
+            subject: subject.into(),
+            issuer: issuer.into(),
+            not_before: "Jan  1 00:00:00 2020 +00:00".into(),
+            not_after: "Jan  1 00:00:00 2021 +00:00".into(),
+            sans: vec!["mail.example".into()],
+            serial: "01".into(),
+            self_signed: subject == issuer,
+        }
+    }
+
+    fn reason(err: CertificateError, chain: &[CertInfo]) -> String {
+        plain_cert_error(
+            &rustls::Error::InvalidCertificate(err),
+            "mail.example",
+            chain,
+        )
+    }
+
+    #[test]
+    fn a_lone_self_signed_certificate_is_named_whatever_the_error() {
+        let lone = [cert("CN=localhost", "CN=localhost")];
+        let signature_mismatch =
+            CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                signature_algorithm_id: vec![1],
+                public_key_algorithm_id: vec![2],
+            };
+        for err in [
+            CertificateError::UnknownIssuer,
+            CertificateError::BadSignature,
+            signature_mismatch.clone(),
+        ] {
+            assert!(reason(err, &lone).contains("self-signed"));
+        }
+        // In a longer chain the same signature error is not blamed on self-signing.
+        let chain = [cert("CN=leaf", "CN=int"), cert("CN=int", "CN=root")];
+        let text = reason(signature_mismatch, &chain);
+        assert!(
+            !text.contains("self-signed") && text.contains("issuer's key"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn common_failures_are_in_plain_words() {
+        let chain = [cert("CN=leaf", "CN=missing intermediate")];
+        assert!(reason(CertificateError::UnknownIssuer, &chain).contains("missing intermediate"));
+        assert!(
+            reason(CertificateError::Expired, &chain).contains("expired (Jan  1 00:00:00 2021")
+        );
+        let name = reason(CertificateError::NotValidForName, &chain);
+        assert!(name.contains("not valid for \"mail.example\""), "{name}");
+        assert!(!reason(CertificateError::BadEncoding, &chain).contains('{'));
     }
 }

@@ -1,0 +1,437 @@
+//! Credential hygiene: every output smtpscope produces, run with a known password, must not
+//! contain it in any form (plain, base64 for LOGIN, inside the base64 PLAIN blob).
+//!
+//! The outputs are listed in [`outputs`]; each entry runs one path and returns everything it
+//! printed or recorded. Front ends that do not exist yet (the TUI's saved transcript, replay,
+//! log files) add their producers to that list.
+
+mod common;
+mod hostile;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use common::{LeafSpec, Peer, Pki, assert_no_secret, make_pki, start_ses_peer};
+use hostile::{Server, Step, send, tls_config};
+use smtpscope::commands::run::RunArgs;
+use smtpscope::engine::auth::{Credentials, Mechanism};
+use smtpscope::engine::command::Command;
+use smtpscope::engine::ses;
+use smtpscope::engine::session::{Event, Session, SessionConfig};
+use smtpscope::engine::transcript::{Entry, TextOptions, render_text};
+use smtpscope::engine::transport::TlsMode;
+use zeroize::Zeroizing;
+
+/// The known secret. 44 characters starting with B, like an SES SMTP password.
+const USER: &str = "AKIAHYGIENEEXAMPLE01";
+const PASSWORD: &str = "BHygieneKnownPassword+/0123456789abcdefghijk";
+/// A user the peer knows with another password: AUTH with PASSWORD fails (535).
+const OTHER_USER: &str = "AKIAHYGIENEEXAMPLE02";
+/// A user the peer accepts at AUTH and refuses after DATA (IAM 554).
+const DENIED_USER: &str = "AKIAHYGIENEDENIED003";
+
+struct Fixture {
+    pki: Pki,
+    peer: Peer,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let pki = make_pki(LeafSpec::default());
+        let good = format!("{USER}:{PASSWORD}");
+        let other = format!("{OTHER_USER}:BSomeOtherPassword0000000000000000000000000");
+        let denied = format!("{DENIED_USER}:{PASSWORD}");
+        let deny = format!("{DENIED_USER}:arn:aws:iam::123456789012:user/hygiene");
+        let peer = start_ses_peer(
+            "127.0.0.1",
+            "starttls",
+            Some(&pki),
+            &[
+                "--user",
+                &good,
+                "--user",
+                &other,
+                "--user",
+                &denied,
+                "--deny-user",
+                &deny,
+            ],
+        );
+        Fixture { pki, peer }
+    }
+
+    /// `run` against the aiosmtpd peer, with PASSWORD in SMTPSCOPE_PASSWORD.
+    fn run_peer(&self, user: &str, extra: &[&str]) -> String {
+        let port = self.peer.port.to_string();
+        let mut args = vec![
+            "run",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--ca-file",
+            self.pki.ca_pem.to_str().unwrap(),
+            "--user",
+            user,
+            "--from",
+            "sender@example.com",
+            "--to",
+            "rcpt@example.net",
+            "--timeout",
+            "10",
+        ];
+        args.extend_from_slice(extra);
+        let out = common::smtpscope(&args, &[("SMTPSCOPE_PASSWORD", PASSWORD)]);
+        common::text(&out)
+    }
+}
+
+/// `run` against a fake server on `port`, plain TCP, PASSWORD in the environment.
+fn run_fake(port: u16, extra: &[&str]) -> String {
+    let port = port.to_string();
+    let mut args = vec![
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "none",
+        "--user",
+        USER,
+        "--from",
+        "sender@example.com",
+        "--to",
+        "rcpt@example.net",
+        "--timeout",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let out = common::smtpscope(&args, &[("SMTPSCOPE_PASSWORD", PASSWORD)]);
+    common::text(&out)
+}
+
+const GREET: &str = "220 hygiene.test ESMTP\r\n";
+const EHLO_AUTH: &str = "250-hygiene.test\r\n250-AUTH PLAIN LOGIN\r\n250 Ok\r\n";
+
+fn quit() -> Vec<Step> {
+    vec![Step::Expect("QUIT"), send("221 Bye\r\n"), Step::Close]
+}
+
+/// A server that echoes the AUTH PLAIN line (blob included) in its 535.
+fn echo_plain() -> Vec<Step> {
+    let mut s = vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_AUTH),
+        Step::Expect("AUTH PLAIN "),
+        Step::Echo("535 5.7.8 Authentication failed for: "),
+    ];
+    s.extend(quit());
+    s
+}
+
+/// A server that echoes the base64 password of AUTH LOGIN in its 535.
+fn echo_login() -> Vec<Step> {
+    let mut s = vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_AUTH),
+        Step::Expect("AUTH LOGIN"),
+        send("334 VXNlcm5hbWU6\r\n"),
+        Step::ExpectAny,
+        send("334 UGFzc3dvcmQ6\r\n"),
+        Step::ExpectAny,
+        Step::Echo("535 5.7.8 not accepted: "),
+    ];
+    s.extend(quit());
+    s
+}
+
+/// A server that answers the PLAIN blob with a malformed line holding it: the secret would
+/// reach the protocol error's message. The blob starts near byte 200, where the message cuts
+/// a bad line short, so masking must happen before the cut.
+fn echo_garbage() -> Vec<Step> {
+    vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_AUTH),
+        Step::Expect("AUTH PLAIN "),
+        Step::Echo(GARBAGE_PREFIX),
+        Step::Stall,
+    ]
+}
+
+const GARBAGE_PREFIX: &str = "what is this? ------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ ";
+
+/// Checks that an echo really carried the secret to the client and was masked.
+fn masked(text: String) -> String {
+    assert!(
+        text.contains("<redacted>") && text.contains("contained the password"),
+        "the echo was not masked:\n{text}"
+    );
+    text
+}
+
+/// Runs the engine directly and returns its transcript as text and as JSON Lines, plus the
+/// error (if any) the caller would print.
+fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
+    let sink_entries = entries.clone();
+    let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
+    cfg.reply_timeout = Duration::from_secs(3);
+    let mut session = Session::new(
+        cfg,
+        Box::new(move |ev| {
+            if let Event::Entry(e) = ev {
+                sink_entries.lock().unwrap().push(e);
+            }
+        }),
+    );
+    let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
+    let mut printed = String::new();
+    rt.block_on(async {
+        session.connect().await.unwrap();
+        session
+            .command(&Command::Ehlo("client.test".into()))
+            .await
+            .unwrap();
+        match session.auth(mechanism, &creds, true).await {
+            Ok(reply) => printed.push_str(&format!("{reply:?}\n")),
+            Err(e) => printed.push_str(&format!("{e}\n{e:?}\n")),
+        }
+        session.close().await;
+    });
+    let entries = entries.lock().unwrap();
+    let opts = TextOptions {
+        reveal_user: true,
+        diagnoses: true,
+    };
+    for e in entries.iter() {
+        printed.push_str(&render_text(e, opts).join("\n"));
+        printed.push('\n');
+        printed.push_str(&e.to_json());
+        printed.push('\n');
+        printed.push_str(&format!("{e:?}\n"));
+    }
+    printed
+}
+
+/// A panic whose message formats everything that holds credentials; returns the message.
+fn panic_message() -> String {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "smtpscope",
+        "--host",
+        "localhost",
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.net",
+    ])
+    .expect("parse");
+    let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        panic!("state at the panic: {:?} {:?}", cli.run, creds);
+    }));
+    std::panic::set_hook(previous);
+    let payload = caught.expect_err("it panicked");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .expect("a formatted panic message")
+}
+
+/// Credential lint messages for passwords of every shape the lint knows.
+fn lint_messages() -> String {
+    let variants = [
+        format!(" {PASSWORD} "),
+        PASSWORD[..40].to_string(),
+        PASSWORD.replace('/', "%2F"),
+        format!("{PASSWORD}x"),
+    ];
+    let mut out = String::new();
+    for p in &variants {
+        for w in ses::lint_credentials(USER, p, Some("us-east-1"), Some(PASSWORD)) {
+            out.push_str(&w.message);
+            out.push('\n');
+        }
+    }
+    assert!(
+        !out.is_empty(),
+        "the lint said nothing about four odd passwords"
+    );
+    out
+}
+
+/// Every output path, by name. The TUI's saved transcript, replay and log files go here too.
+fn outputs(fx: &Fixture) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("run text, AUTH PLAIN, accepted", fx.run_peer(USER, &[])),
+        (
+            "run --json, AUTH PLAIN, accepted",
+            fx.run_peer(USER, &["--json"]),
+        ),
+        (
+            "run text --show-user, AUTH LOGIN, accepted",
+            fx.run_peer(USER, &["--auth", "login", "--show-user"]),
+        ),
+        (
+            "run --json --show-user, AUTH LOGIN, accepted",
+            fx.run_peer(USER, &["--auth", "login", "--json", "--show-user"]),
+        ),
+        (
+            "run --json --keep-going, 535 then 530",
+            fx.run_peer(OTHER_USER, &["--json", "--keep-going"]),
+        ),
+        (
+            "run text, LOGIN refused",
+            fx.run_peer(OTHER_USER, &["--auth", "login", "--show-user"]),
+        ),
+        (
+            "run --json, IAM denied after DATA",
+            fx.run_peer(DENIED_USER, &["--json"]),
+        ),
+    ];
+    let server = Server::start(echo_plain());
+    out.push((
+        "run text, server echoes the PLAIN blob",
+        masked(run_fake(server.port(), &[])),
+    ));
+    let server = Server::start(echo_login());
+    out.push((
+        "run --json, server echoes the LOGIN password",
+        masked(run_fake(server.port(), &["--auth", "login", "--json"])),
+    ));
+    let server = Server::start(echo_garbage());
+    out.push((
+        "run --json, the PLAIN blob inside a malformed reply (error message)",
+        run_fake(server.port(), &["--json"]),
+    ));
+    let server = Server::start(echo_plain());
+    out.push((
+        "engine transcript (text, JSON, Debug), PLAIN echoed",
+        masked(engine_transcript(server.port(), Mechanism::Plain)),
+    ));
+    let server = Server::start(echo_login());
+    out.push((
+        "engine transcript (text, JSON, Debug), LOGIN echoed",
+        masked(engine_transcript(server.port(), Mechanism::Login)),
+    ));
+    let server = Server::start(echo_garbage());
+    out.push((
+        "engine error and transcript, blob in a malformed reply",
+        engine_transcript(server.port(), Mechanism::Plain),
+    ));
+    // Error paths with the credentials loaded.
+    let bad_cert = make_pki(LeafSpec {
+        names: &["wrong.example"],
+        ..LeafSpec::default()
+    });
+    let server = Server::start(vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send("250-hygiene.test\r\n250-STARTTLS\r\n250 Ok\r\n"),
+        Step::Expect("STARTTLS"),
+        send("220 Ready to start TLS\r\n"),
+        Step::StartTls(tls_config(&bad_cert.leaf_pem, &bad_cert.leaf_key)),
+    ]);
+    out.push((
+        "run text, certificate failure",
+        run_fake(
+            server.port(),
+            &[
+                "--tls",
+                "starttls",
+                "--ca-file",
+                bad_cert.ca_pem.to_str().unwrap(),
+            ],
+        ),
+    ));
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    out.push(("run text, connection refused", run_fake(closed_port, &[])));
+    let server = Server::start(vec![send(GREET), Step::Stall]);
+    out.push((
+        "run text, password on argv (warned), reply timeout",
+        common::text(&common::smtpscope(
+            &[
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &server.port().to_string(),
+                "--tls",
+                "none",
+                "--user",
+                USER,
+                "--password",
+                PASSWORD,
+                "--from",
+                "a@example.com",
+                "--to",
+                "b@example.net",
+                "--timeout",
+                "1",
+            ],
+            &[],
+        )),
+    ));
+    out.push((
+        "run, usage error after the password was read",
+        run_fake(closed_port, &["--data", "@/nonexistent/message.eml"]),
+    ));
+    out.push(("panic message", panic_message()));
+    out.push(("credential lint messages", lint_messages()));
+    out
+}
+
+#[test]
+fn no_output_path_shows_the_password_in_any_form() {
+    let fx = Fixture::new();
+    let outputs = outputs(&fx);
+    assert!(outputs.len() >= 19, "{} paths", outputs.len());
+    for (name, text) in &outputs {
+        assert!(!text.trim().is_empty(), "{name}: produced nothing");
+        let checked = std::panic::catch_unwind(|| assert_no_secret(text, USER, PASSWORD));
+        assert!(checked.is_ok(), "{name} leaked the password:\n{text}");
+        // The wrong-password and denied users sent PASSWORD too.
+        for user in [OTHER_USER, DENIED_USER] {
+            assert_no_secret(text, user, PASSWORD);
+        }
+    }
+}
+
+/// The check itself can fail: each form it looks for is caught.
+#[test]
+fn the_leak_check_catches_every_form() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for leaked in [
+        PASSWORD.to_string(),
+        b64.encode(PASSWORD),
+        b64.encode(format!("\0{USER}\0{PASSWORD}")),
+    ] {
+        let text = format!("<- 535 5.7.8 echo {leaked}");
+        let caught = std::panic::catch_unwind(|| assert_no_secret(&text, USER, PASSWORD));
+        assert!(caught.is_err(), "{leaked} went unnoticed");
+    }
+}
