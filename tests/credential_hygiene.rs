@@ -223,6 +223,106 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
     printed
 }
 
+/// Renders the TUI at 120x40 into text.
+fn screen(app: &smtpscope::tui::app::App) -> String {
+    use ratatui::{Terminal, backend::TestBackend};
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| smtpscope::tui::view::render(f, app)).unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The TUI's outputs for a real session: the live screen (user name revealed and not, the
+/// AUTH form with the password prefilled), the saved .txt and .jsonl, and replay's screen.
+fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
+    use smtpscope::cli::AuthChoice;
+    use smtpscope::tui::action::Action;
+    use smtpscope::tui::update::{Msg, update};
+    use smtpscope::tui::{Launch, replay, save};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink_events = events.clone();
+    let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
+    cfg.reply_timeout = Duration::from_secs(3);
+    let mut session = Session::new(
+        cfg.clone(),
+        Box::new(move |ev| sink_events.lock().unwrap().push(ev)),
+    );
+    let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
+    rt.block_on(async {
+        session.connect().await.unwrap();
+        session
+            .command(&Command::Ehlo("client.test".into()))
+            .await
+            .unwrap();
+        let _ = session.auth(mechanism, &creds, true).await;
+        session.publish_state();
+        session.close().await;
+    });
+    let mut app = smtpscope::tui::app::App::from_launch(Launch {
+        config: cfg,
+        ehlo: "client.test".into(),
+        user: Some(USER.into()),
+        password: Some(Zeroizing::new(PASSWORD.into())),
+        auth: AuthChoice::Plain,
+        from: Some("a@example.com".into()),
+        to: vec!["b@example.com".into()],
+        title: None,
+        notes: Vec::new(),
+        autoconnect: false,
+    });
+    let mut printed = String::new();
+    let all: Vec<Event> = events.lock().unwrap().clone();
+    let mut entries = Vec::new();
+    for ev in all {
+        if let Event::Entry(e) = &ev {
+            entries.push(e.clone());
+        }
+        let _ = update(&mut app, Msg::Engine(ev));
+    }
+    for _ in 0..entries.len() {
+        let _ = update(&mut app, Msg::Action(Action::SelectPrevious));
+        printed.push_str(&screen(&app));
+    }
+    let _ = update(&mut app, Msg::Action(Action::RevealUser));
+    printed.push_str(&screen(&app));
+    let _ = update(&mut app, Msg::Action(Action::AuthPlain));
+    printed.push_str(&screen(&app));
+    let dir = tempfile::tempdir().unwrap();
+    let names = save::save(&entries, dir.path(), &chrono::Utc::now()).unwrap();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let mut jsonl = None;
+    for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let path = entry.path();
+        printed.push_str(&std::fs::read_to_string(&path).unwrap());
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            jsonl = Some(path);
+        }
+    }
+    let loaded = rt
+        .block_on(replay::load(&jsonl.expect("a .jsonl was saved")))
+        .unwrap();
+    let mut replayed = replay::app_for(
+        loaded,
+        "saved.jsonl",
+        smtpscope::engine::classify::Catalog::builtin(),
+    );
+    printed.push_str(&screen(&replayed));
+    let _ = update(&mut replayed, Msg::Action(Action::RevealUser));
+    printed.push_str(&screen(&replayed));
+    printed
+}
+
 /// A panic whose message formats everything that holds credentials; returns the message.
 fn panic_message() -> String {
     #[derive(Parser)]
@@ -399,6 +499,16 @@ fn outputs(fx: &Fixture) -> Vec<(&'static str, String)> {
         "run, usage error after the password was read",
         run_fake(closed_port, &["--data", "@/nonexistent/message.eml"]),
     ));
+    let server = Server::start(echo_plain());
+    out.push((
+        "TUI screens, AUTH form, save (.txt, .jsonl) and replay, PLAIN echoed",
+        masked(tui_outputs(server.port(), Mechanism::Plain)),
+    ));
+    let server = Server::start(echo_login());
+    out.push((
+        "TUI screens, AUTH form, save (.txt, .jsonl) and replay, LOGIN echoed",
+        masked(tui_outputs(server.port(), Mechanism::Login)),
+    ));
     out.push(("panic message", panic_message()));
     out.push(("credential lint messages", lint_messages()));
     out
@@ -408,7 +518,7 @@ fn outputs(fx: &Fixture) -> Vec<(&'static str, String)> {
 fn no_output_path_shows_the_password_in_any_form() {
     let fx = Fixture::new();
     let outputs = outputs(&fx);
-    assert!(outputs.len() >= 19, "{} paths", outputs.len());
+    assert!(outputs.len() >= 21, "{} paths", outputs.len());
     for (name, text) in &outputs {
         assert!(!text.trim().is_empty(), "{name}: produced nothing");
         let checked = std::panic::catch_unwind(|| assert_no_secret(text, USER, PASSWORD));
