@@ -136,6 +136,28 @@ pub const FORM_HELP: &[(&str, &str)] = &[
     ("Esc", "Cancel"),
 ];
 
+/// The key table of the README, generated from [`NORMAL`] so the documentation cannot drift
+/// from the real bindings (a test compares them).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| key | does |\n|---|---|\n");
+    let mut i = 0;
+    while i < NORMAL.len() {
+        // Consecutive bindings of one action share a row ("↑ / k").
+        let mut keys = vec![format!("`{}`", NORMAL[i].key)];
+        let mut j = i + 1;
+        while j < NORMAL.len() && NORMAL[j].action == NORMAL[i].action {
+            keys.push(format!("`{}`", NORMAL[j].key));
+            j += 1;
+        }
+        out.push_str(&format!("| {} | {} |\n", keys.join(" / "), NORMAL[i].help));
+        i = j;
+    }
+    for (what, help) in MOUSE_HELP {
+        out.push_str(&format!("| mouse {what} | {help} |\n"));
+    }
+    out
+}
+
 /// Every binding listed on the button bar, in order.
 pub fn buttons() -> impl Iterator<Item = &'static Binding> {
     NORMAL.iter().filter(|b| b.button.is_some())
@@ -259,6 +281,16 @@ pub fn translate(app: &App, event: &TermEvent) -> Option<Msg> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_readme_lists_the_real_key_bindings() {
+        let readme = include_str!("../../README.md");
+        let table = super::markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's key table is out of date; it should read:\n{table}"
+        );
+    }
+
     use super::*;
     use std::collections::HashSet;
 
