@@ -3,6 +3,8 @@
 //! transcript opened with `smtpscope replay`; and `smtpscope demo` through its picker and the
 //! seed's scenarios. tmux is installed by `.ci/test`; without it these tests fail.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -305,6 +307,58 @@ fn demo_wrong_password_stops_at_auth_and_names_authentication() {
         !screen.contains("abcdefg"),
         "the typed password must not show"
     );
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
+}
+
+/// The debugger against an independent server (aiosmtpd dressed as SES) with `--ca-file`:
+/// Enter walks STARTTLS, AUTH, MAIL, RCPT and DATA to the 554 after the final ".".
+#[test]
+fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
+    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
+    let pki = common::make_pki(common::LeafSpec::default());
+    let user = "AKIADENIEDEXAMPLE123";
+    let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
+    let creds = format!("{user}:{password}");
+    let deny = format!("{user}:arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1");
+    let peer = common::start_ses_peer(
+        "127.0.0.1",
+        "starttls",
+        Some(&pki),
+        &[
+            "--user",
+            &creds,
+            "--deny-user",
+            &deny,
+            "--require-tls-for-auth",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = Tmux::new("aiosmtpd");
+    tmux.start(
+        dir.path(),
+        &format!(
+            "env SMTPSCOPE_PASSWORD='{password}' {bin} --host localhost --port {} --ca-file {} \
+             --user {user} --from policy-fail@example.com --to xxxxx@example.com --connect; echo EXITED $?; sleep 30",
+            peer.port,
+            pki.ca_pem.display()
+        ),
+    );
+    tmux.wait_for("SimpleEmailService");
+    let screen = tmux.enter_until("554 Access denied", 14);
+    let screen = if screen.contains("Verdict: Authenticated") {
+        screen
+    } else {
+        tmux.wait_for("Verdict: Authenticated")
+    };
+    assert!(screen.contains("TLS 1.3 verified"), "{screen}");
+    assert!(
+        screen.contains("Verdict: Authenticated; authorization denied after DATA"),
+        "{screen}"
+    );
+    assert!(screen.contains("user/ses-smtp-user.20230808-1"), "{screen}");
+    assert!(!screen.contains(password), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");
 }
