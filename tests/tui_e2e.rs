@@ -5,12 +5,11 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
 
 const ACCESS_DENIED: &str = "554 Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20230808-000000' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:ap-northeast-1:123456789012:identity/example.com'";
 
@@ -53,109 +52,6 @@ fn serve(stream: TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A tmux server of our own (its own socket), killed when dropped.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }
-
-    fn new(tag: &str) -> Tmux {
-        Tmux {
-            socket: format!("smtpscope-e2e-{tag}-{}", std::process::id()),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn start(&self, dir: &Path, command: &str) {
-        self.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "-c",
-            &dir.display().to_string(),
-            command,
-        ]);
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "e2e"])
-    }
-
-    /// Presses Enter until the screen shows `text` (at most `presses` times).
-    fn enter_until(&self, text: &str, presses: usize) -> String {
-        for _ in 0..presses {
-            let before = self.screen();
-            if before.contains(text) {
-                return before;
-            }
-            self.keys(&["Enter"]);
-            // Wait for the screen to change (the step was taken) before pressing again.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.screen() == before && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(50));
-            }
-            thread::sleep(Duration::from_millis(150));
-        }
-        self.wait_for(text)
-    }
-
-    /// Waits until the screen shows `text`; the screen is in the panic message otherwise.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never showed {text:?}:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
-
 #[test]
 fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
     assert!(
@@ -174,6 +70,8 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
     let tmux = Tmux::new("554");
     tmux.start(
         dir.path(),
+        100,
+        30,
         &format!(
             "env SMTPSCOPE_PASSWORD=e2e-secret-pw {bin} --host 127.0.0.1 --port {port} --tls none \
              --user AKIAIOSFODNN7EXAMPLE --from policy-fail@example.com --to xxxxx@example.com \
@@ -233,6 +131,8 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
     let replay = Tmux::new("replay");
     replay.start(
         dir.path(),
+        100,
+        30,
         &format!(
             "{bin} replay {}; echo EXITED $?; sleep 30",
             saved[0].display()
@@ -251,11 +151,15 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
 
 #[test]
 fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
-    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_smtpscope");
     let tmux = Tmux::new("demo554");
-    tmux.start(dir.path(), &format!("{bin} demo; echo EXITED $?; sleep 30"));
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!("{bin} demo; echo EXITED $?; sleep 30"),
+    );
     tmux.wait_for("Which session");
     tmux.wait_for("ip-restricted");
     tmux.keys(&["3"]);
@@ -280,12 +184,13 @@ fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
 
 #[test]
 fn demo_wrong_password_stops_at_auth_and_names_authentication() {
-    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_smtpscope");
     let tmux = Tmux::new("demo535");
     tmux.start(
         dir.path(),
+        100,
+        30,
         &format!("{bin} demo --scenario wrong-password; echo EXITED $?; sleep 30"),
     );
     tmux.wait_for("a wrong password");
@@ -315,7 +220,6 @@ fn demo_wrong_password_stops_at_auth_and_names_authentication() {
 /// Enter walks STARTTLS, AUTH, MAIL, RCPT and DATA to the 554 after the final ".".
 #[test]
 fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
-    assert!(Tmux::available(), "tmux is needed: run `bash .ci/test`");
     let pki = common::make_pki(common::LeafSpec::default());
     let user = "AKIADENIEDEXAMPLE123";
     let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
@@ -336,8 +240,7 @@ fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_smtpscope");
     let tmux = Tmux::new("aiosmtpd");
-    tmux.start(
-        dir.path(),
+    tmux.start(dir.path(), 100, 30,
         &format!(
             "env SMTPSCOPE_PASSWORD='{password}' {bin} --host localhost --port {} --ca-file {} \
              --user {user} --from policy-fail@example.com --to xxxxx@example.com --connect; echo EXITED $?; sleep 30",
