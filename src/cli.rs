@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{check_address, check_arg};
-use crate::engine::session::SessionConfig;
+use crate::engine::session::{SesLint, SessionConfig};
 use crate::engine::transport::{TlsMode, TlsSettings};
 
 /// A problem with the command line or configuration (exit code 2).
@@ -136,6 +136,14 @@ impl TargetArgs {
         };
         cfg.reply_timeout = Duration::from_secs(self.timeout);
         cfg.connect_timeout = Duration::from_secs(self.timeout);
+        // SES endpoints (by name, or --region with --host) get the credential lint; the IAM
+        // secret key, when exported, lets it check the password's region.
+        cfg.ses_lint = self.ses_region().map(|region| SesLint {
+            region: Some(region),
+            secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY")
+                .ok()
+                .map(Zeroizing::new),
+        });
         Ok(cfg)
     }
 

@@ -78,6 +78,10 @@ pub fn launch_for(
     let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
     session.tls.ca_pem = Some(sim.ca_pem.clone());
     session.tls.no_native_roots = true;
+    session.ses_lint = Some(crate::engine::session::SesLint {
+        region: Some(config.region.clone()),
+        secret_access_key: None,
+    });
     let mut notes = scenario.notes.clone();
     notes.push(format!(
         "Simulator: SES region {} on {} (STARTTLS); its CA is trusted for this session only.",

@@ -17,7 +17,6 @@ use crate::engine::classify::{Phase, Verdict};
 use crate::engine::command::Command;
 use crate::engine::message::Draft;
 use crate::engine::reply::Reply;
-use crate::engine::ses;
 use crate::engine::session::{Event, MessageSource, Session, SessionError};
 use crate::engine::state::{Plan, Step, next_step};
 use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
@@ -229,20 +228,6 @@ fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
     let mut lint = Vec::new();
     if args.credentials.password.is_some() {
         lint.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
-    }
-    if let Some(c) = &credentials {
-        let region = args.target.ses_region();
-        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
-            .ok()
-            .map(zeroize::Zeroizing::new);
-        for w in ses::lint_credentials(
-            &c.user,
-            c.password(),
-            region.as_deref(),
-            secret.as_deref().map(String::as_str),
-        ) {
-            lint.push(w.message);
-        }
     }
     let from = args.envelope.from.clone();
     let message = match args.envelope.data.as_deref() {

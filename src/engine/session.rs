@@ -28,6 +28,26 @@ use super::transport::{
     Conn, ConnectError, TlsClient, TlsError, TlsMode, TlsSettings, connect_tcp,
 };
 
+/// What the SES credential lint needs: the endpoint's region and, when the user has it at hand,
+/// the IAM secret key the password should have been derived from. The key never leaves memory.
+#[derive(Clone, Default)]
+pub struct SesLint {
+    pub region: Option<String>,
+    pub secret_access_key: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for SesLint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SesLint")
+            .field("region", &self.region)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -39,6 +59,9 @@ pub struct SessionConfig {
     /// How long to wait for one whole reply (or the TLS handshake).
     pub reply_timeout: Duration,
     pub limits: Limits,
+    /// When set, AUTH is preceded by the SES credential lint (secret key used as the
+    /// password, password for another region, user name that is not an access key id).
+    pub ses_lint: Option<SesLint>,
 }
 
 impl SessionConfig {
@@ -51,6 +74,7 @@ impl SessionConfig {
             connect_timeout: Duration::from_secs(15),
             reply_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            ses_lint: None,
         }
     }
 }
@@ -437,6 +461,17 @@ impl Session {
                 "the server did not offer AUTH {} in EHLO; sending it anyway",
                 mechanism.name()
             ));
+        }
+        if let Some(lint) = self.cfg.ses_lint.clone() {
+            let secret = lint.secret_access_key.as_deref().map(String::as_str);
+            for w in super::ses::lint_credentials(
+                &creds.user,
+                creds.password(),
+                lint.region.as_deref(),
+                secret,
+            ) {
+                self.warn(w.message);
+            }
         }
         self.scrubber.add(creds);
         let user = creds.user.clone();
