@@ -342,10 +342,16 @@ impl Session {
             .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
         self.record(EntryKind::Connected { peer }, Some(started.elapsed()));
         self.conn = Some(Conn::Plain(tcp));
-        if mode == TlsMode::Implicit {
+        if mode != TlsMode::Starttls {
+            // No STARTTLS and no second EHLO in this mode: the timeline says so.
             self.state
                 .timeline
                 .set(Step::StartTls, StepStatus::Skipped, None);
+            self.state
+                .timeline
+                .set(Step::EhloTls, StepStatus::Skipped, None);
+        }
+        if mode == TlsMode::Implicit {
             self.upgrade_tls().await?;
         }
         self.last_sent_at = Some(Instant::now());

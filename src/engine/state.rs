@@ -282,8 +282,11 @@ impl SessionState {
         self.tls = Some(info);
         self.capabilities = None;
         self.authenticated_as = None;
-        self.timeline
-            .set(Step::StartTls, StepStatus::Passed, Some(Phase::Tls));
+        // Implicit TLS has no STARTTLS step; it stays "not applicable".
+        if self.timeline.get(Step::StartTls) != StepStatus::Skipped {
+            self.timeline
+                .set(Step::StartTls, StepStatus::Passed, Some(Phase::Tls));
+        }
     }
 
     /// Forgets the connection but keeps the timeline for the user to read.
