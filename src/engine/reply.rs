@@ -320,7 +320,10 @@ impl ReplyParser {
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReplyError> {
         loop {
             let Some(nl) = self.buf.iter().position(|&b| b == b'\n') else {
-                if self.buf.len() > self.limits.max_line {
+                // A line of exactly max_line bytes may sit here with its CR while the LF is
+                // still in flight; refusing it would make the limit depend on segmentation.
+                let room = self.limits.max_line + usize::from(self.buf.last() == Some(&b'\r'));
+                if self.buf.len() > room {
                     self.buf.clear();
                     self.reset_pending();
                     return Err(ReplyError::LineTooLong {
@@ -560,6 +563,30 @@ mod tests {
         line.extend(b"\r\n");
         p.push(&line);
         assert_eq!(p.next_reply(), Err(ReplyError::LineTooLong { limit: 100 }));
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_accepted_however_it_is_split() {
+        let limits = Limits {
+            max_line: 10,
+            max_lines: 10,
+            max_reply_bytes: 1000,
+        };
+        let input = b"250 123456\r\n";
+        for cut in 0..input.len() {
+            let mut p = ReplyParser::new(limits);
+            p.push(&input[..cut]);
+            assert_eq!(p.next_reply(), Ok(None), "cut at {cut}");
+            p.push(&input[cut..]);
+            assert_eq!(p.next_reply().unwrap().unwrap().code, 250, "cut at {cut}");
+        }
+        // One byte more is refused, split or not.
+        let mut p = ReplyParser::new(limits);
+        p.push(b"250 1234567");
+        assert_eq!(p.next_reply(), Err(ReplyError::LineTooLong { limit: 10 }));
+        let mut p = ReplyParser::new(limits);
+        p.push(b"250 1234567\r\n");
+        assert_eq!(p.next_reply(), Err(ReplyError::LineTooLong { limit: 10 }));
     }
 
     #[test]

@@ -156,21 +156,27 @@ pub fn marker(entry: &Entry) -> &'static str {
     }
 }
 
-/// Renders one entry as text lines, every server byte escaped.
+/// Renders one entry as text lines. Every text field is escaped, not only server replies:
+/// certificate names come from the server, and a saved transcript being replayed may have
+/// been written by anyone.
 pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
     let m = marker(entry);
     match &entry.kind {
         EntryKind::Connecting { host, port, mode } => {
-            vec![format!("{m} Trying {host}:{port} (TLS mode: {mode})...")]
+            vec![format!(
+                "{m} Trying {}:{port} (TLS mode: {})...",
+                escape_str(host),
+                escape_str(mode)
+            )]
         }
-        EntryKind::Connected { peer } => vec![format!("{m} Connected to {peer}")],
+        EntryKind::Connected { peer } => vec![format!("{m} Connected to {}", escape_str(peer))],
         EntryKind::TlsStarted { info } => {
-            let mut out = vec![format!("{m} TLS started: {}", info.summary())];
+            let mut out = vec![format!("{m} TLS started: {}", escape_str(&info.summary()))];
             if let Some(leaf) = info.chain.first() {
                 out.push(format!(
                     "{m}   certificate names: {}; valid until {}",
-                    leaf.sans.join(", "),
-                    leaf.not_after
+                    escape_str(&leaf.sans.join(", ")),
+                    escape_str(&leaf.not_after)
                 ));
             }
             out
@@ -233,7 +239,7 @@ pub fn render_diagnosis(r: &ReplyEntry) -> Vec<String> {
         format!("      {}", escape_str(&d.meaning)),
     ];
     for (k, v) in &d.details {
-        out.push(format!("      {k}: {}", escape_str(v)));
+        out.push(format!("      {}: {}", escape_str(k), escape_str(v)));
     }
     for n in &d.notes {
         out.push(format!("      note: {}", escape_str(n)));
@@ -272,4 +278,42 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Entry>, String> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::escape::is_clean;
+
+    /// One entry of every kind, each text field holding ESC, a C1 CSI and a bidi override.
+    const HOSTILE: &str = r#"{"seq":1,"time":"2026-01-01T00:00:00Z","tls":false,"type":"connecting","host":"h\u001b[2J","port":25,"mode":"starttls\u009b"}
+{"seq":2,"time":"2026-01-01T00:00:00Z","tls":false,"type":"connected","peer":"1.2.3.4\u202e:25"}
+{"seq":3,"time":"2026-01-01T00:00:00Z","tls":true,"type":"tls-started","info":{"version":"TLS 1.3\u001b]0;t\u0007","cipher":"X","server_name":"s","chain":[{"subject":"CN=\u001b[31mevil","issuer":"CN=x","not_before":"a","not_after":"b\u001b[0m","sans":["a\u001b[1m","b"],"serial":"01","self_signed":false}],"verification":{"outcome":"verified"}}}
+{"seq":4,"time":"2026-01-01T00:00:00Z","tls":true,"type":"sent","line":"NOOP \u001b[A","verb":"noop"}
+{"seq":5,"time":"2026-01-01T00:00:00Z","tls":true,"type":"reply","code":550,"enhanced":null,"text":"x","lines":["550 \u001b[2Jx"],"after":"mail","phase":"envelope","verdict":"permanent","diagnosis":{"title":"t\u001b[1m","meaning":"m\u0008","remedy":"r\u009b","details":[["k\u001b[5m","v\u001b[6m"]],"notes":["n\u001b[7m"]}}
+{"seq":6,"time":"2026-01-01T00:00:00Z","tls":true,"type":"info","text":"i\u001b[8m"}
+{"seq":7,"time":"2026-01-01T00:00:00Z","tls":true,"type":"warning","text":"w\u001b[9m"}
+{"seq":8,"time":"2026-01-01T00:00:00Z","tls":true,"type":"error","phase":"tls","text":"e\u001b[10m"}
+{"seq":9,"time":"2026-01-01T00:00:00Z","tls":true,"type":"closed","reason":"c\u001b[11m"}"#;
+
+    #[test]
+    fn every_field_of_every_entry_renders_escaped() {
+        let entries = parse_jsonl(HOSTILE).expect("valid JSON Lines");
+        assert_eq!(entries.len(), 9);
+        for e in &entries {
+            for reveal_user in [false, true] {
+                let opts = TextOptions {
+                    reveal_user,
+                    diagnoses: true,
+                };
+                let lines = render_text(e, opts);
+                assert!(!lines.is_empty());
+                for line in lines {
+                    assert!(is_clean(&line), "{line:?}");
+                }
+            }
+        }
+        let shown = render_text(&entries[0], TextOptions::default()).join("\n");
+        assert!(shown.contains("h\\x1b[2J"), "{shown}");
+    }
 }
