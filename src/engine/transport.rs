@@ -607,7 +607,14 @@ fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> Stri
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "the certificate is not meant for TLS servers (wrong key usage)".into()
         }
-        other => format!("{other:?}"),
+        other => {
+            let raw = format!("{other:?}");
+            if raw.contains("CaUsedAsEndEntity") {
+                "the server presented a CA certificate as its own certificate; a server needs a leaf certificate issued by that CA".into()
+            } else {
+                format!("certificate rejected: {raw}")
+            }
+        }
     }
 }
 
