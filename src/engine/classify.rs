@@ -258,12 +258,16 @@ struct RawEnhanced {
     phase: Option<String>,
 }
 
-/// One catalog entry, compiled.
+/// One catalog entry. Its pattern is compiled on first use: a session meets a handful of reply
+/// codes, and compiling every pattern up front would cost more than the whole session.
 #[derive(Debug)]
 pub struct Entry {
     pub id: String,
     pub code: u16,
-    pattern: Regex,
+    pattern_source: String,
+    pattern: OnceLock<Option<Regex>>,
+    /// The literal start of the pattern, upper-cased: a cheap filter before the regex.
+    prefix: String,
     /// `None` means ANY.
     after: Option<Vec<Verb>>,
     /// `None` means the phase of the command answered.
@@ -292,10 +296,45 @@ impl Entry {
         }
     }
 
+    fn regex(&self) -> Option<&Regex> {
+        self.pattern
+            .get_or_init(|| build_pattern(&self.pattern_source).ok())
+            .as_ref()
+    }
+
     /// Whether a reply line ("CODE TEXT") matches this entry's pattern.
     pub fn matches_line(&self, line: &str) -> bool {
-        self.pattern.is_match(line)
+        self.could_match(&line.to_ascii_uppercase())
+            && self.regex().is_some_and(|r| r.is_match(line))
     }
+
+    fn could_match(&self, upper_line: &str) -> bool {
+        upper_line.starts_with(&self.prefix)
+    }
+}
+
+fn build_pattern(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source).case_insensitive(true).build()
+}
+
+/// The literal text every match must start with: what follows `^` up to the first regex
+/// syntax, minus a last character that a quantifier makes optional. Upper-cased.
+fn literal_prefix(pattern: &str) -> String {
+    let Some(rest) = pattern.strip_prefix('^') else {
+        return String::new();
+    };
+    let chars: Vec<char> = rest.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !(c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == ':' || c == ',') {
+            break;
+        }
+        if matches!(chars.get(i + 1), Some('?' | '*' | '{')) {
+            break;
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 #[derive(Debug)]
@@ -354,21 +393,32 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
-            Catalog::from_sources(
+            // Lazily compiled: every pattern is compiled and checked by the tests instead.
+            Catalog::load(
                 &[
                     ("replies.toml", SES_REPLIES),
                     ("replies-other.toml", OTHER_REPLIES),
                 ],
                 RFC_CODES,
+                false,
             )
             .unwrap_or_else(|e| panic!("the built-in catalog is broken (a test catches this): {e}"))
         })
     }
 
-    /// Compiles reply files (checked in order) and the RFC code table.
+    /// Compiles reply files (checked in order) and the RFC code table; every pattern is
+    /// compiled now, so a bad one is reported here.
     pub fn from_sources(
         replies: &[(&str, &str)],
         rfc_codes: &str,
+    ) -> Result<Catalog, CatalogError> {
+        Self::load(replies, rfc_codes, true)
+    }
+
+    fn load(
+        replies: &[(&str, &str)],
+        rfc_codes: &str,
+        eager: bool,
     ) -> Result<Catalog, CatalogError> {
         let mut entries = Vec::new();
         for (file, text) in replies {
@@ -377,7 +427,7 @@ impl Catalog {
                 source,
             })?;
             for e in raw.reply {
-                entries.push(Self::compile(file, e)?);
+                entries.push(Self::compile(file, e, eager)?);
             }
         }
         let file = "rfc-codes.toml";
@@ -425,15 +475,16 @@ impl Catalog {
         })
     }
 
-    fn compile(file: &str, e: RawEntry) -> Result<Entry, CatalogError> {
-        let pattern = RegexBuilder::new(&e.pattern)
-            .case_insensitive(true)
-            .build()
-            .map_err(|source| CatalogError::Pattern {
+    fn compile(file: &str, e: RawEntry, eager: bool) -> Result<Entry, CatalogError> {
+        let pattern = OnceLock::new();
+        if eager {
+            let regex = build_pattern(&e.pattern).map_err(|source| CatalogError::Pattern {
                 file: file.into(),
                 id: e.id.clone(),
                 source,
             })?;
+            let _ = pattern.set(Some(regex));
+        }
         let after = if e.after.iter().any(|a| a == "ANY" || a == "IDLE") {
             None
         } else {
@@ -454,6 +505,8 @@ impl Catalog {
         Ok(Entry {
             id: e.id,
             code: e.code,
+            prefix: literal_prefix(&e.pattern),
+            pattern_source: e.pattern,
             pattern,
             after,
             phase,
@@ -477,13 +530,14 @@ impl Catalog {
         after: Option<Verb>,
     ) -> Option<(&Entry, Vec<(String, String)>)> {
         let line = match_line(reply);
+        let upper = line.to_ascii_uppercase();
         self.entries
             .iter()
-            .filter(|e| e.applies_after(after))
+            .filter(|e| e.applies_after(after) && e.could_match(&upper))
             .find_map(|e| {
-                let caps = e.pattern.captures(&line)?;
-                let details = e
-                    .pattern
+                let regex = e.regex()?;
+                let caps = regex.captures(&line)?;
+                let details = regex
                     .capture_names()
                     .flatten()
                     .filter_map(|name| {
@@ -719,6 +773,34 @@ mod tests {
             &[rest.trim_start_matches([' ', '-'])],
         );
         Catalog::builtin().classify(&reply, &Context::after(after))
+    }
+
+    #[test]
+    fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
+        let eager = Catalog::from_sources(
+            &[
+                ("replies.toml", SES_REPLIES),
+                ("replies-other.toml", OTHER_REPLIES),
+            ],
+            RFC_CODES,
+        )
+        .expect("all patterns compile");
+        for e in eager.entries() {
+            assert!(
+                e.could_match(&e.example.to_ascii_uppercase()),
+                "{}: prefix {:?}",
+                e.id,
+                e.prefix
+            );
+        }
+        assert_eq!(
+            literal_prefix("^535 Authentication Credentials Invalid$"),
+            "535 AUTHENTICATION CREDENTIALS INVALID"
+        );
+        assert_eq!(literal_prefix("^451( 4\\.4\\.2)? Timeout"), "451");
+        assert_eq!(literal_prefix("^55\\d[ -]"), "55");
+        assert_eq!(literal_prefix("^250 Oks? x"), "250 OK");
+        assert_eq!(literal_prefix("(a|b)"), "");
     }
 
     #[test]
