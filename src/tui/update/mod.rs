@@ -247,7 +247,13 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Noop => command(app, Command::Noop),
         Action::SmtpQuit => command(app, Command::Quit),
         Action::Raw => {
-            app.form = Some(Form::new(FormKind::Raw, vec![Field::new("Line", "")]));
+            // After a 334 challenge the line typed is a credential: mask it like a password.
+            let field = if app.session.sasl_challenge {
+                Field::secret("AUTH response (hidden)", "")
+            } else {
+                Field::new("Line", "")
+            };
+            app.form = Some(Form::new(FormKind::Raw, vec![field]));
             Vec::new()
         }
         Action::Next => next(app),

@@ -725,3 +725,21 @@ fn a_timeout_shows_in_the_header_until_the_next_reply() {
     feed(&mut app, s.events());
     assert_eq!(app.alert, None);
 }
+
+#[test]
+fn raw_line_after_a_334_challenge_is_masked() {
+    let mut app = fresh();
+    update(&mut app, Msg::Action(Action::Raw));
+    assert!(
+        !app.form.as_ref().unwrap().fields[0].secret,
+        "an ordinary raw line is visible"
+    );
+    update(&mut app, Msg::Action(Action::Close));
+    app.session.sasl_challenge = true;
+    update(&mut app, Msg::Action(Action::Raw));
+    let form = app.form.as_ref().unwrap();
+    assert!(
+        form.fields[0].secret,
+        "a line typed after 334 is a credential"
+    );
+}
