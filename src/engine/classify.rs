@@ -562,13 +562,11 @@ impl Catalog {
                 id: Some(entry.id.clone()),
                 title: entry.title.clone(),
                 meaning: entry.meaning.clone(),
-                remedy: if entry.remedy.eq_ignore_ascii_case("none") {
-                    String::new()
-                } else {
-                    entry.remedy.clone()
-                },
+                remedy: nothing_to_do(&entry.remedy)
+                    .map_or_else(|| entry.remedy.clone(), |_| String::new()),
                 details: expand_details(captured),
-                notes: Vec::new(),
+                // "None; <remark>" in the catalog: nothing to do, but worth knowing.
+                notes: nothing_to_do(&entry.remedy).flatten().into_iter().collect(),
                 evidence: Some(entry.evidence.clone()),
                 source: Some(entry.source.clone()),
             };
@@ -631,6 +629,27 @@ impl Catalog {
         };
         (phase, diagnosis)
     }
+}
+
+/// `Some` when a catalog remedy says there is nothing to do ("None", "None; remark"), with the
+/// remark if there is one.
+fn nothing_to_do(remedy: &str) -> Option<Option<String>> {
+    let rest = remedy
+        .strip_prefix("None")
+        .or_else(|| remedy.strip_prefix("none"))?;
+    if rest.starts_with(|c: char| c.is_alphanumeric()) {
+        return None; // a word such as "Nonetheless"
+    }
+    let remark = rest.trim_start_matches([';', ':', ',', '.', ' ']).trim();
+    if remark.is_empty() {
+        return Some(None);
+    }
+    let mut chars = remark.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
+    Some(Some(format!("{first}{}", chars.as_str())))
 }
 
 /// The reply's last line in the form the patterns expect: `CODE TEXT`.
@@ -1030,6 +1049,30 @@ mod tests {
         let bad_phase = bad.replace("'('", "'x'").replace("'ehlo'", "'nope'");
         let err = Catalog::from_sources(&[("t.toml", &bad_phase)], RFC_CODES).unwrap_err();
         assert!(err.to_string().contains("unknown phase"), "{err}");
+    }
+
+    #[test]
+    fn none_remedies_become_notes() {
+        assert_eq!(nothing_to_do("None"), Some(None));
+        assert_eq!(
+            nothing_to_do("None; do not assume x"),
+            Some(Some("Do not assume x".into()))
+        );
+        assert_eq!(nothing_to_do("Nonetheless retry"), None);
+        assert_eq!(nothing_to_do("Retry"), None);
+        let c = classify(
+            "220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-X Y",
+            Verb::Connect,
+        );
+        assert!(c.diagnosis.remedy.is_empty());
+        assert!(
+            c.diagnosis
+                .notes
+                .iter()
+                .any(|n| n.starts_with("On 465/2465")),
+            "{:?}",
+            c.diagnosis.notes
+        );
     }
 
     #[test]
