@@ -1,0 +1,241 @@
+//! The message after DATA: streamed in chunks, dot-stuffed, watched for an early reply from a
+//! server that stops reading, so neither a 40 MB file nor a hostile server can hang the client.
+
+use super::*;
+
+/// Where the message after DATA comes from.
+#[derive(Debug, Clone)]
+pub enum MessageSource {
+    /// Text composed in memory (default message, the TUI's composer).
+    Text(String),
+    /// A file, streamed in chunks.
+    File(PathBuf),
+    /// Standard input, streamed.
+    Stdin,
+}
+
+/// How streaming a message ended.
+pub(super) struct Streamed {
+    stats: MessageStats,
+    /// `Some(bytes sent)` when the server spoke or hung up before the message was complete.
+    interrupted_after: Option<u64>,
+}
+
+impl Session {
+    /// Streams the message after a 354, dot-stuffed, with the final `.`, then reads the reply.
+    ///
+    /// A server may answer before the message is complete (a 554 right after its 354, say)
+    /// and stop reading. Between chunks the session looks for such an early reply; when one
+    /// comes, streaming stops, the reply is the answer to the message, and the connection is
+    /// closed because the server's state is unknown. Writes that stall for the reply timeout
+    /// end the same way, so a server that stops reading cannot hang the client.
+    pub async fn send_message(
+        &mut self,
+        source: MessageSource,
+    ) -> Result<(Reply, MessageStats), SessionError> {
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        if !self.state.data_started {
+            self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
+        }
+        // No drain of unsolicited replies here: after the 354, whatever the server says is
+        // its answer to the message.
+        let streamed = match self.stream_message(source).await {
+            Ok(s) => s,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let stats = streamed.stats;
+        let eight_bit = self
+            .state
+            .capabilities
+            .as_ref()
+            .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
+        self.record(
+            EntryKind::Message {
+                stats: stats.clone(),
+            },
+            None,
+        );
+        for w in stats.warnings(eight_bit) {
+            self.warn(w);
+        }
+        if let Some(sent) = streamed.interrupted_after {
+            self.warn(format!(
+                "the server replied (or hung up) before the message was complete: {sent} byte(s) were sent, the rest and the final \".\" were not; the connection will be closed since the server's state is unknown"
+            ));
+        } else {
+            self.last_sent_at = Some(Instant::now());
+        }
+        let reply = self.read_and_record(Verb::DataEnd, None).await;
+        if streamed.interrupted_after.is_some() {
+            self.drop_connection("the server answered before the end of the message");
+        }
+        Ok((reply?, stats))
+    }
+
+    pub(super) async fn stream_message(
+        &mut self,
+        source: MessageSource,
+    ) -> Result<Streamed, SessionError> {
+        let mut stuffer = DotStuffer::default();
+        let mut out = Vec::with_capacity(MESSAGE_CHUNK + MESSAGE_CHUNK / 8);
+        let mut sent = 0u64;
+        let complete = match source {
+            MessageSource::Text(text) => {
+                stuffer.push(text.as_bytes(), &mut out);
+                let complete = self.write_data(&out, &mut sent).await?;
+                out.clear();
+                complete
+            }
+            MessageSource::File(path) => {
+                let file = tokio::fs::File::open(&path).await.map_err(|source| {
+                    SessionError::MessageSource {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                })?;
+                let name = path.display().to_string();
+                self.pump(file, &mut stuffer, &mut out, &name, &mut sent)
+                    .await?
+            }
+            MessageSource::Stdin => {
+                self.pump(
+                    tokio::io::stdin(),
+                    &mut stuffer,
+                    &mut out,
+                    "standard input",
+                    &mut sent,
+                )
+                .await?
+            }
+        };
+        if !complete {
+            return Ok(Streamed {
+                stats: stuffer.stats().clone(),
+                interrupted_after: Some(sent),
+            });
+        }
+        let stats = stuffer.finish(&mut out);
+        if !self.write_data(&out, &mut sent).await? {
+            return Ok(Streamed {
+                stats,
+                interrupted_after: Some(sent),
+            });
+        }
+        Ok(Streamed {
+            stats,
+            interrupted_after: None,
+        })
+    }
+
+    /// Copies `reader` through the dot-stuffer to the server; false when the server spoke
+    /// before the end.
+    pub(super) async fn pump<R: AsyncRead + Unpin>(
+        &mut self,
+        mut reader: R,
+        stuffer: &mut DotStuffer,
+        out: &mut Vec<u8>,
+        name: &str,
+        sent: &mut u64,
+    ) -> Result<bool, SessionError> {
+        let mut chunk = vec![0u8; MESSAGE_CHUNK];
+        loop {
+            let n =
+                reader
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|source| SessionError::MessageSource {
+                        path: name.to_string(),
+                        source,
+                    })?;
+            if n == 0 {
+                return Ok(true);
+            }
+            stuffer.push(&chunk[..n], out);
+            let complete = self.write_data(out, sent).await?;
+            out.clear();
+            if !complete {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Writes message bytes, checking for an early reply before each chunk and whenever the
+    /// server stops taking data for a moment. Returns false when the server spoke (or hung
+    /// up); an error when it took nothing for the whole reply timeout.
+    pub(super) async fn write_data(
+        &mut self,
+        bytes: &[u8],
+        sent: &mut u64,
+    ) -> Result<bool, SessionError> {
+        let io_err = |source| SessionError::Io {
+            after: Verb::DataEnd,
+            source,
+        };
+        let timeout = self.cfg.reply_timeout;
+        for chunk in bytes.chunks(MESSAGE_CHUNK) {
+            if self.server_spoke_early() {
+                return Ok(false);
+            }
+            let mut off = 0;
+            let mut last_progress = Instant::now();
+            while off < chunk.len() {
+                let conn = self.conn.as_mut().ok_or(SessionError::NotConnected)?;
+                // A pending write consumes nothing, so giving up on it after a slice is safe.
+                match tokio::time::timeout(STALL_CHECK, conn.write(&chunk[off..])).await {
+                    Ok(Ok(0)) => return Err(io_err(io::ErrorKind::WriteZero.into())),
+                    Ok(Ok(n)) => {
+                        off += n;
+                        *sent += n as u64;
+                        last_progress = Instant::now();
+                    }
+                    Ok(Err(source)) => {
+                        // The server may have answered, then hung up: keep its words.
+                        if self.server_spoke_early() {
+                            return Ok(false);
+                        }
+                        return Err(io_err(source));
+                    }
+                    Err(_) if self.server_spoke_early() => return Ok(false),
+                    Err(_) if last_progress.elapsed() >= timeout => {
+                        return Err(io_err(stalled(timeout)));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        let conn = self.conn.as_mut().ok_or(SessionError::NotConnected)?;
+        match tokio::time::timeout(timeout, conn.flush()).await {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(_)) | Err(_) if self.server_spoke_early() => Ok(false),
+            Ok(Err(source)) => Err(io_err(source)),
+            Err(_) => Err(io_err(stalled(timeout))),
+        }
+    }
+
+    /// Takes what the server has already sent, without waiting: true when bytes of a reply
+    /// are waiting or the server closed. At most one read, so a flood cannot pile up.
+    pub(super) fn server_spoke_early(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return true;
+        };
+        match conn.read(&mut self.buf).now_or_never() {
+            Some(Ok(0)) => return true,
+            Some(Ok(n)) => {
+                let chunk = self.buf[..n].to_vec();
+                self.parser.push(&chunk);
+            }
+            Some(Err(_)) | None => {}
+        }
+        self.parser.is_mid_reply()
+    }
+}
+
+/// The error for a server that stopped reading what the client sends.
+pub(super) fn stalled(timeout: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the server accepted no data for {timeout:?} (it stopped reading)"),
+    )
+}

@@ -1,0 +1,501 @@
+//! One SMTP client session: sends one command at a time, reads its reply, classifies it and
+//! records everything as transcript entries.
+//!
+//! Every front end drives this type: `run` calls it step by step, the TUI through
+//! [`super::driver`], the tests directly. Entries leave through the sink as they happen, so a
+//! slow server shows the sent line at once and the reply when it comes.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::FutureExt;
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::auth::{
+    Credentials, Mechanism, Redacted, SecretScrubber, decode_challenge, redaction_for_typed,
+};
+use super::classify::{Catalog, Context, Phase};
+use super::command::{Command, InputError, Verb};
+use super::escape::escape_bytes;
+use super::message::{DotStuffer, MessageStats};
+use super::reply::{Limits, Reply, ReplyError, ReplyParser};
+use super::state::{SessionState, Step, StepStatus};
+use super::transcript::{Entry, EntryKind, ReplyEntry};
+use super::transport::{
+    Conn, ConnectError, TlsClient, TlsError, TlsMode, TlsSettings, connect_tcp,
+};
+
+mod data;
+mod read;
+mod sasl;
+
+pub use data::MessageSource;
+use data::stalled;
+
+/// What the SES credential lint needs: the endpoint's region and, when the user has it at hand,
+/// the IAM secret key the password should have been derived from. The key never leaves memory.
+#[derive(Clone, Default)]
+pub struct SesLint {
+    pub region: Option<String>,
+    pub secret_access_key: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for SesLint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SesLint")
+            .field("region", &self.region)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls_mode: TlsMode,
+    pub tls: TlsSettings,
+    pub connect_timeout: Duration,
+    /// How long to wait for one whole reply (or the TLS handshake).
+    pub reply_timeout: Duration,
+    pub limits: Limits,
+    /// When set, AUTH is preceded by the SES credential lint (secret key used as the
+    /// password, password for another region, user name that is not an access key id).
+    pub ses_lint: Option<SesLint>,
+}
+
+impl SessionConfig {
+    pub fn new(host: &str, port: u16, tls_mode: TlsMode) -> SessionConfig {
+        SessionConfig {
+            host: host.to_string(),
+            port,
+            tls_mode,
+            tls: TlsSettings::default(),
+            connect_timeout: Duration::from_secs(15),
+            reply_timeout: Duration::from_secs(30),
+            limits: Limits::default(),
+            ses_lint: None,
+        }
+    }
+}
+
+/// What a session reports to its front end.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Entry(Entry),
+    /// A snapshot after each operation; also marks that the session is idle again.
+    State(Box<SessionState>),
+}
+
+/// Receives events as they happen.
+pub type Sink = Box<dyn FnMut(Event) + Send>;
+
+/// Why an operation failed. Each failure is also recorded in the transcript.
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("not connected")]
+    NotConnected,
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("no complete reply to {after} within {timeout:?}{hint}", after = after.name())]
+    Timeout {
+        after: Verb,
+        timeout: Duration,
+        hint: &'static str,
+    },
+    #[error("the server closed the connection while waiting for the reply to {}", after.name())]
+    Closed { after: Verb },
+    #[error("the server closed the connection before {} could be sent", verb.name())]
+    ClosedBefore { verb: Verb },
+    #[error("network error during {}: {source}", after.name())]
+    Io { after: Verb, source: io::Error },
+    #[error("protocol error in the reply to {}: {source}", after.name())]
+    Protocol { after: Verb, source: ReplyError },
+    #[error("cannot read the message from {path}: {source}")]
+    MessageSource { path: String, source: io::Error },
+}
+
+impl SessionError {
+    /// The phase a failure belongs to, for the transcript and exit codes.
+    pub fn phase(&self) -> Phase {
+        match self {
+            SessionError::Tls(_) => Phase::Tls,
+            SessionError::Input(_) | SessionError::MessageSource { .. } => Phase::Data,
+            SessionError::Protocol { .. } => Phase::Service,
+            _ => Phase::Connection,
+        }
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+const MESSAGE_CHUNK: usize = 64 * 1024;
+/// While a write is blocked, how often to look for an early reply from the server.
+const STALL_CHECK: Duration = Duration::from_millis(200);
+
+/// An SMTP client session.
+pub struct Session {
+    cfg: SessionConfig,
+    tls_client: Option<TlsClient>,
+    conn: Option<Conn>,
+    parser: ReplyParser,
+    state: SessionState,
+    sink: Sink,
+    seq: u64,
+    last_sent_at: Option<Instant>,
+    catalog: &'static Catalog,
+    buf: Vec<u8>,
+    /// Forms of the passwords sent in this session, masked out of whatever the server sends.
+    scrubber: SecretScrubber,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig, sink: Sink) -> Session {
+        let parser = ReplyParser::new(cfg.limits);
+        Session {
+            cfg,
+            tls_client: None,
+            conn: None,
+            parser,
+            state: SessionState::default(),
+            sink,
+            seq: 0,
+            last_sent_at: None,
+            catalog: Catalog::builtin(),
+            buf: vec![0; READ_CHUNK],
+            scrubber: SecretScrubber::default(),
+        }
+    }
+
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    fn in_tls(&self) -> bool {
+        self.conn.as_ref().is_some_and(Conn::is_tls)
+    }
+
+    fn record(&mut self, mut kind: EntryKind, latency: Option<Duration>) {
+        if !self.scrubber.is_empty() {
+            // Server bytes reach these texts too (bad lines, injected bytes, challenges).
+            match &mut kind {
+                EntryKind::Info { text }
+                | EntryKind::Warning { text }
+                | EntryKind::Error { text, .. }
+                | EntryKind::Closed { reason: text } => {
+                    self.scrubber.scrub_str(text);
+                }
+                _ => {}
+            }
+        }
+        self.seq += 1;
+        let entry = Entry {
+            seq: self.seq,
+            time: Utc::now(),
+            tls: self.in_tls(),
+            latency_ms: latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            kind,
+        };
+        (self.sink)(Event::Entry(entry));
+    }
+
+    /// Records an informational line.
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.record(EntryKind::Info { text: text.into() }, None);
+    }
+
+    /// Records a warning.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.record(EntryKind::Warning { text: text.into() }, None);
+    }
+
+    /// Sends a state snapshot to the sink.
+    pub fn publish_state(&mut self) {
+        let snapshot = Box::new(self.state.clone());
+        (self.sink)(Event::State(snapshot));
+    }
+
+    fn fail(&mut self, mut err: SessionError) -> SessionError {
+        if let SessionError::Protocol {
+            source: ReplyError::BadCode { line } | ReplyError::BadSeparator { line },
+            ..
+        } = &mut err
+        {
+            // Before the message cuts the line short: a half-shown blob would leak half.
+            self.scrubber.scrub_bytes(line);
+        }
+        let chain = match &err {
+            SessionError::Tls(t) => t.chain().to_vec(),
+            _ => Vec::new(),
+        };
+        self.state.phase = Some(err.phase());
+        self.record(
+            EntryKind::Error {
+                phase: err.phase(),
+                text: err.to_string(),
+                chain,
+            },
+            None,
+        );
+        // After a timeout the session is out of step: a late reply would be taken for the
+        // answer to the next command (QUIT included), so the connection goes too.
+        if matches!(
+            err,
+            SessionError::Closed { .. }
+                | SessionError::Io { .. }
+                | SessionError::Tls(_)
+                | SessionError::Protocol { .. }
+                | SessionError::Timeout { .. }
+        ) {
+            self.drop_connection("after the error above");
+        }
+        err
+    }
+
+    fn drop_connection(&mut self, reason: &str) {
+        if self.conn.take().is_some() {
+            self.record(
+                EntryKind::Closed {
+                    reason: reason.to_string(),
+                },
+                None,
+            );
+        }
+        self.parser = ReplyParser::new(self.cfg.limits);
+        self.state.disconnected();
+    }
+
+    fn tls_client(&mut self) -> Result<TlsClient, TlsError> {
+        if let Some(c) = &self.tls_client {
+            return Ok(c.clone());
+        }
+        let client = TlsClient::new(self.cfg.tls.clone())?;
+        self.tls_client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Connects (and for implicit TLS, handshakes), then reads the greeting.
+    pub async fn connect(&mut self) -> Result<Reply, SessionError> {
+        if self.conn.is_some() {
+            self.drop_connection("reconnecting");
+        }
+        self.state = SessionState::default();
+        let (host, port, mode) = (self.cfg.host.clone(), self.cfg.port, self.cfg.tls_mode);
+        self.record(
+            EntryKind::Connecting {
+                host: host.clone(),
+                port,
+                mode: mode.name().into(),
+            },
+            None,
+        );
+        if self.cfg.tls.insecure && mode != TlsMode::None {
+            self.warn("--insecure: the server's certificate will NOT be verified; anyone on the path could read the credentials");
+        }
+        let started = Instant::now();
+        let tcp = match connect_tcp(&host, port, self.cfg.connect_timeout).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.state
+                    .timeline
+                    .set(Step::Connect, StepStatus::Failed, Some(Phase::Connection));
+                return Err(self.fail(e.into()));
+            }
+        };
+        let peer = tcp
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| format!("{host}:{port}"));
+        self.state.connected = true;
+        self.state.peer = Some(peer.clone());
+        self.state
+            .timeline
+            .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
+        self.record(EntryKind::Connected { peer }, Some(started.elapsed()));
+        self.conn = Some(Conn::Plain(tcp));
+        if mode != TlsMode::Starttls {
+            // No STARTTLS and no second EHLO in this mode: the timeline says so.
+            self.state
+                .timeline
+                .set(Step::StartTls, StepStatus::Skipped, None);
+            self.state
+                .timeline
+                .set(Step::EhloTls, StepStatus::Skipped, None);
+        }
+        if mode == TlsMode::Implicit {
+            self.upgrade_tls().await?;
+        }
+        self.last_sent_at = Some(Instant::now());
+        self.read_and_record(Verb::Connect, None).await
+    }
+
+    async fn upgrade_tls(&mut self) -> Result<(), SessionError> {
+        let client = match self.tls_client() {
+            Ok(c) => c,
+            Err(e) => return Err(self.fail(e.into())),
+        };
+        let Some(Conn::Plain(tcp)) = self.conn.take() else {
+            return Err(self.fail(SessionError::NotConnected));
+        };
+        match client
+            .handshake(tcp, &self.cfg.host.clone(), self.cfg.reply_timeout)
+            .await
+        {
+            Ok((stream, info)) => {
+                self.conn = Some(Conn::Tls(Box::new(stream)));
+                self.state.tls_started(info.clone());
+                if let super::transport::Verification::Insecure {
+                    would_fail: Some(why),
+                } = &info.verification
+                {
+                    self.warn(format!("INSECURE: verification would have failed: {why}"));
+                }
+                self.record(EntryKind::TlsStarted { info }, None);
+                Ok(())
+            }
+            Err(e) => {
+                self.state
+                    .timeline
+                    .set(Step::StartTls, StepStatus::Failed, Some(Phase::Tls));
+                self.state.connected = false;
+                let err = self.fail(e.into());
+                self.record(
+                    EntryKind::Closed {
+                        reason: "TLS handshake failed".into(),
+                    },
+                    None,
+                );
+                self.state.disconnected();
+                Err(err)
+            }
+        }
+    }
+
+    /// Sends one command and reads its reply. A 220 to STARTTLS starts the handshake.
+    pub async fn command(&mut self, cmd: &Command) -> Result<Reply, SessionError> {
+        let bytes = cmd.encode()?;
+        let mut verb = cmd.verb();
+        // A line typed inside an AUTH exchange, or AUTH with an initial response, carries
+        // credentials: record only its redacted form.
+        let typed = match cmd {
+            Command::Raw(line) => redaction_for_typed(line, self.state.sasl_challenge),
+            _ => None,
+        };
+        if let Some(redacted) = typed {
+            if self.state.sasl_challenge {
+                verb = Verb::AuthResponse;
+            }
+            let shown = redacted.render(false);
+            self.send_line(&bytes, shown, verb, Some(redacted)).await?;
+        } else {
+            self.send_line(&bytes, cmd.line(), verb, None).await?;
+        }
+        if verb == Verb::Quit {
+            self.state.quit_sent = true;
+        }
+        let reply = self.read_and_record(verb, None).await?;
+        if verb == Verb::StartTls && reply.code == 220 {
+            self.after_starttls_ready().await?;
+        }
+        if verb == Verb::Quit {
+            self.drop_connection("after QUIT");
+        }
+        Ok(reply)
+    }
+
+    async fn after_starttls_ready(&mut self) -> Result<(), SessionError> {
+        if self.in_tls() {
+            self.warn("the server accepted STARTTLS inside TLS; not starting TLS twice");
+            return Ok(());
+        }
+        let mut leftover = self.parser.take_leftover();
+        self.scrubber.scrub_bytes(&mut leftover);
+        if !leftover.is_empty() {
+            // CVE-2011-0411 class: bytes before the handshake must never count as TLS replies.
+            self.warn(format!(
+                "the server sent {} byte(s) after \"220 Ready to start TLS\" and before the TLS handshake; they were discarded, not read as replies: {}",
+                leftover.len(),
+                escape_bytes(&leftover[..leftover.len().min(200)])
+            ));
+        }
+        self.upgrade_tls().await
+    }
+
+    /// Writes and flushes, giving up when the server takes nothing for the reply timeout.
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let timeout = self.cfg.reply_timeout;
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "not connected"))?;
+        let write = async {
+            conn.write_all(bytes).await?;
+            conn.flush().await
+        };
+        tokio::time::timeout(timeout, write)
+            .await
+            .unwrap_or_else(|_| Err(stalled(timeout)))
+    }
+
+    async fn send_line(
+        &mut self,
+        bytes: &[u8],
+        shown: String,
+        verb: Verb,
+        redacted: Option<Redacted>,
+    ) -> Result<(), SessionError> {
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        self.drain_unsolicited(verb).await?;
+        self.record(
+            EntryKind::Sent {
+                line: shown,
+                verb,
+                redacted,
+            },
+            None,
+        );
+        self.last_sent_at = Some(Instant::now());
+        if let Err(source) = self.write_all(bytes).await {
+            return Err(self.fail(SessionError::Io {
+                after: verb,
+                source,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Drops the connection at once, without QUIT (a debugger may want to see what that does).
+    pub fn close_now(&mut self) {
+        self.drop_connection("closed by the user");
+    }
+
+    /// Sends QUIT if connected (ignoring its outcome) and closes.
+    pub async fn close(&mut self) {
+        if self.conn.is_some() && !self.state.quit_sent {
+            let _ = self.command(&Command::Quit).await;
+        }
+        if let Some(mut conn) = self.conn.take() {
+            let _ = conn.shutdown().await;
+        }
+    }
+}

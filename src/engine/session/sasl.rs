@@ -1,0 +1,107 @@
+//! AUTH exchanges: the secret lines are sent, only their redacted forms are recorded.
+
+use super::*;
+
+impl Session {
+    /// Runs an AUTH exchange. Secrets are sent but only their redacted form is recorded.
+    pub async fn auth(
+        &mut self,
+        mechanism: Mechanism,
+        creds: &Credentials,
+        initial_response: bool,
+    ) -> Result<Reply, SessionError> {
+        if !self.in_tls() && self.conn.is_some() {
+            self.warn("sending credentials over a connection WITHOUT TLS: anyone on the path can read them");
+        }
+        if let Some(caps) = &self.state.capabilities
+            && !caps.offers_auth(mechanism.name())
+        {
+            self.warn(format!(
+                "the server did not offer AUTH {} in EHLO; sending it anyway",
+                mechanism.name()
+            ));
+        }
+        if let Some(lint) = self.cfg.ses_lint.clone() {
+            let secret = lint.secret_access_key.as_deref().map(String::as_str);
+            for w in crate::engine::ses::lint_credentials(
+                &creds.user,
+                creds.password(),
+                lint.region.as_deref(),
+                secret,
+            ) {
+                self.warn(w.message);
+            }
+        }
+        self.scrubber.add(creds);
+        let user = creds.user.clone();
+        match mechanism {
+            Mechanism::Plain if initial_response => {
+                let line = zeroize::Zeroizing::new(format!(
+                    "AUTH PLAIN {}\r\n",
+                    creds.plain_blob().as_str()
+                ));
+                let redacted = Redacted::PlainBlob {
+                    initial: true,
+                    user: user.clone(),
+                    authzid: creds.authzid.clone(),
+                };
+                self.send_secret(line.as_bytes(), redacted, Verb::Auth)
+                    .await?;
+                self.read_and_record(Verb::Auth, Some(&user)).await
+            }
+            Mechanism::Plain => {
+                self.send_line(b"AUTH PLAIN\r\n", "AUTH PLAIN".into(), Verb::Auth, None)
+                    .await?;
+                let challenge = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                if challenge.code != 334 {
+                    return Ok(challenge);
+                }
+                let line = zeroize::Zeroizing::new(format!("{}\r\n", creds.plain_blob().as_str()));
+                let redacted = Redacted::PlainBlob {
+                    initial: false,
+                    user: user.clone(),
+                    authzid: creds.authzid.clone(),
+                };
+                self.send_secret(line.as_bytes(), redacted, Verb::AuthResponse)
+                    .await?;
+                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+            }
+            Mechanism::Login => {
+                self.send_line(b"AUTH LOGIN\r\n", "AUTH LOGIN".into(), Verb::Auth, None)
+                    .await?;
+                let first = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                if first.code != 334 {
+                    return Ok(first);
+                }
+                let line = format!("{}\r\n", creds.login_user());
+                self.send_secret(
+                    line.as_bytes(),
+                    Redacted::LoginUser { user: user.clone() },
+                    Verb::AuthResponse,
+                )
+                .await?;
+                let second = self
+                    .read_and_record(Verb::AuthResponse, Some(&user))
+                    .await?;
+                if second.code != 334 {
+                    return Ok(second);
+                }
+                let line =
+                    zeroize::Zeroizing::new(format!("{}\r\n", creds.login_password().as_str()));
+                self.send_secret(line.as_bytes(), Redacted::LoginPassword, Verb::AuthResponse)
+                    .await?;
+                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+            }
+        }
+    }
+
+    pub(super) async fn send_secret(
+        &mut self,
+        bytes: &[u8],
+        redacted: Redacted,
+        verb: Verb,
+    ) -> Result<(), SessionError> {
+        let shown = redacted.render(false);
+        self.send_line(bytes, shown, verb, Some(redacted)).await
+    }
+}
