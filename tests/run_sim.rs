@@ -257,3 +257,61 @@ async fn throttling_and_recipient_limit_through_run() {
     assert_eq!(r["phase"], "content");
     assert_eq!(r["text"], "Transaction failed: Recipient count exceeds 50.");
 }
+
+/// What `run --json` prints can be opened by `smtpscope replay` as it is (summary line
+/// included), and the replayed debugger tells the same story.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_json_output_replays_in_the_debugger() {
+    use ratatui::{Terminal, backend::TestBackend};
+    let sim = start(demo_config()).await;
+    let (user, password) = sim.credentials("ip-restricted");
+    let port = sim.port().to_string();
+    let ca = sim.ca.to_str().unwrap().to_string();
+    let out = tokio::task::block_in_place(|| {
+        smtpscope(
+            &[
+                "run",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--ca-file",
+                &ca,
+                "--user",
+                &user,
+                "--from",
+                "a@example.com",
+                "--to",
+                "b@example.com",
+                "--json",
+            ],
+            &[("SMTPSCOPE_PASSWORD", &password)],
+        )
+    });
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.jsonl");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let entries = smtpscope::tui::replay::load(&file)
+        .await
+        .expect("run --json replays");
+    let app = smtpscope::tui::replay::app_for(
+        entries,
+        "run.jsonl",
+        smtpscope::engine::classify::Catalog::builtin(),
+    );
+    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    t.draw(|f| smtpscope::tui::view::render(f, &app)).unwrap();
+    let screen: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        screen.contains("Authenticated; authorization denied after DATA"),
+        "{screen}"
+    );
+    assert!(screen.contains("read-only"), "{screen}");
+}

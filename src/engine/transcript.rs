@@ -272,18 +272,35 @@ pub fn reclassify(entries: &mut [Entry], catalog: &Catalog) {
 }
 
 /// Parses a JSON Lines transcript, naming the line of the first bad entry.
+///
+/// The closing `{"type":"summary",…}` line of `smtpscope run --json` is not an entry and is
+/// skipped, so a script's output can be replayed as it is.
 pub fn parse_jsonl(text: &str) -> Result<Vec<Entry>, String> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| !is_summary_line(l))
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", i + 1)))
         .collect()
+}
+
+fn is_summary_line(line: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v["type"] == "summary")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::escape::is_clean;
+
+    #[test]
+    fn run_json_output_parses_with_its_summary_line_skipped() {
+        let text = "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"tls\":false,\"type\":\"info\",\"text\":\"hi\"}\n\
+                    {\"type\":\"summary\",\"verdict\":\"x\",\"exit_code\":9}\n";
+        let entries = parse_jsonl(text).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert!(parse_jsonl("{\"type\":\"bogus\"}").is_err());
+    }
 
     /// One entry of every kind, each text field holding ESC, a C1 CSI and a bidi override.
     const HOSTILE: &str = r#"{"seq":1,"time":"2026-01-01T00:00:00Z","tls":false,"type":"connecting","host":"h\u001b[2J","port":25,"mode":"starttls\u009b"}
