@@ -68,3 +68,20 @@ fn bad_input_is_exit_2_and_control_bytes_are_escaped() {
     assert!(!out.stdout.contains(&0x1b), "raw ESC reached the terminal");
     assert!(text(&out).contains("\\x1b[31m"));
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    // The reader goes away before smtpscope writes (as `| head -1` does after one line).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtpscope"))
+        .args(["explain", "554 Access denied: x"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -116,7 +116,7 @@ pub async fn run(args: &DemoArgs) -> i32 {
     };
     if args.list {
         for s in &list {
-            println!("{:<16} {}", s.name, s.summary);
+            crate::outln!("{:<16} {}", s.name, s.summary);
         }
         return 0;
     }

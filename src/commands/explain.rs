@@ -105,27 +105,27 @@ pub fn run(args: &ExplainArgs) -> i32 {
             after: after.map(Verb::name),
             class: &class,
         };
-        println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
         return 0;
     }
     let d = &class.diagnosis;
-    println!("{} {}", reply.code, escape_str(&reply.text()));
-    println!();
-    println!("phase:    {}", class.phase);
-    println!("verdict:  {}", class.verdict.name());
-    println!("title:    {}", d.title);
-    println!("meaning:  {}", d.meaning);
+    crate::outln!("{} {}", reply.code, escape_str(&reply.text()));
+    crate::outln!();
+    crate::outln!("phase:    {}", class.phase);
+    crate::outln!("verdict:  {}", class.verdict.name());
+    crate::outln!("title:    {}", d.title);
+    crate::outln!("meaning:  {}", d.meaning);
     for (k, v) in &d.details {
-        println!("{:<9} {}", format!("{k}:"), escape_str(v));
+        crate::outln!("{:<9} {}", format!("{k}:"), escape_str(v));
     }
     for n in &d.notes {
-        println!("note:     {n}");
+        crate::outln!("note:     {n}");
     }
     if !d.remedy.is_empty() {
-        println!("next:     {}", d.remedy);
+        crate::outln!("next:     {}", d.remedy);
     }
     if let Some(src) = &d.source {
-        println!("source:   {src} ({})", d.evidence.as_deref().unwrap_or(""));
+        crate::outln!("source:   {src} ({})", d.evidence.as_deref().unwrap_or(""));
     }
     0
 }

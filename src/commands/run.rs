@@ -197,10 +197,10 @@ pub async fn run(args: &RunArgs) -> i32 {
         failed_step: failure.and_then(|f| f.1),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
         let phase = failure.map(|(p, _)| format!(" [{p}]")).unwrap_or_default();
-        println!("=== Verdict: {verdict}{phase} (exit {code})");
+        crate::outln!("=== Verdict: {verdict}{phase} (exit {code})");
     }
     code
 }

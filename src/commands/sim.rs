@@ -120,7 +120,7 @@ pub fn describe_users(config: &SimConfig) -> String {
 }
 
 fn print_event(event: &SimEvent) {
-    println!(
+    crate::outln!(
         "{} {} {}",
         event.time.format("%H:%M:%S%.3f"),
         event.peer,
@@ -167,7 +167,7 @@ pub async fn run(args: &SimArgs) -> i32 {
         }
     };
     if args.print_users {
-        print!("{}", describe_users(&config));
+        crate::outln!("{}", describe_users(&config).trim_end());
         return 0;
     }
     let origin = config.origin.clone();
@@ -189,25 +189,25 @@ pub async fn run(args: &SimArgs) -> i32 {
         return 1;
     }
     let cfg = running.config();
-    println!(
+    crate::outln!(
         "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
     );
-    println!("config: {origin}");
-    println!(
+    crate::outln!("config: {origin}");
+    crate::outln!(
         "STARTTLS listener: {}  (like SES ports 25/587/2587)",
         running.starttls_addr
     );
     match running.implicit_addr {
-        Some(a) => println!("implicit-TLS listener: {a}  (like SES ports 465/2465)"),
-        None => println!("implicit-TLS listener: off"),
+        Some(a) => crate::outln!("implicit-TLS listener: {a}  (like SES ports 465/2465)"),
+        None => crate::outln!("implicit-TLS listener: off"),
     }
-    println!(
+    crate::outln!(
         "CA certificate: {}  (new at every start; clients: --ca-file {})",
         ca_path.display(),
         ca_path.display()
     );
-    println!("certificate names: {}", cfg.tls_names.join(", "));
-    println!(
+    crate::outln!("certificate names: {}", cfg.tls_names.join(", "));
+    crate::outln!(
         "account {} in {}, sandbox {}, verified identities: {}",
         cfg.account,
         cfg.region,
@@ -219,11 +219,11 @@ pub async fn run(args: &SimArgs) -> i32 {
         }
     );
     if let Some(dir) = &cfg.mailbox.dir {
-        println!("mailbox folder: {}", dir.display());
+        crate::outln!("mailbox folder: {}", dir.display());
     }
-    print!("{}", describe_users(cfg));
+    crate::outln!("{}", describe_users(cfg).trim_end());
     if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
-        println!(
+        crate::outln!(
             "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",
             user.smtp_password(&cfg.region).as_str(),
             running.starttls_addr.ip(),
@@ -232,7 +232,7 @@ pub async fn run(args: &SimArgs) -> i32 {
             user.access_key_id
         );
     }
-    println!("Ctrl-C stops it.");
+    crate::outln!("Ctrl-C stops it.");
 
     let mut events = running.take_events();
     let quiet = args.quiet;
@@ -253,9 +253,12 @@ pub async fn run(args: &SimArgs) -> i32 {
     let stats = running.stats();
     let accepted = running.mailbox().total_accepted();
     running.shutdown().await;
-    println!(
+    crate::outln!(
         "stopped: {} connection(s) served, {} refused over the limit, {} idle timeout(s), {} message(s) accepted",
-        stats.served, stats.refused_busy, stats.timeouts, accepted
+        stats.served,
+        stats.refused_busy,
+        stats.timeouts,
+        accepted
     );
     0
 }
