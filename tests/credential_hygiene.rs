@@ -225,18 +225,7 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
 
 /// Renders the TUI at 120x40 into text.
 fn screen(app: &smtpscope::tui::app::App) -> String {
-    use ratatui::{Terminal, backend::TestBackend};
-    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| smtpscope::tui::view::render(f, app)).unwrap();
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    smtpscope::tui::view::render_to_text(app, 120, 40)
 }
 
 /// The TUI's outputs for a real session: the live screen (user name revealed and not, the

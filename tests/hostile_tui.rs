@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hostile::{Server, Step, send};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use smtpscope::cli::AuthChoice;
 use smtpscope::engine::command::Command;
 use smtpscope::engine::session::{Event, Session, SessionConfig};
@@ -57,17 +55,7 @@ fn debugger_after(script: Vec<Step>, drive: impl AsyncFnOnce(&mut Session)) -> A
 }
 
 fn screen(app: &App) -> String {
-    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| view::render(f, app)).unwrap();
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    view::render_to_text(app, 120, 40)
 }
 
 fn assert_printable(screen: &str) {

@@ -16,13 +16,19 @@ struct Case<'a> {
     decisive: (&'a str, i64, &'a str),
 }
 
-fn run_case(sim: &TestSim, case: &Case<'_>) -> Vec<serde_json::Value> {
-    let (user, password) = sim.credentials(case.user);
-    let password = case
-        .password
-        .map_or_else(|| password.to_string(), str::to_string);
+/// `smtpscope run --json` against the simulator as `user`, sending `from` to `to` (SES region
+/// us-east-1, so the credential lint applies), plus `extra` flags. Blocks: call it from
+/// `block_in_place`.
+fn run_json(
+    sim: &TestSim,
+    user: &str,
+    password: &str,
+    from: &str,
+    to: &[&str],
+    extra: &[&str],
+) -> std::process::Output {
     let port = sim.port().to_string();
-    let ca = sim.ca.to_str().unwrap();
+    let ca = sim.ca.to_str().unwrap().to_string();
     let mut args = vec![
         "run",
         "--host",
@@ -32,19 +38,35 @@ fn run_case(sim: &TestSim, case: &Case<'_>) -> Vec<serde_json::Value> {
         "--port",
         &port,
         "--ca-file",
-        ca,
+        &ca,
         "--user",
-        &user,
+        user,
         "--from",
-        "sender@example.com",
-        "--to",
-        "rcpt@example.com",
+        from,
         "--json",
         "--timeout",
         "10",
     ];
-    args.extend_from_slice(case.extra);
-    let out = smtpscope(&args, &[("SMTPSCOPE_PASSWORD", &password)]);
+    for t in to {
+        args.extend(["--to", t]);
+    }
+    args.extend_from_slice(extra);
+    smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
+}
+
+fn run_case(sim: &TestSim, case: &Case<'_>) -> Vec<serde_json::Value> {
+    let (user, password) = sim.credentials(case.user);
+    let password = case
+        .password
+        .map_or_else(|| password.to_string(), str::to_string);
+    let out = run_json(
+        sim,
+        &user,
+        &password,
+        "sender@example.com",
+        &["rcpt@example.com"],
+        case.extra,
+    );
     assert_eq!(
         out.status.code(),
         Some(case.exit),
@@ -182,27 +204,14 @@ async fn throttling_and_recipient_limit_through_run() {
     let mut last = 0;
     for _ in 0..5 {
         let (user, password) = sim.credentials("throttled");
-        let port = sim.port().to_string();
-        let ca = sim.ca.to_str().unwrap().to_string();
         let out = tokio::task::block_in_place(|| {
-            smtpscope(
-                &[
-                    "run",
-                    "--host",
-                    "localhost",
-                    "--port",
-                    &port,
-                    "--ca-file",
-                    &ca,
-                    "--user",
-                    &user,
-                    "--from",
-                    "sender@example.com",
-                    "--to",
-                    "rcpt@example.com",
-                    "--json",
-                ],
-                &[("SMTPSCOPE_PASSWORD", &password)],
+            run_json(
+                &sim,
+                &user,
+                &password,
+                "sender@example.com",
+                &["rcpt@example.com"],
+                &[],
             )
         });
         last = out.status.code().unwrap();
@@ -225,28 +234,10 @@ async fn throttling_and_recipient_limit_through_run() {
 
     let to: Vec<String> = (0..51).map(|i| format!("r{i}@example.com")).collect();
     let (user, password) = sim.credentials("good");
-    let port = sim.port().to_string();
-    let ca = sim.ca.to_str().unwrap().to_string();
-    let mut args: Vec<&str> = vec![
-        "run",
-        "--host",
-        "localhost",
-        "--port",
-        &port,
-        "--ca-file",
-        &ca,
-        "--user",
-        &user,
-        "--from",
-        "sender@example.com",
-        "--json",
-    ];
-    for t in &to {
-        args.push("--to");
-        args.push(t);
-    }
-    let out =
-        tokio::task::block_in_place(|| smtpscope(&args, &[("SMTPSCOPE_PASSWORD", &password)]));
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let out = tokio::task::block_in_place(|| {
+        run_json(&sim, &user, &password, "sender@example.com", &to, &[])
+    });
     assert_eq!(out.status.code(), Some(8), "{}", text(&out));
     let lines = json_lines(&out);
     let r = replies(&lines)
@@ -262,30 +253,16 @@ async fn throttling_and_recipient_limit_through_run() {
 /// included), and the replayed debugger tells the same story.
 #[tokio::test(flavor = "multi_thread")]
 async fn run_json_output_replays_in_the_debugger() {
-    use ratatui::{Terminal, backend::TestBackend};
     let sim = start(demo_config()).await;
     let (user, password) = sim.credentials("ip-restricted");
-    let port = sim.port().to_string();
-    let ca = sim.ca.to_str().unwrap().to_string();
     let out = tokio::task::block_in_place(|| {
-        smtpscope(
-            &[
-                "run",
-                "--host",
-                "localhost",
-                "--port",
-                &port,
-                "--ca-file",
-                &ca,
-                "--user",
-                &user,
-                "--from",
-                "a@example.com",
-                "--to",
-                "b@example.com",
-                "--json",
-            ],
-            &[("SMTPSCOPE_PASSWORD", &password)],
+        run_json(
+            &sim,
+            &user,
+            &password,
+            "a@example.com",
+            &["b@example.com"],
+            &[],
         )
     });
     assert_eq!(out.status.code(), Some(9), "{}", text(&out));
@@ -300,15 +277,7 @@ async fn run_json_output_replays_in_the_debugger() {
         "run.jsonl",
         smtpscope::engine::classify::Catalog::builtin(),
     );
-    let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
-    t.draw(|f| smtpscope::tui::view::render(f, &app)).unwrap();
-    let screen: String = t
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let screen = smtpscope::tui::view::render_to_text(&app, 120, 40);
     assert!(
         screen.contains("Authenticated; authorization denied after DATA"),
         "{screen}"

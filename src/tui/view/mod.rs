@@ -20,6 +20,29 @@ use super::layout::{self, MIN_SIZE};
 
 pub use self::diagnosis::content_rows as diagnosis_rows;
 
+/// Draws one frame of `width`x`height` off-screen and returns it as plain text, one line per
+/// row: what a person would see, for tests and screen captures.
+pub fn render_to_text(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .unwrap_or_else(|e| match e {});
+    terminal
+        .draw(|f| render(f, app))
+        .unwrap_or_else(|e| match e {});
+    buffer_text(terminal.backend().buffer())
+}
+
+/// A buffer's symbols as text, one line per row.
+pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();

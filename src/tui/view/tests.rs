@@ -46,15 +46,7 @@ pub fn draw(app: &App) -> Terminal<TestBackend> {
 
 /// The screen as plain text, one line per row.
 pub fn text(terminal: &Terminal<TestBackend>) -> String {
-    let buf = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    super::buffer_text(terminal.backend().buffer())
 }
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
