@@ -31,6 +31,9 @@ pub enum CliError {
     },
 }
 
+/// The longest `--timeout` accepted: one day.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
 /// Where to connect.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
@@ -121,10 +124,11 @@ impl TargetArgs {
                 )));
             }
         }
-        if self.timeout == 0 {
-            return Err(CliError::Usage(
-                "--timeout must be at least 1 second".into(),
-            ));
+        if self.timeout == 0 || self.timeout > MAX_TIMEOUT_SECS {
+            // A larger value cannot be added to a clock on every platform; nobody waits a day.
+            return Err(CliError::Usage(format!(
+                "--timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds"
+            )));
         }
         let mut cfg = SessionConfig::new(&host, self.resolved_port(), self.resolved_mode());
         cfg.tls = TlsSettings {

@@ -507,7 +507,7 @@ async fn reply_in_one_byte_writes_is_reassembled() {
     assert_eq!(greeting.last_text(), "hostile.test ESMTP fake");
     let reply = s.command(&ehlo()).await.unwrap();
     assert_eq!(reply.lines.len(), 4);
-    assert!(s.state().capabilities.as_ref().unwrap().eight_bit_mime);
+    assert!(s.model().capabilities().unwrap().eight_bit_mime);
     s.close().await;
     let codes: Vec<u16> = rec.replies().iter().map(|r| r.code).collect();
     assert_eq!(
@@ -571,7 +571,7 @@ async fn multiline_with_mismatched_codes_is_a_protocol_error() {
 fn multiline_with_mismatched_codes_binary() {
     let server = Server::start(mismatched_codes());
     let run = Run::new(server.addr).exec();
-    run.expect(11, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"), SHORT + MARGIN);
     assert!(run.error_text().contains("changed its code"));
 }
 
@@ -655,7 +655,7 @@ async fn bare_lf_endings_are_read_and_flagged() {
     assert!(greeting.has_bare_lf());
     let reply = s.command(&ehlo()).await.unwrap();
     assert_eq!(reply.text(), "hostile.test\n8BITMIME\nOk");
-    assert!(s.state().capabilities.as_ref().unwrap().eight_bit_mime);
+    assert!(s.model().capabilities().unwrap().eight_bit_mime);
     s.close().await;
     let notes = &rec.replies()[0].class.diagnosis.notes;
     assert!(
@@ -816,7 +816,7 @@ fn gigabyte_without_crlf_binary_memory_stays_bounded() {
         kib as f64 / 1024.0,
         log.sent
     );
-    assert_eq!(out.status.code(), Some(11), "{text}");
+    assert_eq!(out.status.code(), Some(13), "{text}");
     assert!(text.contains("longer than"), "{text}");
     assert!(kib < MEMORY_CAP_KIB, "peak RSS {kib} KiB over the cap");
 }
@@ -853,7 +853,7 @@ async fn hundred_thousand_continuation_lines_are_refused() {
 fn hundred_thousand_continuation_lines_binary() {
     let server = Server::start(continuation_flood());
     let run = Run::new(server.addr).exec();
-    run.expect(11, Some("service"), Duration::from_secs(10));
+    run.expect(13, Some("service"), Duration::from_secs(10));
     assert!(run.error_text().contains("more than 4096 lines"));
 }
 
@@ -872,7 +872,7 @@ fn huge_multiline_reply_binary_memory_stays_bounded() {
         "4,000 x 60 KB continuation lines: client peak RSS {kib} KiB ({:.1} MiB)",
         kib as f64 / 1024.0
     );
-    assert_eq!(out.status.code(), Some(11), "{text}");
+    assert_eq!(out.status.code(), Some(13), "{text}");
     assert!(text.contains("larger than"), "{text}");
     assert!(kib < MEMORY_CAP_KIB, "peak RSS {kib} KiB over the cap");
 }
@@ -893,10 +893,7 @@ async fn ehlo_with_3000_lines_works() {
     s.connect().await.unwrap();
     let reply = bounded(SHORT + MARGIN, s.command(&ehlo())).await.unwrap();
     assert_eq!(reply.lines.len(), 3000);
-    assert_eq!(
-        s.state().capabilities.as_ref().unwrap().keywords.len(),
-        2999
-    );
+    assert_eq!(s.model().capabilities().unwrap().keywords.len(), 2999);
     s.close().await;
 }
 
@@ -934,7 +931,7 @@ async fn ehlo_with_5000_lines_is_over_the_limit() {
 fn ehlo_with_5000_lines_binary() {
     let server = Server::start(until_ehlo(&long_ehlo(5000)));
     let run = Run::new(server.addr).exec();
-    run.expect(11, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"), SHORT + MARGIN);
     assert!(run.error_text().contains("more than 4096 lines"));
 }
 
@@ -979,7 +976,7 @@ async fn garbage_codes_are_protocol_errors() {
 fn garbage_code_binary() {
     let server = Server::start(vec![send("600 six hundred\r\n"), Step::Stall]);
     let run = Run::new(server.addr).exec();
-    run.expect(11, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"), SHORT + MARGIN);
     assert!(
         run.error_text().contains("600 six hundred"),
         "{}",
@@ -1118,7 +1115,7 @@ async fn starttls_refused_454() {
     s.command(&ehlo()).await.unwrap();
     let reply = s.command(&Command::StartTls).await.unwrap();
     assert_eq!(reply.code, 454);
-    assert!(s.state().tls.is_none());
+    assert!(s.model().tls().is_none());
     s.close().await;
 }
 
@@ -1234,7 +1231,7 @@ async fn data_injected_after_220_ready_is_reported_and_discarded() {
     s.connect().await.unwrap();
     s.command(&ehlo()).await.unwrap();
     assert_eq!(s.command(&Command::StartTls).await.unwrap().code, 220);
-    assert!(s.state().tls.is_some());
+    assert!(s.model().tls().is_some());
     let inside = s.command(&ehlo()).await.unwrap();
     assert_eq!(inside.text(), "hostile.test inside TLS\n8BITMIME\nOk");
     s.close().await;
@@ -1660,7 +1657,7 @@ fn auth_mechanism_not_offered_binary() {
         .set("--user", USER)
         .env("SMTPSCOPE_PASSWORD", PASSWORD)
         .exec();
-    run.expect(6, Some("authentication"), SHORT + MARGIN);
+    run.expect(12, Some("authentication"), SHORT + MARGIN);
     assert!(run.full_text().contains("did not offer AUTH PLAIN"));
     assert_no_secret(&run.full_text(), USER, PASSWORD);
 }

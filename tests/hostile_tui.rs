@@ -135,7 +135,7 @@ fn a_421_after_mail_is_classified_and_the_connection_marked_closed() {
     let text = screen(&app);
     assert_printable(&text);
     assert!(text.contains("421"), "{text}");
-    assert!(text.contains("[throttling]"), "{text}");
+    assert!(text.contains("[service]"), "{text}");
     assert!(text.contains("✗MAIL"), "{text}");
 }
 

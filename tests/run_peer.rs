@@ -136,9 +136,15 @@ fn seed_scenario_wrong_password_535_then_530() {
             .unwrap()
             .contains("Authentication required")
     );
+    let summary = lines.last().unwrap();
     assert_eq!(
-        lines.last().unwrap()["verdict"],
-        "Authentication failed at AUTH"
+        summary["verdict"],
+        "Authentication failed at AUTH (535): the server refused the credentials"
+    );
+    assert_eq!(summary["outcome"], "authentication_failed");
+    assert_eq!(
+        summary["failed_step"], "auth",
+        "the 535, not the 530 that follows"
     );
     assert_no_secret(&text(&out), GOOD.0, "abcdefg");
 }

@@ -415,7 +415,7 @@ async fn auth_before_starttls_gets_530_must_issue_starttls() {
 async fn implicit_tls_listener_works() {
     let sim = start(demo_config()).await;
     let mut c = Client::connect(&sim, TlsMode::Implicit).await;
-    assert!(c.session.state().tls.is_some(), "TLS from the first byte");
+    assert!(c.session.model().tls().is_some(), "TLS from the first byte");
     let caps = c.ehlo().await;
     assert!(!caps.text().contains("STARTTLS"));
     let r = c.cmd(Command::StartTls).await;
@@ -500,7 +500,7 @@ async fn listens_on_ipv6_loopback_with_a_matching_certificate() {
         .unwrap();
     let r = session.command(&Command::StartTls).await.unwrap();
     assert_eq!(r.code, 220);
-    assert!(session.state().tls.is_some(), "verified TLS to [::1]");
+    assert!(session.model().tls().is_some(), "verified TLS to [::1]");
     let (key, password) = sim.credentials("good");
     let creds = Credentials::new(&key, password).unwrap();
     let r = session.auth(Mechanism::Login, &creds, false).await.unwrap();

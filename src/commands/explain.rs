@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::engine::classify::{Catalog, Classification, Context};
 use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
+use crate::engine::model::AuthContext;
 use crate::engine::reply::{Reply, ReplyParser};
 
 #[derive(Debug, Args)]
@@ -93,7 +94,12 @@ pub fn run(args: &ExplainArgs) -> i32 {
     // Without --after the text alone decides (any catalog entry may match).
     let ctx = Context {
         after,
-        authenticated: args.authenticated,
+        auth: if args.authenticated {
+            AuthContext::Accepted
+        } else {
+            AuthContext::NeverTried
+        },
+        ses: crate::engine::ses::mentions_ses(&reply.text()),
         ..Context::default()
     };
     let class = Catalog::builtin().classify(&reply, &ctx);

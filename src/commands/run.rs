@@ -1,8 +1,8 @@
 //! `smtpscope run`: a whole session, headless, for scripts. It never prompts.
 //!
-//! The transcript streams to stdout as it happens (text like swaks, or JSON Lines), and the
-//! exit code names the phase that failed, so a script can tell authentication from
-//! authorization.
+//! The transcript streams to stdout as it happens (text like swaks, or JSON Lines). The
+//! session model decides the outcome, and each outcome has one exit code, so a script can
+//! tell authentication from authorization.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,13 +12,14 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
-use crate::engine::auth::{Credentials, Mechanism};
+use crate::engine::auth::Mechanism;
 use crate::engine::classify::{Phase, Verdict};
-use crate::engine::command::Command;
+use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
-use crate::engine::reply::Reply;
-use crate::engine::session::{Event, MessageSource, Session, SessionError};
-use crate::engine::state::{Plan, Step, next_step};
+use crate::engine::model::{Outcome, Step};
+use crate::engine::runner::{Runner, StopAfter, Values};
+use crate::engine::script::{MAX_SCRIPT_BYTES, Script};
+use crate::engine::session::{Event, MessageSource, Session};
 use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
 
 /// Where to stop a session early.
@@ -34,6 +35,20 @@ pub enum QuitAfter {
     Data,
 }
 
+impl QuitAfter {
+    fn stop(self) -> StopAfter {
+        match self {
+            QuitAfter::Connect => StopAfter::Connect,
+            QuitAfter::Ehlo => StopAfter::Ehlo,
+            QuitAfter::Tls => StopAfter::Tls,
+            QuitAfter::Auth => StopAfter::Auth,
+            QuitAfter::Mail => StopAfter::Mail,
+            QuitAfter::Rcpt => StopAfter::Rcpt,
+            QuitAfter::Data => StopAfter::Data,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -45,9 +60,20 @@ pub struct RunArgs {
     /// Stop after this step, sending QUIT
     #[arg(long, value_enum, help_heading = "Flow")]
     pub quit_after: Option<QuitAfter>,
-    /// Go on after a failed step (e.g. MAIL after a 535, to see the 530 that follows)
+    /// Go on after a failed step to the next different one (e.g. MAIL after a 535, to see
+    /// the 530 that follows); a failed step is never retried
     #[arg(long, help_heading = "Flow")]
     pub keep_going: bool,
+    /// Run these steps instead of the standard flow, one per line (EHLO, HELO, STARTTLS,
+    /// AUTH PLAIN, AUTH LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT, RAW <line>, RECONNECT;
+    /// `-` reads standard input)
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Flow",
+        conflicts_with = "quit_after"
+    )]
+    pub script: Option<PathBuf>,
     /// Print JSON Lines (one object per transcript entry, then a summary)
     #[arg(long, help_heading = "Output")]
     pub json: bool,
@@ -56,34 +82,10 @@ pub struct RunArgs {
     pub show_user: bool,
 }
 
-/// Exit codes, one per failing phase. Documented in the README.
+/// Exit codes besides the outcomes' own ([`Outcome::exit_code`]).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const USAGE: i32 = 2;
-    pub const CONNECTION: i32 = 3;
-    pub const TLS: i32 = 4;
-    pub const EHLO: i32 = 5;
-    pub const AUTHENTICATION: i32 = 6;
-    pub const ENVELOPE: i32 = 7;
-    pub const DATA: i32 = 8;
-    pub const AUTHORIZATION: i32 = 9;
-    pub const THROTTLING: i32 = 10;
-    pub const SERVICE: i32 = 11;
-}
-
-/// The exit code for a failure in `phase`.
-pub fn exit_code(phase: Phase) -> i32 {
-    match phase {
-        Phase::Connection => exit::CONNECTION,
-        Phase::Tls => exit::TLS,
-        Phase::Ehlo => exit::EHLO,
-        Phase::Authentication => exit::AUTHENTICATION,
-        Phase::Envelope => exit::ENVELOPE,
-        Phase::Data | Phase::Content => exit::DATA,
-        Phase::Authorization => exit::AUTHORIZATION,
-        Phase::Throttling => exit::THROTTLING,
-        Phase::Service => exit::SERVICE,
-    }
 }
 
 #[derive(Serialize)]
@@ -91,11 +93,16 @@ struct Summary<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     verdict: &'a str,
+    outcome: Outcome,
     exit_code: i32,
+    messages_accepted: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_phase: Option<Phase>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_step: Option<Step>,
+    /// The transcript entry (`seq`) that decided the outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decided_by: Option<u64>,
 }
 
 /// Prints entries as they come: text or JSON, with colour on a terminal.
@@ -137,22 +144,15 @@ fn ansi_for(entry: &Entry) -> &'static str {
     }
 }
 
-/// What the flow needs besides the session.
-struct Flow {
-    ehlo: String,
-    credentials: Option<Credentials>,
-    mechanism: Mechanism,
-    from: Option<String>,
-    to: Vec<String>,
-    message: Option<MessageSource>,
-    quit_after: Option<QuitAfter>,
-    keep_going: bool,
-    lint: Vec<String>,
+/// What a run does, once the flags are checked.
+struct Prepared {
+    values: Values,
+    script: Option<Script>,
 }
 
 /// Runs `smtpscope run` and returns the exit code.
 pub async fn run(args: &RunArgs) -> i32 {
-    let flow = match prepare(args) {
+    let prepared = match prepare(args) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("smtpscope run: {e}");
@@ -184,50 +184,102 @@ pub async fn run(args: &RunArgs) -> i32 {
         }
     });
     let mut session = Session::new(cfg, sink);
-    let failure = drive(&mut session, flow).await;
+    let mut runner = Runner::new(prepared.values, args.keep_going);
+    let end = match &prepared.script {
+        Some(script) => runner.script(&mut session, script).await,
+        None => {
+            runner
+                .standard(&mut session, args.quit_after.map(QuitAfter::stop))
+                .await
+        }
+    };
     session.close().await;
-    let timeline = session.state().timeline.clone();
-    let code = failure.map_or(exit::OK, |(phase, _)| exit_code(phase));
-    let verdict = timeline.verdict();
+    let model = session.model();
+    let outcome = model.outcome();
+    let code = if end.local_error.is_some() {
+        exit::USAGE
+    } else {
+        outcome.exit_code()
+    };
+    let verdict = match &end.local_error {
+        Some(e) => format!("Stopped by a local problem: {e}"),
+        None => model.verdict(),
+    };
+    let failure = model.failure.as_ref();
     let summary = Summary {
         kind: "summary",
         verdict: &verdict,
+        outcome,
         exit_code: code,
-        failed_phase: failure.map(|f| f.0),
-        failed_step: failure.and_then(|f| f.1),
+        messages_accepted: model.messages_accepted,
+        failed_phase: failure.map(|f| f.phase),
+        failed_step: failure.and_then(|f| f.step),
+        decided_by: failure.map(|f| f.seq),
     };
     if args.json {
         crate::outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
-        let phase = failure.map(|(p, _)| format!(" [{p}]")).unwrap_or_default();
-        crate::outln!("=== Verdict: {verdict}{phase} (exit {code})");
+        let phase = failure
+            .map(|f| format!(" [{}]", f.phase))
+            .unwrap_or_default();
+        crate::outln!(
+            "=== Verdict: {}{phase} (outcome {outcome}, exit {code})",
+            escape_str(&verdict)
+        );
     }
     code
 }
 
-fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
+fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     args.envelope.validate()?;
     let credentials = args.credentials.credentials()?;
-    let stops_before = |step: QuitAfter| args.quit_after.is_some_and(|q| q < step);
-    let needs_envelope = !stops_before(QuitAfter::Mail);
-    if needs_envelope && args.envelope.from.is_none() {
+    let script = match &args.script {
+        Some(path) => Some(read_script(path)?),
+        None => None,
+    };
+    let (needs_from, needs_to, needs_message) = match &script {
+        Some(s) => {
+            if s.needs_credentials() && credentials.is_none() {
+                return Err(CliError::Usage(
+                    "the script has AUTH: give --user and a password (SMTPSCOPE_PASSWORD, --password-file or --password-stdin)".into(),
+                ));
+            }
+            s.check_recipients(args.envelope.to.len())
+                .map_err(|e| CliError::Usage(format!("--script: {e}")))?;
+            (s.needs_from(), false, s.needs_message())
+        }
+        None => {
+            let stops_before = |step: QuitAfter| args.quit_after.is_some_and(|q| q < step);
+            (
+                !stops_before(QuitAfter::Mail),
+                !stops_before(QuitAfter::Rcpt),
+                true,
+            )
+        }
+    };
+    if needs_from && args.envelope.from.is_none() {
         return Err(CliError::Usage(
             "MAIL FROM needs --from ADDRESS (or stop earlier with --quit-after)".into(),
         ));
     }
-    if !stops_before(QuitAfter::Rcpt) && args.envelope.to.is_empty() {
+    if needs_to && args.envelope.to.is_empty() {
         return Err(CliError::Usage(
             "RCPT TO needs at least one --to ADDRESS (or stop earlier with --quit-after)".into(),
         ));
     }
-    if args.credentials.password_stdin && args.envelope.data.as_deref() == Some("-") {
+    let stdin_users = [
+        args.credentials.password_stdin,
+        args.envelope.data.as_deref() == Some("-"),
+        args.script.as_deref() == Some(std::path::Path::new("-")),
+    ];
+    if stdin_users.iter().filter(|u| **u).count() > 1 {
         return Err(CliError::Usage(
-            "--password-stdin and --data - cannot both read standard input".into(),
+            "only one of --password-stdin, --data - and --script - can read standard input".into(),
         ));
     }
-    let mut lint = Vec::new();
+    let mut auth_warnings = Vec::new();
     if args.credentials.password.is_some() {
-        lint.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
+        auth_warnings.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
     }
     let from = args.envelope.from.clone();
     let message = match args.envelope.data.as_deref() {
@@ -242,119 +294,57 @@ fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
             }
             Some(MessageSource::File(path))
         }
-        None => from
-            .as_ref()
-            .map(|f| MessageSource::Text(Draft::default_for(f, &args.envelope.to).render())),
+        None if needs_message => {
+            let sender = from.clone().unwrap_or_default();
+            Some(MessageSource::Text(
+                Draft::default_for(&sender, &args.envelope.to).render(),
+            ))
+        }
+        None => None,
     };
-    Ok(Flow {
-        ehlo: args.target.ehlo_name()?,
-        credentials,
-        mechanism: args
-            .credentials
-            .auth
-            .mechanism()
-            .unwrap_or(Mechanism::Plain),
-        from,
-        to: args.envelope.to.clone(),
-        message,
-        quit_after: args.quit_after,
-        keep_going: args.keep_going,
-        lint,
+    Ok(Prepared {
+        values: Values {
+            ehlo: args.target.ehlo_name()?,
+            credentials,
+            mechanism: args
+                .credentials
+                .auth
+                .mechanism()
+                .unwrap_or(Mechanism::Plain),
+            from,
+            to: args.envelope.to.clone(),
+            message,
+            auth_warnings,
+        },
+        script,
     })
 }
 
-/// The failure that decides the exit code: its phase and the step it stopped.
-type Failure = Option<(Phase, Option<Step>)>;
-
-/// How far along the flow a step is, on the `--quit-after` scale.
-fn level(step: Step) -> QuitAfter {
-    match step {
-        Step::Connect => QuitAfter::Connect,
-        Step::Ehlo => QuitAfter::Ehlo,
-        Step::StartTls | Step::EhloTls => QuitAfter::Tls,
-        Step::Auth => QuitAfter::Auth,
-        Step::Mail => QuitAfter::Mail,
-        Step::Rcpt => QuitAfter::Rcpt,
-        Step::Data | Step::Dot | Step::Quit => QuitAfter::Data,
-    }
-}
-
-/// Walks the standard flow; returns the first failure.
-async fn drive(session: &mut Session, mut flow: Flow) -> Failure {
-    let plan = Plan {
-        tls_mode: session.config().tls_mode,
-        auth: flow.credentials.is_some(),
-        recipients: flow.to.len(),
+/// Reads and parses `--script` (a file or `-` for standard input), bounded in size.
+fn read_script(path: &std::path::Path) -> Result<Script, CliError> {
+    use std::io::Read;
+    let limit = MAX_SCRIPT_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    let shown = path.display().to_string();
+    let read = if path == std::path::Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut bytes)
+    } else {
+        let meta = std::fs::metadata(path);
+        if let Ok(m) = &meta
+            && !m.is_file()
+        {
+            return Err(CliError::Usage(format!(
+                "--script: {} is not a regular file",
+                escape_str(&shown)
+            )));
+        }
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
     };
-    let mut first_failure: Failure = None;
-    let mut rcpt_index = 0;
-    while let Some(step) = next_step(session.state(), &plan) {
-        if step == Step::Quit {
-            break;
-        }
-        if let Some(q) = flow.quit_after {
-            let past = level(step) > q || (q == QuitAfter::Data && step == Step::Dot);
-            if past {
-                if step == Step::Dot {
-                    // QUIT would be read as message text now; the only way out is to hang up.
-                    session.info("--quit-after data: closing without sending a message");
-                    session.close_now();
-                }
-                break;
-            }
-        }
-        let outcome: Result<Option<Reply>, SessionError> = match step {
-            Step::Connect => session.connect().await.map(Some),
-            Step::Ehlo | Step::EhloTls => session
-                .command(&Command::Ehlo(flow.ehlo.clone()))
-                .await
-                .map(Some),
-            Step::StartTls => session.command(&Command::StartTls).await.map(Some),
-            Step::Auth => match &flow.credentials {
-                Some(c) => {
-                    for w in flow.lint.drain(..) {
-                        session.warn(w);
-                    }
-                    session.auth(flow.mechanism, c, true).await.map(Some)
-                }
-                None => Ok(None),
-            },
-            Step::Mail => {
-                let from = flow.from.clone().unwrap_or_default();
-                session
-                    .command(&Command::Mail {
-                        from,
-                        params: vec![],
-                    })
-                    .await
-                    .map(Some)
-            }
-            Step::Rcpt => {
-                let to = flow.to.get(rcpt_index).cloned().unwrap_or_default();
-                rcpt_index += 1;
-                session
-                    .command(&Command::Rcpt { to, params: vec![] })
-                    .await
-                    .map(Some)
-            }
-            Step::Data => session.command(&Command::Data).await.map(Some),
-            Step::Dot => match flow.message.take() {
-                Some(source) => session.send_message(source).await.map(|(r, _)| Some(r)),
-                None => break,
-            },
-            Step::Quit => break,
-        };
-        let failed = match &outcome {
-            Ok(Some(reply)) => (reply.code / 100 >= 4).then(|| session.state().phase),
-            Ok(None) => None,
-            Err(e) => Some(Some(e.phase())),
-        };
-        if let Some(phase) = failed {
-            first_failure.get_or_insert((phase.unwrap_or(Phase::Service), Some(step)));
-            if !flow.keep_going || outcome.is_err() || !session.is_connected() {
-                break;
-            }
-        }
-    }
-    first_failure
+    read.map_err(|source| CliError::Read {
+        what: "the script",
+        path: escape_str(&shown),
+        source,
+    })?;
+    Script::parse(&bytes)
+        .map_err(|e| CliError::Usage(format!("--script {}: {e}", escape_str(&shown))))
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::command::Verb;
+use super::model::{AuthContext, AuthRejection};
 use super::reply::{Reply, ReplyClass};
 
 /// The part of a session a reply belongs to.
@@ -167,16 +168,19 @@ pub struct Classification {
     pub diagnosis: Diagnosis,
 }
 
-/// What the session knew when the reply arrived.
+/// What the session knew when the reply arrived (read from the session model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Context {
     /// The command the reply answers; `None` for an unsolicited reply.
     pub after: Option<Verb>,
-    /// AUTH had succeeded earlier in the session.
-    pub authenticated: bool,
-    /// An AUTH attempt had failed earlier in the session.
-    pub auth_failed: bool,
+    /// What AUTH has done on this connection so far.
+    pub auth: AuthContext,
+    /// An earlier AUTH in this session was refused with this code (kept for the note on a
+    /// later success).
+    pub earlier_auth_refusal: Option<u16>,
     pub tls: bool,
+    /// The server is Amazon SES (or the simulator): SES-only remarks apply.
+    pub ses: bool,
 }
 
 impl Context {
@@ -185,6 +189,10 @@ impl Context {
             after: Some(verb),
             ..Context::default()
         }
+    }
+
+    fn authenticated(&self) -> bool {
+        self.auth == AuthContext::Accepted
     }
 }
 
@@ -736,6 +744,31 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// Why a command was refused for want of AUTH, from what AUTH had done.
+fn unauthenticated_note(auth: AuthContext) -> &'static str {
+    match auth {
+        AuthContext::Rejected(AuthRejection::BadCredentials) => {
+            "An earlier AUTH on this connection was refused: the server checked the credentials and still sees an unauthenticated client. Fix the credentials first; this refusal follows from that."
+        }
+        AuthContext::Rejected(AuthRejection::TlsRequired) => {
+            "AUTH was refused because TLS had not started, so the credentials were never checked. Run STARTTLS, EHLO again, then AUTH."
+        }
+        AuthContext::Rejected(AuthRejection::Temporary) => {
+            "AUTH got only a temporary refusal, so the credentials were never judged. Try AUTH again later."
+        }
+        AuthContext::Rejected(_) => {
+            "AUTH did not complete, so the server still sees an unauthenticated client; the credentials were never checked."
+        }
+        AuthContext::NeverTried => {
+            "Not authenticated: AUTH was never sent on this connection, and this server wants it before mail. Send AUTH (after STARTTLS) first."
+        }
+        AuthContext::InProgress => "An AUTH exchange was still open when this command went out.",
+        AuthContext::Accepted => {
+            "AUTH had succeeded earlier, yet the server asks for it again: the connection may have been reset (e.g. a new EHLO after STARTTLS clears the login)."
+        }
+    }
+}
+
 fn add_context_notes(
     d: &mut Diagnosis,
     phase: Phase,
@@ -744,24 +777,39 @@ fn add_context_notes(
     ctx: &Context,
 ) {
     let after_dot = ctx.after == Some(Verb::DataEnd);
+    let at_auth = matches!(ctx.after, Some(Verb::Auth | Verb::AuthResponse));
+    if at_auth && verdict.is_failure() && reply.code / 100 == 4 && phase != Phase::Throttling {
+        d.notes.push("A temporary refusal: the server did not judge the credentials. Retry later, with backoff; nothing needs fixing yet.".into());
+    }
+    if at_auth
+        && reply.code == 235
+        && let Some(code) = ctx.earlier_auth_refusal
+    {
+        d.notes.push(format!("An earlier AUTH in this session was refused ({code}); this one succeeded, so the client is authenticated now."));
+    }
     match phase {
         Phase::Authorization if verdict.is_failure() => {
-            if ctx.authenticated {
+            if ctx.authenticated() {
                 d.notes.push("Authentication had succeeded (235) earlier in this session: the credentials are valid. This is authorization: the identity behind them may not send this message.".into());
             } else if d.id.as_deref() == Some("ses-access-denied") {
                 d.notes.push("SES sends this only to a client that authenticated: the credentials are valid. This is authorization, not authentication.".into());
             }
-            if after_dot {
+            if after_dot && ctx.ses {
                 d.notes.push("SES accepted MAIL FROM, RCPT TO and DATA and checked the policy only after the final \".\".".into());
+            } else if after_dot {
+                d.notes.push("The server accepted the envelope and refused only after the final \".\": a policy check on the message, not on the login.".into());
             }
         }
+        Phase::Tls if verdict.is_failure() && at_auth => {
+            d.notes.push("This is about the order of steps, not your credentials: the server wants STARTTLS (then EHLO again) before AUTH. The credentials were never checked.".into());
+        }
         Phase::Authentication if verdict.is_failure() => {
-            if ctx.auth_failed && reply.code == 530 {
-                d.notes.push("An earlier AUTH failed in this session, so the server still sees an unauthenticated client. Fix the credentials first; this 530 follows from that.".into());
-            } else if ctx.authenticated && reply.code == 530 {
-                d.notes.push("AUTH had succeeded earlier, yet the server asks for it again: the connection may have been reset (e.g. a new EHLO after STARTTLS clears the login).".into());
+            if at_auth && ctx.authenticated() && reply.code == 503 {
+                d.notes.push("Already authenticated: one connection allows one successful AUTH (RFC 4954). This refusal is a misstep; authentication still holds.".into());
+            } else if !at_auth && reply.code == 530 {
+                d.notes.push(unauthenticated_note(ctx.auth).into());
             }
-            if !ctx.tls && matches!(ctx.after, Some(Verb::Auth | Verb::AuthResponse)) {
+            if !ctx.tls && at_auth {
                 d.notes
                     .push("This AUTH went over a connection without TLS.".into());
             }
@@ -867,7 +915,8 @@ mod tests {
         let reply = Reply::from_lines(554, &[&text[4..]]);
         let ctx = Context {
             after: Some(Verb::DataEnd),
-            authenticated: true,
+            auth: AuthContext::Accepted,
+            ses: true,
             ..Context::default()
         };
         let c = Catalog::builtin().classify(&reply, &ctx);
@@ -980,7 +1029,7 @@ mod tests {
                 Phase::Envelope,
             ),
             (
-                "421 4.7.0 Try again later, closing connection.",
+                "421 4.7.0 Too many connections from your IP, try again later",
                 Verb::Mail,
                 Phase::Throttling,
             ),
@@ -1027,6 +1076,17 @@ mod tests {
                 Phase::Service,
             ),
             ("221 2.0.0 Bye", Verb::Quit, Phase::Connection),
+            // A temporary problem is not rate limiting unless the server says so.
+            (
+                "421 4.7.0 Temporary System Problem. Try again later.",
+                Verb::Auth,
+                Phase::Service,
+            ),
+            (
+                "421 4.7.0 Too many connections from your IP, try again later",
+                Verb::Connect,
+                Phase::Throttling,
+            ),
         ];
         for (text, after, phase) in cases {
             assert_eq!(classify(text, after).phase, phase, "{text}");

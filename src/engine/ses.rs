@@ -197,6 +197,16 @@ pub fn password_shape(password: &str) -> PasswordShape {
 
 /// True for an AWS access key ID: `AKIA` (long-term) or `ASIA` (temporary) followed by 16
 /// characters of `[A-Z0-9]`, 20 in all.
+/// Whether a host name, greeting or reply text says it comes from Amazon SES itself (not a
+/// relay that quotes SES, such as Postfix's "SASL login name rejected: … Access denied").
+pub fn mentions_ses(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    let ses = ["email-smtp.", "simpleemailservice", "amazonses", "ses:send"]
+        .iter()
+        .any(|k| t.contains(k));
+    ses && !t.contains("sasl login name rejected")
+}
+
 pub fn is_access_key_id(s: &str) -> bool {
     s.len() == 20
         && (s.starts_with("AKIA") || s.starts_with("ASIA"))

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Redacted;
-use super::classify::{Catalog, Classification, Context, Phase};
+use super::classify::{Catalog, Classification, Phase};
 use super::command::Verb;
 use super::escape::escape_str;
 use super::message::MessageStats;
+use super::model::SessionModel;
 use super::reply::{EnhancedCode, Reply, ReplyLine};
 use super::transport::{CertInfo, TlsInfo};
 
@@ -65,6 +66,9 @@ pub enum EntryKind {
     },
     Error {
         phase: Phase,
+        /// What kind of failure, so the session model can judge it without reading `text`.
+        #[serde(default)]
+        kind: ErrorKind,
         text: String,
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         chain: Vec<CertInfo>,
@@ -72,6 +76,33 @@ pub enum EntryKind {
     Closed {
         reason: String,
     },
+}
+
+/// What went wrong, for errors that are not replies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// No TCP connection (refused, unreachable, name not found, connect timeout).
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+    /// No complete reply within the reply timeout.
+    Timeout,
+    /// The server closed the connection.
+    Closed,
+    /// A network error while reading or writing.
+    Io,
+    /// A reply that is not SMTP (bad code, bad separator, too long).
+    Protocol,
+    /// A well-formed reply the command cannot be answered with (250 to DATA, 354 to MAIL…).
+    Unexpected,
+    /// A value that could not be sent (CR, LF, NUL): nothing reached the server.
+    Input,
+    /// A problem on this side (the message file, no connection).
+    Local,
+    /// From a transcript saved before errors had kinds.
+    #[default]
+    Other,
 }
 
 /// A reply with its classification.
@@ -250,24 +281,18 @@ pub fn render_diagnosis(r: &ReplyEntry) -> Vec<String> {
     out
 }
 
-/// Classifies every reply again with `catalog`, keeping the recorded context.
+/// Classifies every reply again with `catalog`, in the context the session model had when
+/// the reply arrived.
 pub fn reclassify(entries: &mut [Entry], catalog: &Catalog) {
-    let mut ctx = Context::default();
+    let mut model = SessionModel::default();
     for e in entries.iter_mut() {
-        if let EntryKind::TlsStarted { .. } = e.kind {
-            ctx.tls = true;
-        }
         if let EntryKind::Reply(r) = &mut e.kind {
+            let mut ctx = model.context();
             ctx.after = r.after;
+            ctx.tls = e.tls;
             r.class = catalog.classify(&r.reply(), &ctx);
-            if matches!(r.after, Some(Verb::Auth | Verb::AuthResponse)) {
-                match r.code {
-                    235 => ctx.authenticated = true,
-                    c if c >= 400 => ctx.auth_failed = true,
-                    _ => {}
-                }
-            }
         }
+        model.apply(e);
     }
 }
 

@@ -57,6 +57,13 @@ impl TlsMode {
             TlsMode::None => "none",
         }
     }
+
+    /// The inverse of [`TlsMode::name`].
+    pub fn parse(name: &str) -> Option<TlsMode> {
+        [TlsMode::Starttls, TlsMode::Implicit, TlsMode::None]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
 }
 
 /// TLS options from the command line.

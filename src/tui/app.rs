@@ -11,8 +11,8 @@ use super::store::Store;
 use super::theme::Theme;
 use crate::cli::AuthChoice;
 use crate::engine::message::Draft;
+use crate::engine::model::{Plan, SessionModel, Step, next_step};
 use crate::engine::session::SessionConfig;
-use crate::engine::state::{Plan, SessionState, Step, next_step};
 use crate::engine::transport::TlsMode;
 
 /// Ticks the app waits for the server's reply to QUIT before leaving anyway.
@@ -74,8 +74,8 @@ pub struct App {
     pub title: Option<String>,
     /// What to watch for, shown until the first reply and in the help.
     pub notes: Vec<String>,
-    /// The engine's latest snapshot.
-    pub session: SessionState,
+    /// What the server knows: the engine's session model, folded from the same entries.
+    pub session: SessionModel,
     pub store: Store,
     /// A request was sent and its state snapshot has not come back yet.
     pub busy: bool,
@@ -125,7 +125,7 @@ impl App {
             prefill,
             title: None,
             notes: Vec::new(),
-            session: SessionState::default(),
+            session: SessionModel::default(),
             store: Store::new(),
             busy: false,
             busy_ticks: 0,
@@ -160,6 +160,7 @@ impl App {
             tls_mode: self.config.tls_mode,
             auth: self.prefill.auth != AuthChoice::None,
             recipients: self.prefill.to.len().max(1),
+            reconnect_once: true,
         }
     }
 
@@ -175,7 +176,7 @@ impl App {
 
     /// Credentials would cross the network readable: connected and no TLS.
     pub fn auth_in_clear(&self) -> bool {
-        self.session.connected && self.session.tls.is_none()
+        self.session.connected() && self.session.tls().is_none()
     }
 
     pub fn host_port(&self) -> String {

@@ -21,7 +21,7 @@ use ratatui::text::Span;
 use super::action::Action;
 use super::app::{App, Overlay};
 use super::keymap;
-use crate::engine::state::Step;
+use crate::engine::model::Step;
 
 /// One button on the bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub fn screen(size: (u16, u16)) -> Rect {
 pub fn step_name(step: Step) -> &'static str {
     match step {
         Step::Connect => "connect",
-        Step::Ehlo | Step::EhloTls => "EHLO",
+        Step::Ehlo => "EHLO",
         Step::StartTls => "STARTTLS",
         Step::Auth => "AUTH",
         Step::Mail => "MAIL FROM",
@@ -78,6 +78,9 @@ pub fn step_name(step: Step) -> &'static str {
         Step::Data => "DATA",
         Step::Dot => "message + \".\"",
         Step::Quit => "QUIT",
+        Step::Rset => "RSET",
+        Step::Noop => "NOOP",
+        Step::Raw => "raw line",
     }
 }
 
@@ -87,7 +90,7 @@ fn label(app: &App, action: Action, base: &str) -> String {
             Some(step) => format!("Next: {}", step_name(step)),
             None => "Next: done".into(),
         },
-        Action::Connect if app.session.connected => "Reconnect".into(),
+        Action::Connect if app.session.connected() => "Reconnect".into(),
         _ => base.to_string(),
     }
 }
@@ -95,22 +98,24 @@ fn label(app: &App, action: Action, base: &str) -> String {
 /// Whether an action makes sense now. Buttons that do not are dimmed, never refused.
 pub fn sensible(app: &App, action: Action) -> bool {
     let s = &app.session;
-    let live = s.connected && !s.quit_sent && app.read_only.is_none();
-    let greeted = live && s.greeted;
-    let ehloed = greeted && s.capabilities.is_some();
+    let live = s.connected() && !s.quit_sent() && app.read_only.is_none();
+    let greeted = live && s.greeted();
+    let ehloed = greeted && s.capabilities().is_some();
+    let t = s.transaction();
+    let data_open = s.data_open();
     match action {
         Action::Ehlo => greeted,
         Action::StartTls => {
-            ehloed && s.tls.is_none() && s.capabilities.as_ref().is_some_and(|c| c.starttls)
+            ehloed && s.tls().is_none() && s.capabilities().is_some_and(|c| c.starttls)
         }
-        Action::AuthPlain | Action::AuthLogin => ehloed && s.authenticated_as.is_none(),
-        Action::MailFrom => ehloed && s.mail_from.is_none() && !s.data_started,
-        Action::RcptTo => greeted && s.mail_from.is_some() && !s.data_started,
-        Action::Data => greeted && (!s.rcpts_accepted.is_empty() || s.data_started),
+        Action::AuthPlain | Action::AuthLogin => ehloed && s.authenticated_as().is_none(),
+        Action::MailFrom => ehloed && t.is_some_and(|t| t.mail_from.is_none()) && !data_open,
+        Action::RcptTo => greeted && t.is_some_and(|t| t.mail_from.is_some()) && !data_open,
+        Action::Data => greeted && (t.is_some_and(|t| !t.rcpts_accepted.is_empty()) || data_open),
         Action::Rset | Action::Noop | Action::Raw | Action::SmtpQuit => greeted,
         Action::Next => app.read_only.is_none() && !app.busy && app.next_step().is_some(),
         Action::Connect => app.read_only.is_none(),
-        Action::ToggleCertificate => s.tls.is_some() || app.store.last_chain().is_some(),
+        Action::ToggleCertificate => s.tls().is_some() || app.store.last_chain().is_some(),
         Action::Save => !app.store.is_empty(),
         _ => true,
     }

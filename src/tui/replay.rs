@@ -3,78 +3,21 @@
 
 use std::path::Path;
 
-use crate::engine::auth::Redacted;
-use crate::engine::classify::{Catalog, Phase};
-use crate::engine::command::Verb;
+use crate::engine::classify::Catalog;
+use crate::engine::model::SessionModel;
 use crate::engine::session::SessionConfig;
-use crate::engine::state::{SessionState, Step, StepStatus};
 use crate::engine::transcript::{Entry, EntryKind, parse_jsonl, reclassify};
 use crate::engine::transport::TlsMode;
 
 use super::app::{App, Prefill};
 
-/// Rebuilds what the session knew from its transcript, as the live session would have.
-pub fn state_from_entries(entries: &[Entry]) -> SessionState {
-    let mut s = SessionState::default();
-    let mut user: Option<String> = None;
-    let mut last_verb: Option<Verb> = None;
-    // A command (or the greeting) is waiting for its reply.
-    let mut awaiting = false;
+/// Rebuilds what the session knew from its transcript: the same fold the live session does.
+pub fn state_from_entries(entries: &[Entry]) -> SessionModel {
+    let mut model = SessionModel::default();
     for e in entries {
-        match &e.kind {
-            EntryKind::Connecting { mode, .. } => {
-                s = SessionState::default();
-                if mode == TlsMode::Implicit.name() {
-                    s.timeline.set(Step::StartTls, StepStatus::Skipped, None);
-                }
-                last_verb = Some(Verb::Connect);
-                awaiting = true;
-            }
-            EntryKind::Connected { peer } => {
-                s.connected = true;
-                s.peer = Some(peer.clone());
-                s.timeline
-                    .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
-            }
-            EntryKind::TlsStarted { info } => s.tls_started(info.clone()),
-            EntryKind::Sent { verb, redacted, .. } => {
-                if let Some(Redacted::PlainBlob { user: u, .. } | Redacted::LoginUser { user: u }) =
-                    redacted
-                {
-                    user = Some(u.clone());
-                }
-                if *verb == Verb::Quit {
-                    s.quit_sent = true;
-                }
-                last_verb = Some(*verb);
-                awaiting = true;
-            }
-            EntryKind::Message { .. } => {
-                last_verb = Some(Verb::DataEnd);
-                awaiting = true;
-            }
-            EntryKind::Reply(r) => match r.after {
-                Some(verb) => {
-                    s.apply_reply(verb, &r.reply(), &r.class, user.as_deref());
-                    awaiting = false;
-                }
-                None => s.phase = Some(r.class.phase),
-            },
-            EntryKind::Error { phase, .. } => {
-                s.phase = Some(*phase);
-                if *phase == Phase::Tls {
-                    s.timeline
-                        .set(Step::StartTls, StepStatus::Failed, Some(Phase::Tls));
-                } else if awaiting && let Some(step) = last_verb.and_then(|v| s.step_of(v)) {
-                    s.timeline.set(step, StepStatus::Failed, Some(*phase));
-                }
-                awaiting = false;
-            }
-            EntryKind::Closed { .. } => s.disconnected(),
-            EntryKind::Info { .. } | EntryKind::Warning { .. } => {}
-        }
+        model.apply(e);
     }
-    s
+    model
 }
 
 /// The read-only app for a saved transcript.
@@ -121,12 +64,15 @@ pub async fn load(path: &Path) -> Result<Vec<Entry>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::classify::Phase;
+    use crate::engine::model::{Outcome, Step, StepStatus};
     use crate::engine::session::Event;
+    use crate::engine::transcript::ErrorKind;
     use crate::tui::sample;
 
-    fn split(events: Vec<Event>) -> (Vec<Entry>, SessionState) {
+    fn split(events: Vec<Event>) -> (Vec<Entry>, SessionModel) {
         let mut entries = Vec::new();
-        let mut last = SessionState::default();
+        let mut last = SessionModel::default();
         for ev in events {
             match ev {
                 Event::Entry(e) => entries.push(e),
@@ -145,11 +91,8 @@ mod tests {
         ] {
             let (entries, live) = split(events);
             let rebuilt = state_from_entries(&entries);
-            assert_eq!(rebuilt.timeline, live.timeline);
-            assert_eq!(rebuilt.timeline.verdict(), live.timeline.verdict());
-            assert_eq!(rebuilt.authenticated_as, live.authenticated_as);
-            assert_eq!(rebuilt.tls.is_some(), live.tls.is_some());
-            assert_eq!(rebuilt.connected, live.connected);
+            assert_eq!(rebuilt, live);
+            assert_eq!(rebuilt.verdict(), live.verdict());
         }
     }
 
@@ -161,14 +104,29 @@ mod tests {
         entries.push(Entry {
             kind: EntryKind::Error {
                 phase: Phase::Connection,
+                kind: ErrorKind::Timeout,
                 text: "no complete reply to DATA-END within 30s".into(),
                 chain: vec![],
             },
             ..entries[0].clone()
         });
         let s = state_from_entries(&entries);
-        assert_eq!(s.timeline.get(Step::Dot), StepStatus::Failed);
-        assert_eq!(s.timeline.get(Step::Data), StepStatus::Passed);
+        let last: Vec<_> = s
+            .history
+            .iter()
+            .rev()
+            .take(2)
+            .map(|h| (h.step, h.status))
+            .collect();
+        assert_eq!(
+            last,
+            [
+                (Step::Dot, StepStatus::Failed),
+                (Step::Data, StepStatus::Passed)
+            ]
+        );
+        assert_eq!(s.outcome(), Outcome::ConnectionFailed);
+        assert_eq!(s.failure.as_ref().and_then(|f| f.step), Some(Step::Dot));
     }
 
     #[test]
@@ -196,7 +154,7 @@ mod tests {
                 .any(|(k, v)| k == "User ARN" && v == sample::USER_ARN)
         );
         assert_eq!(
-            app.session.timeline.verdict(),
+            app.session.verdict(),
             "Authenticated; authorization denied after DATA"
         );
     }

@@ -1,16 +1,16 @@
 //! Scripted sessions as the engine would report them, for the TUI's tests, snapshots and the
 //! render benchmark. No network: each reply is classified by the real catalog and applied to
-//! a real [`SessionState`], the way `Session` does it; times are fixed so screens are stable.
+//! a real [`SessionModel`], the way `Session` does it; times are fixed so screens are stable.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::engine::auth::Redacted;
-use crate::engine::classify::{Catalog, Context, Phase};
+use crate::engine::classify::Catalog;
 use crate::engine::command::{Command, Verb};
 use crate::engine::message::encode_message;
+use crate::engine::model::SessionModel;
 use crate::engine::reply::Reply;
 use crate::engine::session::Event;
-use crate::engine::state::{SessionState, Step, StepStatus};
 use crate::engine::transcript::{Entry, EntryKind, ReplyEntry};
 use crate::engine::transport::{CertInfo, TlsInfo, TlsMode, Verification};
 
@@ -26,8 +26,7 @@ pub struct Script {
     seq: u64,
     clock: DateTime<Utc>,
     tls: bool,
-    user: Option<String>,
-    pub state: SessionState,
+    pub state: SessionModel,
     events: Vec<Event>,
 }
 
@@ -50,8 +49,7 @@ impl Script {
             seq: 0,
             clock: start_time(),
             tls: false,
-            user: None,
-            state: SessionState::default(),
+            state: SessionModel::default(),
             events: Vec::new(),
         }
     }
@@ -59,13 +57,15 @@ impl Script {
     fn push(&mut self, kind: EntryKind, latency_ms: Option<u64>) {
         self.seq += 1;
         self.clock += TimeDelta::milliseconds(250);
-        self.events.push(Event::Entry(Entry {
+        let entry = Entry {
             seq: self.seq,
             time: self.clock,
             tls: self.tls,
             latency_ms,
             kind,
-        }));
+        };
+        self.state.apply(&entry);
+        self.events.push(Event::Entry(entry));
     }
 
     /// The session's state snapshot, as the driver sends after each request.
@@ -75,7 +75,6 @@ impl Script {
     }
 
     pub fn connect(&mut self, host: &str, port: u16, mode: TlsMode) -> &mut Script {
-        self.state = SessionState::default();
         self.tls = false;
         self.push(
             EntryKind::Connecting {
@@ -85,11 +84,6 @@ impl Script {
             },
             None,
         );
-        self.state.connected = true;
-        self.state.peer = Some(format!("198.51.100.7:{port}"));
-        self.state
-            .timeline
-            .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
         self.push(
             EntryKind::Connected {
                 peer: format!("198.51.100.7:{port}"),
@@ -108,9 +102,6 @@ impl Script {
             },
             None,
         );
-        if cmd.verb() == Verb::Quit {
-            self.state.quit_sent = true;
-        }
         self
     }
 
@@ -121,7 +112,6 @@ impl Script {
             user: user.into(),
             authzid: None,
         };
-        self.user = Some(user.into());
         self.push(
             EntryKind::Sent {
                 line: redacted.render(false),
@@ -141,16 +131,10 @@ impl Script {
 
     pub fn reply(&mut self, verb: Verb, code: u16, lines: &[&str]) -> &mut Script {
         let reply = Reply::from_lines(code, lines);
-        let ctx = Context {
-            after: Some(verb),
-            authenticated: self.state.authenticated_as.is_some(),
-            auth_failed: self.state.auth_failed,
-            tls: self.tls,
-        };
+        let mut ctx = self.state.context();
+        ctx.after = Some(verb);
+        ctx.tls = self.tls;
         let class = Catalog::builtin().classify(&reply, &ctx);
-        let user = self.user.clone();
-        self.state
-            .apply_reply(verb, &reply, &class, user.as_deref());
         let latency = 20 + u64::from(code % 97);
         self.push(
             EntryKind::Reply(Box::new(ReplyEntry::new(reply, Some(verb), class))),
@@ -161,7 +145,6 @@ impl Script {
 
     pub fn start_tls(&mut self) -> &mut Script {
         let info = tls_info();
-        self.state.tls_started(info.clone());
         self.tls = true;
         self.push(EntryKind::TlsStarted { info }, None);
         self
@@ -179,7 +162,6 @@ impl Script {
             },
             None,
         );
-        self.state.disconnected();
         self.tls = false;
         self
     }

@@ -4,7 +4,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::engine::classify::Phase;
-use crate::engine::state::StepStatus;
+use crate::engine::model::StepStatus;
 
 /// The styles of the app. `color: false` drops every colour and keeps only modifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl Theme {
         match status {
             StepStatus::Passed => self.ok(),
             StepStatus::Failed => self.error().add_modifier(Modifier::REVERSED),
-            StepStatus::NotReached | StepStatus::Skipped => self.dim(),
+            StepStatus::Pending => self.warning(),
         }
     }
 }

@@ -36,7 +36,11 @@ impl Session {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        if !self.state.data_started {
+        let data_open = self
+            .model
+            .transaction()
+            .is_some_and(|t| t.data == crate::engine::model::DataStage::Open);
+        if !data_open {
             self.warn("sending message content without a 354 reply to DATA; the server will read it as commands");
         }
         // No drain of unsolicited replies here: after the 354, whatever the server says is
@@ -47,9 +51,8 @@ impl Session {
         };
         let stats = streamed.stats;
         let eight_bit = self
-            .state
-            .capabilities
-            .as_ref()
+            .model
+            .capabilities()
             .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
         self.record(
             EntryKind::Message {
@@ -67,7 +70,7 @@ impl Session {
         } else {
             self.last_sent_at = Some(Instant::now());
         }
-        let reply = self.read_and_record(Verb::DataEnd, None).await;
+        let reply = self.read_and_record(Verb::DataEnd).await;
         if streamed.interrupted_after.is_some() {
             self.drop_connection("the server answered before the end of the message");
         }

@@ -17,13 +17,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use super::auth::{
     Credentials, Mechanism, Redacted, SecretScrubber, decode_challenge, redaction_for_typed,
 };
-use super::classify::{Catalog, Context, Phase};
+use super::classify::{Catalog, Phase};
 use super::command::{Command, InputError, Verb};
 use super::escape::escape_bytes;
 use super::message::{DotStuffer, MessageStats};
+use super::model::SessionModel;
 use super::reply::{Limits, Reply, ReplyError, ReplyParser};
-use super::state::{SessionState, Step, StepStatus};
-use super::transcript::{Entry, EntryKind, ReplyEntry};
+use super::transcript::{Entry, EntryKind, ErrorKind, ReplyEntry};
 use super::transport::{
     Conn, ConnectError, TlsClient, TlsError, TlsMode, TlsSettings, connect_tcp,
 };
@@ -91,7 +91,7 @@ impl SessionConfig {
 pub enum Event {
     Entry(Entry),
     /// A snapshot after each operation; also marks that the session is idle again.
-    State(Box<SessionState>),
+    State(Box<SessionModel>),
 }
 
 /// Receives events as they happen.
@@ -124,6 +124,13 @@ pub enum SessionError {
     Protocol { after: Verb, source: ReplyError },
     #[error("cannot read the message from {path}: {source}")]
     MessageSource { path: String, source: io::Error },
+    /// A well-formed reply that this command cannot be answered with.
+    #[error("{} was answered {code}, which it cannot be: {why}", after.name())]
+    Unexpected {
+        after: Verb,
+        code: u16,
+        why: &'static str,
+    },
 }
 
 impl SessionError {
@@ -132,8 +139,23 @@ impl SessionError {
         match self {
             SessionError::Tls(_) => Phase::Tls,
             SessionError::Input(_) | SessionError::MessageSource { .. } => Phase::Data,
-            SessionError::Protocol { .. } => Phase::Service,
+            SessionError::Protocol { .. } | SessionError::Unexpected { .. } => Phase::Service,
             _ => Phase::Connection,
+        }
+    }
+
+    /// The kind recorded with the error, which the session model judges by.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SessionError::Input(_) => ErrorKind::Input,
+            SessionError::NotConnected | SessionError::MessageSource { .. } => ErrorKind::Local,
+            SessionError::Connect(_) => ErrorKind::Connect,
+            SessionError::Tls(_) => ErrorKind::Tls,
+            SessionError::Timeout { .. } => ErrorKind::Timeout,
+            SessionError::Closed { .. } | SessionError::ClosedBefore { .. } => ErrorKind::Closed,
+            SessionError::Io { .. } => ErrorKind::Io,
+            SessionError::Protocol { .. } => ErrorKind::Protocol,
+            SessionError::Unexpected { .. } => ErrorKind::Unexpected,
         }
     }
 }
@@ -149,7 +171,7 @@ pub struct Session {
     tls_client: Option<TlsClient>,
     conn: Option<Conn>,
     parser: ReplyParser,
-    state: SessionState,
+    model: SessionModel,
     sink: Sink,
     seq: u64,
     last_sent_at: Option<Instant>,
@@ -167,7 +189,7 @@ impl Session {
             tls_client: None,
             conn: None,
             parser,
-            state: SessionState::default(),
+            model: SessionModel::default(),
             sink,
             seq: 0,
             last_sent_at: None,
@@ -177,8 +199,9 @@ impl Session {
         }
     }
 
-    pub fn state(&self) -> &SessionState {
-        &self.state
+    /// What the server knows, built from the entries recorded so far.
+    pub fn model(&self) -> &SessionModel {
+        &self.model
     }
 
     pub fn config(&self) -> &SessionConfig {
@@ -214,6 +237,7 @@ impl Session {
             latency_ms: latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             kind,
         };
+        self.model.apply(&entry);
         (self.sink)(Event::Entry(entry));
     }
 
@@ -229,7 +253,7 @@ impl Session {
 
     /// Sends a state snapshot to the sink.
     pub fn publish_state(&mut self) {
-        let snapshot = Box::new(self.state.clone());
+        let snapshot = Box::new(self.model.clone());
         (self.sink)(Event::State(snapshot));
     }
 
@@ -246,10 +270,10 @@ impl Session {
             SessionError::Tls(t) => t.chain().to_vec(),
             _ => Vec::new(),
         };
-        self.state.phase = Some(err.phase());
         self.record(
             EntryKind::Error {
                 phase: err.phase(),
+                kind: err.kind(),
                 text: err.to_string(),
                 chain,
             },
@@ -264,7 +288,8 @@ impl Session {
                 | SessionError::Tls(_)
                 | SessionError::Protocol { .. }
                 | SessionError::Timeout { .. }
-        ) {
+        ) || matches!(err, SessionError::Unexpected { after, .. } if after != Verb::AuthResponse)
+        {
             self.drop_connection("after the error above");
         }
         err
@@ -280,7 +305,6 @@ impl Session {
             );
         }
         self.parser = ReplyParser::new(self.cfg.limits);
-        self.state.disconnected();
     }
 
     fn tls_client(&mut self) -> Result<TlsClient, TlsError> {
@@ -297,7 +321,6 @@ impl Session {
         if self.conn.is_some() {
             self.drop_connection("reconnecting");
         }
-        self.state = SessionState::default();
         let (host, port, mode) = (self.cfg.host.clone(), self.cfg.port, self.cfg.tls_mode);
         self.record(
             EntryKind::Connecting {
@@ -313,38 +336,19 @@ impl Session {
         let started = Instant::now();
         let tcp = match connect_tcp(&host, port, self.cfg.connect_timeout).await {
             Ok(t) => t,
-            Err(e) => {
-                self.state
-                    .timeline
-                    .set(Step::Connect, StepStatus::Failed, Some(Phase::Connection));
-                return Err(self.fail(e.into()));
-            }
+            Err(e) => return Err(self.fail(e.into())),
         };
         let peer = tcp
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|_| format!("{host}:{port}"));
-        self.state.connected = true;
-        self.state.peer = Some(peer.clone());
-        self.state
-            .timeline
-            .set(Step::Connect, StepStatus::Passed, Some(Phase::Connection));
         self.record(EntryKind::Connected { peer }, Some(started.elapsed()));
         self.conn = Some(Conn::Plain(tcp));
-        if mode != TlsMode::Starttls {
-            // No STARTTLS and no second EHLO in this mode: the timeline says so.
-            self.state
-                .timeline
-                .set(Step::StartTls, StepStatus::Skipped, None);
-            self.state
-                .timeline
-                .set(Step::EhloTls, StepStatus::Skipped, None);
-        }
         if mode == TlsMode::Implicit {
             self.upgrade_tls().await?;
         }
         self.last_sent_at = Some(Instant::now());
-        self.read_and_record(Verb::Connect, None).await
+        self.read_and_record(Verb::Connect).await
     }
 
     async fn upgrade_tls(&mut self) -> Result<(), SessionError> {
@@ -361,7 +365,6 @@ impl Session {
         {
             Ok((stream, info)) => {
                 self.conn = Some(Conn::Tls(Box::new(stream)));
-                self.state.tls_started(info.clone());
                 if let super::transport::Verification::Insecure {
                     would_fail: Some(why),
                 } = &info.verification
@@ -372,10 +375,6 @@ impl Session {
                 Ok(())
             }
             Err(e) => {
-                self.state
-                    .timeline
-                    .set(Step::StartTls, StepStatus::Failed, Some(Phase::Tls));
-                self.state.connected = false;
                 let err = self.fail(e.into());
                 self.record(
                     EntryKind::Closed {
@@ -383,7 +382,6 @@ impl Session {
                     },
                     None,
                 );
-                self.state.disconnected();
                 Err(err)
             }
         }
@@ -396,11 +394,11 @@ impl Session {
         // A line typed inside an AUTH exchange, or AUTH with an initial response, carries
         // credentials: record only its redacted form.
         let typed = match cmd {
-            Command::Raw(line) => redaction_for_typed(line, self.state.sasl_challenge),
+            Command::Raw(line) => redaction_for_typed(line, self.model.sasl_challenge()),
             _ => None,
         };
         if let Some(redacted) = typed {
-            if self.state.sasl_challenge {
+            if self.model.sasl_challenge() {
                 verb = Verb::AuthResponse;
             }
             let shown = redacted.render(false);
@@ -408,10 +406,14 @@ impl Session {
         } else {
             self.send_line(&bytes, cmd.line(), verb, None).await?;
         }
-        if verb == Verb::Quit {
-            self.state.quit_sent = true;
+        let reply = self.read_and_record(verb).await?;
+        if let Some(why) = unexpected(verb, reply.code) {
+            return Err(self.fail(SessionError::Unexpected {
+                after: verb,
+                code: reply.code,
+                why,
+            }));
         }
-        let reply = self.read_and_record(verb, None).await?;
         if verb == Verb::StartTls && reply.code == 220 {
             self.after_starttls_ready().await?;
         }
@@ -484,6 +486,21 @@ impl Session {
         Ok(())
     }
 
+    /// Ends a run that cannot go on (no progress, the step bound): recorded as a protocol
+    /// error, and the connection is closed.
+    pub fn give_up(&mut self, why: &str) {
+        self.record(
+            EntryKind::Error {
+                phase: Phase::Service,
+                kind: ErrorKind::Protocol,
+                text: why.to_string(),
+                chain: Vec::new(),
+            },
+            None,
+        );
+        self.drop_connection("after the error above");
+    }
+
     /// Drops the connection at once, without QUIT (a debugger may want to see what that does).
     pub fn close_now(&mut self) {
         self.drop_connection("closed by the user");
@@ -491,11 +508,33 @@ impl Session {
 
     /// Sends QUIT if connected (ignoring its outcome) and closes.
     pub async fn close(&mut self) {
-        if self.conn.is_some() && !self.state.quit_sent {
+        if self.conn.is_some() && !self.model.quit_sent() {
             let _ = self.command(&Command::Quit).await;
         }
         if let Some(mut conn) = self.conn.take() {
             let _ = conn.shutdown().await;
         }
+    }
+}
+
+/// Why a well-formed reply cannot answer `verb`: going on would put the two sides out of step
+/// (a message sent where the server reads commands, a plaintext session taken for TLS).
+fn unexpected(verb: Verb, code: u16) -> Option<&'static str> {
+    let class = code / 100;
+    match verb {
+        Verb::StartTls if code != 220 && class <= 3 => Some(
+            "only 220 starts TLS; TLS did not start and what follows cannot be trusted, so the connection is closed",
+        ),
+        Verb::Data if class == 2 => Some(
+            "DATA needs 354 before the message; the server would read the message as commands, so it is not sent and the connection is closed",
+        ),
+        Verb::Mail | Verb::Rcpt | Verb::Ehlo | Verb::Helo | Verb::Rset | Verb::Noop
+            if class == 3 =>
+        {
+            Some(
+                "this command takes no continuation; the two sides are out of step, so the connection is closed",
+            )
+        }
+        _ => None,
     }
 }

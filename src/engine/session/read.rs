@@ -44,7 +44,7 @@ impl Session {
             match self.parser.next_reply() {
                 Ok(Some(mut reply)) => {
                     self.scrub_reply(&mut reply);
-                    self.record_reply(&reply, None, None)
+                    self.record_reply(&reply, None)
                 }
                 Ok(None) => return Ok(()),
                 Err(source) => {
@@ -82,11 +82,7 @@ impl Session {
     }
 
     /// Reads one reply within the reply timeout, records and classifies it.
-    pub(super) async fn read_and_record(
-        &mut self,
-        verb: Verb,
-        user: Option<&str>,
-    ) -> Result<Reply, SessionError> {
+    pub(super) async fn read_and_record(&mut self, verb: Verb) -> Result<Reply, SessionError> {
         let deadline = tokio::time::Instant::now() + self.cfg.reply_timeout;
         let reply = loop {
             match self.parser.next_reply() {
@@ -105,11 +101,6 @@ impl Session {
             match tokio::time::timeout_at(deadline, conn.read(&mut self.buf)).await {
                 Err(_) => {
                     let hint = timeout_hint(verb, self.cfg.tls_mode, self.parser.is_mid_reply());
-                    if let Some(step) = self.state.step_of(verb) {
-                        self.state
-                            .timeline
-                            .set(step, StepStatus::Failed, Some(Phase::Connection));
-                    }
                     return Err(self.fail(SessionError::Timeout {
                         after: verb,
                         timeout: self.cfg.reply_timeout,
@@ -117,11 +108,6 @@ impl Session {
                     }));
                 }
                 Ok(Ok(0)) => {
-                    if let Some(step) = self.state.step_of(verb) {
-                        self.state
-                            .timeline
-                            .set(step, StepStatus::Failed, Some(Phase::Connection));
-                    }
                     return Err(self.fail(SessionError::Closed { after: verb }));
                 }
                 Ok(Ok(n)) => {
@@ -138,7 +124,7 @@ impl Session {
         };
         let mut reply = reply;
         self.scrub_reply(&mut reply);
-        self.record_reply(&reply, Some(verb), user);
+        self.record_reply(&reply, Some(verb));
         if reply.code == 421 {
             // RFC 5321 §3.8: 421 means the server is closing the channel.
             self.drop_connection("the server sent 421 (closing the channel)");
@@ -157,19 +143,11 @@ impl Session {
         }
     }
 
-    pub(super) fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>, user: Option<&str>) {
-        let ctx = Context {
-            after: verb,
-            authenticated: self.state.authenticated_as.is_some(),
-            auth_failed: self.state.auth_failed,
-            tls: self.in_tls(),
-        };
+    pub(super) fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>) {
+        let mut ctx = self.model.context();
+        ctx.after = verb;
+        ctx.tls = self.in_tls();
         let class = self.catalog.classify(reply, &ctx);
-        if let Some(v) = verb {
-            self.state.apply_reply(v, reply, &class, user);
-        } else {
-            self.state.phase = Some(class.phase);
-        }
         if verb == Some(Verb::Auth)
             && reply.code == 334
             && let Some(prompt) = decode_challenge(&reply.last_text())

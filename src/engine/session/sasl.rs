@@ -13,7 +13,7 @@ impl Session {
         if !self.in_tls() && self.conn.is_some() {
             self.warn("sending credentials over a connection WITHOUT TLS: anyone on the path can read them");
         }
-        if let Some(caps) = &self.state.capabilities
+        if let Some(caps) = &self.model.capabilities()
             && !caps.offers_auth(mechanism.name())
         {
             self.warn(format!(
@@ -47,12 +47,13 @@ impl Session {
                 };
                 self.send_secret(line.as_bytes(), redacted, Verb::Auth)
                     .await?;
-                self.read_and_record(Verb::Auth, Some(&user)).await
+                let reply = self.read_and_record(Verb::Auth).await?;
+                self.after_last_response(reply).await
             }
             Mechanism::Plain => {
                 self.send_line(b"AUTH PLAIN\r\n", "AUTH PLAIN".into(), Verb::Auth, None)
                     .await?;
-                let challenge = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                let challenge = self.read_and_record(Verb::Auth).await?;
                 if challenge.code != 334 {
                     return Ok(challenge);
                 }
@@ -64,12 +65,13 @@ impl Session {
                 };
                 self.send_secret(line.as_bytes(), redacted, Verb::AuthResponse)
                     .await?;
-                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+                let reply = self.read_and_record(Verb::AuthResponse).await?;
+                self.after_last_response(reply).await
             }
             Mechanism::Login => {
                 self.send_line(b"AUTH LOGIN\r\n", "AUTH LOGIN".into(), Verb::Auth, None)
                     .await?;
-                let first = self.read_and_record(Verb::Auth, Some(&user)).await?;
+                let first = self.read_and_record(Verb::Auth).await?;
                 if first.code != 334 {
                     return Ok(first);
                 }
@@ -80,9 +82,7 @@ impl Session {
                     Verb::AuthResponse,
                 )
                 .await?;
-                let second = self
-                    .read_and_record(Verb::AuthResponse, Some(&user))
-                    .await?;
+                let second = self.read_and_record(Verb::AuthResponse).await?;
                 if second.code != 334 {
                     return Ok(second);
                 }
@@ -90,9 +90,27 @@ impl Session {
                     zeroize::Zeroizing::new(format!("{}\r\n", creds.login_password().as_str()));
                 self.send_secret(line.as_bytes(), Redacted::LoginPassword, Verb::AuthResponse)
                     .await?;
-                self.read_and_record(Verb::AuthResponse, Some(&user)).await
+                let reply = self.read_and_record(Verb::AuthResponse).await?;
+                self.after_last_response(reply).await
             }
         }
+    }
+
+    /// Every credential has gone out; a further 334 asks for something this client will not
+    /// send. RFC 4954 §4: cancel with `*`, read the server's answer, then stop. The
+    /// credentials are never sent twice.
+    async fn after_last_response(&mut self, reply: Reply) -> Result<Reply, SessionError> {
+        if reply.code != 334 {
+            return Ok(reply);
+        }
+        self.send_line(b"*\r\n", "*".into(), Verb::AuthResponse, None)
+            .await?;
+        self.read_and_record(Verb::AuthResponse).await?;
+        Err(self.fail(SessionError::Unexpected {
+            after: Verb::AuthResponse,
+            code: 334,
+            why: "the server asked for more after the last credential; the exchange was cancelled with \"*\" and nothing was sent again",
+        }))
     }
 
     pub(super) async fn send_secret(

@@ -66,7 +66,7 @@ pub(super) fn open_auth(app: &mut App, mechanism: Mechanism) -> Vec<Effect> {
     .focus_first_empty();
     if app.auth_in_clear() {
         form.warning = Some(NO_TLS_WARNING.into());
-    } else if !app.session.connected {
+    } else if !app.session.connected() {
         form.warning = Some("Not connected: the engine will refuse to send (c connects)".into());
     }
     app.form = Some(form);
@@ -85,7 +85,7 @@ pub(super) fn open_rcpt(app: &mut App, error: Option<String>) -> Vec<Effect> {
     let to = app
         .prefill
         .to
-        .get(app.session.rcpts_sent)
+        .get(app.session.rcpts_attempted())
         .or(app.prefill.to.first())
         .cloned()
         .unwrap_or_default();
@@ -286,7 +286,7 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
     };
     let text = draft.render();
     app.draft = Some(draft);
-    if app.session.data_started {
+    if app.session.data_open() {
         return Ok(send(app, Request::Message(MessageSource::Text(text))));
     }
     app.pending_message = Some(text);

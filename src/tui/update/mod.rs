@@ -4,8 +4,8 @@
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{Command, Verb};
 use crate::engine::driver::Request;
+use crate::engine::model::{SessionModel, Step};
 use crate::engine::session::{Event, MessageSource};
-use crate::engine::state::{SessionState, Step};
 use crate::engine::transcript::{Entry, EntryKind};
 
 mod forms;
@@ -145,11 +145,12 @@ fn on_entry(app: &mut App, entry: Entry) {
         EntryKind::Reply(_) => app.alert = None,
         _ => {}
     }
+    app.session.apply(&entry);
     app.store.push(entry);
     app.dirty = true;
 }
 
-fn on_state(app: &mut App, state: SessionState) -> Vec<Effect> {
+fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
     app.session = state;
     app.busy = false;
     app.busy_ticks = 0;
@@ -158,7 +159,7 @@ fn on_state(app: &mut App, state: SessionState) -> Vec<Effect> {
         return Vec::new();
     };
     if let Some(text) = app.pending_message.take() {
-        if code == 354 && app.session.data_started {
+        if code == 354 && app.session.data_open() {
             return send(app, Request::Message(MessageSource::Text(text)));
         }
         app.set_status(
@@ -207,7 +208,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::ToggleCertificate => {
-            if app.session.tls.is_none() && app.store.last_chain().is_none() {
+            if app.session.tls().is_none() && app.store.last_chain().is_none() {
                 app.set_status(Level::Info, "No certificate yet: TLS has not started");
             } else {
                 toggle_overlay(app, Overlay::Certificate);
@@ -248,7 +249,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::SmtpQuit => command(app, Command::Quit),
         Action::Raw => {
             // After a 334 challenge the line typed is a credential: mask it like a password.
-            let field = if app.session.sasl_challenge {
+            let field = if app.session.sasl_challenge() {
                 Field::secret("AUTH response (hidden)", "")
             } else {
                 Field::new("Line", "")
@@ -292,7 +293,7 @@ fn navigate_overlay(app: &mut App, action: Action) -> bool {
 }
 
 fn quit(app: &mut App) -> Vec<Effect> {
-    let connected = app.session.connected && !app.session.quit_sent;
+    let connected = app.session.connected() && !app.session.quit_sent();
     if app.quitting.is_some() || !connected || app.read_only.is_some() {
         app.should_quit = true;
         return vec![Effect::Quit];
@@ -341,7 +342,7 @@ fn next(app: &mut App) -> Vec<Effect> {
     };
     match step {
         Step::Connect => send(app, Request::Connect),
-        Step::Ehlo | Step::EhloTls => {
+        Step::Ehlo => {
             let name = app.prefill.ehlo.clone();
             command(app, Command::Ehlo(name))
         }
@@ -373,7 +374,7 @@ fn next(app: &mut App) -> Vec<Effect> {
             Some(from) => mail(app, from),
             None => open_mail(app, None),
         },
-        Step::Rcpt => match app.prefill.to.get(app.session.rcpts_sent).cloned() {
+        Step::Rcpt => match app.prefill.to.get(app.session.rcpts_attempted()).cloned() {
             Some(to) => rcpt(app, to),
             None => open_rcpt(app, None),
         },
@@ -383,6 +384,7 @@ fn next(app: &mut App) -> Vec<Effect> {
             send(app, Request::Message(MessageSource::Text(text)))
         }
         Step::Quit => command(app, Command::Quit),
+        Step::Rset | Step::Noop | Step::Raw => Vec::new(),
     }
 }
 

@@ -74,7 +74,7 @@ fn info_lines(t: Theme, info: &TlsInfo) -> Vec<Line<'static>> {
 
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let t = app.theme;
-    if let Some(info) = &app.session.tls {
+    if let Some(info) = app.session.tls() {
         return info_lines(t, info);
     }
     match app.store.last_chain().map(|e| &e.kind) {

@@ -126,7 +126,9 @@ fn content(app: &App) -> (String, Vec<Line<'static>>) {
                 reply_lines(t, r),
             )
         }
-        Some(EntryKind::Error { phase, text, chain }) => {
+        Some(EntryKind::Error {
+            phase, text, chain, ..
+        }) => {
             let mut lines = vec![
                 Line::from(Span::styled(escape_str(text), t.error())),
                 field(t, "Phase", phase.name(), t.phase(*phase)),

@@ -1,4 +1,5 @@
-//! The header: target, TLS mode and state, login, phase, connection state; and the notes row.
+//! The header: target, TLS mode and state, login, the deciding phase, connection state (a
+//! closed one keeps its history); and the notes row. All of it reads the session model.
 
 use ratatui::Frame;
 use ratatui::style::Style;
@@ -6,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::engine::escape::escape_str;
+use crate::engine::model::{AuthRejection, Link};
 use crate::engine::transport::{TlsMode, Verification};
 use crate::tui::app::App;
 use crate::tui::layout::Areas;
@@ -33,25 +35,28 @@ fn connection(app: &App) -> (String, Style) {
         let spin = SPINNER[app.busy_ticks as usize % SPINNER.len()];
         return (format!("{spin} waiting {secs:.1}s"), t.warning());
     }
-    if app.session.connected {
-        return ("● connected".into(), t.ok());
-    }
-    match &app.closed_reason {
-        Some(reason) => (format!("○ closed: {}", escape_str(reason)), t.error()),
+    match app.session.conn.as_ref().map(|c| &c.link) {
+        Some(Link::Open) => ("● connected".into(), t.ok()),
+        Some(Link::Connecting) => ("◌ connecting".into(), t.warning()),
+        Some(Link::Closed { reason }) => (format!("○ closed: {}", escape_str(reason)), t.dim()),
         None => ("○ not connected".into(), t.dim()),
     }
 }
 
 fn tls(app: &App, wide: bool) -> (String, Style) {
     let t = app.theme;
-    match &app.session.tls {
+    let conn = app.session.conn.as_ref();
+    // A closed connection keeps its history: "was TLS 1.3 verified".
+    let was = if app.session.connected() { "" } else { "was " };
+    match conn.and_then(|c| c.tls.as_ref()) {
         Some(info) => {
             let verdict = match &info.verification {
                 Verification::Verified => "verified",
                 Verification::Insecure { .. } => "INSECURE: not verified",
             };
             let style = match info.verification {
-                Verification::Verified => t.tls(),
+                Verification::Verified if was.is_empty() => t.tls(),
+                Verification::Verified => t.dim(),
                 Verification::Insecure { .. } => t.error(),
             };
             let cipher = if wide {
@@ -60,25 +65,41 @@ fn tls(app: &App, wide: bool) -> (String, Style) {
                 String::new()
             };
             (
-                format!("{}{cipher} {verdict}", escape_str(&info.version)),
+                format!("{was}{}{cipher} {verdict}", escape_str(&info.version)),
                 style,
             )
         }
         None if app.config.tls_mode == TlsMode::None => ("no TLS (plain text)".into(), t.warning()),
-        None if app.session.connected => ("no TLS yet (plain text)".into(), t.warning()),
+        None if app.session.connected() => ("no TLS yet (plain text)".into(), t.warning()),
+        None if conn.is_some() => ("was plain text (no TLS)".into(), t.dim()),
         None => ("no TLS".into(), t.dim()),
     }
 }
 
+/// Who the server takes the client for, from the session model.
 fn login(app: &App) -> (String, Style) {
     let t = app.theme;
-    match (&app.session.authenticated_as, app.session.auth_failed) {
-        (Some(user), _) => (
-            format!("authenticated as {}", masked_user(user, app.reveal_user)),
-            t.ok(),
-        ),
-        (None, true) => ("AUTH failed".into(), t.error()),
-        (None, false) => ("not authenticated".into(), t.dim()),
+    let s = &app.session;
+    let Some(conn) = &s.conn else {
+        return ("not authenticated".into(), t.dim());
+    };
+    let was = if s.connected() { "" } else { "was " };
+    if let Some(user) = &conn.authenticated_as {
+        let style = if was.is_empty() { t.ok() } else { t.dim() };
+        return (
+            format!(
+                "{was}authenticated as {}",
+                masked_user(user, app.reveal_user)
+            ),
+            style,
+        );
+    }
+    match conn.auth_attempt.as_ref().map(|a| a.rejected) {
+        Some(None) if s.connected() => ("AUTH in progress".into(), t.warning()),
+        Some(Some(AuthRejection::BadCredentials)) => ("credentials rejected".into(), t.error()),
+        Some(Some(why)) => (why.describe().into(), t.warning()),
+        _ if s.credentials_checked => ("not authenticated on this connection".into(), t.dim()),
+        _ => ("not authenticated (AUTH not sent)".into(), t.dim()),
     }
 }
 
@@ -113,9 +134,9 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
         Span::raw(" │ "),
         Span::styled(login, login_style),
     ]);
-    if let Some(p) = app.session.phase {
+    if let Some(f) = &app.session.failure {
         second.push(Span::raw(" │ "));
-        second.push(Span::styled(format!("[{p}]"), t.phase(p)));
+        second.push(Span::styled(format!("[{}]", f.phase), t.phase(f.phase)));
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]).style(t.header()),

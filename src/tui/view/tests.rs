@@ -8,11 +8,12 @@ use zeroize::Zeroizing;
 
 use super::render;
 use crate::cli::AuthChoice;
+use crate::engine::command::{Command, Verb};
 use crate::engine::session::{Event, SessionConfig};
 use crate::engine::transport::TlsMode;
 use crate::tui::action::Action;
 use crate::tui::app::{App, Prefill};
-use crate::tui::sample::{self, HOST, USER, USER_ARN};
+use crate::tui::sample::{self, HOST, Script, USER, USER_ARN};
 use crate::tui::theme::Theme;
 use crate::tui::update::{Msg, update};
 
@@ -200,9 +201,36 @@ fn demo_title_and_notes_are_shown() {
 }
 
 #[test]
-fn tls_none_shows_the_tls_steps_as_skipped() {
-    let mut app = app_after(Vec::new(), (120, 40));
-    app.config.tls_mode = TlsMode::None;
+fn the_timeline_shows_steps_in_the_order_they_happened() {
+    // AUTH before STARTTLS, then the right order: both AUTH tries show, in place.
+    let mut s = Script::new();
+    s.connect(sample::HOST, 587, TlsMode::Starttls)
+        .reply(Verb::Connect, 220, &["email-smtp.amazonaws.com ESMTP"])
+        .send(&Command::Ehlo("me".into()))
+        .reply(
+            Verb::Ehlo,
+            250,
+            &["email-smtp.amazonaws.com", "STARTTLS", "AUTH PLAIN"],
+        )
+        .auth_plain(sample::USER)
+        .reply(Verb::Auth, 530, &["Must issue a STARTTLS command first"])
+        .send(&Command::StartTls)
+        .reply(Verb::StartTls, 220, &["Ready to start TLS"])
+        .start_tls()
+        .send(&Command::Ehlo("me".into()))
+        .reply(Verb::Ehlo, 250, &["email-smtp.amazonaws.com", "AUTH PLAIN"])
+        .auth_plain(sample::USER)
+        .reply(Verb::Auth, 235, &["Authentication successful."])
+        .publish();
+    let app = app_after(s.events(), (120, 40));
     let screen = text(&draw(&app));
-    assert!(screen.contains("–STARTTLS → –EHLO"), "{screen}");
+    assert!(
+        screen.contains("✓connect → ✓EHLO → ✗AUTH → ✓STARTTLS → ✓EHLO → ✓AUTH → ·MAIL"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Verdict: Authenticated; no message sent yet"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Authentication failed"), "{screen}");
 }

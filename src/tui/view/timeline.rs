@@ -1,28 +1,25 @@
-//! The phase timeline (connect → EHLO → … → QUIT, each not reached, passed or failed) and the
-//! one-line verdict under it: authentication or authorization.
+//! The timeline: each step as it happened, in order (a step tried twice shows both tries),
+//! then the step Next would take; and the one-line verdict under it, from the session model.
 
 use ratatui::Frame;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::engine::state::{Step, StepStatus};
-use crate::engine::transport::TlsMode;
+use crate::engine::model::{Outcome, StepStatus};
 use crate::tui::app::App;
-use crate::tui::layout::Areas;
+use crate::tui::layout::{Areas, width};
 
 fn glyph(status: StepStatus) -> &'static str {
     match status {
         StepStatus::Passed => "✓",
         StepStatus::Failed => "✗",
-        StepStatus::NotReached => "·",
-        StepStatus::Skipped => "–",
+        StepStatus::Pending => "…",
     }
 }
 
 pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
-    let timeline = &app.session.timeline;
     let next = if app.read_only.is_none() {
         app.next_step()
     } else {
@@ -33,41 +30,54 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     } else {
         " "
     };
+    // Newest last; when the row is full the oldest steps give way to "…".
+    let budget = usize::from(areas.timeline.width).saturating_sub(3);
+    let mut items: Vec<Span> = Vec::new();
+    let mut used = 0;
+    if let Some(step) = next {
+        let text = format!("·{}", step.label());
+        used += width(&text);
+        items.push(Span::styled(
+            text,
+            t.dim().add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
+        ));
+    }
+    let mut cut = app.session.history_dropped > 0;
+    for h in app.session.history.iter().rev() {
+        let text = format!("{}{}", glyph(h.status), h.step.label());
+        let w = width(&text) + width(sep);
+        if used + w > budget {
+            cut = true;
+            break;
+        }
+        used += w;
+        items.push(Span::styled(text, t.step(h.status)));
+    }
+    items.reverse();
     let mut spans = vec![Span::raw(" ")];
-    for (i, step) in Step::ALL.into_iter().enumerate() {
+    if cut {
+        spans.push(Span::styled("…", t.dim()));
+        spans.push(Span::styled(sep, t.dim()));
+    }
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(sep, t.dim()));
         }
-        let mut status = timeline.get(step);
-        // Without TLS the STARTTLS steps do not apply (the engine marks this only for implicit TLS).
-        if app.config.tls_mode == TlsMode::None
-            && matches!(step, Step::StartTls | Step::EhloTls)
-            && status == StepStatus::NotReached
-        {
-            status = StepStatus::Skipped;
-        }
-        let mut style = t.step(status);
-        if next == Some(step) {
-            style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
-        }
-        spans.push(Span::styled(
-            format!("{}{}", glyph(status), step.label()),
-            style,
-        ));
+        spans.push(item);
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), areas.timeline);
 
-    let verdict = timeline.verdict();
-    let style = if timeline.first_failure().is_some() {
+    let outcome = app.session.outcome();
+    let style = if outcome.is_failure() {
         t.error()
-    } else if timeline.get(Step::Dot) == StepStatus::Passed {
+    } else if outcome == Outcome::Accepted {
         t.ok()
     } else {
         t.title()
     };
     let line = Line::from(vec![
         Span::styled(" Verdict: ", t.title()),
-        Span::styled(verdict, style),
+        Span::styled(app.session.verdict(), style),
     ]);
     frame.render_widget(Paragraph::new(line), areas.verdict);
 }

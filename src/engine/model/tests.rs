@@ -1,0 +1,480 @@
+//! The model as a fold over entries: off-path sessions keep the right verdict, and the
+//! standard flow never picks a failed step again.
+
+use super::*;
+use crate::engine::classify::Catalog;
+use crate::engine::transport::Verification;
+use chrono::Utc;
+
+/// Builds entries the way `Session` records them, classifying replies with the model's
+/// context, and applies each to a model.
+struct Walk {
+    model: SessionModel,
+    seq: u64,
+    tls: bool,
+}
+
+impl Walk {
+    fn new() -> Walk {
+        Walk {
+            model: SessionModel::default(),
+            seq: 0,
+            tls: false,
+        }
+    }
+
+    fn push(&mut self, kind: EntryKind) -> &mut Walk {
+        self.seq += 1;
+        let e = Entry {
+            seq: self.seq,
+            time: Utc::now(),
+            tls: self.tls,
+            latency_ms: None,
+            kind,
+        };
+        self.model.apply(&e);
+        self
+    }
+
+    fn connect(&mut self, mode: TlsMode) -> &mut Walk {
+        self.tls = false;
+        self.push(EntryKind::Connecting {
+            host: "email-smtp.us-east-1.amazonaws.com".into(),
+            port: 587,
+            mode: mode.name().into(),
+        })
+        .push(EntryKind::Connected {
+            peer: "192.0.2.1:587".into(),
+        })
+        .reply(
+            Verb::Connect,
+            220,
+            "email-smtp.amazonaws.com ESMTP SimpleEmailService",
+        )
+    }
+
+    fn sent(&mut self, verb: Verb, line: &str) -> &mut Walk {
+        let redacted = (verb == Verb::Auth).then(|| Redacted::PlainBlob {
+            initial: true,
+            user: "AKIAEXAMPLE".into(),
+            authzid: None,
+        });
+        self.push(EntryKind::Sent {
+            line: line.into(),
+            verb,
+            redacted,
+        })
+    }
+
+    fn reply(&mut self, verb: Verb, code: u16, text: &str) -> &mut Walk {
+        let reply = crate::engine::reply::Reply::from_lines(code, &[text]);
+        let mut ctx = self.model.context();
+        ctx.after = Some(verb);
+        let class = Catalog::builtin().classify(&reply, &ctx);
+        self.push(EntryKind::Reply(Box::new(ReplyEntry::new(
+            reply,
+            Some(verb),
+            class,
+        ))))
+    }
+
+    fn cmd(&mut self, verb: Verb, line: &str, code: u16, text: &str) -> &mut Walk {
+        self.sent(verb, line).reply(verb, code, text)
+    }
+
+    fn ehlo(&mut self) -> &mut Walk {
+        self.sent(Verb::Ehlo, "EHLO me");
+        let reply = crate::engine::reply::Reply::from_lines(
+            250,
+            &[
+                "email-smtp.amazonaws.com",
+                "STARTTLS",
+                "AUTH PLAIN LOGIN",
+                "Ok",
+            ],
+        );
+        let class = Catalog::builtin().classify(&reply, &self.model.context());
+        self.push(EntryKind::Reply(Box::new(ReplyEntry::new(
+            reply,
+            Some(Verb::Ehlo),
+            class,
+        ))))
+    }
+
+    fn starttls(&mut self) -> &mut Walk {
+        self.cmd(Verb::StartTls, "STARTTLS", 220, "Ready to start TLS");
+        self.tls = true;
+        self.push(EntryKind::TlsStarted {
+            info: TlsInfo {
+                version: "TLS 1.3".into(),
+                cipher: "x".into(),
+                server_name: "h".into(),
+                chain: vec![],
+                verification: Verification::Verified,
+            },
+        })
+    }
+
+    fn error(&mut self, kind: ErrorKind, phase: Phase) -> &mut Walk {
+        self.push(EntryKind::Error {
+            phase,
+            kind,
+            text: "x".into(),
+            chain: vec![],
+        })
+    }
+
+    fn closed(&mut self, reason: &str) -> &mut Walk {
+        self.push(EntryKind::Closed {
+            reason: reason.into(),
+        })
+    }
+
+    fn outcome(&self) -> Outcome {
+        self.model.outcome()
+    }
+
+    fn next(&self, plan: &Plan) -> Option<Step> {
+        next_step(&self.model, plan)
+    }
+}
+
+fn plan() -> Plan {
+    Plan {
+        tls_mode: TlsMode::Starttls,
+        auth: true,
+        recipients: 1,
+        reconnect_once: true,
+    }
+}
+
+const DENIED: &str = "Access denied: User `arn:aws:iam::1:user/u' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:1:identity/example.com'";
+
+#[test]
+fn the_standard_flow_to_an_accepted_message() {
+    let mut w = Walk::new();
+    assert_eq!(w.next(&plan()), Some(Step::Connect));
+    w.connect(TlsMode::Starttls);
+    assert_eq!(w.next(&plan()), Some(Step::Ehlo));
+    w.ehlo();
+    assert_eq!(w.next(&plan()), Some(Step::StartTls));
+    w.starttls();
+    assert_eq!(w.next(&plan()), Some(Step::Ehlo));
+    w.ehlo();
+    assert_eq!(w.next(&plan()), Some(Step::Auth));
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    assert_eq!(w.model.authenticated_as(), Some("AKIAEXAMPLE"));
+    assert_eq!(w.next(&plan()), Some(Step::Mail));
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    assert_eq!(w.next(&plan()), Some(Step::Rcpt));
+    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.net>", 250, "Ok");
+    assert_eq!(
+        w.model.transaction().unwrap().rcpts_accepted,
+        ["b@example.net"]
+    );
+    assert_eq!(w.next(&plan()), Some(Step::Data));
+    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    assert_eq!(w.next(&plan()), Some(Step::Dot));
+    w.push(EntryKind::Message {
+        stats: Default::default(),
+    })
+    .reply(Verb::DataEnd, 250, "Ok 0100-id");
+    assert_eq!(w.outcome(), Outcome::Accepted);
+    assert_eq!(
+        w.model.verdict(),
+        "Authenticated and authorized: the message was accepted"
+    );
+    assert_eq!(w.next(&plan()), Some(Step::Quit));
+    w.cmd(Verb::Quit, "QUIT", 221, "Bye").closed("after QUIT");
+    assert_eq!(w.next(&plan()), None);
+    // The idle timeout after the work is done changes nothing.
+    assert_eq!(w.outcome(), Outcome::Accepted);
+}
+
+#[test]
+fn auth_before_starttls_is_a_tls_order_problem_and_next_recovers() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        530,
+        "Must issue a STARTTLS command first",
+    );
+    assert_eq!(w.outcome(), Outcome::TlsFailed);
+    assert!(!w.model.credentials_checked);
+    let v = w.model.verdict();
+    assert!(v.starts_with("TLS required first"), "{v}");
+    assert!(!v.contains("Authentication failed"), "{v}");
+    // Next: STARTTLS, EHLO, then AUTH again, since the credentials were never checked.
+    assert_eq!(w.next(&plan()), Some(Step::StartTls));
+    w.starttls();
+    assert_eq!(w.next(&plan()), Some(Step::Ehlo));
+    w.ehlo();
+    assert_eq!(w.next(&plan()), Some(Step::Auth));
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    assert!(w.model.credentials_checked);
+    assert_eq!(
+        w.model.failure, None,
+        "the success settles the TLS-order failure"
+    );
+    assert_eq!(w.outcome(), Outcome::Authenticated);
+}
+
+#[test]
+fn mail_without_auth_says_auth_was_never_sent() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.sent(Verb::Mail, "MAIL FROM:<a@example.com>");
+    w.reply(Verb::Mail, 530, "Authentication required");
+    assert_eq!(w.outcome(), Outcome::NotAuthenticated);
+    assert_eq!(
+        w.model.verdict(),
+        "Not authenticated: refused at MAIL (530); AUTH was never sent"
+    );
+}
+
+#[test]
+fn a_530_after_a_535_keeps_the_535_as_the_cause() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        535,
+        "Authentication Credentials Invalid",
+    );
+    assert!(w.model.credentials_checked);
+    // The flow goes on to MAIL, where SES answers 530: the learner sees both.
+    assert_eq!(w.next(&plan()), Some(Step::Mail));
+    w.cmd(
+        Verb::Mail,
+        "MAIL FROM:<a@example.com>",
+        530,
+        "Authentication required",
+    );
+    assert_eq!(w.outcome(), Outcome::AuthenticationFailed);
+    let f = w.model.failure.clone().unwrap();
+    assert_eq!((f.step, f.code), (Some(Step::Auth), Some(535)));
+    assert!(
+        w.model
+            .verdict()
+            .starts_with("Authentication failed at AUTH")
+    );
+    assert_eq!(w.next(&plan()), Some(Step::Quit));
+}
+
+#[test]
+fn a_good_auth_after_a_535_ends_authenticated_and_remembers_it() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        535,
+        "Authentication Credentials Invalid",
+    );
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    assert_eq!(w.outcome(), Outcome::Authenticated);
+    assert_eq!(
+        w.model.settled_auth_failure().and_then(|f| f.code),
+        Some(535)
+    );
+    assert_eq!(w.next(&plan()), Some(Step::Mail));
+    let auths: Vec<_> = w
+        .model
+        .history
+        .iter()
+        .filter(|h| h.step == Step::Auth)
+        .map(|h| h.status)
+        .collect();
+    assert_eq!(auths, [StepStatus::Failed, StepStatus::Passed]);
+}
+
+#[test]
+fn a_second_auth_after_success_is_a_misstep_and_authentication_holds() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Auth, "AUTH PLAIN", 503, "Already authenticated");
+    assert_eq!(w.model.authenticated_as(), Some("AKIAEXAMPLE"));
+    assert_eq!(w.outcome(), Outcome::ProtocolError);
+    let v = w.model.verdict();
+    assert!(v.contains("authentication still holds"), "{v}");
+    assert!(!v.contains("Authentication failed"), "{v}");
+    // Going on settles it.
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    assert_eq!(w.model.failure, None);
+}
+
+#[test]
+fn a_temporary_refusal_at_auth_does_not_judge_the_credentials() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        421,
+        "4.7.0 Temporary System Problem. Try again later",
+    );
+    w.closed("the server sent 421 (closing the channel)");
+    assert_eq!(w.outcome(), Outcome::ServerUnavailable);
+    assert!(!w.model.credentials_checked);
+    let v = w.model.verdict();
+    assert!(v.contains("not judged"), "{v}");
+    // Next offers one reconnect, then gives up.
+    assert_eq!(w.next(&plan()), Some(Step::Connect));
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        421,
+        "4.7.0 Temporary System Problem",
+    );
+    w.closed("the server sent 421 (closing the channel)");
+    assert_eq!(w.next(&plan()), None);
+}
+
+#[test]
+fn a_drop_at_auth_is_a_lost_connection_not_bad_credentials() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.sent(Verb::Auth, "AUTH PLAIN");
+    w.error(ErrorKind::Closed, Phase::Connection)
+        .closed("after the error above");
+    assert_eq!(w.outcome(), Outcome::ConnectionFailed);
+    assert_eq!(
+        w.model.verdict(),
+        "Connection lost during AUTH; credentials not judged"
+    );
+}
+
+#[test]
+fn implicit_tls_against_plain_text_fails_at_connect() {
+    let mut w = Walk::new();
+    w.push(EntryKind::Connecting {
+        host: "h".into(),
+        port: 25,
+        mode: "implicit".into(),
+    })
+    .push(EntryKind::Connected {
+        peer: "127.0.0.1:25".into(),
+    })
+    .error(ErrorKind::Tls, Phase::Tls)
+    .closed("TLS handshake failed");
+    assert_eq!(w.outcome(), Outcome::TlsFailed);
+    assert_eq!(w.model.failure.as_ref().unwrap().step, Some(Step::Connect));
+    assert_eq!(w.model.verdict(), "TLS failed at connect");
+}
+
+#[test]
+fn a_refused_connection_fails_at_connect() {
+    let mut w = Walk::new();
+    w.push(EntryKind::Connecting {
+        host: "h".into(),
+        port: 25,
+        mode: "starttls".into(),
+    })
+    .error(ErrorKind::Connect, Phase::Connection);
+    assert_eq!(w.outcome(), Outcome::ConnectionFailed);
+    assert_eq!(w.model.verdict(), "Connection failed at connect");
+}
+
+#[test]
+fn ehlo_refused_is_its_own_outcome_and_ends_the_flow() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls);
+    w.cmd(Verb::Ehlo, "EHLO me", 550, "5.7.1 go away");
+    assert_eq!(w.outcome(), Outcome::EhloRefused);
+    assert_eq!(w.outcome().exit_code(), 5);
+    assert_eq!(w.next(&plan()), Some(Step::Quit));
+}
+
+#[test]
+fn a_refused_starttls_never_leads_to_auth_in_the_clear() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(
+        Verb::StartTls,
+        "STARTTLS",
+        454,
+        "4.7.0 TLS not available due to local problem",
+    );
+    assert_eq!(w.outcome(), Outcome::TlsFailed);
+    assert_eq!(w.next(&plan()), Some(Step::Quit));
+}
+
+#[test]
+fn authorization_after_dot_with_and_without_a_login() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok")
+        .cmd(Verb::Rcpt, "RCPT TO:<b@example.net>", 250, "Ok")
+        .cmd(Verb::Data, "DATA", 354, "go ahead");
+    w.push(EntryKind::Message {
+        stats: Default::default(),
+    })
+    .reply(Verb::DataEnd, 554, DENIED);
+    assert_eq!(w.outcome(), Outcome::AuthorizationDenied);
+    assert_eq!(
+        w.model.verdict(),
+        "Authenticated; authorization denied after DATA"
+    );
+    assert_eq!(w.outcome().exit_code(), 9);
+    assert_eq!(w.next(&plan()), Some(Step::Quit));
+}
+
+#[test]
+fn out_of_order_commands_are_protocol_errors() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(
+        Verb::Rcpt,
+        "RCPT TO:<b@example.net>",
+        503,
+        "5.5.1 Error: need MAIL command",
+    );
+    assert_eq!(w.outcome(), Outcome::ProtocolError);
+    assert_eq!(w.outcome().exit_code(), 13);
+}
+
+#[test]
+fn an_unexpected_reply_error_fails_the_step_it_follows() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(Verb::Data, "DATA", 250, "Ok");
+    w.error(ErrorKind::Unexpected, Phase::Service);
+    assert_eq!(w.outcome(), Outcome::ProtocolError);
+    assert_eq!(w.model.failure.as_ref().unwrap().step, Some(Step::Data));
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(Verb::StartTls, "STARTTLS", 250, "Ok");
+    w.error(ErrorKind::Unexpected, Phase::Service);
+    assert_eq!(w.outcome(), Outcome::TlsFailed);
+}
+
+#[test]
+fn progress_changes_with_every_answered_step() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls);
+    let before = w.model.progress();
+    w.ehlo();
+    assert_ne!(before, w.model.progress());
+    let before = w.model.progress();
+    w.cmd(Verb::Noop, "NOOP", 250, "Ok");
+    assert_eq!(before, w.model.progress(), "NOOP moves nothing");
+}
+
+#[test]
+fn a_closed_session_keeps_its_history_for_the_header() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Quit, "QUIT", 221, "Bye").closed("after QUIT");
+    assert!(!w.model.connected());
+    let c = w.model.conn.as_ref().unwrap();
+    assert!(c.tls.is_some());
+    assert_eq!(c.authenticated_as.as_deref(), Some("AKIAEXAMPLE"));
+}

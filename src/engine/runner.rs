@@ -1,0 +1,290 @@
+//! Headless runs: the standard flow (asked of the session model step by step) or a script
+//! (run exactly as written). Both perform their steps through [`Runner::perform`], stop at
+//! the first failure unless told to keep going, and end when a step makes no progress or the
+//! step bound is reached, so no server reply can make a run loop.
+
+use super::auth::{Credentials, Mechanism};
+use super::command::Command;
+use super::model::{MAX_STEPS, Plan, Step, next_step};
+use super::reply::Reply;
+use super::script::{Script, ScriptStep};
+use super::session::{MessageSource, Session, SessionError};
+use super::transport::TlsMode;
+
+/// Where to stop the standard flow early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StopAfter {
+    Connect,
+    Ehlo,
+    Tls,
+    Auth,
+    Mail,
+    Rcpt,
+    /// After DATA's 354: the connection is closed without sending a message.
+    Data,
+}
+
+/// The values steps take from the flags.
+pub struct Values {
+    pub ehlo: String,
+    pub credentials: Option<Credentials>,
+    pub mechanism: Mechanism,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    /// The message after 354; standard input can be sent only once.
+    pub message: Option<MessageSource>,
+    /// Warnings shown just before the first AUTH.
+    pub auth_warnings: Vec<String>,
+}
+
+/// One thing a run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    Connect,
+    Reconnect,
+    Ehlo,
+    Helo,
+    StartTls,
+    Auth(Mechanism),
+    Mail(Option<String>),
+    Rcpt(Option<String>),
+    Data,
+    Message,
+    Rset,
+    Noop,
+    Quit,
+    Raw(String),
+}
+
+/// How a run ended, besides what the session model says.
+#[derive(Debug, Default)]
+pub struct RunEnd {
+    /// A problem on this side (the message could not be read): not the server's doing.
+    pub local_error: Option<String>,
+}
+
+pub struct Runner {
+    values: Values,
+    keep_going: bool,
+}
+
+impl Runner {
+    pub fn new(values: Values, keep_going: bool) -> Runner {
+        Runner { values, keep_going }
+    }
+
+    /// Walks the standard flow until it is done, fails, or stops at `stop_after`.
+    pub async fn standard(
+        &mut self,
+        session: &mut Session,
+        stop_after: Option<StopAfter>,
+    ) -> RunEnd {
+        let plan = Plan {
+            tls_mode: session.config().tls_mode,
+            auth: self.values.credentials.is_some(),
+            recipients: self.values.to.len(),
+            reconnect_once: false,
+        };
+        let bound = MAX_STEPS + self.values.to.len();
+        let mut end = RunEnd::default();
+        let mut last: Option<(Step, super::model::Progress)> = None;
+        for _ in 0..bound {
+            let Some(step) = next_step(session.model(), &plan) else {
+                return end;
+            };
+            if step == Step::Quit {
+                return end;
+            }
+            if let Some(stop) = stop_after {
+                let level = self.level(step, session);
+                if level > stop || (stop == StopAfter::Data && step == Step::Dot) {
+                    if step == Step::Dot {
+                        // QUIT would be read as message text now; the only way out is to hang up.
+                        session.info("--quit-after data: closing without sending a message");
+                        session.close_now();
+                    }
+                    return end;
+                }
+            }
+            let progress = session.model().progress();
+            if last.as_ref() == Some(&(step, progress.clone())) {
+                session.give_up(&format!(
+                    "{} made no progress; stopping instead of sending it again",
+                    step.label()
+                ));
+                return end;
+            }
+            last = Some((step, progress));
+            let action = match step {
+                Step::Connect => Action::Connect,
+                Step::Ehlo => Action::Ehlo,
+                Step::StartTls => Action::StartTls,
+                Step::Auth => Action::Auth(self.values.mechanism),
+                Step::Mail => Action::Mail(None),
+                Step::Rcpt => Action::Rcpt(None),
+                Step::Data => Action::Data,
+                Step::Dot => Action::Message,
+                Step::Rset | Step::Noop | Step::Quit | Step::Raw => return end,
+            };
+            if !self.perform_and_judge(session, action, &mut end).await {
+                return end;
+            }
+        }
+        session.give_up(&format!(
+            "the run reached its bound of {bound} steps; stopping"
+        ));
+        end
+    }
+
+    /// Runs a script's steps in order, after the implicit connect and greeting.
+    pub async fn script(&mut self, session: &mut Session, script: &Script) -> RunEnd {
+        let mut end = RunEnd::default();
+        if !self
+            .perform_and_judge(session, Action::Connect, &mut end)
+            .await
+        {
+            return end;
+        }
+        for (_, step) in &script.steps {
+            if !session.is_connected() && *step != ScriptStep::Reconnect {
+                session.info("the connection is closed; the rest of the script is not run");
+                return end;
+            }
+            let action = match step {
+                ScriptStep::Ehlo => Action::Ehlo,
+                ScriptStep::Helo => Action::Helo,
+                ScriptStep::StartTls => Action::StartTls,
+                ScriptStep::Auth(m) => Action::Auth(*m),
+                ScriptStep::Mail(a) => Action::Mail(a.clone()),
+                ScriptStep::Rcpt(a) => Action::Rcpt(a.clone()),
+                ScriptStep::Data => Action::Data,
+                ScriptStep::Rset => Action::Rset,
+                ScriptStep::Noop => Action::Noop,
+                ScriptStep::Quit => Action::Quit,
+                ScriptStep::Raw(l) => Action::Raw(l.clone()),
+                ScriptStep::Reconnect => Action::Reconnect,
+            };
+            let is_data = action == Action::Data;
+            if !self.perform_and_judge(session, action, &mut end).await {
+                return end;
+            }
+            let open = session
+                .model()
+                .transaction()
+                .is_some_and(|t| t.data == super::model::DataStage::Open);
+            if is_data
+                && open
+                && !self
+                    .perform_and_judge(session, Action::Message, &mut end)
+                    .await
+            {
+                return end;
+            }
+        }
+        end
+    }
+
+    /// Performs one action; says whether the run goes on.
+    async fn perform_and_judge(
+        &mut self,
+        session: &mut Session,
+        action: Action,
+        end: &mut RunEnd,
+    ) -> bool {
+        let result = self.perform(session, action).await;
+        let failed = match &result {
+            Ok(Some(reply)) => reply.code >= 400,
+            Ok(None) => false,
+            Err(SessionError::MessageSource { .. } | SessionError::Input(_)) => {
+                end.local_error = result.as_ref().err().map(ToString::to_string);
+                return false;
+            }
+            Err(_) => true,
+        };
+        !(failed && (!self.keep_going || result.is_err()))
+    }
+
+    async fn perform(
+        &mut self,
+        session: &mut Session,
+        action: Action,
+    ) -> Result<Option<Reply>, SessionError> {
+        let command = match action {
+            Action::Connect => return session.connect().await.map(Some),
+            Action::Reconnect => {
+                if session.is_connected() {
+                    session.info("RECONNECT: dropping the connection without QUIT");
+                }
+                session.close_now();
+                return session.connect().await.map(Some);
+            }
+            Action::Auth(mechanism) => {
+                let Some(credentials) = self.values.credentials.clone() else {
+                    return Ok(None);
+                };
+                for w in self.values.auth_warnings.drain(..) {
+                    session.warn(w);
+                }
+                return session.auth(mechanism, &credentials, true).await.map(Some);
+            }
+            Action::Message => {
+                let source = match &self.values.message {
+                    Some(MessageSource::Stdin) => self.values.message.take(),
+                    other => other.clone(),
+                };
+                let Some(source) = source else {
+                    session.warn(
+                        "no message to send (standard input was sent already); closing without one",
+                    );
+                    session.close_now();
+                    return Ok(None);
+                };
+                return session.send_message(source).await.map(|(r, _)| Some(r));
+            }
+            Action::Ehlo => Command::Ehlo(self.values.ehlo.clone()),
+            Action::Helo => Command::Helo(self.values.ehlo.clone()),
+            Action::StartTls => Command::StartTls,
+            Action::Mail(address) => Command::Mail {
+                from: address
+                    .or_else(|| self.values.from.clone())
+                    .unwrap_or_default(),
+                params: vec![],
+            },
+            Action::Rcpt(address) => {
+                let next = session
+                    .model()
+                    .transaction()
+                    .map_or(0, super::model::Transaction::rcpts_attempted);
+                let to = address
+                    .or_else(|| self.values.to.get(next).cloned())
+                    .unwrap_or_default();
+                Command::Rcpt { to, params: vec![] }
+            }
+            Action::Data => Command::Data,
+            Action::Rset => Command::Rset,
+            Action::Noop => Command::Noop,
+            Action::Quit => Command::Quit,
+            Action::Raw(line) => Command::Raw(line),
+        };
+        session.command(&command).await.map(Some)
+    }
+
+    /// How far along the flow a step is, on the `--quit-after` scale.
+    fn level(&self, step: Step, session: &Session) -> StopAfter {
+        match step {
+            Step::Connect => StopAfter::Connect,
+            Step::Ehlo
+                if session.model().tls().is_some()
+                    && session.config().tls_mode == TlsMode::Starttls =>
+            {
+                StopAfter::Tls
+            }
+            Step::Ehlo => StopAfter::Ehlo,
+            Step::StartTls => StopAfter::Tls,
+            Step::Auth => StopAfter::Auth,
+            Step::Mail => StopAfter::Mail,
+            Step::Rcpt => StopAfter::Rcpt,
+            _ => StopAfter::Data,
+        }
+    }
+}
