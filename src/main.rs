@@ -42,9 +42,10 @@ struct InteractiveArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The SES simulator on loopback and the debugger against it: the seed article's scenarios
+    /// The SES simulator on loopback and the debugger against it: authentication and
+    /// authorization failures to step through
     Demo(demo::DemoArgs),
-    /// Run a whole session headless (scripts, CI): transcript on stdout, exit code per phase
+    /// Run a whole session headless (scripts, CI): transcript on stdout, exit code per outcome
     Run(Box<run::RunArgs>),
     /// Classify one reply pasted from a log: phase, meaning, what to do
     Explain(explain::ExplainArgs),

@@ -289,7 +289,7 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
     printed.push_str(&screen(&app));
     let dir = tempfile::tempdir().unwrap();
     let names = save::save(&entries, dir.path(), &chrono::Utc::now()).unwrap();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 3, "text, JSON Lines and script: {names:?}");
     let mut jsonl = None;
     for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
         let path = entry.path();

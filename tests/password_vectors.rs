@@ -143,12 +143,8 @@ fn smtpscope(args: &[&str], env_secret: Option<&str>, stdin: &str) -> (i32, Stri
         cmd.env("AWS_SECRET_ACCESS_KEY", secret);
     }
     let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    // A usage error exits before reading standard input: a closed pipe is not a failure.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),

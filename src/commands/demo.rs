@@ -1,5 +1,5 @@
 //! `smtpscope demo`: the SES simulator on loopback and the debugger against it, with one of
-//! the seed article's scenarios picked from a list or by `--scenario`.
+//! its scenarios (assets/demo/scenarios.toml) picked from a list or by `--scenario`.
 
 use std::path::PathBuf;
 

@@ -232,10 +232,14 @@ pub async fn run(args: &RunArgs) -> i32 {
 
 fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     args.envelope.validate()?;
-    let credentials = args.credentials.credentials()?;
     let script = match &args.script {
         Some(path) => Some(read_script(path)?),
         None => None,
+    };
+    // A script without AUTH needs no credentials, even when the environment holds some.
+    let credentials = match &script {
+        Some(s) if !s.needs_credentials() => None,
+        _ => args.credentials.credentials()?,
     };
     let (needs_from, needs_to, needs_message) = match &script {
         Some(s) => {

@@ -54,6 +54,7 @@ enum Action {
     Noop,
     Quit,
     Raw(String),
+    Wait(u64),
 }
 
 /// How a run ended, besides what the session model says.
@@ -163,6 +164,7 @@ impl Runner {
                 ScriptStep::Quit => Action::Quit,
                 ScriptStep::Raw(l) => Action::Raw(l.clone()),
                 ScriptStep::Reconnect => Action::Reconnect,
+                ScriptStep::Wait(s) => Action::Wait(*s),
             };
             let is_data = action == Action::Data;
             if !self.perform_and_judge(session, action, &mut end).await {
@@ -240,6 +242,10 @@ impl Runner {
                     return Ok(None);
                 };
                 return session.send_message(source).await.map(|(r, _)| Some(r));
+            }
+            Action::Wait(secs) => {
+                session.wait(std::time::Duration::from_secs(secs)).await?;
+                return Ok(None);
             }
             Action::Ehlo => Command::Ehlo(self.values.ehlo.clone()),
             Action::Helo => Command::Helo(self.values.ehlo.clone()),

@@ -21,6 +21,9 @@ use super::auth::{Mechanism, Redacted};
 use super::command::{InputError, Verb, check_address, check_arg};
 use super::transcript::{Entry, EntryKind};
 
+/// The longest WAIT, in seconds.
+pub const MAX_WAIT_SECS: u64 = 600;
+
 /// The largest script read, in bytes, and the most steps it may hold.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 pub const MAX_SCRIPT_STEPS: usize = 1000;
@@ -45,6 +48,9 @@ pub enum ScriptStep {
     Raw(String),
     /// Drop the connection (without QUIT) and connect again.
     Reconnect,
+    /// Wait this many seconds, recording whatever the server says meanwhile (an idle
+    /// timeout, say).
+    Wait(u64),
 }
 
 impl ScriptStep {
@@ -65,6 +71,7 @@ impl ScriptStep {
             ScriptStep::Quit => "QUIT".into(),
             ScriptStep::Raw(l) => format!("RAW {l}"),
             ScriptStep::Reconnect => "RECONNECT".into(),
+            ScriptStep::Wait(s) => format!("WAIT {s}"),
         }
     }
 }
@@ -85,7 +92,7 @@ pub enum ScriptError {
     #[error("the script is not UTF-8 text")]
     NotText,
     #[error(
-        "line {line}: unknown step \"{word}\"; steps are EHLO, HELO, STARTTLS, AUTH PLAIN, AUTH LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT, RAW <line>, RECONNECT"
+        "line {line}: unknown step \"{word}\"; steps are EHLO, HELO, STARTTLS, AUTH PLAIN, AUTH LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT, RAW <line>, RECONNECT, WAIT <seconds>"
     )]
     Unknown { line: usize, word: String },
     #[error("line {line}: {what}")]
@@ -213,6 +220,13 @@ fn parse_step(line: usize, text: &str) -> Result<ScriptStep, ScriptError> {
         "NOOP" => no_argument(ScriptStep::Noop),
         "QUIT" => no_argument(ScriptStep::Quit),
         "RECONNECT" => no_argument(ScriptStep::Reconnect),
+        "WAIT" => match rest.parse::<u64>() {
+            Ok(s) if (1..=MAX_WAIT_SECS).contains(&s) => Ok(ScriptStep::Wait(s)),
+            _ => Err(ScriptError::Invalid {
+                line,
+                what: format!("WAIT takes whole seconds, 1 to {MAX_WAIT_SECS}"),
+            }),
+        },
         "RAW" if rest.is_empty() => Err(ScriptError::Invalid {
             line,
             what: "RAW needs the command line to send".into(),
@@ -290,7 +304,7 @@ mod tests {
     #[test]
     fn parses_every_step_case_insensitively_with_comments() {
         let s = Script::parse(
-            b"# a comment\n\nehlo\nStartTLS\r\nauth plain\nAUTH LOGIN\nmail\nMAIL <a@b.example>\nrcpt c@d.example\nRCPT\ndata\nrset\nnoop\nraw VRFY postmaster\nreconnect\nHELO\nquit\n",
+            b"# a comment\n\nehlo\nStartTLS\r\nauth plain\nAUTH LOGIN\nmail\nMAIL <a@b.example>\nrcpt c@d.example\nRCPT\ndata\nrset\nnoop\nraw VRFY postmaster\nreconnect\nHELO\nwait 3\nquit\n",
         )
         .unwrap();
         let steps: Vec<_> = s.steps.iter().map(|(_, s)| s.line()).collect();
@@ -311,6 +325,7 @@ mod tests {
                 "RAW VRFY postmaster",
                 "RECONNECT",
                 "HELO",
+                "WAIT 3",
                 "QUIT"
             ]
         );
@@ -346,6 +361,12 @@ mod tests {
             Script::parse(b"STARTTLS now").unwrap_err(),
             ScriptError::Invalid { line: 1, .. }
         ));
+        for bad in [&b"WAIT"[..], b"WAIT 0", b"WAIT 601", b"WAIT x"] {
+            assert!(matches!(
+                Script::parse(bad).unwrap_err(),
+                ScriptError::Invalid { line: 1, .. }
+            ));
+        }
         assert_eq!(
             Script::parse(&vec![b'#'; MAX_SCRIPT_BYTES + 1]).unwrap_err(),
             ScriptError::TooLarge

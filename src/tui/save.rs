@@ -1,5 +1,7 @@
 //! `w`: the transcript to disk, as text and as JSON Lines, both redacted (AUTH lines were
-//! stored redacted by the engine; user names stay hidden). Runs off the UI task.
+//! stored redacted by the engine; user names stay hidden), and as a script for
+//! `smtpscope run --script`, so a path found by hand can be replayed in CI. Runs off the UI
+//! task.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -9,12 +11,12 @@ use chrono::{DateTime, TimeZone};
 
 use crate::engine::transcript::{Entry, TextOptions, render_text};
 
-/// Picks `smtpscope-YYYYMMDD-HHMMSS.{txt,jsonl}` in `dir`, adding `-2`, `-3`… rather than
-/// overwriting an earlier save.
-fn create_pair<Tz: TimeZone>(
-    dir: &Path,
-    now: &DateTime<Tz>,
-) -> io::Result<(PathBuf, File, PathBuf, File)>
+/// The files of one save: text, JSON Lines, script.
+const EXTENSIONS: [&str; 3] = ["txt", "jsonl", "script"];
+
+/// Picks `smtpscope-YYYYMMDD-HHMMSS.{txt,jsonl,script}` in `dir`, adding `-2`, `-3`… rather
+/// than overwriting an earlier save.
+fn create_files<Tz: TimeZone>(dir: &Path, now: &DateTime<Tz>) -> io::Result<Vec<(PathBuf, File)>>
 where
     Tz::Offset: std::fmt::Display,
 {
@@ -25,15 +27,18 @@ where
         } else {
             format!("{stem}-{n}")
         };
-        let txt = dir.join(format!("{base}.txt"));
-        let jsonl = dir.join(format!("{base}.jsonl"));
-        if txt.exists() || jsonl.exists() {
+        let paths: Vec<PathBuf> = EXTENSIONS
+            .iter()
+            .map(|ext| dir.join(format!("{base}.{ext}")))
+            .collect();
+        if paths.iter().any(|p| p.exists()) {
             continue;
         }
         let open = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
-        let t = open(&txt)?;
-        let j = open(&jsonl)?;
-        return Ok((txt, t, jsonl, j));
+        return paths
+            .into_iter()
+            .map(|p| open(&p).map(|f| (p, f)))
+            .collect();
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
@@ -41,7 +46,7 @@ where
     ))
 }
 
-/// Writes both files and returns their names.
+/// Writes the three files and returns their names.
 pub fn save<Tz: TimeZone>(
     entries: &[Entry],
     dir: &Path,
@@ -50,7 +55,9 @@ pub fn save<Tz: TimeZone>(
 where
     Tz::Offset: std::fmt::Display,
 {
-    let (txt, t, jsonl, j) = create_pair(dir, now)?;
+    let mut files = create_files(dir, now)?.into_iter();
+    let mut next = || files.next().ok_or_else(|| io::Error::other("file missing"));
+    let ((txt, t), (jsonl, j), (script, s)) = (next()?, next()?, next()?);
     let mut t = BufWriter::new(t);
     let opts = TextOptions {
         reveal_user: false,
@@ -67,13 +74,16 @@ where
         writeln!(j, "{}", e.to_json())?;
     }
     j.flush()?;
+    let mut s = BufWriter::new(s);
+    s.write_all(crate::engine::script::from_entries(entries).as_bytes())?;
+    s.flush()?;
     let name = |p: &Path| {
         p.file_name().map_or_else(
             || p.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    Ok(vec![name(&txt), name(&jsonl)])
+    Ok(vec![name(&txt), name(&jsonl), name(&script)])
 }
 
 #[cfg(test)]
@@ -100,7 +110,8 @@ mod tests {
             names,
             [
                 "smtpscope-20250304-050607.txt",
-                "smtpscope-20250304-050607.jsonl"
+                "smtpscope-20250304-050607.jsonl",
+                "smtpscope-20250304-050607.script"
             ]
         );
         let again = save(&entries, dir.path(), &now).unwrap();
@@ -117,5 +128,26 @@ mod tests {
         );
         let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
         assert_eq!(parse_jsonl(&jsonl).unwrap(), entries);
+        // The script replays the same steps and parses as `run --script` reads it.
+        let script = std::fs::read(dir.path().join(&names[2])).unwrap();
+        let steps: Vec<String> = crate::engine::script::Script::parse(&script)
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|(_, s)| s.line())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                "EHLO",
+                "STARTTLS",
+                "EHLO",
+                "AUTH PLAIN",
+                "MAIL policy-fail@example.com",
+                "RCPT xxxxx@example.com",
+                "DATA"
+            ]
+        );
+        assert!(!String::from_utf8_lossy(&script).contains(sample::USER));
     }
 }

@@ -553,7 +553,7 @@ impl SessionModel {
                 let why = if was_authenticated && code == 503 {
                     AuthRejection::Misstep
                 } else {
-                    AuthRejection::of(code, phase, &r.text)
+                    AuthRejection::of(code, phase, &r.text, c.tls.is_some())
                 };
                 if let Some(a) = &mut c.auth_attempt {
                     a.rejected = Some(why);
@@ -616,18 +616,29 @@ impl SessionModel {
 
     /// What a failing reply to a step means for the session.
     fn reply_outcome(&self, step: Step, code: u16, phase: Phase) -> Outcome {
-        let auth_refused_credentials = self
-            .open()
-            .and_then(|c| c.auth_attempt.as_ref())
-            .and_then(|a| a.rejected)
-            == Some(AuthRejection::BadCredentials);
+        let conn = self.open();
+        let attempt = conn.and_then(|c| c.auth_attempt.as_ref());
+        let auth_refused_credentials =
+            attempt.and_then(|a| a.rejected) == Some(AuthRejection::BadCredentials);
+        // MAIL or RCPT refused on policy grounds before any AUTH on this connection: for a
+        // submission server that is "log in first", whatever words it uses.
+        let never_logged_in = attempt.is_none()
+            && conn.is_some_and(|c| c.authenticated_as.is_none())
+            && matches!(step, Step::Mail | Step::Rcpt);
+        let tls_up = conn.is_some_and(|c| c.tls.is_some());
+        let no_recipients = conn.is_some_and(|c| c.transaction.rcpts_accepted.is_empty());
         match (step, phase) {
             (_, Phase::Throttling) => Outcome::Throttled,
             // Before any login the step decides: the text's subject class says little here.
             (Step::Connect, _) => Outcome::ServerUnavailable,
             (Step::Ehlo, _) if code / 100 == 4 => Outcome::ServerUnavailable,
             (Step::Ehlo, _) => Outcome::EhloRefused,
+            // "TLS already active": the session is fine, the command was a misstep.
+            (Step::StartTls, _) if tls_up => Outcome::ProtocolError,
             (Step::StartTls, _) | (_, Phase::Tls) => Outcome::TlsFailed,
+            (_, Phase::Authorization | Phase::Authentication) if never_logged_in => {
+                Outcome::NotAuthenticated
+            }
             (_, Phase::Authorization) => Outcome::AuthorizationDenied,
             _ if code == 421 => Outcome::ServerUnavailable,
             (_, Phase::Authentication) if auth_refused_credentials => Outcome::AuthenticationFailed,
@@ -636,7 +647,8 @@ impl SessionModel {
             _ if code / 100 == 4 && phase == Phase::Service => Outcome::ServerUnavailable,
             (Step::Mail, _) => Outcome::SenderRefused,
             (Step::Rcpt, _) => Outcome::RecipientRefused,
-            (Step::Data, Phase::Envelope) => Outcome::RecipientRefused,
+            // DATA refused with no recipient accepted: "no valid recipients", whatever the code.
+            (Step::Data, _) if no_recipients && code != 503 => Outcome::RecipientRefused,
             (Step::Data | Step::Dot, _) => Outcome::MessageRefused,
             _ => Outcome::ProtocolError,
         }

@@ -137,6 +137,21 @@ impl Outcome {
     }
 }
 
+/// The README's outcome table, generated from [`Outcome::ALL`] so it cannot drift.
+#[cfg(test)]
+pub fn readme_table() -> String {
+    let mut out = String::from("| outcome | exit | meaning |\n|---|---|---|\n");
+    for o in Outcome::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            o.name(),
+            o.exit_code(),
+            o.meaning()
+        ));
+    }
+    out
+}
+
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -164,13 +179,18 @@ pub enum AuthRejection {
 }
 
 impl AuthRejection {
-    /// Reads the reason from a failing reply to AUTH.
-    pub fn of(code: u16, phase: Phase, text: &str) -> AuthRejection {
+    /// Reads the reason from a failing reply to AUTH, sent with or without TLS.
+    pub fn of(code: u16, phase: Phase, text: &str, tls: bool) -> AuthRejection {
         let lower = text.to_ascii_lowercase();
+        // Postfix with smtpd_tls_auth_only answers "503 5.5.1 Error: authentication not
+        // enabled" before STARTTLS: AUTH does not exist yet on a plain connection.
+        let not_offered = code == 503 && lower.contains("not enabled");
         if code / 100 == 4 {
             AuthRejection::Temporary
-        } else if phase == Phase::Tls || code == 538 {
+        } else if phase == Phase::Tls || code == 538 || (not_offered && !tls) {
             AuthRejection::TlsRequired
+        } else if not_offered {
+            AuthRejection::Mechanism
         } else if code == 503 {
             AuthRejection::Misstep
         } else if code == 504 || (code == 534 && !lower.contains("password")) {
@@ -330,9 +350,25 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_table_matches_the_code() {
+        let readme = include_str!("../../../README.md");
+        let table = readme_table();
+        let begin = "<!-- outcomes:begin -->\n";
+        let inside = readme
+            .split_once(begin)
+            .and_then(|(_, rest)| rest.split_once("<!-- outcomes:end -->"))
+            .map(|(t, _)| t);
+        assert_eq!(
+            inside,
+            Some(table.as_str()),
+            "README.md's outcome table is out of date; it should read:\n{table}"
+        );
+    }
+
+    #[test]
     fn rejection_reasons_from_replies() {
         use AuthRejection as R;
-        let r = |code, phase, text| AuthRejection::of(code, phase, text);
+        let r = |code, phase, text| AuthRejection::of(code, phase, text, true);
         assert_eq!(
             r(
                 535,
@@ -361,6 +397,15 @@ mod tests {
                 "5.7.9 Application-specific password required"
             ),
             R::BadCredentials
+        );
+        assert_eq!(
+            AuthRejection::of(
+                503,
+                Phase::Authentication,
+                "5.5.1 Error: authentication not enabled",
+                false
+            ),
+            R::TlsRequired
         );
         assert!(!R::TlsRequired.checked_credentials());
         assert!(R::BadCredentials.checked_credentials());

@@ -81,6 +81,20 @@ impl Session {
         }
     }
 
+    /// Waits `duration` with no command outstanding, recording what the server says (an idle
+    /// timeout, a 421); returns early when the connection ends.
+    pub async fn wait(&mut self, duration: Duration) -> Result<(), SessionError> {
+        self.info(format!("waiting {} s", duration.as_secs()));
+        let deadline = tokio::time::Instant::now() + duration;
+        while self.conn.is_some() {
+            match tokio::time::timeout_at(deadline, self.idle_read()).await {
+                Err(_) => break,
+                Ok(r) => r?,
+            }
+        }
+        Ok(())
+    }
+
     /// Reads one reply within the reply timeout, records and classifies it.
     pub(super) async fn read_and_record(&mut self, verb: Verb) -> Result<Reply, SessionError> {
         let deadline = tokio::time::Instant::now() + self.cfg.reply_timeout;

@@ -97,7 +97,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             match result {
                 Ok(names) => app.set_status(
                     Level::Info,
-                    format!("Saved (redacted): {}", names.join(" and ")),
+                    format!("Saved (redacted): {}", names.join(", ")),
                 ),
                 Err(e) => app.set_status(Level::Error, format!("Save failed: {e}")),
             }

@@ -571,13 +571,7 @@ fn save_help_certificate_and_reveal() {
         &mut app,
         Msg::Saved(Ok(vec!["a.txt".into(), "a.jsonl".into()])),
     );
-    assert!(
-        app.status
-            .as_ref()
-            .unwrap()
-            .text
-            .contains("a.txt and a.jsonl")
-    );
+    assert!(app.status.as_ref().unwrap().text.contains("a.txt, a.jsonl"));
 }
 
 #[test]
