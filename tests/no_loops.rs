@@ -445,3 +445,35 @@ async fn random_sessions_end_and_never_resend_credentials() {
         );
     }
 }
+
+/// A timeout that cannot be added to a clock is refused up front, never a panic.
+#[test]
+fn a_huge_timeout_is_a_usage_error() {
+    for t in ["18446744073709551615", "86401", "0"] {
+        let out = common::smtpscope(
+            &[
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "9",
+                "--auth",
+                "none",
+                "--from",
+                "a@example.com",
+                "--to",
+                "b@example.net",
+                "--timeout",
+                t,
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--timeout {t}: {stderr}");
+        assert!(
+            stderr.contains("--timeout must be between 1 and 86400 seconds"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
