@@ -15,6 +15,7 @@ use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::classify::{Phase, Verdict};
 use crate::engine::command::Command;
+use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
 use crate::engine::reply::Reply;
 use crate::engine::session::{Event, MessageSource, Session, SessionError};
@@ -207,7 +208,7 @@ pub async fn run(args: &RunArgs) -> i32 {
 
 fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
     args.envelope.validate()?;
-    let credentials = args.credentials.credentials()?;
+    let (credentials, warnings) = args.credentials.credentials_and_warnings()?;
     let stops_before = |step: QuitAfter| args.quit_after.is_some_and(|q| q < step);
     let needs_envelope = !stops_before(QuitAfter::Mail);
     if needs_envelope && args.envelope.from.is_none() {
@@ -225,16 +226,19 @@ fn prepare(args: &RunArgs) -> Result<Flow, CliError> {
             "--password-stdin and --data - cannot both read standard input".into(),
         ));
     }
-    let mut lint = Vec::new();
-    if args.credentials.password.is_some() {
-        lint.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
+    // Said at start (stderr), and again in the transcript just before AUTH.
+    for w in &warnings {
+        eprintln!("smtpscope run: warning: {}", escape_str(w));
     }
+    let lint = warnings;
     let from = args.envelope.from.clone();
     let message = match args.envelope.data.as_deref() {
         Some("-") => Some(MessageSource::Stdin),
         Some(file) => {
             let path = PathBuf::from(file.trim_start_matches('@'));
-            if !path.is_file() {
+            // Opened now so that a missing or unreadable file is a usage error before
+            // connecting; it is streamed (not read whole) at DATA.
+            if !path.is_file() || std::fs::File::open(&path).is_err() {
                 return Err(CliError::Usage(format!(
                     "--data: {} is not a readable file",
                     path.display()

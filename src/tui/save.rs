@@ -1,13 +1,13 @@
 //! `w`: the transcript to disk, as text and as JSON Lines, both redacted (AUTH lines were
 //! stored redacted by the engine; user names stay hidden). Runs off the UI task.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone};
 
-use crate::engine::transcript::{Entry, TextOptions, render_text};
+use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
 
 /// Picks `smtpscope-YYYYMMDD-HHMMSS.{txt,jsonl}` in `dir`, adding `-2`, `-3`… rather than
 /// overwriting an earlier save.
@@ -30,7 +30,7 @@ where
         if txt.exists() || jsonl.exists() {
             continue;
         }
-        let open = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
+        let open = |p: &Path| crate::engine::private::create_new(p);
         let t = open(&txt)?;
         let j = open(&jsonl)?;
         return Ok((txt, t, jsonl, j));
@@ -41,11 +41,13 @@ where
     ))
 }
 
-/// Writes both files and returns their names.
+/// Writes both files and returns their names. User names follow the screen's setting
+/// (`reveal_user`, toggled with `u`): hidden in both files unless revealed there.
 pub fn save<Tz: TimeZone>(
     entries: &[Entry],
     dir: &Path,
     now: &DateTime<Tz>,
+    reveal_user: bool,
 ) -> io::Result<Vec<String>>
 where
     Tz::Offset: std::fmt::Display,
@@ -53,7 +55,7 @@ where
     let (txt, t, jsonl, j) = create_pair(dir, now)?;
     let mut t = BufWriter::new(t);
     let opts = TextOptions {
-        reveal_user: false,
+        reveal_user,
         diagnoses: true,
     };
     for e in entries {
@@ -64,7 +66,24 @@ where
     t.flush()?;
     let mut j = BufWriter::new(j);
     for e in entries {
-        writeln!(j, "{}", e.to_json())?;
+        match &e.kind {
+            EntryKind::Sent {
+                line,
+                verb,
+                redacted: Some(r),
+            } if !reveal_user => {
+                let hidden = Entry {
+                    kind: EntryKind::Sent {
+                        line: line.clone(),
+                        verb: *verb,
+                        redacted: Some(r.without_user()),
+                    },
+                    ..e.clone()
+                };
+                writeln!(j, "{}", hidden.to_json())?;
+            }
+            _ => writeln!(j, "{}", e.to_json())?,
+        }
     }
     j.flush()?;
     let name = |p: &Path| {
@@ -79,23 +98,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::auth::Redacted;
     use crate::engine::session::Event;
     use crate::engine::transcript::parse_jsonl;
     use crate::tui::sample;
     use chrono::Utc;
 
-    #[test]
-    fn saves_text_and_jsonl_without_overwriting() {
-        let dir = tempfile::tempdir().unwrap();
-        let entries: Vec<Entry> = sample::access_denied()
+    fn sample_entries() -> Vec<Entry> {
+        sample::access_denied()
             .into_iter()
             .filter_map(|e| match e {
                 Event::Entry(e) => Some(e),
                 Event::State(_) => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn saves_text_and_jsonl_without_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
         let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
-        let names = save(&entries, dir.path(), &now).unwrap();
+        let names = save(&entries, dir.path(), &now, false).unwrap();
         assert_eq!(
             names,
             [
@@ -103,7 +127,7 @@ mod tests {
                 "smtpscope-20250304-050607.jsonl"
             ]
         );
-        let again = save(&entries, dir.path(), &now).unwrap();
+        let again = save(&entries, dir.path(), &now, false).unwrap();
         assert_eq!(again[0], "smtpscope-20250304-050607-2.txt");
         let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
         assert!(text.contains("554 Access denied"));
@@ -115,6 +139,32 @@ mod tests {
             !text.contains(sample::USER),
             "user names stay hidden in saved files"
         );
+        let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
+        assert!(
+            !jsonl.contains(sample::USER),
+            "hidden in .jsonl too: {jsonl}"
+        );
+        let parsed = parse_jsonl(&jsonl).unwrap();
+        assert_eq!(parsed.len(), entries.len());
+        assert!(jsonl.contains(Redacted::HIDDEN_USER));
+        #[cfg(unix)]
+        for name in names.iter().chain(&again) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions();
+            assert_eq!(mode.mode() & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn revealed_user_names_are_saved_as_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
+        let names = save(&entries, dir.path(), &now, true).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(text.contains(sample::USER), "{text}");
         let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
         assert_eq!(parse_jsonl(&jsonl).unwrap(), entries);
     }

@@ -16,6 +16,7 @@ use toml::Spanned;
 use zeroize::Zeroizing;
 
 use crate::engine::iam::{DEMO_POLICIES, Policy};
+use crate::engine::limited::{self, limit};
 use crate::engine::ses;
 
 /// The built-in demo configuration (fake keys only).
@@ -180,12 +181,13 @@ impl SimConfig {
 
     /// Reads and parses a configuration file.
     pub fn from_file(path: &Path) -> Result<SimConfig, ConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: origin.clone(),
-            line: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let origin = limited::shown(path);
+        let text = limited::read_to_string(path, "the simulator config", limit::SIM_CONFIG)
+            .map_err(|e| ConfigError {
+                origin: origin.clone(),
+                line: None,
+                message: e.to_string(),
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         parse(&text, Some(base), &origin)
     }
@@ -701,12 +703,8 @@ fn load_policy(
     if let Some(base) = base_dir {
         let path = base.join(name);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                src.error(
-                    Some(&span),
-                    format!("cannot read policy {}: {e}", path.display()),
-                )
-            })?;
+            let text = limited::read_to_string(&path, "the policy", limit::POLICY)
+                .map_err(|e| src.error(Some(&span), e.to_string()))?;
             let policy = Policy::from_json(&text)
                 .map_err(|e| src.error(Some(&span), format!("policy {}: {e}", path.display())))?;
             let shown = path.display().to_string();

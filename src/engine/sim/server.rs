@@ -36,7 +36,8 @@ const LINGER: Duration = Duration::from_secs(2);
 const EVENT_BUFFER: usize = 4096;
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// Something that happened, for the simulator's log. Never holds a secret.
+/// Something that happened, for the simulator's log. Never holds a secret; `text` is
+/// escaped (no control or format characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimEvent {
     pub time: DateTime<Utc>,
@@ -86,11 +87,14 @@ struct Shared {
 
 impl Shared {
     fn event(&self, peer: SocketAddr, text: impl Into<String>) {
+        // Escaped here, once for every consumer: events quote policy text (a Sid), client
+        // input and TLS errors, any of which may hold escape sequences.
+        let text = crate::engine::escape::escape_str(&text.into());
         // A full buffer drops the event: logging must never hold up a connection.
         let _ = self.events.try_send(SimEvent {
             time: Utc::now(),
             peer,
-            text: text.into(),
+            text,
         });
     }
 
@@ -185,11 +189,14 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
 }
 
 impl RunningSim {
-    /// Writes the CA certificate (PEM) for clients' `--ca-file`.
+    /// Writes the CA certificate (PEM) for clients' `--ca-file`, private (mode 0600) and by
+    /// replacing, never following, whatever is at `path` (its default is in the shared /tmp).
     pub fn write_ca(&self, path: &Path) -> Result<(), SimError> {
-        std::fs::write(path, &self.ca_pem).map_err(|source| SimError::WriteCa {
-            path: path.display().to_string(),
-            source,
+        crate::engine::private::replace(path, self.ca_pem.as_bytes()).map_err(|source| {
+            SimError::WriteCa {
+                path: path.display().to_string(),
+                source,
+            }
         })
     }
 
