@@ -389,6 +389,43 @@ mod tests {
     }
 
     #[test]
+    fn listen_takes_names_and_remote_needs_allow_remote() {
+        let cfg = load_config(&args(&[
+            "--listen",
+            "localhost:0",
+            "--listen-implicit",
+            "off",
+        ]));
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.listen.starttls, "127.0.0.1:0".parse().unwrap());
+        assert!(check_remote(&cfg, false).unwrap().is_empty());
+        let cfg = load_config(&args(&["--listen", "[::1]:0", "--listen-implicit", "off"]));
+        assert!(check_remote(&cfg.unwrap(), false).unwrap().is_empty());
+        for bad in ["nowhere", "127.0.0.1", "localhost:port"] {
+            let err = load_config(&args(&["--listen", bad])).unwrap_err();
+            assert!(
+                err.contains("e.g. --listen 127.0.0.1:2587, --listen localhost:2587"),
+                "{err}"
+            );
+        }
+        let remote = load_config(&args(&[
+            "--listen",
+            "0.0.0.0:2587",
+            "--listen-implicit",
+            "off",
+        ]))
+        .unwrap();
+        let err = check_remote(&remote, false).unwrap_err();
+        assert!(
+            err.starts_with("0.0.0.0:2587 is not a loopback address"),
+            "{err}"
+        );
+        let warnings = check_remote(&remote, true).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("WARNING: listening on 0.0.0.0:2587"));
+    }
+
+    #[test]
     fn bad_config_file_is_named_with_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sim.toml");
