@@ -478,6 +478,38 @@ mod tests {
     }
 
     #[test]
+    fn password_warnings_name_argv_and_empty_passwords() {
+        let argv = CredentialArgs {
+            user: Some("u".into()),
+            password: Some("secret-on-argv".into()),
+            ..Default::default()
+        };
+        let (_, warnings) = argv.credentials_and_warnings().unwrap();
+        assert_eq!(warnings, [ARGV_PASSWORD_WARNING]);
+        let empty = (Zeroizing::new(String::new()), PasswordSource::Stdin);
+        let w = CredentialArgs::default().warnings(Some(&empty));
+        assert_eq!(
+            w,
+            [
+                "the password is empty: standard input ended before any password; AUTH will send an empty password"
+            ]
+        );
+        let none = CredentialArgs {
+            auth: AuthChoice::None,
+            ..Default::default()
+        };
+        assert!(none.warnings(Some(&empty)).is_empty());
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert!(check_host("[::1]").is_ok() && check_host("mail.example.com").is_ok());
+        for bad in ["", " ", "[::1", "[mail.example.com]"] {
+            assert!(check_host(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn missing_credentials_are_named() {
         let c = CredentialArgs {
             user: None,
