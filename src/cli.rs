@@ -5,7 +5,6 @@
 //! with `--password`, which warns.
 
 use std::fmt;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,20 +14,19 @@ use zeroize::Zeroizing;
 
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{check_address, check_arg};
+use crate::engine::escape::escape_lines;
+use crate::engine::limited::{self, ReadError, limit};
 use crate::engine::session::{SesLint, SessionConfig};
 use crate::engine::transport::{TlsMode, TlsSettings};
 
-/// A problem with the command line or configuration (exit code 2).
+/// A problem with the command line or configuration (exit code 2). Shown escaped: usage
+/// messages quote the arguments.
 #[derive(Debug, Error)]
 pub enum CliError {
-    #[error("{0}")]
+    #[error("{}", escape_lines(.0))]
     Usage(String),
-    #[error("cannot read {what} from {path}: {source}")]
-    Read {
-        what: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
 
 /// The longest `--timeout` accepted: one day.
@@ -108,6 +106,7 @@ impl TargetArgs {
             CliError::Usage("say where to connect: --region REGION (SES) or --host HOST".into())
         })?;
         check_arg("--host", &host).map_err(|e| CliError::Usage(e.to_string()))?;
+        check_host(&host)?;
         if let Some(region) = &self.region
             && !crate::engine::ses::is_valid_region_name(region)
         {
@@ -129,6 +128,13 @@ impl TargetArgs {
             return Err(CliError::Usage(format!(
                 "--timeout must be between 1 and {MAX_TIMEOUT_SECS} seconds"
             )));
+        }
+        if let Some(path) = &self.ca_file {
+            // Read and checked now, so a bad file is a usage error before connecting rather
+            // than a TLS failure after STARTTLS.
+            let pem = limited::read_to_string(path, "the CA file (--ca-file)", limit::CA_FILE)?;
+            crate::engine::transport::parse_ca_pem(pem.as_bytes(), &limited::shown(path))
+                .map_err(|e| CliError::Usage(format!("--ca-file: {e}")))?;
         }
         let mut cfg = SessionConfig::new(&host, self.resolved_port(), self.resolved_mode());
         cfg.tls = TlsSettings {
@@ -160,6 +166,28 @@ impl TargetArgs {
         check_arg("--ehlo", &name).map_err(|e| CliError::Usage(e.to_string()))?;
         Ok(name)
     }
+}
+
+/// An empty host, or brackets around something that is not an IPv6 address, is a usage
+/// error (`[::1]` is accepted: it is how IPv6 literals are written next to a port).
+fn check_host(host: &str) -> Result<(), CliError> {
+    if host.trim().is_empty() {
+        return Err(CliError::Usage(
+            "--host is empty: give a host name or an IP address (e.g. --host mail.example.com)"
+                .into(),
+        ));
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let ok = inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+        if !ok {
+            return Err(CliError::Usage(format!(
+                "--host {host:?}: brackets hold an IPv6 address, e.g. --host [::1]; give the port with --port"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn local_hostname() -> String {
@@ -246,28 +274,17 @@ pub enum PasswordSource {
 }
 
 impl CredentialArgs {
-    /// Reads the password from env, file, stdin or (warned) argv. Never prompts.
+    /// Reads the password from env, file, stdin or (warned) argv. Never prompts. Files and
+    /// standard input are read with a cap ([`limit::PASSWORD`]); only the first line is used.
     pub fn password(&self) -> Result<Option<(Zeroizing<String>, PasswordSource)>, CliError> {
+        const WHAT: &str = "the password";
         if let Some(path) = &self.password_file {
-            let text =
-                Zeroizing::new(
-                    std::fs::read_to_string(path).map_err(|source| CliError::Read {
-                        what: "the password",
-                        path: path.display().to_string(),
-                        source,
-                    })?,
-                );
+            let text = limited::read_secret_file(path, WHAT, limit::PASSWORD)?;
             return Ok(Some((first_line(&text), PasswordSource::File)));
         }
         if self.password_stdin {
-            let mut text = Zeroizing::new(String::new());
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|source| CliError::Read {
-                    what: "the password",
-                    path: "standard input".into(),
-                    source,
-                })?;
+            let text =
+                limited::read_secret(std::io::stdin(), WHAT, "standard input", limit::PASSWORD)?;
             return Ok(Some((first_line(&text), PasswordSource::Stdin)));
         }
         if let Some(p) = &self.password {
@@ -279,24 +296,58 @@ impl CredentialArgs {
         Ok(None)
     }
 
+    /// Warnings to show at start, before anything is sent: a password on the command line,
+    /// an empty password. `password` is what [`CredentialArgs::password`] returned.
+    pub fn warnings(&self, password: Option<&(Zeroizing<String>, PasswordSource)>) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.password.is_some() {
+            out.push(ARGV_PASSWORD_WARNING.to_string());
+        }
+        if let Some((p, source)) = password
+            && p.is_empty()
+            && self.auth != AuthChoice::None
+        {
+            let from = match source {
+                PasswordSource::File => "the --password-file is empty (or its first line is)",
+                PasswordSource::Stdin => "standard input ended before any password",
+                PasswordSource::Env => "SMTPSCOPE_PASSWORD is set but empty",
+                PasswordSource::Argv => "--password is empty",
+            };
+            out.push(format!(
+                "the password is empty: {from}; AUTH will send an empty password"
+            ));
+        }
+        out
+    }
+
     /// Credentials when AUTH is wanted, or a usage error naming what is missing.
     pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+        self.credentials_and_warnings().map(|(c, _)| c)
+    }
+
+    /// [`CredentialArgs::credentials`] and the warnings to show at start (see
+    /// [`CredentialArgs::warnings`]); the password is read once, for both.
+    pub fn credentials_and_warnings(&self) -> Result<(Option<Credentials>, Vec<String>), CliError> {
         if self.auth == AuthChoice::None {
-            return Ok(None);
+            return Ok((None, self.warnings(None)));
         }
         let user = self.user.clone().ok_or_else(|| {
             CliError::Usage(
                 "AUTH needs a user: --user USER or SMTPSCOPE_USER (or --auth none)".into(),
             )
         })?;
-        let (password, _) = self.password()?.ok_or_else(|| {
+        let found = self.password()?.ok_or_else(|| {
             CliError::Usage("AUTH needs a password: set SMTPSCOPE_PASSWORD, or use --password-file FILE or --password-stdin (or --auth none)".into())
         })?;
-        Credentials::new(&user, password)
-            .map(Some)
-            .map_err(|e| CliError::Usage(e.to_string()))
+        let warnings = self.warnings(Some(&found));
+        let credentials =
+            Credentials::new(&user, found.0).map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok((Some(credentials), warnings))
     }
 }
+
+/// Shown at start when the password came from argv (and again before AUTH by `run`).
+pub const ARGV_PASSWORD_WARNING: &str = "--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file";
 
 fn first_line(text: &str) -> Zeroizing<String> {
     Zeroizing::new(text.lines().next().unwrap_or("").to_string())
@@ -428,6 +479,38 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("<redacted>") && shown.contains("AKIAEXAMPLE"));
+    }
+
+    #[test]
+    fn password_warnings_name_argv_and_empty_passwords() {
+        let argv = CredentialArgs {
+            user: Some("u".into()),
+            password: Some("secret-on-argv".into()),
+            ..Default::default()
+        };
+        let (_, warnings) = argv.credentials_and_warnings().unwrap();
+        assert_eq!(warnings, [ARGV_PASSWORD_WARNING]);
+        let empty = (Zeroizing::new(String::new()), PasswordSource::Stdin);
+        let w = CredentialArgs::default().warnings(Some(&empty));
+        assert_eq!(
+            w,
+            [
+                "the password is empty: standard input ended before any password; AUTH will send an empty password"
+            ]
+        );
+        let none = CredentialArgs {
+            auth: AuthChoice::None,
+            ..Default::default()
+        };
+        assert!(none.warnings(Some(&empty)).is_empty());
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert!(check_host("[::1]").is_ok() && check_host("mail.example.com").is_ok());
+        for bad in ["", " ", "[::1", "[mail.example.com]"] {
+            assert!(check_host(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use smtpscope::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
-use smtpscope::commands::{demo, explain, password, policy, run, sim};
+use smtpscope::commands::{demo, explain, password, policy, report, run, sim};
 use smtpscope::tui::{self, Launch};
 
 #[derive(Parser, Debug)]
@@ -80,7 +80,7 @@ fn main() {
             match tui::replay(file).await {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("smtpscope replay: {e}");
+                    report("smtpscope replay", &e);
                     2
                 }
             }
@@ -107,7 +107,14 @@ async fn interactive(args: &InteractiveArgs) -> i32 {
                 "{e}\n(or try `smtpscope demo` for the built-in SES simulator)"
             ))
         })?;
-        let password = args.credentials.password()?.map(|(p, _)| p);
+        let found = args.credentials.password()?;
+        // Said now (seen after the debugger closes) and kept on the notes row, in view
+        // before anything is sent.
+        let warnings = args.credentials.warnings(found.as_ref());
+        for w in &warnings {
+            report("smtpscope: warning", w);
+        }
+        let password = found.map(|(p, _)| p);
         Ok::<_, CliError>(Launch {
             config,
             ehlo: args.target.ehlo_name()?,
@@ -117,21 +124,21 @@ async fn interactive(args: &InteractiveArgs) -> i32 {
             from: args.envelope.from.clone(),
             to: args.envelope.to.clone(),
             title: None,
-            notes: Vec::new(),
+            notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
             autoconnect: args.connect,
         })
     })();
     let launch = match launch {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("smtpscope: {e}");
+            report("smtpscope", &e);
             return 2;
         }
     };
     match tui::run(launch).await {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("smtpscope: terminal: {e}");
+            report("smtpscope: terminal", &e);
             1
         }
     }
@@ -144,7 +151,7 @@ fn runtime() -> tokio::runtime::Runtime {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("smtpscope: cannot start the async runtime: {e}");
+            report("smtpscope: cannot start the async runtime", &e);
             std::process::exit(1);
         }
     }

@@ -288,7 +288,7 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
     let _ = update(&mut app, Msg::Action(Action::AuthPlain));
     printed.push_str(&screen(&app));
     let dir = tempfile::tempdir().unwrap();
-    let names = save::save(&entries, dir.path(), &chrono::Utc::now()).unwrap();
+    let names = save::save(&entries, dir.path(), &chrono::Utc::now(), false).unwrap();
     assert_eq!(names.len(), 3, "text, JSON Lines and script: {names:?}");
     let mut jsonl = None;
     for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {

@@ -682,3 +682,82 @@ fn content_warnings_reach_run_json() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn bracketed_ipv6_host_works_and_an_empty_host_is_a_usage_error() {
+    let server = Server::start_on(
+        "[::1]:0",
+        vec![
+            send("220 v6.test ESMTP\r\n"),
+            Step::Expect("EHLO"),
+            send("250 v6.test\r\n"),
+            Step::Expect("QUIT"),
+            send("221 Bye\r\n"),
+            Step::Close,
+        ],
+    )
+    .expect("bind [::1]:0");
+    let port = server.port().to_string();
+    let out = common::smtpscope(
+        &[
+            "run",
+            "--host",
+            "[::1]",
+            "--port",
+            &port,
+            "--tls",
+            "none",
+            "--auth",
+            "none",
+            "--ehlo",
+            "client.test",
+            "--quit-after",
+            "ehlo",
+        ],
+        &[],
+    );
+    server.finish();
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    for (host, says) in [
+        ("", "--host is empty"),
+        ("  ", "--host is empty"),
+        ("[mail.example.com]", "brackets hold an IPv6 address"),
+    ] {
+        let out = common::smtpscope(
+            &[
+                "run",
+                "--host",
+                host,
+                "--auth",
+                "none",
+                "--quit-after",
+                "connect",
+            ],
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{host:?}: {}",
+            common::text(&out)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{host:?}: {err}");
+        assert!(!common::text(&out).contains("Trying"), "never connects");
+    }
+}
+
+#[test]
+fn the_raw_form_says_what_really_happens_to_auth_lines() {
+    use smtpscope::tui::action::Action;
+    use smtpscope::tui::app::{App, Prefill};
+    use smtpscope::tui::update::{Msg, update};
+    let mut app = App::new(
+        SessionConfig::new("127.0.0.1", 25, TlsMode::None),
+        Prefill::default(),
+    );
+    let _ = update(&mut app, Msg::Action(Action::Raw));
+    let screen = smtpscope::tui::view::render_to_text(&app, 120, 40);
+    assert!(screen.contains("is recorded redacted"), "{screen}");
+    assert!(!screen.contains("unredacted"), "{screen}");
+}

@@ -30,6 +30,37 @@ fn bad_config_is_refused_naming_the_line() {
 }
 
 #[test]
+fn non_loopback_listen_needs_allow_remote() {
+    // Refused before binding anything: this test never listens beyond loopback.
+    for args in [
+        &["sim", "--listen", "0.0.0.0:0", "--listen-implicit", "off"][..],
+        &[
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-implicit",
+            "[::]:0",
+        ][..],
+    ] {
+        let out = smtpscope().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("is not a loopback address") && stderr.contains("--allow-remote"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "nothing started: {:?}", out.stdout);
+    }
+    let out = smtpscope()
+        .args(["sim", "--listen", "mail.example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("e.g. --listen 127.0.0.1:2587"), "{stderr}");
+}
+
+#[test]
 fn print_users_shows_the_published_vector() {
     let out = smtpscope().args(["sim", "--print-users"]).output().unwrap();
     assert!(out.status.success());

@@ -429,3 +429,103 @@ async fn garbage_and_overlong_lines_never_take_it_down() {
     r.get_mut().write_all(b"NOOP\r\n").await.unwrap();
     assert_eq!(read_reply_line(&mut r).await, "250 Ok");
 }
+
+/// One plain-text session: greeting, EHLO, QUIT. The first line read, or the whole exchange.
+async fn quick_session(port: u16) -> Result<(), String> {
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (greeting, mut r) = first_line(stream).await;
+    if !greeting.starts_with("220 ") {
+        return Err(greeting);
+    }
+    r.get_mut()
+        .write_all(b"EHLO normal.example\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    loop {
+        match read_reply_line(&mut r).await {
+            l if l.starts_with("250 ") => break,
+            l if l.starts_with("250-") => {}
+            l => return Err(l),
+        }
+    }
+    r.get_mut()
+        .write_all(b"QUIT\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    match read_reply_line(&mut r).await {
+        l if l.starts_with("221") => Ok(()),
+        l => Err(l),
+    }
+}
+
+/// The slow client, a thousand times over: each byte resets the idle timer, so only
+/// the per-line and per-session deadlines free the connection slots they hold. Half dribble
+/// one byte of a command every 300 ms (the line deadline ends them), half send a whole NOOP
+/// every 400 ms (the session deadline ends them). A normal client is served once they are
+/// cut, with the deadlines small so the test stays short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slow_clients_do_not_lock_out_a_normal_one() {
+    let _serial = SERIAL.lock().await;
+    let sim = start(config(
+        "idle_timeout_secs = 1\nline_timeout_secs = 1\nsession_timeout_secs = 2.5\nmax_connections = 1000",
+    ))
+    .await;
+    let port = sim.port();
+    let started = Instant::now();
+    let mut set = JoinSet::new();
+    for i in 0..1000 {
+        set.spawn(async move {
+            let Ok(stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+                return;
+            };
+            let (_, mut r) = first_line(stream).await;
+            for round in 0..100 {
+                let ok = if i % 2 == 0 {
+                    let b = b"EHLO slow.example\r\n"[round % 19];
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    r.get_mut().write_all(&[b]).await.is_ok()
+                } else {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    r.get_mut().write_all(b"NOOP\r\n").await.is_ok()
+                        && read_reply_line(&mut r).await == "250 Ok"
+                };
+                if !ok {
+                    return;
+                }
+            }
+        });
+    }
+    // All thousand hold a slot (or did): the limit is reached.
+    let full = tokio::time::timeout(Duration::from_secs(20), async {
+        while sim.sim.stats().served < 1000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(full.is_ok(), "the slow clients did not all connect");
+    let first_try = quick_session(port).await;
+    let mut served = None;
+    for _ in 0..75 {
+        if quick_session(port).await.is_ok() {
+            served = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let served = served.expect("the normal client was locked out");
+    assert!(served < Duration::from_secs(8), "{served:?}");
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
+        while set.join_next().await.is_some() {}
+    })
+    .await;
+    assert!(drained.is_ok(), "slow clients still connected");
+    let stats = sim.sim.stats();
+    assert!(stats.timeouts >= 1000, "{stats:?}");
+    eprintln!(
+        "measured: 1000 slow clients (500 byte-dribblers, 500 NOOP-pingers); first normal try: {first_try:?}; a normal session served after {:.2} s; {} deadline timeouts",
+        served.as_secs_f64(),
+        stats.timeouts
+    );
+}

@@ -110,7 +110,7 @@ pub async fn run(args: &DemoArgs) -> i32 {
     let list = match scenarios() {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("smtpscope demo: {e}");
+            super::report("smtpscope demo", &e);
             return 1;
         }
     };
@@ -125,10 +125,8 @@ pub async fn run(args: &DemoArgs) -> i32 {
             Some(s) => s.clone(),
             None => {
                 let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
-                eprintln!(
-                    "smtpscope demo: no scenario {name:?}; choose one of: {}",
-                    names.join(", ")
-                );
+                let e = format!("no scenario {name:?}; choose one of: {}", names.join(", "));
+                super::report("smtpscope demo", &e);
                 return 2;
             }
         },
@@ -142,7 +140,7 @@ pub async fn run(args: &DemoArgs) -> i32 {
                 Ok(Some(i)) => list[i].clone(),
                 Ok(None) => return 0,
                 Err(e) => {
-                    eprintln!("smtpscope demo: terminal: {e}");
+                    super::report("smtpscope demo: terminal", &e);
                     return 1;
                 }
             }
@@ -152,14 +150,14 @@ pub async fn run(args: &DemoArgs) -> i32 {
         Some(path) => match SimConfig::from_file(path) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("smtpscope demo: {e}");
+                super::report("smtpscope demo", &e);
                 return 2;
             }
         },
         None => match SimConfig::default_demo() {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("smtpscope demo: {e}");
+                super::report("smtpscope demo", &e);
                 return 1;
             }
         },
@@ -170,7 +168,7 @@ pub async fn run(args: &DemoArgs) -> i32 {
     let sim = match sim::start(config).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("smtpscope demo: cannot start the simulator: {e}");
+            super::report("smtpscope demo: cannot start the simulator", &e);
             return 1;
         }
     };
@@ -178,12 +176,12 @@ pub async fn run(args: &DemoArgs) -> i32 {
         Ok(launch) => match tui::run(launch).await {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("smtpscope demo: terminal: {e}");
+                super::report("smtpscope demo: terminal", &e);
                 1
             }
         },
         Err(e) => {
-            eprintln!("smtpscope demo: {e}");
+            super::report("smtpscope demo", &e);
             1
         }
     };

@@ -78,7 +78,10 @@ pub fn parse_pasted(text: &str) -> Result<Reply, String> {
 pub fn run(args: &ExplainArgs) -> i32 {
     let after = match args.after.as_deref().map(|a| (a, parse_after(a))) {
         Some((a, None)) => {
-            eprintln!("smtpscope explain: unknown command {a:?} for --after");
+            super::report(
+                "smtpscope explain",
+                &format!("unknown command {a:?} for --after"),
+            );
             return 2;
         }
         Some((_, v)) => v,
@@ -87,7 +90,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
     let reply = match parse_pasted(&args.reply) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("smtpscope explain: {e}");
+            super::report("smtpscope explain", &e);
             return 2;
         }
     };
@@ -111,7 +114,10 @@ pub fn run(args: &ExplainArgs) -> i32 {
             after: after.map(Verb::name),
             class: &class,
         };
-        crate::outln!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+        crate::outln!(
+            "{}",
+            crate::engine::json::to_string_pretty(&e).unwrap_or_default()
+        );
         return 0;
     }
     let d = &class.diagnosis;

@@ -64,7 +64,7 @@ fn run_io(
         // The reader went away (`| head`): nothing left to tell anyone.
         Err(Failure::BrokenPipe) => 0,
         Err(Failure::Message(message)) => {
-            let _ = writeln!(err, "smtpscope password: {message}");
+            super::write_error(err, "smtpscope password", &message);
             2
         }
     }
@@ -138,18 +138,13 @@ fn read_secret(
     stdin: &mut dyn Read,
 ) -> Result<Zeroizing<String>, String> {
     let secret = if from_stdin {
-        let mut buf = Zeroizing::new(Vec::new());
-        stdin
-            .take(MAX_SECRET_INPUT + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read the secret access key from stdin: {e}"))?;
-        if buf.len() as u64 > MAX_SECRET_INPUT {
-            return Err("standard input is too long to be a secret access key".into());
-        }
-        let mut secret = Zeroizing::new(
-            String::from_utf8(std::mem::take(&mut *buf))
-                .map_err(|_| "the secret access key on stdin is not UTF-8 text".to_string())?,
-        );
+        let mut secret = crate::engine::limited::read_secret(
+            stdin,
+            "the secret access key",
+            "standard input",
+            MAX_SECRET_INPUT,
+        )
+        .map_err(|e| e.to_string())?;
         if secret.ends_with('\n') {
             secret.pop();
             if secret.ends_with('\r') {

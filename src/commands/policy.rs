@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::ArgAction;
 
+use crate::engine::escape::escape_str;
 use crate::engine::iam::{self, Decision, DecisionKind, Policy, RequestContext};
+use crate::engine::limited::{self, limit};
 use crate::engine::ses;
 
 #[derive(clap::Args, Debug)]
@@ -81,7 +83,7 @@ fn run_io(args: &PolicyCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i
     let policies = match checked {
         Ok(p) => p,
         Err(message) => {
-            let _ = writeln!(err, "smtpscope policy check: {message}");
+            super::write_error(err, "smtpscope policy check", &message);
             return 2;
         }
     };
@@ -100,7 +102,8 @@ fn run_io(args: &PolicyCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i
         write_text(out, &ctx, &decision, reply.as_deref())
     };
     if let Err(e) = written {
-        let _ = writeln!(err, "smtpscope policy check: cannot write the output: {e}");
+        let e = format!("cannot write the output: {e}");
+        super::write_error(err, "smtpscope policy check", &e);
         return 2;
     }
     if decision.allowed() { 0 } else { 1 }
@@ -154,8 +157,8 @@ fn load_policies(paths: &[PathBuf]) -> Result<Vec<Policy>, String> {
         .iter()
         .map(|path| {
             let shown = path.display();
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read policy file {shown}: {e}"))?;
+            let text = limited::read_to_string(path, "the policy file", limit::POLICY)
+                .map_err(|e| e.to_string())?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -210,29 +213,36 @@ fn kind_name(kind: DecisionKind) -> &'static str {
     }
 }
 
+/// The human-readable result. Policy text (Sid, Resource, the file name) is the user's
+/// input and may hold escape sequences, so every line is escaped on its way out.
 fn write_text(
     out: &mut dyn Write,
     ctx: &RequestContext,
     decision: &Decision,
     reply: Option<&str>,
 ) -> io::Result<()> {
-    writeln!(out, "request: {} on {}", ctx.action, ctx.resource)?;
-    writeln!(
-        out,
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let _ = writeln!(text, "request: {} on {}", ctx.action, ctx.resource);
+    let _ = writeln!(
+        text,
         "  source IP {}, From {}, recipients [{}], TLS {}, time {}",
         ctx.source_ip,
         ctx.from_address.as_deref().unwrap_or("-"),
         ctx.recipients.join(", "),
         if ctx.secure_transport { "yes" } else { "no" },
         ctx.current_time.format("%Y-%m-%dT%H:%M:%SZ"),
-    )?;
-    writeln!(out, "{}", decision.explain())?;
+    );
+    let _ = writeln!(text, "{}", decision.explain());
     if let Some(reply) = reply {
-        writeln!(
-            out,
+        let _ = writeln!(
+            text,
             "SES accepts AUTH, MAIL FROM, RCPT TO and DATA, then answers the final \".\" with:"
-        )?;
-        writeln!(out, "{reply}")?;
+        );
+        let _ = writeln!(text, "{reply}");
+    }
+    for line in text.lines() {
+        writeln!(out, "{}", escape_str(line))?;
     }
     out.flush()
 }
@@ -269,7 +279,8 @@ fn write_json(
         },
         "reply": reply,
     });
-    writeln!(out, "{value}")?;
+    let json = crate::engine::json::to_string(&value).map_err(io::Error::other)?;
+    writeln!(out, "{json}")?;
     out.flush()
 }
 
@@ -477,7 +488,7 @@ mod tests {
         let (code, _, err) = call(&args);
         assert_eq!(code, 2);
         assert!(
-            err.contains("cannot read policy file") && err.contains("missing.json"),
+            err.contains("cannot read the policy file") && err.contains("missing.json"),
             "{err}"
         );
 

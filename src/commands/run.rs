@@ -237,9 +237,9 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
         None => None,
     };
     // A script without AUTH needs no credentials, even when the environment holds some.
-    let credentials = match &script {
-        Some(s) if !s.needs_credentials() => None,
-        _ => args.credentials.credentials()?,
+    let (credentials, warnings) = match &script {
+        Some(s) if !s.needs_credentials() => (None, Vec::new()),
+        _ => args.credentials.credentials_and_warnings()?,
     };
     let (needs_from, needs_to, needs_message) = match &script {
         Some(s) => {
@@ -281,16 +281,19 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
             "only one of --password-stdin, --data - and --script - can read standard input".into(),
         ));
     }
-    let mut auth_warnings = Vec::new();
-    if args.credentials.password.is_some() {
-        auth_warnings.push("--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file".into());
+    // Said at start (stderr), and again in the transcript just before AUTH.
+    for w in &warnings {
+        eprintln!("smtpscope run: warning: {}", escape_str(w));
     }
+
     let from = args.envelope.from.clone();
     let message = match args.envelope.data.as_deref() {
         Some("-") => Some(MessageSource::Stdin),
         Some(file) => {
             let path = PathBuf::from(file.trim_start_matches('@'));
-            if !path.is_file() {
+            // Opened now so that a missing or unreadable file is a usage error before
+            // connecting; it is streamed (not read whole) at DATA.
+            if !path.is_file() || std::fs::File::open(&path).is_err() {
                 return Err(CliError::Usage(format!(
                     "--data: {} is not a readable file",
                     path.display()
@@ -318,7 +321,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
             from,
             to: args.envelope.to.clone(),
             message,
-            auth_warnings,
+            auth_warnings: warnings,
         },
         script,
     })
@@ -326,29 +329,21 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
 
 /// Reads and parses `--script` (a file or `-` for standard input), bounded in size.
 fn read_script(path: &std::path::Path) -> Result<Script, CliError> {
-    use std::io::Read;
-    let limit = MAX_SCRIPT_BYTES as u64 + 1;
+    use crate::engine::limited;
+    let max = MAX_SCRIPT_BYTES as u64;
     let mut bytes = Vec::new();
-    let shown = path.display().to_string();
-    let read = if path == std::path::Path::new("-") {
-        std::io::stdin().take(limit).read_to_end(&mut bytes)
+    if path == std::path::Path::new("-") {
+        limited::read_capped(
+            std::io::stdin(),
+            &mut bytes,
+            "the script",
+            "standard input",
+            max,
+        )?;
     } else {
-        let meta = std::fs::metadata(path);
-        if let Ok(m) = &meta
-            && !m.is_file()
-        {
-            return Err(CliError::Usage(format!(
-                "--script: {} is not a regular file",
-                escape_str(&shown)
-            )));
-        }
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut bytes))
-    };
-    read.map_err(|source| CliError::Read {
-        what: "the script",
-        path: escape_str(&shown),
-        source,
-    })?;
+        let file = limited::open(path, "the script", max)?;
+        limited::read_capped(file, &mut bytes, "the script", &limited::shown(path), max)?;
+    }
     Script::parse(&bytes)
-        .map_err(|e| CliError::Usage(format!("--script {}: {e}", escape_str(&shown))))
+        .map_err(|e| CliError::Usage(format!("--script {}: {e}", limited::shown(path))))
 }

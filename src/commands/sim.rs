@@ -6,7 +6,7 @@
 //! protects nothing. For any other key it prints how to derive the password instead.
 
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use crate::engine::sim::{self, SimConfig, SimEvent};
@@ -16,12 +16,17 @@ pub struct SimArgs {
     /// Simulator configuration (TOML) [default: the built-in demo configuration]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address of the STARTTLS listener (overrides the config), e.g. 127.0.0.1:2587
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    /// Address of the STARTTLS listener (overrides the config), e.g. 127.0.0.1:2587 or
+    /// localhost:2587
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
     /// Address of the implicit-TLS listener (overrides the config), or "off"
-    #[arg(long, value_name = "ADDR|off")]
+    #[arg(long, value_name = "HOST:PORT|off")]
     pub listen_implicit: Option<String>,
+    /// Allow listening on an address other than loopback. The simulator knows its users'
+    /// SMTP passwords (the demo ones are public), so anyone who reaches it can log in
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Write the CA certificate (PEM) here, for clients' --ca-file
     /// [default: smtpscope-sim-ca.pem in the temporary folder]
     #[arg(long, value_name = "PATH")]
@@ -44,23 +49,75 @@ pub fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
         None => SimConfig::default_demo(),
     }
     .map_err(|e| e.to_string())?;
-    if let Some(addr) = args.listen {
-        config.listen.starttls = addr;
+    if let Some(text) = &args.listen {
+        config.listen.starttls = resolve_listen("--listen", text)?;
     }
     if let Some(text) = &args.listen_implicit {
         config.listen.implicit = match text.trim() {
             "off" | "" => None,
-            addr => Some(addr.parse().map_err(|_| {
-                format!(
-                    "--listen-implicit {addr:?} is neither an address (127.0.0.1:2465) nor \"off\""
-                )
-            })?),
+            addr => Some(
+                resolve_listen("--listen-implicit", addr)
+                    .map_err(|e| format!("{e} (or \"off\")"))?,
+            ),
         };
     }
     if let Some(dir) = &args.mailbox {
         config.mailbox.dir = Some(dir.clone());
     }
     Ok(config)
+}
+
+/// `HOST:PORT` to one address: an IP literal as it is, a name (`localhost`) resolved, IPv4
+/// first (clients try 127.0.0.1 before ::1).
+pub fn resolve_listen(flag: &str, text: &str) -> Result<SocketAddr, String> {
+    let example = format!(
+        "{flag} takes HOST:PORT, e.g. {flag} 127.0.0.1:2587, {flag} localhost:2587 or {flag} [::1]:2587"
+    );
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{flag} {text:?} is not an address ({e}); {example}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{flag} {text:?} resolved to no address; {example}"))
+}
+
+/// The listeners that are not on loopback. Without `--allow-remote` they are refused; with it
+/// each gets a loud warning, since the simulator knows its users' passwords.
+pub fn check_remote(config: &SimConfig, allow_remote: bool) -> Result<Vec<String>, String> {
+    let listeners = [Some(config.listen.starttls), config.listen.implicit];
+    let remote: Vec<SocketAddr> = listeners
+        .into_iter()
+        .flatten()
+        .filter(|a| !a.ip().to_canonical().is_loopback())
+        .collect();
+    if remote.is_empty() {
+        return Ok(Vec::new());
+    }
+    let shown: Vec<String> = remote.iter().map(SocketAddr::to_string).collect();
+    if !allow_remote {
+        return Err(format!(
+            "{} is not a loopback address: other machines could connect, and the simulator \
+             knows the SMTP passwords of its users (the demo ones are public). Listen on \
+             127.0.0.1 or [::1], or add --allow-remote if you really mean it",
+            shown.join(" and ")
+        ));
+    }
+    Ok(shown
+        .iter()
+        .map(|a| {
+            format!(
+                "WARNING: listening on {a}, reachable from other machines (--allow-remote): \
+                 anyone who can connect can log in as the simulator's users"
+            )
+        })
+        .collect())
 }
 
 /// One line per user: name, SMTP user name, SMTP password (demo keys only), policies.
@@ -119,6 +176,70 @@ pub fn describe_users(config: &SimConfig) -> String {
     out
 }
 
+/// Prints text line by line, escaped: config values (user names, file names, identities)
+/// are the user's input and may hold escape sequences.
+fn say(text: &str) {
+    for line in text.lines() {
+        crate::outln!("{}", crate::engine::escape::escape_str(line));
+    }
+}
+
+/// What the simulator tells its user at start: listeners, CA, account, users, a try-me line.
+fn banner(running: &sim::RunningSim, origin: &str, ca_path: &std::path::Path) -> String {
+    let cfg = running.config();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
+    );
+    let _ = writeln!(out, "config: {origin}");
+    let _ = writeln!(
+        out,
+        "STARTTLS listener: {}  (like SES ports 25/587/2587)",
+        running.starttls_addr
+    );
+    let _ = match running.implicit_addr {
+        Some(a) => writeln!(out, "implicit-TLS listener: {a}  (like SES ports 465/2465)"),
+        None => writeln!(out, "implicit-TLS listener: off"),
+    };
+    let _ = writeln!(
+        out,
+        "CA certificate: {}  (new at every start; clients: --ca-file {})",
+        ca_path.display(),
+        ca_path.display()
+    );
+    let _ = writeln!(out, "certificate names: {}", cfg.tls_names.join(", "));
+    let _ = writeln!(
+        out,
+        "account {} in {}, sandbox {}, verified identities: {}",
+        cfg.account,
+        cfg.region,
+        if cfg.sandbox { "on" } else { "off" },
+        if cfg.verified_identities.is_empty() {
+            "(none)".to_string()
+        } else {
+            cfg.verified_identities.join(", ")
+        }
+    );
+    if let Some(dir) = &cfg.mailbox.dir {
+        let _ = writeln!(out, "mailbox folder: {}", dir.display());
+    }
+    let _ = writeln!(out, "{}", describe_users(cfg).trim_end());
+    if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
+        let _ = writeln!(
+            out,
+            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",
+            user.smtp_password(&cfg.region).as_str(),
+            running.starttls_addr.ip(),
+            running.starttls_addr.port(),
+            ca_path.display(),
+            user.access_key_id
+        );
+    }
+    let _ = writeln!(out, "Ctrl-C stops it.");
+    out
+}
+
 fn print_event(event: &SimEvent) {
     crate::outln!(
         "{} {} {}",
@@ -162,20 +283,30 @@ pub async fn run(args: &SimArgs) -> i32 {
     let config = match load_config(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("smtpscope sim: {e}");
+            super::report("smtpscope sim", &e);
             return 2;
         }
     };
     if args.print_users {
-        crate::outln!("{}", describe_users(&config).trim_end());
+        say(describe_users(&config).trim_end());
         return 0;
+    }
+    let warnings = match check_remote(&config, args.allow_remote) {
+        Ok(w) => w,
+        Err(e) => {
+            super::report("smtpscope sim", &e);
+            return 2;
+        }
+    };
+    for w in &warnings {
+        super::report("smtpscope sim", w);
     }
     let origin = config.origin.clone();
     let stop = stop_signal();
     let mut running = match sim::start(config).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("smtpscope sim: {e}");
+            super::report("smtpscope sim", &e);
             return 1;
         }
     };
@@ -184,55 +315,14 @@ pub async fn run(args: &SimArgs) -> i32 {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("smtpscope-sim-ca.pem"));
     if let Err(e) = running.write_ca(&ca_path) {
-        eprintln!("smtpscope sim: {e}");
+        super::report("smtpscope sim", &e);
         running.shutdown().await;
         return 1;
     }
-    let cfg = running.config();
-    crate::outln!(
-        "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
-    );
-    crate::outln!("config: {origin}");
-    crate::outln!(
-        "STARTTLS listener: {}  (like SES ports 25/587/2587)",
-        running.starttls_addr
-    );
-    match running.implicit_addr {
-        Some(a) => crate::outln!("implicit-TLS listener: {a}  (like SES ports 465/2465)"),
-        None => crate::outln!("implicit-TLS listener: off"),
+    say(&banner(&running, &origin, &ca_path));
+    for w in &warnings {
+        say(&format!("!!! {w}"));
     }
-    crate::outln!(
-        "CA certificate: {}  (new at every start; clients: --ca-file {})",
-        ca_path.display(),
-        ca_path.display()
-    );
-    crate::outln!("certificate names: {}", cfg.tls_names.join(", "));
-    crate::outln!(
-        "account {} in {}, sandbox {}, verified identities: {}",
-        cfg.account,
-        cfg.region,
-        if cfg.sandbox { "on" } else { "off" },
-        if cfg.verified_identities.is_empty() {
-            "(none)".to_string()
-        } else {
-            cfg.verified_identities.join(", ")
-        }
-    );
-    if let Some(dir) = &cfg.mailbox.dir {
-        crate::outln!("mailbox folder: {}", dir.display());
-    }
-    crate::outln!("{}", describe_users(cfg).trim_end());
-    if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
-        crate::outln!(
-            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",
-            user.smtp_password(&cfg.region).as_str(),
-            running.starttls_addr.ip(),
-            running.starttls_addr.port(),
-            ca_path.display(),
-            user.access_key_id
-        );
-    }
-    crate::outln!("Ctrl-C stops it.");
 
     let mut events = running.take_events();
     let quiet = args.quiet;
@@ -296,6 +386,43 @@ mod tests {
         assert_eq!(cfg.mailbox.dir, Some(PathBuf::from("/tmp/mb")));
         let bad = load_config(&args(&["--listen-implicit", "nowhere"])).unwrap_err();
         assert!(bad.contains("--listen-implicit"), "{bad}");
+    }
+
+    #[test]
+    fn listen_takes_names_and_remote_needs_allow_remote() {
+        let cfg = load_config(&args(&[
+            "--listen",
+            "localhost:0",
+            "--listen-implicit",
+            "off",
+        ]));
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.listen.starttls, "127.0.0.1:0".parse().unwrap());
+        assert!(check_remote(&cfg, false).unwrap().is_empty());
+        let cfg = load_config(&args(&["--listen", "[::1]:0", "--listen-implicit", "off"]));
+        assert!(check_remote(&cfg.unwrap(), false).unwrap().is_empty());
+        for bad in ["nowhere", "127.0.0.1", "localhost:port"] {
+            let err = load_config(&args(&["--listen", bad])).unwrap_err();
+            assert!(
+                err.contains("e.g. --listen 127.0.0.1:2587, --listen localhost:2587"),
+                "{err}"
+            );
+        }
+        let remote = load_config(&args(&[
+            "--listen",
+            "0.0.0.0:2587",
+            "--listen-implicit",
+            "off",
+        ]))
+        .unwrap();
+        let err = check_remote(&remote, false).unwrap_err();
+        assert!(
+            err.starts_with("0.0.0.0:2587 is not a loopback address"),
+            "{err}"
+        );
+        let warnings = check_remote(&remote, true).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("WARNING: listening on 0.0.0.0:2587"));
     }
 
     #[test]

@@ -126,6 +126,26 @@ pub enum Redacted {
 }
 
 impl Redacted {
+    /// What a saved file keeps of a user name the screen was hiding.
+    pub const HIDDEN_USER: &'static str = "(hidden when saved)";
+
+    /// The same redaction with the user name (and authorization identity) replaced by
+    /// [`Redacted::HIDDEN_USER`], for files saved while the screen hid user names.
+    pub fn without_user(&self) -> Redacted {
+        let hidden = || Self::HIDDEN_USER.to_string();
+        match self {
+            Redacted::PlainBlob {
+                initial, authzid, ..
+            } => Redacted::PlainBlob {
+                initial: *initial,
+                user: hidden(),
+                authzid: authzid.as_ref().map(|_| hidden()),
+            },
+            Redacted::LoginUser { .. } => Redacted::LoginUser { user: hidden() },
+            other => other.clone(),
+        }
+    }
+
     /// The line as shown by default: the shape of what was sent, no secrets, no user name.
     pub fn render(&self, reveal_user: bool) -> String {
         let user = |u: &str| {
@@ -183,18 +203,52 @@ pub fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted> {
 ///
 /// A server may echo what it was sent ("500 unrecognized command: AGFraWEA..."), and then the
 /// secret would reach the screen, the saved transcript and error messages through the reply.
-/// The session remembers every form it sent (the password, its base64 for LOGIN, the PLAIN
-/// blob) and replaces them with `<redacted>` wherever server text is recorded. Forms shorter
-/// than [`SecretScrubber::MIN_LEN`] are not scrubbed: that would mangle ordinary words.
+/// The session remembers every form it sent and replaces them with `<redacted>` wherever
+/// server text is recorded. The forms: the password, its hex, its base64 (padded or not, as
+/// LOGIN sends it) and the PLAIN blob's base64 (padded or not), each matched in any ASCII case
+/// (a server may upper-case what it echoes).
+///
+/// Masking a password in place can reveal it by its absence: if the password is `welcome`,
+/// `250 <redacted> to our server` says what it was. So a *weak* password (shorter than
+/// [`SecretScrubber::MIN_LEN`], or letters with at most trailing digits and punctuation, like
+/// a dictionary word) is not masked in place: a line that contains it is withheld whole (its
+/// reply code kept), which says only that the line held it. Forms shorter than `MIN_LEN`
+/// (the base64 or hex of a very short password) are treated the same way.
 #[derive(Default, Clone)]
 pub struct SecretScrubber {
-    forms: Vec<Zeroizing<String>>,
+    /// ASCII-lower-cased forms masked where they appear, longest first.
+    forms: Vec<Zeroizing<Vec<u8>>>,
+    /// ASCII-lower-cased forms whose presence withholds the whole line.
+    withhold: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl fmt::Debug for SecretScrubber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretScrubber({} forms)", self.forms.len())
+        write!(
+            f,
+            "SecretScrubber({} forms, {} withheld)",
+            self.forms.len(),
+            self.withhold.len()
+        )
     }
+}
+
+/// True for a password that masking in place would give away by context: short, or a word
+/// (letters only, perhaps followed by digits and punctuation, as in `Password123!`).
+pub fn is_weak_password(password: &str) -> bool {
+    if password.chars().count() < SecretScrubber::MIN_LEN {
+        return true;
+    }
+    let stem = password.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    !stem.is_empty() && stem.chars().all(char::is_alphabetic)
+}
+
+fn lower(text: &[u8]) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(text.to_ascii_lowercase())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 impl SecretScrubber {
@@ -203,33 +257,74 @@ impl SecretScrubber {
 
     /// Remembers the forms of these credentials' password.
     pub fn add(&mut self, creds: &Credentials) {
-        for form in creds.secret_forms() {
-            if form.len() >= Self::MIN_LEN && !self.forms.iter().any(|f| **f == *form) {
-                self.forms.push(form);
-            }
+        use base64::engine::general_purpose::STANDARD_NO_PAD as B64_NO_PAD;
+        let password = creds.password.as_bytes();
+        if password.is_empty() {
+            return;
+        }
+        let blob = creds.plain_blob();
+        let raw_blob = Zeroizing::new(B64.decode(blob.as_bytes()).unwrap_or_default());
+        let hex: String = password.iter().map(|b| format!("{b:02x}")).collect();
+        let derived = [
+            Zeroizing::new(hex),
+            Zeroizing::new(B64.encode(password)),
+            Zeroizing::new(B64_NO_PAD.encode(password)),
+            Zeroizing::new(blob.to_string()),
+            Zeroizing::new(B64_NO_PAD.encode(&*raw_blob)),
+        ];
+        let weak = is_weak_password(&creds.password);
+        self.remember(lower(password), weak);
+        for form in derived {
+            let short = form.len() < Self::MIN_LEN;
+            self.remember(lower(form.as_bytes()), short);
         }
         // Longest first, so a blob is masked whole rather than around a shorter form in it.
         self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.forms.is_empty()
+    fn remember(&mut self, form: Zeroizing<Vec<u8>>, withhold: bool) {
+        let list = if withhold {
+            &mut self.withhold
+        } else {
+            &mut self.forms
+        };
+        if !form.is_empty() && !list.iter().any(|f| **f == *form) {
+            list.push(form);
+        }
     }
 
-    /// Masks every form in `bytes`; true when something was masked.
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_empty() && self.withhold.is_empty()
+    }
+
+    /// Masks every form in `bytes` (a reply line without CRLF, or other server text); true
+    /// when something was masked. A line holding a weak form keeps only its `CODE ` prefix.
     pub fn scrub_bytes(&self, bytes: &mut Vec<u8>) -> bool {
+        let folded = lower(bytes);
+        if self.withhold.iter().any(|w| contains(&folded, w)) {
+            let code = bytes.len() >= 4
+                && bytes[..3].iter().all(u8::is_ascii_digit)
+                && matches!(bytes[3], b' ' | b'-');
+            let mut out = Zeroizing::new(Vec::new());
+            if code {
+                out.extend_from_slice(&bytes[..4]);
+            }
+            out.extend_from_slice(Self::MASK.as_bytes());
+            std::mem::swap(bytes, &mut out);
+            return true;
+        }
         let mut changed = false;
         for form in &self.forms {
-            let needle = form.as_bytes();
-            if !bytes.windows(needle.len()).any(|w| w == needle) {
+            let folded = lower(bytes);
+            if !contains(&folded, form) {
                 continue;
             }
             let mut out = Zeroizing::new(Vec::with_capacity(bytes.len()));
             let mut i = 0;
             while i < bytes.len() {
-                if bytes[i..].starts_with(needle) {
+                if folded[i..].starts_with(form) {
                     out.extend_from_slice(Self::MASK.as_bytes());
-                    i += needle.len();
+                    i += form.len();
                 } else {
                     out.push(bytes[i]);
                     i += 1;
@@ -243,14 +338,10 @@ impl SecretScrubber {
 
     /// Masks every form in `text`; true when something was masked.
     pub fn scrub_str(&self, text: &mut String) -> bool {
-        let mut changed = false;
-        for form in &self.forms {
-            if text.contains(form.as_str()) {
-                let masked = text.replace(form.as_str(), Self::MASK);
-                *text = masked;
-                changed = true;
-            }
-        }
+        let mut bytes = Zeroizing::new(std::mem::take(text).into_bytes());
+        let changed = self.scrub_bytes(&mut bytes);
+        // Masks replace whole forms (valid UTF-8 in, ASCII out), so the text stays UTF-8.
+        *text = String::from_utf8_lossy(&bytes).into_owned();
         changed
     }
 }
@@ -363,11 +454,61 @@ mod tests {
         assert!(!scrubber.scrub_bytes(&mut clean));
         assert_eq!(clean, b"250 Ok");
         assert!(!format!("{scrubber:?}").contains(c.password()));
-        // Very short passwords are left alone rather than masking every "ok" in a session.
+        // A short password is not masked in place ("250 <redacted>, go ahead" would give
+        // "ok" away): the line that holds it is withheld whole, code kept.
         let mut short = SecretScrubber::default();
         short.add(&Credentials::new("u", Zeroizing::new("ok".into())).unwrap());
-        let mut reply = b"250 ok".to_vec();
-        assert!(!short.scrub_bytes(&mut reply));
+        let mut reply = b"250 OK, go ahead".to_vec();
+        assert!(short.scrub_bytes(&mut reply));
+        assert_eq!(reply, b"250 <redacted>");
+        let mut other = b"250 Accepted".to_vec();
+        assert!(!short.scrub_bytes(&mut other));
+    }
+
+    #[test]
+    fn scrubber_catches_hex_unpadded_base64_and_case_variants() {
+        use base64::engine::general_purpose::STANDARD_NO_PAD;
+        let c = Credentials::new("u", Zeroizing::new("Xq7-pL2/wZ9!kR".into())).unwrap();
+        let mut scrubber = SecretScrubber::default();
+        scrubber.add(&c);
+        let pw = c.password().as_bytes();
+        let hex: String = pw.iter().map(|b| format!("{b:02x}")).collect();
+        let blob_raw = B64.decode(c.plain_blob().as_bytes()).unwrap();
+        let echoes = [
+            hex.clone(),
+            hex.to_uppercase(),
+            STANDARD_NO_PAD.encode(pw),
+            STANDARD_NO_PAD.encode(&blob_raw),
+            c.plain_blob().to_uppercase(),
+            c.password().to_uppercase(),
+            c.password().to_lowercase(),
+        ];
+        for echo in echoes {
+            let mut line = format!("500 unrecognized: {echo} here").into_bytes();
+            assert!(scrubber.scrub_bytes(&mut line), "{echo}");
+            assert_eq!(line, b"500 unrecognized: <redacted> here", "{echo}");
+        }
+    }
+
+    #[test]
+    fn weak_passwords_withhold_the_line() {
+        for weak in ["welcome", "Password123!", "sunshine", "hunter2"] {
+            assert!(is_weak_password(weak), "{weak}");
+        }
+        for strong in [
+            "Xq7-pL2/wZ9!kR",
+            "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9",
+        ] {
+            assert!(!is_weak_password(strong), "{strong}");
+        }
+        let mut scrubber = SecretScrubber::default();
+        scrubber.add(&Credentials::new("u", Zeroizing::new("welcome1".into())).unwrap());
+        let mut line = b"250-WELCOME1 to our server".to_vec();
+        assert!(scrubber.scrub_bytes(&mut line));
+        assert_eq!(line, b"250-<redacted>");
+        let mut text = "timeout after welcome1".to_string();
+        assert!(scrubber.scrub_str(&mut text));
+        assert_eq!(text, "<redacted>");
     }
 
     #[test]

@@ -44,11 +44,39 @@ fn escape_into(text: &str, out: &mut String) {
     }
 }
 
-/// Control characters, plus the invisible formatting characters that can reorder or hide text
-/// (bidi overrides, zero-width joiners, the BOM).
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff)
+/// Escapes each line of a multi-line text, keeping its line breaks (for messages such as
+/// errors, whose own layout is safe but which may quote input).
+pub fn escape_lines(text: &str) -> String {
+    text.split('\n')
+        .map(escape_str)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// True for a character that must not reach a terminal (or a `cat` of a file) raw, by its
+/// Unicode general category rather than a list of code points, so new format characters are
+/// covered when the tables are:
+/// - Cc: C0 controls, DEL and the C1 controls (U+009B is a one-byte CSI on some terminals);
+/// - Cf: format characters: bidi overrides and isolates, zero-width and invisible operators
+///   (U+2060–2064), tag characters, the soft hyphen, U+061C, U+180E, U+FFF9–FFFB, the BOM;
+/// - Zl, Zp: U+2028 and U+2029, line breaks to some viewers and not to others;
+/// - Co: private use, whose glyph is whatever a font decides (terminal icon fonts live here);
+/// - Cn: unassigned, which a later Unicode version may make a format character.
+pub fn is_unsafe(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    matches!(
+        c.general_category(),
+        G::Control
+            | G::Format
+            | G::LineSeparator
+            | G::ParagraphSeparator
+            | G::PrivateUse
+            | G::Surrogate
+            | G::Unassigned
+    )
 }
 
 /// True when the text would print unchanged.
@@ -80,6 +108,41 @@ mod tests {
         assert_eq!(escape_str("送信 ok"), "送信 ok");
         assert_eq!(escape_str("a\u{202e}b"), "a\\u{202e}b");
         assert!(is_clean("plain text"));
+        assert_eq!(escape_str("e\u{301} \u{1f600}"), "e\u{301} \u{1f600}");
         assert!(!is_clean("x\u{1b}"));
+    }
+
+    #[test]
+    fn unicode_controls_are_escaped_by_category() {
+        // The characters the issue found raw, each from a category, not from a list.
+        for c in [
+            '\u{61c}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{e0000}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{e007f}',
+            '\u{2060}',
+            '\u{2061}',
+            '\u{2064}',
+            '\u{fff9}',
+            '\u{fffb}',
+            '\u{180e}',
+            '\u{ad}',
+            '\u{9b}',
+            '\u{85}',
+            '\u{7f}',
+            '\u{202e}',
+            '\u{e000}',
+            '\u{f0000}',
+            '\u{10ffff}',
+        ] {
+            let shown = escape_str(&format!("a{c}b"));
+            assert!(is_clean(&shown), "{c:?} -> {shown:?}");
+            assert!(!shown.contains(c), "{c:?} passed raw");
+            assert!(!is_clean(&format!("a{c}b")), "{c:?} counted as clean");
+        }
+        assert_eq!(escape_str("\u{2028}"), "\\u{2028}");
     }
 }

@@ -157,9 +157,10 @@ impl Entry {
         }
     }
 
-    /// One JSON object, for `--json` and saved `.jsonl` files.
+    /// One JSON object, for `--json` and saved `.jsonl` files, with every control and format
+    /// character escaped (see [`super::json`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
+        super::json::to_string(self).unwrap_or_else(|e| {
             format!("{{\"type\":\"error\",\"text\":\"cannot encode entry: {e}\"}}")
         })
     }

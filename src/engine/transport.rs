@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -137,7 +137,7 @@ impl TlsInfo {
 /// Why TLS could not be set up or the handshake failed.
 #[derive(Debug, Error)]
 pub enum TlsError {
-    #[error("cannot read CA file {path}: {reason}")]
+    #[error("the CA file {path} cannot be used: {reason}")]
     CaFile { path: String, reason: String },
     #[error("no trusted root certificates (platform store empty and no --ca-file)")]
     NoRoots,
@@ -209,8 +209,13 @@ pub async fn connect_tcp(
     port: u16,
     timeout: Duration,
 ) -> Result<TcpStream, ConnectError> {
+    // `[::1]` (the URL form of an IPv6 literal) is looked up without its brackets.
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let attempt = async {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
             .await
             .map_err(|source| ConnectError::Resolve {
                 host: host.to_string(),
@@ -330,23 +335,20 @@ impl TlsClient {
             }
         }
         if let Some(path) = &settings.ca_file {
-            for cert in read_pem_certs(path)? {
-                roots.add(cert).map_err(|e| TlsError::CaFile {
-                    path: path.display().to_string(),
+            let name = super::limited::shown(path);
+            let pem = super::limited::read_to_string(path, "the CA file", CA_FILE_LIMIT).map_err(
+                |e| TlsError::CaFile {
+                    path: name.clone(),
                     reason: e.to_string(),
-                })?;
+                },
+            )?;
+            for cert in parse_ca_pem(pem.as_bytes(), &name)? {
+                let _ = roots.add(cert); // checked by parse_ca_pem
             }
         }
         if let Some(pem) = &settings.ca_pem {
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert = cert.map_err(|e| TlsError::CaFile {
-                    path: "<built-in CA>".into(),
-                    reason: e.to_string(),
-                })?;
-                roots.add(cert).map_err(|e| TlsError::CaFile {
-                    path: "<built-in CA>".into(),
-                    reason: e.to_string(),
-                })?;
+            for cert in parse_ca_pem(pem.as_bytes(), "<built-in CA>")? {
+                let _ = roots.add(cert);
             }
         }
         if roots.is_empty() && !settings.insecure {
@@ -441,17 +443,28 @@ impl TlsClient {
     }
 }
 
-fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// The cap on a `--ca-file` (a whole system bundle is about 220 KiB).
+const CA_FILE_LIMIT: u64 = super::limited::limit::CA_FILE;
+
+/// Parses PEM CA certificates and checks that each one can be a trust anchor, so that a
+/// missing, empty or garbage `--ca-file` is a usage error before connecting, not a TLS failure
+/// after STARTTLS. `label` names the source in errors (escaped by the caller).
+pub fn parse_ca_pem(pem: &[u8], label: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let err = |reason: String| TlsError::CaFile {
-        path: path.display().to_string(),
+        path: label.to_string(),
         reason,
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(e.to_string()))?
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| err(e.to_string()))?;
     if certs.is_empty() {
         return Err(err("no PEM certificate in it".into()));
+    }
+    let mut scratch = RootCertStore::empty();
+    for cert in &certs {
+        scratch
+            .add(cert.clone())
+            .map_err(|e| err(format!("not a usable CA certificate: {e}")))?;
     }
     Ok(certs)
 }

@@ -172,12 +172,13 @@ fn handle(
             }
             Effect::Save => {
                 let entries = app.store.entries().to_vec();
+                let reveal_user = app.reveal_user;
                 let tx = saved_tx.clone();
                 app.set_status(Level::Info, "Saving…");
                 tokio::task::spawn_blocking(move || {
                     let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
-                    let result =
-                        save::save(&entries, &dir, &Local::now()).map_err(|e| e.to_string());
+                    let result = save::save(&entries, &dir, &Local::now(), reveal_user)
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(result);
                 });
             }

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use crate::engine::classify::Catalog;
 use crate::engine::model::SessionModel;
+use crate::engine::saved;
 use crate::engine::session::SessionConfig;
-use crate::engine::transcript::{Entry, EntryKind, parse_jsonl, reclassify};
+use crate::engine::transcript::{Entry, EntryKind, reclassify};
 use crate::engine::transport::TlsMode;
 
 use super::app::{App, Prefill};
@@ -49,16 +50,14 @@ pub fn app_for(mut entries: Vec<Entry>, name: &str, catalog: &Catalog) -> App {
     app
 }
 
-/// Reads and parses a saved transcript.
+/// Reads and parses a saved transcript, bounded (see [`crate::engine::saved`]), off the
+/// async threads.
 pub async fn load(path: &Path) -> Result<Vec<Entry>, String> {
-    let text = tokio::fs::read_to_string(path)
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || saved::read_file(&path))
         .await
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let entries = parse_jsonl(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if entries.is_empty() {
-        return Err(format!("{}: no transcript entries", path.display()));
-    }
-    Ok(entries)
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -67,7 +66,7 @@ mod tests {
     use crate::engine::classify::Phase;
     use crate::engine::model::{Outcome, Step, StepStatus};
     use crate::engine::session::Event;
-    use crate::engine::transcript::ErrorKind;
+    use crate::engine::transcript::{ErrorKind, parse_jsonl};
     use crate::tui::sample;
 
     fn split(events: Vec<Event>) -> (Vec<Entry>, SessionModel) {

@@ -3,13 +3,13 @@
 //! `smtpscope run --script`, so a path found by hand can be replayed in CI. Runs off the UI
 //! task.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone};
 
-use crate::engine::transcript::{Entry, TextOptions, render_text};
+use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
 
 /// The files of one save: text, JSON Lines, script.
 const EXTENSIONS: [&str; 3] = ["txt", "jsonl", "script"];
@@ -34,10 +34,9 @@ where
         if paths.iter().any(|p| p.exists()) {
             continue;
         }
-        let open = |p: &Path| OpenOptions::new().write(true).create_new(true).open(p);
         return paths
             .into_iter()
-            .map(|p| open(&p).map(|f| (p, f)))
+            .map(|p| crate::engine::private::create_new(&p).map(|f| (p, f)))
             .collect();
     }
     Err(io::Error::new(
@@ -46,11 +45,14 @@ where
     ))
 }
 
-/// Writes the three files and returns their names.
+/// Writes the three files and returns their names. User names follow the screen's setting
+/// (`reveal_user`, toggled with `u`): hidden in the text and JSON Lines unless revealed
+/// there; the script never holds one.
 pub fn save<Tz: TimeZone>(
     entries: &[Entry],
     dir: &Path,
     now: &DateTime<Tz>,
+    reveal_user: bool,
 ) -> io::Result<Vec<String>>
 where
     Tz::Offset: std::fmt::Display,
@@ -60,7 +62,7 @@ where
     let ((txt, t), (jsonl, j), (script, s)) = (next()?, next()?, next()?);
     let mut t = BufWriter::new(t);
     let opts = TextOptions {
-        reveal_user: false,
+        reveal_user,
         diagnoses: true,
     };
     for e in entries {
@@ -71,7 +73,24 @@ where
     t.flush()?;
     let mut j = BufWriter::new(j);
     for e in entries {
-        writeln!(j, "{}", e.to_json())?;
+        match &e.kind {
+            EntryKind::Sent {
+                line,
+                verb,
+                redacted: Some(r),
+            } if !reveal_user => {
+                let hidden = Entry {
+                    kind: EntryKind::Sent {
+                        line: line.clone(),
+                        verb: *verb,
+                        redacted: Some(r.without_user()),
+                    },
+                    ..e.clone()
+                };
+                writeln!(j, "{}", hidden.to_json())?;
+            }
+            _ => writeln!(j, "{}", e.to_json())?,
+        }
     }
     j.flush()?;
     let mut s = BufWriter::new(s);
@@ -89,23 +108,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::auth::Redacted;
     use crate::engine::session::Event;
     use crate::engine::transcript::parse_jsonl;
     use crate::tui::sample;
     use chrono::Utc;
 
-    #[test]
-    fn saves_text_and_jsonl_without_overwriting() {
-        let dir = tempfile::tempdir().unwrap();
-        let entries: Vec<Entry> = sample::access_denied()
+    fn sample_entries() -> Vec<Entry> {
+        sample::access_denied()
             .into_iter()
             .filter_map(|e| match e {
                 Event::Entry(e) => Some(e),
                 Event::State(_) => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn saves_text_and_jsonl_without_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
         let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
-        let names = save(&entries, dir.path(), &now).unwrap();
+        let names = save(&entries, dir.path(), &now, false).unwrap();
         assert_eq!(
             names,
             [
@@ -114,7 +138,7 @@ mod tests {
                 "smtpscope-20250304-050607.script"
             ]
         );
-        let again = save(&entries, dir.path(), &now).unwrap();
+        let again = save(&entries, dir.path(), &now, false).unwrap();
         assert_eq!(again[0], "smtpscope-20250304-050607-2.txt");
         let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
         assert!(text.contains("554 Access denied"));
@@ -126,6 +150,32 @@ mod tests {
             !text.contains(sample::USER),
             "user names stay hidden in saved files"
         );
+        let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
+        assert!(
+            !jsonl.contains(sample::USER),
+            "hidden in .jsonl too: {jsonl}"
+        );
+        let parsed = parse_jsonl(&jsonl).unwrap();
+        assert_eq!(parsed.len(), entries.len());
+        assert!(jsonl.contains(Redacted::HIDDEN_USER));
+        #[cfg(unix)]
+        for name in names.iter().chain(&again) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions();
+            assert_eq!(mode.mode() & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn revealed_user_names_are_saved_as_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let now = Utc.with_ymd_and_hms(2025, 3, 4, 5, 6, 7).unwrap();
+        let names = save(&entries, dir.path(), &now, true).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(&names[0])).unwrap();
+        assert!(text.contains(sample::USER), "{text}");
         let jsonl = std::fs::read_to_string(dir.path().join(&names[1])).unwrap();
         assert_eq!(parse_jsonl(&jsonl).unwrap(), entries);
         // The script replays the same steps and parses as `run --script` reads it.

@@ -16,6 +16,7 @@ use toml::Spanned;
 use zeroize::Zeroizing;
 
 use crate::engine::iam::{DEMO_POLICIES, Policy};
+use crate::engine::limited::{self, limit};
 use crate::engine::ses;
 
 /// The built-in demo configuration (fake keys only).
@@ -55,6 +56,12 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Concurrent connections over both listeners; the surplus gets `421`.
     pub max_connections: usize,
+    /// The longest one command (or DATA) line may take from its first byte to its CRLF. Each
+    /// byte resets the idle timer, so without this a client sending a byte every few seconds
+    /// would hold its connection (and a connection slot) forever.
+    pub line_timeout: Duration,
+    /// The longest a whole connection may last, however busy it is.
+    pub session_timeout: Duration,
 }
 
 /// The in-memory mailbox and its optional spool folder.
@@ -180,12 +187,13 @@ impl SimConfig {
 
     /// Reads and parses a configuration file.
     pub fn from_file(path: &Path) -> Result<SimConfig, ConfigError> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            origin: origin.clone(),
-            line: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let origin = limited::shown(path);
+        let text = limited::read_to_string(path, "the simulator config", limit::SIM_CONFIG)
+            .map_err(|e| ConfigError {
+                origin: origin.clone(),
+                line: None,
+                message: e.to_string(),
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         parse(&text, Some(base), &origin)
     }
@@ -282,6 +290,10 @@ struct RawLimits {
     idle_timeout_secs: Spanned<f64>,
     #[serde(default = "default_max_connections")]
     max_connections: Spanned<u64>,
+    #[serde(default = "default_line_timeout")]
+    line_timeout_secs: Spanned<f64>,
+    #[serde(default = "default_session_timeout")]
+    session_timeout_secs: Spanned<f64>,
 }
 
 fn default_max_message_bytes() -> Spanned<u64> {
@@ -296,6 +308,12 @@ fn default_idle_timeout() -> Spanned<f64> {
 fn default_max_connections() -> Spanned<u64> {
     Spanned::new(0..0, 1000)
 }
+fn default_line_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 30.0)
+}
+fn default_session_timeout() -> Spanned<f64> {
+    Spanned::new(0..0, 600.0)
+}
 
 impl Default for RawLimits {
     fn default() -> Self {
@@ -306,6 +324,8 @@ impl Default for RawLimits {
             daily_quota: None,
             idle_timeout_secs: default_idle_timeout(),
             max_connections: default_max_connections(),
+            line_timeout_secs: default_line_timeout(),
+            session_timeout_secs: default_session_timeout(),
         }
     }
 }
@@ -526,13 +546,20 @@ fn parse_limits(src: &Source<'_>, raw: &RawLimits) -> Result<Limits, ConfigError
     )? as usize;
     let max_recipients = in_range(&raw.max_recipients, 1, 1000, "max_recipients")? as usize;
     let max_connections = in_range(&raw.max_connections, 1, 100_000, "max_connections")? as usize;
-    let secs = *raw.idle_timeout_secs.get_ref();
-    if !(0.05..=3600.0).contains(&secs) {
-        return Err(src.error(
-            Some(&raw.idle_timeout_secs.span()),
-            format!("limits.idle_timeout_secs must be between 0.05 and 3600, not {secs}"),
-        ));
-    }
+    let seconds = |v: &Spanned<f64>, hi: f64, name: &str| {
+        let secs = *v.get_ref();
+        if (0.05..=hi).contains(&secs) {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(src.error(
+                Some(&v.span()),
+                format!("limits.{name} must be between 0.05 and {hi}, not {secs}"),
+            ))
+        }
+    };
+    let idle_timeout = seconds(&raw.idle_timeout_secs, 3600.0, "idle_timeout_secs")?;
+    let line_timeout = seconds(&raw.line_timeout_secs, 3600.0, "line_timeout_secs")?;
+    let session_timeout = seconds(&raw.session_timeout_secs, 86400.0, "session_timeout_secs")?;
     let max_send_rate = match &raw.max_send_rate {
         Some(r) if *r.get_ref() == 0 => {
             return Err(src.error(
@@ -558,8 +585,10 @@ fn parse_limits(src: &Source<'_>, raw: &RawLimits) -> Result<Limits, ConfigError
         max_recipients,
         max_send_rate,
         daily_quota,
-        idle_timeout: Duration::from_secs_f64(secs),
+        idle_timeout,
         max_connections,
+        line_timeout,
+        session_timeout,
     })
 }
 
@@ -701,12 +730,8 @@ fn load_policy(
     if let Some(base) = base_dir {
         let path = base.join(name);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                src.error(
-                    Some(&span),
-                    format!("cannot read policy {}: {e}", path.display()),
-                )
-            })?;
+            let text = limited::read_to_string(&path, "the policy", limit::POLICY)
+                .map_err(|e| src.error(Some(&span), e.to_string()))?;
             let policy = Policy::from_json(&text)
                 .map_err(|e| src.error(Some(&span), format!("policy {}: {e}", path.display())))?;
             let shown = path.display().to_string();

@@ -147,6 +147,15 @@ impl Conversation {
             .map(|u| u.name.as_str())
     }
 
+    /// True while a line (a command, an AUTH response or a line of DATA) has begun but not
+    /// ended: the server's per-line deadline runs.
+    pub fn mid_line(&self) -> bool {
+        match &self.mode {
+            Mode::Data(reader) => !reader.at_line_start(),
+            _ => !self.framer.is_empty(),
+        }
+    }
+
     /// Call after a successful STARTTLS handshake: SMTP starts over inside TLS (RFC 3207).
     pub fn tls_started(&mut self) {
         self.tls = true;

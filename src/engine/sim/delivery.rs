@@ -51,62 +51,132 @@ impl Verdict {
     }
 }
 
-/// The From header: its first address and display name.
+/// The From header: its first address and display name, and any further addresses (a From
+/// may list several mailboxes; SES checks each one's identity).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FromHeader {
     pub address: String,
     pub display_name: Option<String>,
+    pub others: Vec<String>,
 }
 
 /// Finds the From header in a message's header block (unfolding continuation lines).
 pub fn from_header(message: &[u8]) -> Option<FromHeader> {
+    check_from(message).ok().flatten()
+}
+
+/// The From header as SES reads it, or the `554` SES sends for it: a second From header is
+/// a duplicate (From may appear once), and an address with a control character in it is
+/// illegal. `Ok(None)`: no usable From (MAIL FROM stands in).
+pub fn check_from(message: &[u8]) -> Result<Option<FromHeader>, String> {
     let head_end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(message.len(), |p| p + 2);
     let head = String::from_utf8_lossy(&message[..head_end]);
-    let mut value: Option<String> = None;
+    let froms: Vec<String> = header_fields(&head)
+        .into_iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("from"))
+        .map(|(_, value)| value)
+        .collect();
+    match froms.as_slice() {
+        [] => Ok(None),
+        [value] => parse_from_value(value),
+        _ => Err("554 Transaction failed: Duplicate header 'From'.".into()),
+    }
+}
+
+/// The header fields, unfolded: (name, value).
+fn header_fields(head: &str) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = Vec::new();
     for line in head.split("\r\n") {
         if line.starts_with([' ', '\t']) {
-            if let Some(v) = value.as_mut() {
+            if let Some((_, v)) = fields.last_mut() {
                 v.push(' ');
                 v.push_str(line.trim());
             }
             continue;
         }
-        if value.is_some() {
-            break; // the From header ended
-        }
-        if let Some((name, rest)) = line.split_once(':')
-            && name.trim_end().eq_ignore_ascii_case("from")
-        {
-            value = Some(rest.trim().to_string());
+        if let Some((name, rest)) = line.split_once(':') {
+            fields.push((name.trim_end().to_string(), rest.trim().to_string()));
         }
     }
-    parse_from_value(&value?)
+    fields
 }
 
-fn parse_from_value(value: &str) -> Option<FromHeader> {
-    if let (Some(open), Some(close)) = (value.find('<'), value.find('>'))
+/// Splits an address list at top-level commas (not inside quotes, angle brackets or
+/// comments).
+fn split_mailboxes(value: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted, mut depth) = (Vec::new(), 0, false, 0i32);
+    let mut escaped = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' | '(' if !quoted => depth += 1,
+            '>' | ')' if !quoted => depth -= 1,
+            ',' if !quoted && depth <= 0 => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+/// One mailbox: (address, display name).
+fn parse_mailbox(text: &str) -> (String, Option<String>) {
+    if let (Some(open), Some(close)) = (text.find('<'), text.rfind('>'))
         && open < close
     {
-        let address = value[open + 1..close].trim().to_string();
-        let name = value[..open].trim().trim_matches('"').trim();
-        return is_valid_address(&address).then(|| FromHeader {
-            address,
-            display_name: (!name.is_empty()).then(|| name.to_string()),
-        });
+        let name = text[..open].trim().trim_matches('"').trim();
+        let address = text[open + 1..close].trim().to_string();
+        return (address, (!name.is_empty()).then(|| name.to_string()));
     }
-    let first = value.split(',').next()?.trim();
     // Drop a trailing "(comment)".
-    let address = match first.find('(') {
-        Some(p) => first[..p].trim(),
-        None => first,
+    let address = match text.find('(') {
+        Some(p) => &text[..p],
+        None => text,
     };
-    is_valid_address(address).then(|| FromHeader {
-        address: address.to_string(),
-        display_name: None,
-    })
+    (address.trim().to_string(), None)
+}
+
+/// The refusal for an address with a control character, naming the part that holds it.
+fn illegal_address(address: &str) -> Option<String> {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    if local.chars().any(char::is_control) {
+        // Shown escaped: a simulator must not send raw control bytes back to any client.
+        let shown = crate::engine::escape::escape_str(address);
+        return Some(format!(
+            "554 Transaction failed: Address contains illegal characters in user name: '<{shown}>'."
+        ));
+    }
+    domain
+        .chars()
+        .any(char::is_control)
+        .then(|| "554 Transaction failed: Domain contains illegal character".to_string())
+}
+
+fn parse_from_value(value: &str) -> Result<Option<FromHeader>, String> {
+    let mailboxes: Vec<(String, Option<String>)> = split_mailboxes(value)
+        .into_iter()
+        .map(parse_mailbox)
+        .collect();
+    if let Some(reply) = mailboxes.iter().find_map(|(a, _)| illegal_address(a)) {
+        return Err(reply);
+    }
+    let mut valid = mailboxes.into_iter().filter(|(a, _)| is_valid_address(a));
+    let Some((address, display_name)) = valid.next() else {
+        return Ok(None);
+    };
+    Ok(Some(FromHeader {
+        address,
+        display_name,
+        others: valid.map(|(a, _)| a).collect(),
+    }))
 }
 
 fn is_verified(address: &str, verified: &[String]) -> bool {
@@ -136,7 +206,13 @@ impl SimAccount {
             );
         }
 
-        let header = from_header(&tx.body);
+        // Header checks come first: SES validates the message before authorizing it.
+        let header = match check_from(&tx.body) {
+            Ok(h) => h,
+            Err(reply) => {
+                return Verdict::rejected(reply, Some("the From header was refused".into()));
+            }
+        };
         let from = header
             .as_ref()
             .map_or(tx.mail_from, |h| h.address.as_str())
@@ -191,6 +267,9 @@ impl SimAccount {
             }
         };
         check(&from);
+        for other in header.iter().flat_map(|h| &h.others) {
+            check(other);
+        }
         check(tx.mail_from);
         if sandbox {
             tx.recipients.iter().for_each(|r| check(r));
@@ -242,7 +321,8 @@ mod tests {
             h("Subject: x\r\nFrom: Alice Example <alice@example.com>\r\n\r\nbody"),
             Some(FromHeader {
                 address: "alice@example.com".into(),
-                display_name: Some("Alice Example".into())
+                display_name: Some("Alice Example".into()),
+                others: vec![],
             })
         );
         assert_eq!(
@@ -430,6 +510,75 @@ mod tests {
         assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
         // Without a From header, MAIL FROM stands in.
         let v = account.deliver(tx(user, "noreply@example.com", &one, "Subject: x\r\n\r\n"));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+    }
+
+    #[test]
+    fn from_headers_ses_refuses() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let good = user_index(&account, "good");
+        let one = vec!["rcpt@example.org".to_string()];
+        let deliver = |body: &str| account.deliver(tx(good, "sender@example.com", &one, body));
+        // Two From headers: From may appear only once.
+        let v = deliver("From: a@example.com\r\nSubject: x\r\nFROM: b@example.com\r\n\r\nx\r\n");
+        assert_eq!(v.reply, "554 Transaction failed: Duplicate header 'From'.");
+        // A second, unverified address in From.
+        let v = deliver("From: \"Ops, Team\" <a@example.com>, intruder@evil.example\r\n\r\nx\r\n");
+        assert_eq!(
+            v.reply,
+            "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: intruder@evil.example"
+        );
+        // Control characters in the address.
+        let v = deliver("From: Eve <ev\u{1b}[2Je@example.com>\r\n\r\nx\r\n");
+        assert_eq!(
+            v.reply,
+            "554 Transaction failed: Address contains illegal characters in user name: '<ev\\x1b[2Je@example.com>'."
+        );
+        let v = deliver("From: eve@exam\u{7}ple.com\r\n\r\nx\r\n");
+        assert_eq!(
+            v.reply,
+            "554 Transaction failed: Domain contains illegal character"
+        );
+        assert_eq!(account.mailbox.len(), 0);
+        // Each refusal is classified by its catalog entry, which cites SES's documentation.
+        for (reply, id) in [
+            (
+                "554 Transaction failed: Duplicate header 'From'.",
+                "ses-duplicate-header",
+            ),
+            (
+                "554 Transaction failed: Address contains illegal characters in user name: '<ev\\x1b[2Je@example.com>'.",
+                "ses-illegal-local-part",
+            ),
+            (
+                "554 Transaction failed: Domain contains illegal character",
+                "ses-illegal-domain",
+            ),
+            (
+                "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: intruder@evil.example",
+                "ses-not-verified",
+            ),
+        ] {
+            let mut parser = crate::engine::reply::ReplyParser::default();
+            parser.push(reply.as_bytes());
+            parser.push(b"\r\n");
+            let parsed = parser.next_reply().unwrap().unwrap();
+            let ctx = crate::engine::classify::Context {
+                after: Some(crate::engine::command::Verb::DataEnd),
+                ..Default::default()
+            };
+            let d = crate::engine::classify::Catalog::builtin()
+                .classify(&parsed, &ctx)
+                .diagnosis;
+            assert_eq!(d.id.as_deref(), Some(id), "{reply}");
+            let source = d.source.unwrap_or_default();
+            assert!(
+                source.starts_with("https://docs.aws.amazon.com/ses/"),
+                "{id}: {source}"
+            );
+        }
+        // Two verified addresses are fine.
+        let v = deliver("From: a@example.com, b@example.com\r\n\r\nx\r\n");
         assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
     }
 

@@ -257,6 +257,11 @@ impl DataReader {
         (i, false)
     }
 
+    /// True between lines of the body (no partial line pending).
+    pub fn at_line_start(&self) -> bool {
+        self.state == DataState::LineStart
+    }
+
     /// Bytes of the body seen so far (including any beyond the limit).
     pub fn size(&self) -> usize {
         self.size

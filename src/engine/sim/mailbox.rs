@@ -186,9 +186,17 @@ impl Mailbox {
         let Some(dir) = &self.dir else {
             return Ok(None);
         };
-        tokio::fs::create_dir_all(dir).await?;
+        // Private (0700 folder, 0600 files): messages may hold anything, secrets included.
+        let dir = dir.clone();
         let path = dir.join(format!("{}.eml", message.id));
-        tokio::fs::write(&path, message.to_eml()).await?;
+        let eml = message.to_eml();
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::engine::private::create_dir_all(&dir)?;
+            crate::engine::private::replace(&target, &eml)
+        })
+        .await
+        .map_err(io::Error::other)??;
         Ok(Some(path))
     }
 }
@@ -257,11 +265,18 @@ mod tests {
         let m = mb.push(message("0100abc", 3));
         let path = mb.write_eml(&m).await.unwrap().unwrap();
         assert_eq!(path, dir.path().join("spool/0100abc.eml"));
-        let text = std::fs::read_to_string(path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with(
             "Return-Path: <a@example.com>\r\nX-Smtpscope-Rcpt-To: b@example.com, c@example.com\r\n"
         ));
         assert!(text.ends_with("\r\n\r\nxxx"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&path) & 0o777, 0o600);
+            assert_eq!(mode(&dir.path().join("spool")) & 0o777, 0o700);
+        }
         mb.wait_for(1).await;
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,7 +36,8 @@ const LINGER: Duration = Duration::from_secs(2);
 const EVENT_BUFFER: usize = 4096;
 const LISTEN_BACKLOG: u32 = 4096;
 
-/// Something that happened, for the simulator's log. Never holds a secret.
+/// Something that happened, for the simulator's log. Never holds a secret; `text` is
+/// escaped (no control or format characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimEvent {
     pub time: DateTime<Utc>,
@@ -86,11 +87,14 @@ struct Shared {
 
 impl Shared {
     fn event(&self, peer: SocketAddr, text: impl Into<String>) {
+        // Escaped here, once for every consumer: events quote policy text (a Sid), client
+        // input and TLS errors, any of which may hold escape sequences.
+        let text = crate::engine::escape::escape_str(&text.into());
         // A full buffer drops the event: logging must never hold up a connection.
         let _ = self.events.try_send(SimEvent {
             time: Utc::now(),
             peer,
-            text: text.into(),
+            text,
         });
     }
 
@@ -185,11 +189,14 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
 }
 
 impl RunningSim {
-    /// Writes the CA certificate (PEM) for clients' `--ca-file`.
+    /// Writes the CA certificate (PEM) for clients' `--ca-file`, private (mode 0600) and by
+    /// replacing, never following, whatever is at `path` (its default is in the shared /tmp).
     pub fn write_ca(&self, path: &Path) -> Result<(), SimError> {
-        std::fs::write(path, &self.ca_pem).map_err(|source| SimError::WriteCa {
-            path: path.display().to_string(),
-            source,
+        crate::engine::private::replace(path, self.ca_pem.as_bytes()).map_err(|source| {
+            SimError::WriteCa {
+                path: path.display().to_string(),
+                source,
+            }
         })
     }
 
@@ -381,6 +388,51 @@ async fn refuse(shared: &Shared, tcp: TcpStream, peer: SocketAddr, implicit: boo
     }
 }
 
+/// The three clocks of a connection: idle (reset by every byte), the current line's deadline
+/// (from its first byte) and the session's (from the greeting). SES closes slow connections
+/// with the same `451 4.4.2 Timeout waiting for data from client.` whichever runs out.
+struct Deadlines {
+    idle: Duration,
+    line_timeout: Duration,
+    session_ends: Instant,
+    line_ends: Option<Instant>,
+}
+
+impl Deadlines {
+    fn new(limits: &super::config::Limits) -> Deadlines {
+        Deadlines {
+            idle: limits.idle_timeout,
+            line_timeout: limits.line_timeout,
+            session_ends: Instant::now() + limits.session_timeout,
+            line_ends: None,
+        }
+    }
+
+    /// How long the next read may wait, and which clock that is (for the log).
+    fn next(&self, now: Instant) -> (Duration, &'static str) {
+        let mut next = (self.idle, "idle");
+        let session = self.session_ends.saturating_duration_since(now);
+        if session < next.0 {
+            next = (session, "session deadline");
+        }
+        if let Some(line) = self.line_ends.map(|t| t.saturating_duration_since(now))
+            && line < next.0
+        {
+            next = (line, "command line deadline");
+        }
+        next
+    }
+
+    /// After bytes were fed: a line now pending starts its clock (unless it already had one).
+    fn fed(&mut self, mid_line: bool, now: Instant) {
+        self.line_ends = if mid_line {
+            self.line_ends.or(Some(now + self.line_timeout))
+        } else {
+            None
+        };
+    }
+}
+
 async fn serve(
     shared: &Shared,
     tcp: TcpStream,
@@ -410,9 +462,11 @@ async fn serve(
         return;
     }
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut clock = Deadlines::new(&shared.account.config.limits);
     loop {
+        let (wait, why) = clock.next(Instant::now());
         let read = tokio::select! {
-            r = timeout(shared.idle(), stream.read(&mut buf)) => r,
+            r = timeout(wait, stream.read(&mut buf)) => r,
             _ = stop.changed() => {
                 shared.event(peer, "simulator shutting down: closing");
                 break;
@@ -421,7 +475,7 @@ async fn serve(
         let n = match read {
             Err(_) => {
                 bump(&shared.counters.timeouts);
-                shared.event(peer, format!("idle: {IDLE_TIMEOUT_REPLY}"));
+                shared.event(peer, format!("{why}: {IDLE_TIMEOUT_REPLY}"));
                 let line = format!("{IDLE_TIMEOUT_REPLY}\r\n");
                 let _ = write_reply(shared, &mut stream, line.as_bytes()).await;
                 break;
@@ -433,6 +487,7 @@ async fn serve(
             Ok(Ok(n)) => n,
         };
         let out = conv.feed(&buf[..n]);
+        clock.fed(conv.mid_line(), Instant::now());
         for line in &out.log {
             shared.event(peer, line.clone());
         }

@@ -31,7 +31,7 @@ fn explain(kind: FormKind) -> &'static str {
             "Sent after the server's 354, dot-stuffed, with Date and Message-ID added."
         }
         FormKind::Raw => {
-            "Sent as typed, plus CRLF. Use a / l for AUTH: a raw AUTH line is recorded unredacted."
+            "Sent as typed, plus CRLF. AUTH data typed here (and any line after a 334) is recorded redacted."
         }
     }
 }
