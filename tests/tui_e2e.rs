@@ -165,11 +165,7 @@ fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
     tmux.keys(&["3"]);
     tmux.wait_for("IAM allows only another source IP");
     let screen = tmux.enter_until("554 Access denied", 14);
-    let screen = if screen.contains("Verdict:") {
-        screen
-    } else {
-        tmux.wait_for("Verdict:")
-    };
+    let screen = tmux.showing(screen, "Verdict:");
     println!("--- demo ip-restricted at 100x30 ---\n{screen}");
     assert!(
         screen.contains("Verdict: Authenticated; authorization denied after DATA"),
@@ -195,12 +191,7 @@ fn demo_wrong_password_stops_at_auth_and_names_authentication() {
     );
     tmux.wait_for("a wrong password");
     let screen = tmux.enter_until("535 Authentication", 10);
-    // The verdict may be drawn a frame after the reply.
-    let screen = if screen.contains("Verdict: Authentication failed at AUTH") {
-        screen
-    } else {
-        tmux.wait_for("Verdict: Authentication failed at AUTH")
-    };
+    let screen = tmux.showing(screen, "Verdict: Authentication failed at AUTH");
     assert!(screen.contains("[authentication]"), "{screen}");
     assert!(
         !screen.contains("authorization denied"),
@@ -265,11 +256,7 @@ fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
         "",
     );
     let screen = tmux.enter_until("554 Access denied", 14);
-    let screen = if screen.contains("Verdict: Authenticated") {
-        screen
-    } else {
-        tmux.wait_for("Verdict: Authenticated")
-    };
+    let screen = tmux.showing(screen, "Verdict: Authenticated");
     assert!(screen.contains("TLS 1.3 verified"), "{screen}");
     assert!(
         screen.contains("Verdict: Authenticated; authorization denied after DATA"),
@@ -296,11 +283,7 @@ fn against_aiosmtpd_auth_login_535_is_authentication() {
         "--auth login",
     );
     let screen = tmux.enter_until("535 Authentication Credentials Invalid", 10);
-    let screen = if screen.contains("Verdict: Authentication failed at AUTH") {
-        screen
-    } else {
-        tmux.wait_for("Verdict: Authentication failed at AUTH")
-    };
+    let screen = tmux.showing(screen, "Verdict: Authentication failed at AUTH");
     println!("--- aiosmtpd AUTH LOGIN 535 at 100x30 ---\n{screen}");
     assert!(screen.contains("334 UGFzc3dvcmQ6"), "{screen}");
     assert!(screen.contains("[authentication]"), "{screen}");
