@@ -4,7 +4,7 @@
 #   bash .ci/mutants.sh            # every mutation
 #   bash .ci/mutants.sh NAME...    # some of them (names as printed)
 #
-# It copies the working tree (without target/, .venv/, .git/) to a temporary folder, checks
+# It copies the working tree (without target/, .venv/, .git/) to target/mutants/, checks
 # that the copy passes the tests used below, then for each mutation: restores the copy,
 # applies one small change by regular expression, runs the test binaries that should notice,
 # and expects them to fail. One line per mutation: "caught", "MISSED", "pattern not found"
@@ -34,19 +34,25 @@ MUTATIONS=(
   "login-535-misfiled|assets/replies.toml|(id = \"ses-credentials-invalid\"\n(?:(?!\[\[reply\]\]).*\n)*?after = )\[\"AUTH\", \"AUTH-RESPONSE\"\]|\1[\"AUTH\"]|run_peer|SES's 535 is recognised only as the answer to AUTH, not to the AUTH LOGIN password line"
 )
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The copy lives at a fixed place: its path is compiled into the test binaries
+# (CARGO_MANIFEST_DIR), so a fresh temporary path would leave cargo reusing binaries that look
+# for their files in a folder gone since. Files are extracted with new mtimes (tar -m): a
+# restored file must look newer than the mutated build, or cargo would keep that build.
+work="${MUTANTS_DIR:-$CARGO_TARGET_DIR/mutants}"
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work/smtpscope" "$work/pristine"' EXIT
 copy="$work/smtpscope"
 mkdir "$copy"
 tar -C "$repo" --exclude=./target --exclude=./fuzz/target --exclude=./.venv --exclude=./.git \
-  --exclude=./fuzz/corpus --exclude=./fuzz/artifacts -cf - . | tar -C "$copy" -xf -
+  --exclude=./fuzz/corpus --exclude=./fuzz/artifacts -cf - . | tar -C "$copy" -xmf -
 pristine="$work/pristine"
 mkdir "$pristine"
-tar -C "$copy" -cf - src assets | tar -C "$pristine" -xf -
+tar -C "$copy" -cf - src assets | tar -C "$pristine" -xmf -
 
 restore() {
   rm -rf "$copy/src" "$copy/assets"
-  tar -C "$pristine" -cf - src assets | tar -C "$copy" -xf -
+  tar -C "$pristine" -cf - src assets | tar -C "$copy" -xmf -
 }
 
 # Applies one substitution to every file matching the globs; prints how many places changed.
