@@ -20,7 +20,7 @@ use smtpscope::engine::auth::{Credentials, Mechanism};
 use smtpscope::engine::command::Command;
 use smtpscope::engine::ses;
 use smtpscope::engine::session::{Event, Session, SessionConfig};
-use smtpscope::engine::transcript::{Entry, TextOptions, render_text};
+use smtpscope::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
 use smtpscope::engine::transport::TlsMode;
 use zeroize::Zeroizing;
 
@@ -151,8 +151,9 @@ fn echo_login() -> Vec<Step> {
 }
 
 /// A server that answers the PLAIN blob with a malformed line holding it: the secret would
-/// reach the protocol error's message. The blob starts near byte 200, where the message cuts
-/// a bad line short, so masking must happen before the cut.
+/// reach the protocol error's message. The error shows only the first [`PREVIEW`] bytes of a
+/// bad line, and the blob straddles that cut, so a mask applied after the cut (or none) shows
+/// half a blob: see [`garbage_straddles_the_cut`].
 fn echo_garbage() -> Vec<Step> {
     vec![
         send(GREET),
@@ -164,7 +165,33 @@ fn echo_garbage() -> Vec<Step> {
     ]
 }
 
-const GARBAGE_PREFIX: &str = "what is this? ------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------ ";
+/// How many bytes of a bad line the protocol error shows (`reply::preview`).
+const PREVIEW: usize = 200;
+
+const GARBAGE_PREFIX: &str = "what is this? ------------------------------------------------------------------------------------------------------------------------------ ";
+
+/// The echoed line is GARBAGE_PREFIX, "AUTH PLAIN ", then the blob: the cut falls well inside
+/// the blob, with more than a leak's worth of it on each side.
+#[test]
+fn garbage_straddles_the_cut() {
+    let blob_at = GARBAGE_PREFIX.len() + "AUTH PLAIN ".len();
+    let (form, _) = common::secret_forms(USER, PASSWORD).swap_remove(2);
+    assert!(
+        blob_at + common::LEAK_RUN <= PREVIEW && PREVIEW + common::LEAK_RUN <= blob_at + form.len(),
+        "blob at {blob_at}..{}, cut at {PREVIEW}",
+        blob_at + form.len()
+    );
+}
+
+/// Checks that the malformed line reached the client and was masked in the error, rather
+/// than cut off before the blob.
+fn masked_in_error(text: String) -> String {
+    assert!(
+        text.contains("what is this? ---") && text.contains("AUTH PLAIN <redacted>"),
+        "the malformed line was not shown masked:\n{text}"
+    );
+    text
+}
 
 /// Checks that an echo really carried the secret to the client and was masked.
 fn masked(text: String) -> String {
@@ -175,18 +202,18 @@ fn masked(text: String) -> String {
     text
 }
 
-/// Runs the engine directly and returns its transcript as text and as JSON Lines, plus the
-/// error (if any) the caller would print.
-fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A session whose entries are kept.
+fn recording(cfg: SessionConfig) -> (Session, Arc<Mutex<Vec<Entry>>>) {
     let entries: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let sink_entries = entries.clone();
-    let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
-    cfg.reply_timeout = Duration::from_secs(3);
-    let mut session = Session::new(
+    let session = Session::new(
         cfg,
         Box::new(move |ev| {
             if let Event::Entry(e) = ev {
@@ -194,6 +221,16 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
             }
         }),
     );
+    (session, entries)
+}
+
+/// Runs the engine directly and returns its transcript as text and as JSON Lines, plus the
+/// error (if any) the caller would print.
+fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
+    let rt = runtime();
+    let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
+    cfg.reply_timeout = Duration::from_secs(3);
+    let (mut session, entries) = recording(cfg);
     let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
     let mut printed = String::new();
     rt.block_on(async {
@@ -235,10 +272,7 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
     use smtpscope::tui::action::Action;
     use smtpscope::tui::update::{Msg, update};
     use smtpscope::tui::{Launch, replay, save};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink_events = events.clone();
     let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
@@ -411,7 +445,7 @@ fn outputs(fx: &Fixture) -> Vec<(&'static str, String)> {
     let server = Server::start(echo_garbage());
     out.push((
         "run --json, the PLAIN blob inside a malformed reply (error message)",
-        run_fake(server.port(), &["--json"]),
+        masked_in_error(run_fake(server.port(), &["--json"])),
     ));
     let server = Server::start(echo_plain());
     out.push((
@@ -426,7 +460,7 @@ fn outputs(fx: &Fixture) -> Vec<(&'static str, String)> {
     let server = Server::start(echo_garbage());
     out.push((
         "engine error and transcript, blob in a malformed reply",
-        engine_transcript(server.port(), Mechanism::Plain),
+        masked_in_error(engine_transcript(server.port(), Mechanism::Plain)),
     ));
     // Error paths with the credentials loaded.
     let bad_cert = make_pki(LeafSpec {
@@ -519,18 +553,173 @@ fn no_output_path_shows_the_password_in_any_form() {
     }
 }
 
-/// The check itself can fail: each form it looks for is caught.
+/// The check itself can fail: each form it looks for is caught, whole and cut short.
 #[test]
 fn the_leak_check_catches_every_form() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    for leaked in [
+    let forms = [
         PASSWORD.to_string(),
         b64.encode(PASSWORD),
         b64.encode(format!("\0{USER}\0{PASSWORD}")),
-    ] {
-        let text = format!("<- 535 5.7.8 echo {leaked}");
-        let caught = std::panic::catch_unwind(|| assert_no_secret(&text, USER, PASSWORD));
-        assert!(caught.is_err(), "{leaked} went unnoticed");
+        b64.encode(format!("{USER}\0{PASSWORD}")),
+    ];
+    let leaks =
+        |text: &str| std::panic::catch_unwind(|| assert_no_secret(text, USER, PASSWORD)).is_err();
+    for leaked in &forms {
+        let whole = format!("<- 535 5.7.8 echo {leaked}");
+        // A preview cut after the first LEAK_RUN characters of the password's part.
+        let (_, from) = common::secret_forms(USER, PASSWORD)
+            .into_iter()
+            .find(|(f, _)| f == leaked)
+            .unwrap();
+        let head = &leaked[..from + common::LEAK_RUN];
+        let cut = format!("*** not an SMTP reply line: AUTH PLAIN {head}... (300 bytes)");
+        // The end of the form, as a mask applied to the wrong bytes would leave it.
+        let tail = format!(
+            "<- 500 <redacted>{}",
+            &leaked[leaked.len() - common::LEAK_RUN..]
+        );
+        for text in [whole, cut, tail] {
+            assert!(leaks(&text), "went unnoticed: {text}");
+        }
+    }
+    // Below the threshold, and the user name's own part of the blobs, are not leaks.
+    let short = format!("ok {}", &PASSWORD[..common::LEAK_RUN - 1]);
+    let user_part = b64.encode(format!("\0{USER}"));
+    let clean = format!("250 Ok {short} {} {user_part}", b64.encode(USER));
+    assert!(!leaks(&clean), "a clean text was flagged: {clean}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server text in the session's own entries (Info, Warning, Error)
+//
+// Besides replies, server bytes reach the session's own entries: a 334 challenge decoded into
+// an Info line, certificate names in a TLS Warning or Error. Each such entry must be masked as
+// it is recorded. (Closed entries carry only the session's own fixed reasons: no server text
+// reaches them today.)
+
+/// Base64 of text that holds the password at an offset (2 mod 3) no secret form shares, so
+/// only the decoded challenge can show it.
+fn challenge_holding(password: &str) -> String {
+    use base64::Engine as _;
+    let text = format!("Your password is {password}");
+    assert_eq!("Your password is ".len() % 3, 2);
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// AUTH LOGIN whose first challenge decodes to text holding the password.
+fn challenge_script() -> Vec<Step> {
+    let mut script = vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_AUTH),
+        Step::Expect("AUTH LOGIN"),
+        Step::Send(format!("334 {}\r\n", challenge_holding(PASSWORD)).into_bytes()),
+        Step::ExpectAny,
+        send("334 UGFzc3dvcmQ6\r\n"),
+        Step::ExpectAny,
+        send("535 Authentication Credentials Invalid\r\n"),
+    ];
+    script.extend(quit());
+    script
+}
+
+/// The session's "server challenge decodes to …" Info line must show the password masked.
+#[test]
+fn a_challenge_decoding_to_the_password_is_masked_in_the_info_line() {
+    for extra in [&["--auth", "login"][..], &["--auth", "login", "--json"]] {
+        let server = Server::start(challenge_script());
+        let out = run_fake(server.port(), extra);
+        assert!(
+            out.contains("server challenge decodes to")
+                && out.contains("Your password is <redacted>"),
+            "the decoded challenge was not shown masked:\n{out}"
+        );
+        assert_no_secret(&out, USER, PASSWORD);
+    }
+}
+
+/// A password a certificate name can carry verbatim (no `+` or `/`).
+const CERT_PASSWORD: &str = "BHygieneCertPassword0123456789abcdefghijklmn";
+
+/// AUTH before STARTTLS (a debugger allows it), then a certificate whose issuer's name holds
+/// the password just sent: the TLS Error (verified) or Warning (--insecure) quotes that name.
+/// Returns the texts of the session's own entries, rendered as text and as JSON.
+fn own_entries_after_a_hostile_certificate(insecure: bool) -> Vec<(String, String)> {
+    let ca_name = format!("hygiene CA {CERT_PASSWORD}");
+    let pki = make_pki(LeafSpec {
+        ca_name: &ca_name,
+        ..LeafSpec::default()
+    });
+    let server = Server::start(vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send("250-hygiene.test\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 Ok\r\n"),
+        Step::Expect("AUTH PLAIN "),
+        send("235 Authentication successful.\r\n"),
+        Step::Expect("STARTTLS"),
+        send("220 Ready to start TLS\r\n"),
+        Step::StartTls(tls_config(&pki.leaf_pem, &pki.leaf_key)),
+        Step::Expect("QUIT"),
+        send("221 Bye\r\n"),
+        Step::Close,
+    ]);
+    let rt = runtime();
+    let mut cfg = SessionConfig::new("127.0.0.1", server.port(), TlsMode::Starttls);
+    cfg.reply_timeout = Duration::from_secs(5);
+    // Trust only an unrelated CA: the served leaf's issuer is unknown.
+    let unrelated = make_pki(LeafSpec::default());
+    cfg.tls.ca_file = Some(unrelated.ca_pem.clone());
+    cfg.tls.no_native_roots = true;
+    cfg.tls.insecure = insecure;
+    let (mut session, entries) = recording(cfg);
+    let creds = Credentials::new(USER, Zeroizing::new(CERT_PASSWORD.into())).unwrap();
+    rt.block_on(async {
+        session.connect().await.unwrap();
+        session
+            .command(&Command::Ehlo("client.test".into()))
+            .await
+            .unwrap();
+        session.auth(Mechanism::Plain, &creds, true).await.unwrap();
+        let tls = session.command(&Command::StartTls).await;
+        assert_eq!(tls.is_ok(), insecure, "{tls:?}");
+        session.close().await;
+    });
+    let opts = TextOptions {
+        reveal_user: true,
+        diagnoses: true,
+    };
+    entries
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let text = match &e.kind {
+                EntryKind::Info { text }
+                | EntryKind::Warning { text }
+                | EntryKind::Error { text, .. }
+                | EntryKind::Closed { reason: text } => text.clone(),
+                _ => return None,
+            };
+            Some((text, render_text(e, opts).join("\n")))
+        })
+        .collect()
+}
+
+#[test]
+fn certificate_names_holding_the_password_are_masked_in_tls_errors_and_warnings() {
+    for (insecure, kind) in [(false, "error"), (true, "warning")] {
+        let own = own_entries_after_a_hostile_certificate(insecure);
+        let all: String = own
+            .iter()
+            .map(|(text, rendered)| format!("{text}\n{rendered}\n"))
+            .collect();
+        assert!(
+            own.iter()
+                .any(|(text, _)| text.contains("hygiene CA <redacted>")),
+            "no {kind} quoted the issuer masked:\n{all}"
+        );
+        assert_no_secret(&all, USER, CERT_PASSWORD);
     }
 }

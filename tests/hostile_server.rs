@@ -144,7 +144,7 @@ fn plain_session(server: &Server, timeout: Duration) -> (Session, Recorder) {
     session(config(server.addr, TlsMode::None, timeout, None))
 }
 
-/// Runs `fut`, failing the test if it takes longer than `limit`.
+/// Runs `fut`, failing the test if it hangs past `limit` (a hang guard, not a speed check).
 async fn bounded<T>(limit: Duration, fut: impl Future<Output = T>) -> T {
     let start = Instant::now();
     match tokio::time::timeout(limit, fut).await {
@@ -154,6 +154,20 @@ async fn bounded<T>(limit: Duration, fut: impl Future<Output = T>) -> T {
             start.elapsed()
         ),
     }
+}
+
+/// `close()` on a session whose connection is already gone records nothing: no QUIT is sent,
+/// so none waits a reply timeout for its answer.
+async fn close_sends_nothing(s: &mut Session, rec: &Recorder) {
+    let before = rec.entries().len();
+    bounded(HANG_GUARD, s.close()).await;
+    let after = rec.entries();
+    assert_eq!(
+        after.len(),
+        before,
+        "close() recorded {:?}",
+        &after[before..]
+    );
 }
 
 fn ehlo() -> Command {
@@ -319,17 +333,18 @@ impl RunOut {
             .collect()
     }
 
-    /// Asserts the exit code, the failed phase and that the run ended in time.
-    fn expect(&self, code: i32, phase: Option<&str>, within: Duration) -> &RunOut {
+    /// Asserts the exit code and the failed phase, and that the run did not hang.
+    fn expect(&self, code: i32, phase: Option<&str>) -> &RunOut {
         assert_eq!(self.code(), Some(code), "exit code\n{}", self.text());
         let summary = self.summary();
         match phase {
             Some(p) => assert_eq!(summary["failed_phase"], p, "{}", self.text()),
             None => assert!(summary.get("failed_phase").is_none(), "{}", self.text()),
         }
+        println!("measured: the run took {:?}", self.elapsed);
         assert!(
-            self.elapsed < within,
-            "took {:?}, limit {within:?}\n{}",
+            self.elapsed < HANG_GUARD,
+            "hung: took {:?} (hang guard {HANG_GUARD:?})\n{}",
             self.elapsed,
             self.text()
         );
@@ -372,9 +387,13 @@ fn shorten(text: &str) -> String {
     )
 }
 
+/// The reply timeout of most scenarios.
 const SHORT: Duration = Duration::from_secs(2);
-/// Slack for process start-up and scheduling on a busy 2-core machine.
-const MARGIN: Duration = Duration::from_millis(2500);
+/// A hang guard, not a speed check: how long any one scenario may run before the test calls
+/// it hung. Generous on purpose (a busy 2-core machine); what a scenario took is printed, and
+/// speed is the benchmarks' business. Lower bounds (`>= SHORT`) stay: they check that a
+/// timeout waited as long as configured.
+const HANG_GUARD: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // Connection
@@ -384,7 +403,7 @@ async fn no_greeting_times_out_with_a_hint() {
     let server = Server::start(vec![Step::Stall]);
     let (mut s, rec) = plain_session(&server, SHORT);
     let start = Instant::now();
-    let err = bounded(SHORT + MARGIN, s.connect()).await.unwrap_err();
+    let err = bounded(HANG_GUARD, s.connect()).await.unwrap_err();
     assert!(start.elapsed() >= SHORT, "{:?}", start.elapsed());
     assert!(
         matches!(
@@ -404,14 +423,14 @@ async fn no_greeting_times_out_with_a_hint() {
         "a timed-out session is out of step and must be dropped"
     );
     // And close() must not wait another timeout for a QUIT reply.
-    bounded(Duration::from_millis(500), s.close()).await;
+    close_sends_nothing(&mut s, &rec).await;
 }
 
 #[test]
 fn no_greeting_binary() {
     let server = Server::start(vec![Step::Stall]);
     let run = Run::new(server.addr).set("--timeout", "2").exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     assert!(run.error_text().contains("no greeting"), "{}", run.text());
 }
 
@@ -421,9 +440,7 @@ async fn greeting_then_close() {
     let (mut s, rec) = plain_session(&server, SHORT);
     assert_eq!(s.connect().await.unwrap().code, 220);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert_eq!(err.phase(), Phase::Connection, "{err}");
     assert!(err.to_string().contains("closed the connection"), "{err}");
     assert!(!s.is_connected());
@@ -438,7 +455,7 @@ async fn greeting_then_close() {
 fn greeting_then_close_binary() {
     let server = Server::start(vec![send(GREET), Step::Close]);
     let run = Run::new(server.addr).exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     assert!(run.error_text().contains("closed"), "{}", run.text());
 }
 
@@ -457,9 +474,7 @@ async fn reset_mid_reply_is_a_connection_error() {
     let server = Server::start(reset_mid_reply());
     let (mut s, rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -481,7 +496,7 @@ async fn reset_mid_reply_is_a_connection_error() {
 fn reset_mid_reply_binary() {
     let server = Server::start(reset_mid_reply());
     let run = Run::new(server.addr).exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     assert!(run.error_text().contains("reset"), "{}", run.text());
 }
 
@@ -503,7 +518,7 @@ fn one_byte_writes() -> Vec<Step> {
 async fn reply_in_one_byte_writes_is_reassembled() {
     let server = Server::start(one_byte_writes());
     let (mut s, rec) = plain_session(&server, Duration::from_secs(5));
-    let greeting = bounded(Duration::from_secs(8), s.connect()).await.unwrap();
+    let greeting = bounded(HANG_GUARD, s.connect()).await.unwrap();
     assert_eq!(greeting.last_text(), "hostile.test ESMTP fake");
     let reply = s.command(&ehlo()).await.unwrap();
     assert_eq!(reply.lines.len(), 4);
@@ -522,7 +537,7 @@ async fn reply_in_one_byte_writes_is_reassembled() {
 fn reply_in_one_byte_writes_binary() {
     let server = Server::start(one_byte_writes());
     let run = Run::new(server.addr).set("--quit-after", "ehlo").exec();
-    run.expect(0, None, Duration::from_secs(8));
+    run.expect(0, None);
     let codes: Vec<i64> = run
         .of_type("reply")
         .iter()
@@ -544,9 +559,7 @@ async fn multiline_with_mismatched_codes_is_a_protocol_error() {
     let server = Server::start(mismatched_codes());
     let (mut s, rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -571,7 +584,7 @@ async fn multiline_with_mismatched_codes_is_a_protocol_error() {
 fn multiline_with_mismatched_codes_binary() {
     let server = Server::start(mismatched_codes());
     let run = Run::new(server.addr).exec();
-    run.expect(13, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"));
     assert!(run.error_text().contains("changed its code"));
 }
 
@@ -590,9 +603,7 @@ async fn missing_final_line_then_close() {
     let server = Server::start(missing_final_line(Step::Close));
     let (mut s, _rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert!(
         matches!(err, SessionError::Closed { after: Verb::Ehlo }),
         "{err:?}"
@@ -606,9 +617,7 @@ async fn missing_final_line_then_stall() {
     let (mut s, _rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
     let start = Instant::now();
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert!(start.elapsed() >= SHORT);
     assert!(
         matches!(
@@ -627,12 +636,10 @@ async fn missing_final_line_then_stall() {
 #[test]
 fn missing_final_line_binary() {
     let server = Server::start(missing_final_line(Step::Close));
-    Run::new(server.addr)
-        .exec()
-        .expect(3, Some("connection"), SHORT + MARGIN);
+    Run::new(server.addr).exec().expect(3, Some("connection"));
     let server = Server::start(missing_final_line(Step::Stall));
     let run = Run::new(server.addr).set("--timeout", "2").exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     assert!(run.error_text().contains("part of a reply arrived"));
 }
 
@@ -668,7 +675,7 @@ async fn bare_lf_endings_are_read_and_flagged() {
 fn bare_lf_endings_binary() {
     let server = Server::start(bare_lf());
     let run = Run::new(server.addr).set("--quit-after", "ehlo").exec();
-    run.expect(0, None, SHORT + MARGIN);
+    run.expect(0, None);
     let replies = run.of_type("reply");
     assert_eq!(replies.len(), 3, "{}", run.text());
     // In JSON a bare-LF line keeps its exact bytes and says so.
@@ -736,7 +743,7 @@ fn control_characters_binary_text_and_json() {
 
     let server = Server::start(ansi_script());
     let run = Run::new(server.addr).exec();
-    run.expect(7, Some("envelope"), SHORT + MARGIN);
+    run.expect(7, Some("envelope"));
     assert!(!run.out.stdout.contains(&0x1b));
     // Non-UTF-8 lines travel as base64 of the exact bytes.
     let greeting = &run.of_type("reply")[0]["lines"][0];
@@ -781,9 +788,7 @@ const MEMORY_CAP_KIB: u64 = 64 * 1024;
 async fn gigabyte_without_crlf_is_refused_with_bounded_buffer() {
     let server = Server::start(vec![Step::Flood(1 << 30)]);
     let (mut s, rec) = plain_session(&server, Duration::from_secs(10));
-    let err = bounded(Duration::from_secs(15), s.connect())
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.connect()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -833,9 +838,7 @@ fn continuation_flood() -> Vec<Step> {
 async fn hundred_thousand_continuation_lines_are_refused() {
     let server = Server::start(continuation_flood());
     let (mut s, _rec) = plain_session(&server, Duration::from_secs(10));
-    let err = bounded(Duration::from_secs(15), s.connect())
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.connect()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -853,7 +856,7 @@ async fn hundred_thousand_continuation_lines_are_refused() {
 fn hundred_thousand_continuation_lines_binary() {
     let server = Server::start(continuation_flood());
     let run = Run::new(server.addr).exec();
-    run.expect(13, Some("service"), Duration::from_secs(10));
+    run.expect(13, Some("service"));
     assert!(run.error_text().contains("more than 4096 lines"));
 }
 
@@ -891,7 +894,7 @@ async fn ehlo_with_3000_lines_works() {
     let server = Server::start(script(vec![until_ehlo(&long_ehlo(3000)), quit()]));
     let (mut s, _rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
-    let reply = bounded(SHORT + MARGIN, s.command(&ehlo())).await.unwrap();
+    let reply = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap();
     assert_eq!(reply.lines.len(), 3000);
     assert_eq!(s.model().capabilities().unwrap().keywords.len(), 2999);
     s.close().await;
@@ -903,7 +906,7 @@ fn ehlo_with_3000_lines_binary() {
     Run::new(server.addr)
         .set("--quit-after", "ehlo")
         .exec()
-        .expect(0, None, SHORT + MARGIN);
+        .expect(0, None);
 }
 
 #[tokio::test]
@@ -911,9 +914,7 @@ async fn ehlo_with_5000_lines_is_over_the_limit() {
     let server = Server::start(until_ehlo(&long_ehlo(5000)));
     let (mut s, rec) = plain_session(&server, SHORT);
     s.connect().await.unwrap();
-    let err = bounded(SHORT + MARGIN, s.command(&ehlo()))
-        .await
-        .unwrap_err();
+    let err = bounded(HANG_GUARD, s.command(&ehlo())).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -931,7 +932,7 @@ async fn ehlo_with_5000_lines_is_over_the_limit() {
 fn ehlo_with_5000_lines_binary() {
     let server = Server::start(until_ehlo(&long_ehlo(5000)));
     let run = Run::new(server.addr).exec();
-    run.expect(13, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"));
     assert!(run.error_text().contains("more than 4096 lines"));
 }
 
@@ -952,7 +953,7 @@ async fn garbage_codes_are_protocol_errors() {
     ] {
         let server = Server::start(vec![send(garbage), Step::Stall]);
         let (mut s, rec) = plain_session(&server, SHORT);
-        let err = bounded(SHORT + MARGIN, s.connect()).await.unwrap_err();
+        let err = bounded(HANG_GUARD, s.connect()).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -976,7 +977,7 @@ async fn garbage_codes_are_protocol_errors() {
 fn garbage_code_binary() {
     let server = Server::start(vec![send("600 six hundred\r\n"), Step::Stall]);
     let run = Run::new(server.addr).exec();
-    run.expect(13, Some("service"), SHORT + MARGIN);
+    run.expect(13, Some("service"));
     assert!(
         run.error_text().contains("600 six hundred"),
         "{}",
@@ -1040,7 +1041,7 @@ async fn code_421_at_every_point_closes_the_session() {
                 .await
                 .map(|(r, _)| r)
         };
-        let reply: Reply = bounded(SHORT + MARGIN, flow)
+        let reply: Reply = bounded(HANG_GUARD, flow)
             .await
             .unwrap_or_else(|e| panic!("{point}: {e}"));
         assert_eq!(reply.code, 421, "{point}");
@@ -1048,7 +1049,7 @@ async fn code_421_at_every_point_closes_the_session() {
             !s.is_connected(),
             "{point}: 421 means the server is closing"
         );
-        bounded(Duration::from_millis(500), s.close()).await;
+        close_sends_nothing(&mut s, &rec).await;
         let last = rec.replies().pop().unwrap();
         assert_eq!(last.code, 421);
         assert!(last.class.verdict.is_failure());
@@ -1079,7 +1080,7 @@ fn code_421_at_every_point_binary() {
             "{point}: a classified failure, got {code}\n{}",
             run.text()
         );
-        assert!(run.elapsed < SHORT + MARGIN);
+        assert!(run.elapsed < HANG_GUARD, "hung: {:?}", run.elapsed);
         let last = run.of_type("reply").pop().unwrap();
         assert_eq!(last["code"], 421, "{point}");
     }
@@ -1132,7 +1133,7 @@ fn starttls_refused_454_binary() {
         .set("--tls", "starttls")
         .set("--ca-file", pki.ca_pem.to_str().unwrap())
         .exec();
-    run.expect(4, Some("tls"), SHORT + MARGIN);
+    run.expect(4, Some("tls"));
     assert_eq!(run.summary()["failed_step"], "start-tls");
 }
 
@@ -1167,7 +1168,7 @@ async fn expect_tls_failure(steps: Vec<Step>, needle: &str) {
     ));
     s.connect().await.unwrap();
     s.command(&ehlo()).await.unwrap();
-    let err = bounded(SHORT + MARGIN, s.command(&Command::StartTls))
+    let err = bounded(HANG_GUARD, s.command(&Command::StartTls))
         .await
         .unwrap_err();
     assert!(matches!(err, SessionError::Tls(_)), "{err:?}");
@@ -1196,7 +1197,7 @@ fn starttls_accepted_then_plaintext_or_garbage_binary() {
             .set("--tls", "starttls")
             .set("--ca-file", pki.ca_pem.to_str().unwrap())
             .exec();
-        run.expect(4, Some("tls"), SHORT + MARGIN);
+        run.expect(4, Some("tls"));
         assert!(run.error_text().contains("plaintext"), "{}", run.text());
     }
 }
@@ -1261,7 +1262,7 @@ fn data_injected_after_220_ready_binary() {
         .set("--ca-file", pki.ca_pem.to_str().unwrap())
         .set("--quit-after", "tls")
         .exec();
-    run.expect(0, None, SHORT + MARGIN);
+    run.expect(0, None);
     assert!(
         run.of_type("warning").iter().any(|w| w["text"]
             .as_str()
@@ -1345,7 +1346,7 @@ async fn certificate_failures_name_their_reason() {
         ));
         s.connect().await.unwrap();
         s.command(&ehlo()).await.unwrap();
-        let err = bounded(SHORT + MARGIN, s.command(&Command::StartTls))
+        let err = bounded(HANG_GUARD, s.command(&Command::StartTls))
             .await
             .unwrap_err();
         let SessionError::Tls(TlsError::Verify { reason, chain }) = &err else {
@@ -1373,7 +1374,7 @@ fn certificate_failures_binary() {
             .set("--tls", "starttls")
             .set("--ca-file", pki.ca_pem.to_str().unwrap())
             .exec();
-        run.expect(4, Some("tls"), SHORT + MARGIN);
+        run.expect(4, Some("tls"));
         assert!(
             run.error_text().contains(case.reason),
             "{}: {}",
@@ -1400,7 +1401,7 @@ async fn server_closes_during_data() {
     let (mut s, _rec) = plain_session(&server, SHORT);
     through_354(&mut s).await;
     let err = bounded(
-        SHORT + MARGIN,
+        HANG_GUARD,
         s.send_message(MessageSource::Text(message(8 << 20))),
     )
     .await
@@ -1436,7 +1437,7 @@ fn server_closes_during_data_binary() {
         .set("--data", &data)
         .set("--timeout", "2")
         .exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     assert_eq!(run.summary()["failed_step"], "dot");
 }
 
@@ -1456,7 +1457,7 @@ async fn server_stops_reading_during_data() {
     through_354(&mut s).await;
     let start = Instant::now();
     let err = bounded(
-        SHORT + MARGIN,
+        HANG_GUARD,
         s.send_message(MessageSource::Text(message(32 << 20))),
     )
     .await
@@ -1493,7 +1494,7 @@ async fn server_replies_before_data_is_finished() {
     let (mut s, rec) = plain_session(&server, SHORT);
     through_354(&mut s).await;
     let (reply, _stats) = bounded(
-        SHORT + MARGIN,
+        HANG_GUARD,
         s.send_message(MessageSource::Text(message(32 << 20))),
     )
     .await
@@ -1510,7 +1511,7 @@ async fn server_replies_before_data_is_finished() {
         rec.warnings()
     );
     assert!(!s.is_connected(), "the rest of the message was not sent");
-    bounded(Duration::from_millis(500), s.close()).await;
+    close_sends_nothing(&mut s, &rec).await;
 }
 
 #[test]
@@ -1522,7 +1523,7 @@ fn server_replies_before_data_is_finished_binary() {
         .set("--data", &data)
         .set("--timeout", "2")
         .exec();
-    run.expect(8, Some("content"), SHORT + MARGIN);
+    run.expect(8, Some("content"));
     let last = run.of_type("reply").pop().unwrap();
     assert_eq!(last["code"], 554);
     assert_eq!(last["after"], "data-end");
@@ -1540,12 +1541,11 @@ async fn slow_loris_hits_the_reply_timeout() {
     let server = Server::start(slow_loris());
     let (mut s, _rec) = plain_session(&server, SHORT);
     let start = Instant::now();
-    let err = bounded(SHORT + MARGIN, s.connect()).await.unwrap_err();
+    let err = bounded(HANG_GUARD, s.connect()).await.unwrap_err();
     let took = start.elapsed();
-    assert!(
-        took >= SHORT && took < SHORT + Duration::from_millis(700),
-        "{took:?}"
-    );
+    // The timeout bounds the whole reply, not each read: a byte a second never resets it.
+    println!("measured: the slow loris was cut off after {took:?} (reply timeout {SHORT:?})");
+    assert!(took >= SHORT, "{took:?}");
     assert!(err.to_string().contains("part of a reply arrived"), "{err}");
     assert!(!s.is_connected());
 }
@@ -1554,7 +1554,7 @@ async fn slow_loris_hits_the_reply_timeout() {
 fn slow_loris_binary() {
     let server = Server::start(slow_loris());
     let run = Run::new(server.addr).set("--timeout", "2").exec();
-    run.expect(3, Some("connection"), SHORT + MARGIN);
+    run.expect(3, Some("connection"));
     let err = run.error_text();
     assert!(err.contains("within 2s"), "{err}");
     assert!(err.contains("part of a reply arrived"), "{err}");
@@ -1594,7 +1594,7 @@ fn unsolicited_reply_in_the_same_write_binary() {
     ehlo_and_more.push_str("250 2.0.0 surprise, nobody asked\r\n");
     let server = Server::start(script(vec![until_ehlo(&ehlo_and_more), quit()]));
     let run = Run::new(server.addr).set("--quit-after", "ehlo").exec();
-    run.expect(0, None, SHORT + MARGIN);
+    run.expect(0, None);
     let replies = run.of_type("reply");
     let surprise = replies
         .iter()
@@ -1657,7 +1657,7 @@ fn auth_mechanism_not_offered_binary() {
         .set("--user", USER)
         .env("SMTPSCOPE_PASSWORD", PASSWORD)
         .exec();
-    run.expect(12, Some("authentication"), SHORT + MARGIN);
+    run.expect(12, Some("authentication"));
     assert!(run.full_text().contains("did not offer AUTH PLAIN"));
     assert_no_secret(&run.full_text(), USER, PASSWORD);
 }
@@ -1700,6 +1700,6 @@ async fn ipv6_loopback_full_session() {
 fn ipv6_loopback_binary() {
     let server = Server::start_on("[::1]:0", full_session()).expect("bind [::1]:0");
     let run = Run::new(server.addr).exec();
-    run.expect(0, None, SHORT + MARGIN);
+    run.expect(0, None);
     assert_eq!(server.finish().data.len(), 1);
 }

@@ -149,6 +149,56 @@ fn seed_scenario_wrong_password_535_then_530() {
     assert_no_secret(&text(&out), GOOD.0, "abcdefg");
 }
 
+/// AUTH LOGIN with a wrong password, end to end: the 535 answers the password line (an
+/// AUTH-RESPONSE, not the AUTH command), and is still authentication, with SES's own entry.
+#[test]
+fn auth_login_535_is_authentication_end_to_end() {
+    let pki = make_pki(LeafSpec::default());
+    let p = peer(&pki);
+    let out = run_json(
+        p.port,
+        &pki,
+        GOOD.0,
+        "BWrongPasswordForLogin0000000000000000000000",
+        &["--auth", "login", "--keep-going"],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(6), "authentication exit code\n{t}");
+    let lines = json_lines(&out);
+    let replies = replies(&lines);
+    let prompts: Vec<_> = replies
+        .iter()
+        .filter(|r| r["code"] == 334)
+        .map(|r| (r["after"].as_str().unwrap(), r["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        prompts,
+        [("auth", "VXNlcm5hbWU6"), ("auth-response", "UGFzc3dvcmQ6")],
+        "{t}"
+    );
+    let refused = replies.iter().find(|r| r["code"] == 535).expect("a 535");
+    assert_eq!(refused["after"], "auth-response", "{t}");
+    assert_eq!(refused["text"], "Authentication Credentials Invalid", "{t}");
+    assert_eq!(refused["phase"], "authentication", "{t}");
+    assert_eq!(refused["verdict"], "permanent", "{t}");
+    assert_eq!(refused["diagnosis"]["id"], "ses-credentials-invalid", "{t}");
+    let mail = replies
+        .iter()
+        .find(|r| r["after"] == "mail")
+        .expect("--keep-going reaches MAIL FROM");
+    assert_eq!(mail["code"], 530, "{t}");
+    assert_eq!(mail["phase"], "authentication", "{t}");
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        summary["verdict"],
+        "Authentication failed at AUTH (535): the server refused the credentials",
+        "{t}"
+    );
+    assert_eq!(summary["outcome"], "authentication_failed", "{t}");
+    assert_eq!(summary["failed_phase"], "authentication", "{t}");
+    assert_no_secret(&t, GOOD.0, "BWrongPasswordForLogin0000000000000000000000");
+}
+
 #[test]
 fn wrong_password_stops_at_auth_without_keep_going() {
     let pki = make_pki(LeafSpec::default());
@@ -487,9 +537,12 @@ fn a_40_mb_message_is_streamed_not_loaded() {
     )
     .unwrap();
     let line = format!("{}\r\n", "x".repeat(76));
+    // Every 1000th line starts with a dot, which must travel stuffed and arrive unstuffed.
+    let mut stuffed = 0u64;
     for i in 0..(40 * 1024 * 1024 / line.len()) {
         if i % 1000 == 0 {
-            f.write_all(b".a dot-stuffed line\r\n").unwrap();
+            f.write_all(b".a line with a leading dot\r\n").unwrap();
+            stuffed += 1;
         } else {
             f.write_all(line.as_bytes()).unwrap();
         }
@@ -535,12 +588,19 @@ fn a_40_mb_message_is_streamed_not_loaded() {
         GOOD.1,
     );
     assert_eq!(code, 0, "{log}");
-    assert!(
-        log.contains("dot-stuffed"),
-        "the transcript summarises the message: {log}"
+    // The transcript's summary of the message, with the counts of this very file.
+    let original = std::fs::read(&big).unwrap();
+    let lines = original.windows(2).filter(|w| w == b"\r\n").count();
+    let summary = format!(
+        "<message: {} bytes, {lines} lines, {stuffed} dot-stuffed; then \".\">",
+        original.len()
     );
     assert!(
-        !log.contains(&"x".repeat(76)),
+        log.contains(&summary),
+        "the transcript summarises the message as {summary:?}: {log}"
+    );
+    assert!(
+        !log.contains(&"x".repeat(76)) && !log.contains("a line with a leading dot"),
         "the transcript must not copy message lines"
     );
     eprintln!("peak RSS: small message {small_rss} KiB, 40 MB message {big_rss} KiB");
@@ -549,19 +609,24 @@ fn a_40_mb_message_is_streamed_not_loaded() {
         "40 MB message added {} KiB",
         big_rss.saturating_sub(small_rss)
     );
-    // The peer received the exact bytes (dot-stuffing undone by an independent server).
-    let received: Vec<_> = std::fs::read_dir(mailbox.path())
+    // The peer received the exact bytes: dot-stuffing undone by an independent server.
+    let received = std::fs::read_dir(mailbox.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .collect();
-    let sizes: Vec<u64> = received
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| std::fs::read(p).unwrap())
+        .find(|m| m.starts_with(b"From: a@example.com\r\nTo: b@example.com\r\nSubject: big\r\n"))
+        .expect("the peer kept the 40 MB message");
+    let first_difference = received
         .iter()
-        .map(|p| std::fs::metadata(p).unwrap().len())
-        .collect();
-    let original = std::fs::metadata(&big).unwrap().len();
+        .zip(&original)
+        .position(|(a, b)| a != b)
+        .unwrap_or(received.len().min(original.len()));
     assert!(
-        sizes.iter().any(|&s| s.abs_diff(original) <= 2),
-        "sizes {sizes:?} vs {original}"
+        received == original,
+        "received {} bytes, sent {}; first difference at byte {first_difference}",
+        received.len(),
+        original.len()
     );
 }
 

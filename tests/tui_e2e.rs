@@ -165,11 +165,7 @@ fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
     tmux.keys(&["3"]);
     tmux.wait_for("IAM allows only another source IP");
     let screen = tmux.enter_until("554 Access denied", 14);
-    let screen = if screen.contains("Verdict:") {
-        screen
-    } else {
-        tmux.wait_for("Verdict:")
-    };
+    let screen = tmux.showing(screen, "Verdict:");
     println!("--- demo ip-restricted at 100x30 ---\n{screen}");
     assert!(
         screen.contains("Verdict: Authenticated; authorization denied after DATA"),
@@ -195,11 +191,11 @@ fn demo_wrong_password_stops_at_auth_and_names_authentication() {
     );
     tmux.wait_for("a wrong password");
     let screen = tmux.enter_until("535 Authentication", 10);
+    let screen = tmux.showing(screen, "Verdict: Authentication failed at AUTH");
+    assert!(screen.contains("[authentication]"), "{screen}");
     assert!(
-        screen.contains("Authentication failed at AUTH")
-            || tmux
-                .wait_for("Authentication failed at AUTH")
-                .contains("AUTH")
+        !screen.contains("authorization denied"),
+        "a 535 is never authorization: {screen}"
     );
     // Next goes on to MAIL FROM, where SES answers 530: the learner sees both.
     let screen = tmux.enter_until("530 Authentication required", 4);
@@ -216,45 +212,51 @@ fn demo_wrong_password_stops_at_auth_and_names_authentication() {
     tmux.wait_for("EXITED 0");
 }
 
-/// The debugger against an independent server (aiosmtpd dressed as SES) with `--ca-file`:
-/// Enter walks STARTTLS, AUTH, MAIL, RCPT and DATA to the 554 after the final ".".
-#[test]
-fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
+/// The debugger against the aiosmtpd peer dressed as SES, trusting its CA with `--ca-file`,
+/// connected at start, with USER's password in the environment.
+fn debugger_against_peer(
+    tag: &str,
+    peer_args: &[&str],
+    user: &str,
+    password: &str,
+    extra: &str,
+) -> (Tmux, common::Peer, common::Pki, tempfile::TempDir) {
     let pki = common::make_pki(common::LeafSpec::default());
-    let user = "AKIADENIEDEXAMPLE123";
-    let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
-    let creds = format!("{user}:{password}");
-    let deny = format!("{user}:arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1");
-    let peer = common::start_ses_peer(
-        "127.0.0.1",
-        "starttls",
-        Some(&pki),
-        &[
-            "--user",
-            &creds,
-            "--deny-user",
-            &deny,
-            "--require-tls-for-auth",
-        ],
-    );
+    let mut args = peer_args.to_vec();
+    args.push("--require-tls-for-auth");
+    let peer = common::start_ses_peer("127.0.0.1", "starttls", Some(&pki), &args);
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = env!("CARGO_BIN_EXE_smtpscope");
-    let tmux = Tmux::new("aiosmtpd");
+    let tmux = Tmux::new(tag);
     tmux.start(dir.path(), 100, 30,
         &format!(
             "env SMTPSCOPE_PASSWORD='{password}' {bin} --host localhost --port {} --ca-file {} \
-             --user {user} --from policy-fail@example.com --to xxxxx@example.com --connect; echo EXITED $?; sleep 30",
+             --user {user} --from policy-fail@example.com --to xxxxx@example.com {extra} --connect; echo EXITED $?; sleep 30",
             peer.port,
             pki.ca_pem.display()
         ),
     );
     tmux.wait_for("SimpleEmailService");
+    (tmux, peer, pki, dir)
+}
+
+/// The debugger against an independent server (aiosmtpd dressed as SES) with `--ca-file`:
+/// Enter walks STARTTLS, AUTH, MAIL, RCPT and DATA to the 554 after the final ".".
+#[test]
+fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
+    let user = "AKIADENIEDEXAMPLE123";
+    let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
+    let creds = format!("{user}:{password}");
+    let deny = format!("{user}:arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1");
+    let (tmux, _peer, _pki, _dir) = debugger_against_peer(
+        "aiosmtpd",
+        &["--user", &creds, "--deny-user", &deny],
+        user,
+        password,
+        "",
+    );
     let screen = tmux.enter_until("554 Access denied", 14);
-    let screen = if screen.contains("Verdict: Authenticated") {
-        screen
-    } else {
-        tmux.wait_for("Verdict: Authenticated")
-    };
+    let screen = tmux.showing(screen, "Verdict: Authenticated");
     assert!(screen.contains("TLS 1.3 verified"), "{screen}");
     assert!(
         screen.contains("Verdict: Authenticated; authorization denied after DATA"),
@@ -262,6 +264,31 @@ fn against_aiosmtpd_with_ca_file_enter_reaches_the_554() {
     );
     assert!(screen.contains("user/ses-smtp-user.20230808-1"), "{screen}");
     assert!(!screen.contains(password), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
+}
+
+/// AUTH LOGIN with a wrong password in the debugger, against aiosmtpd: Enter walks to the 535
+/// that answers the password line, and the screen names authentication, not authorization.
+#[test]
+fn against_aiosmtpd_auth_login_535_is_authentication() {
+    let user = "AKIAIOSFODNN7EXAMPLE";
+    let creds = format!("{user}:BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9");
+    let wrong = "BWrongPasswordForLogin0000000000000000000000";
+    let (tmux, _peer, _pki, _dir) = debugger_against_peer(
+        "aiosmtpd535",
+        &["--user", &creds],
+        user,
+        wrong,
+        "--auth login",
+    );
+    let screen = tmux.enter_until("535 Authentication Credentials Invalid", 10);
+    let screen = tmux.showing(screen, "Verdict: Authentication failed at AUTH");
+    println!("--- aiosmtpd AUTH LOGIN 535 at 100x30 ---\n{screen}");
+    assert!(screen.contains("334 UGFzc3dvcmQ6"), "{screen}");
+    assert!(screen.contains("[authentication]"), "{screen}");
+    assert!(!screen.contains("authorization denied"), "{screen}");
+    assert!(!screen.contains(wrong), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");
 }

@@ -1,15 +1,12 @@
 #![no_main]
 //! The simulator's command-line parser on arbitrary bytes: never panics, and whatever it
 //! accepts has a verb and re-parses to the same command when given again.
+//!
+//! The checks live in `fuzz/checks/sim_command_parser.rs`, shared with
+//! `tests/fuzz_seeds.rs`, which replays `fuzz/seeds/sim_command_parser/` through them in every
+//! test run.
 
-use libfuzzer_sys::fuzz_target;
-use smtpscope::engine::sim::parse_command;
+#[path = "../checks/sim_command_parser.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(cmd) = parse_command(data) {
-        let _ = cmd.verb();
-        // Parsing is a pure function of the line.
-        let again = parse_command(data).expect("the same line parses again");
-        assert_eq!(format!("{cmd:?}"), format!("{again:?}"));
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

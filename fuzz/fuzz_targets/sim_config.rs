@@ -3,44 +3,11 @@
 //! the built-in demo policies: the base folder does not exist). Checks: no panic; parsing is
 //! a pure function of the text; an accepted config has sane limits, and its `Debug` never
 //! shows a user's secret access key.
+//!
+//! The checks live in `fuzz/checks/sim_config.rs`, shared with `tests/fuzz_seeds.rs`, which
+//! replays `fuzz/seeds/sim_config/` through them in every test run.
 
-use std::path::Path;
+#[path = "../checks/sim_config.rs"]
+mod check;
 
-use libfuzzer_sys::fuzz_target;
-use smtpscope::engine::sim::SimConfig;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let base = Path::new("/nonexistent-smtpscope-fuzz");
-    match SimConfig::from_toml_str(text, base) {
-        Ok(cfg) => {
-            let l = &cfg.limits;
-            assert!(l.max_connections >= 1 && l.max_message_bytes >= 1);
-            assert!(!l.idle_timeout.is_zero() && !l.line_timeout.is_zero());
-            assert!(!l.session_timeout.is_zero());
-            assert!(!cfg.tls_names.is_empty());
-            let shown = format!("{cfg:?}");
-            for secret in secrets(text) {
-                assert!(!shown.contains(&secret), "Debug shows a secret");
-            }
-            let again = SimConfig::from_toml_str(text, base).expect("parses again");
-            assert_eq!(format!("{again:?}"), shown);
-        }
-        Err(e) => {
-            let again = SimConfig::from_toml_str(text, base).expect_err("fails again");
-            assert_eq!(e, again);
-        }
-    }
-});
-
-/// The values of `secret_access_key = "…"` lines long enough to be told apart.
-fn secrets(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("secret_access_key"))
-        .filter_map(|rest| rest.split('"').nth(1))
-        .filter(|s| s.len() >= 12)
-        .map(str::to_string)
-        .collect()
-}
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

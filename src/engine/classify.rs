@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::command::Verb;
+use super::iam::Arn;
 use super::model::{AuthContext, AuthRejection};
 use super::reply::{Reply, ReplyClass};
 
@@ -718,32 +719,6 @@ fn expand_details(captured: Vec<(String, String)>) -> Vec<(String, String)> {
     out
 }
 
-/// The parts of an AWS ARN, `arn:partition:service:region:account:resource`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let mut parts = text.splitn(6, ':');
-        if parts.next()? != "arn" {
-            return None;
-        }
-        Some(Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
-        })
-    }
-}
-
 /// Why a command was refused for want of AUTH, from what AUTH had done.
 fn unauthenticated_note(auth: AuthContext) -> &'static str {
     match auth {
@@ -1133,15 +1108,5 @@ mod tests {
             "{:?}",
             c.diagnosis.notes
         );
-    }
-
-    #[test]
-    fn arn_parts() {
-        let a = Arn::parse("arn:aws:ses:eu-west-2:123456789012:identity/example.com").unwrap();
-        assert_eq!(
-            (a.service, a.region, a.account, a.resource),
-            ("ses", "eu-west-2", "123456789012", "identity/example.com")
-        );
-        assert!(Arn::parse("not-an-arn").is_none());
     }
 }

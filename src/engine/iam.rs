@@ -19,8 +19,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 pub use arn::{
-    AccessDenied, access_denied_reply, configuration_set_arn, identity_arn,
-    parse_access_denied_reply, sending_identity, user_arn,
+    Arn, access_denied_reply, configuration_set_arn, identity_arn, sending_identity, user_arn,
 };
 pub use document::Policy;
 use document::{Effect, Statement, statement_label};

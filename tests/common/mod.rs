@@ -99,6 +99,8 @@ pub struct LeafSpec<'a> {
     pub missing_intermediate: bool,
     /// A self-signed leaf, no CA at all.
     pub self_signed: bool,
+    /// The CA's common name (the leaf's issuer).
+    pub ca_name: &'a str,
 }
 
 impl Default for LeafSpec<'_> {
@@ -108,6 +110,7 @@ impl Default for LeafSpec<'_> {
             expired: false,
             missing_intermediate: false,
             self_signed: false,
+            ca_name: "smtpscope test CA",
         }
     }
 }
@@ -136,7 +139,7 @@ pub fn make_pki(spec: LeafSpec<'_>) -> Pki {
     }
     let leaf_key = KeyPair::generate().expect("key");
     let ca_key = KeyPair::generate().expect("key");
-    let ca = ca_params("smtpscope test CA");
+    let ca = ca_params(spec.ca_name);
     let ca_cert = ca.self_signed(&ca_key).expect("ca");
     let leaf_cert = if spec.self_signed {
         leaf.self_signed(&leaf_key).expect("self-signed leaf")
@@ -199,17 +202,50 @@ pub fn replies(lines: &[serde_json::Value]) -> Vec<&serde_json::Value> {
     lines.iter().filter(|v| v["type"] == "reply").collect()
 }
 
-/// Asserts that no form of the password appears in `haystack`.
-pub fn assert_no_secret(haystack: &str, user: &str, password: &str) {
+/// The shortest piece of a secret form that counts as a leak. A secret cut short by an
+/// error message's preview, or masked only in part, still leaks when this much of it shows.
+pub const LEAK_RUN: usize = 12;
+
+/// The forms a password can leak in, each with the index of its first character that carries
+/// bits of the password (characters before it encode only the user name and the NULs):
+/// the password itself, base64 of it (AUTH LOGIN), base64 of `\0user\0password` (AUTH
+/// PLAIN) and base64 of `user\0password` (PLAIN without the empty authzid).
+pub fn secret_forms(user: &str, password: &str) -> Vec<(String, usize)> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let forms = [
-        password.to_string(),
-        b64.encode(password),
-        b64.encode(format!("\0{user}\0{password}")),
-        b64.encode(format!("{user}\0{password}")),
-    ];
-    for f in forms {
-        assert!(!haystack.contains(&f), "secret form {f:?} leaked");
+    // A base64 character at index i holds bits 6i..6i+6; the password starts at bit 8*prefix.
+    let first_secret_char = |prefix: usize| (8 * prefix).saturating_sub(5).div_ceil(6);
+    vec![
+        (password.to_string(), 0),
+        (b64.encode(password), 0),
+        (
+            b64.encode(format!("\0{user}\0{password}")),
+            first_secret_char(user.len() + 2),
+        ),
+        (
+            b64.encode(format!("{user}\0{password}")),
+            first_secret_char(user.len() + 1),
+        ),
+    ]
+}
+
+/// Asserts that no form of the password appears in `haystack`, whole or as any run of
+/// [`LEAK_RUN`] characters that carries part of the password.
+pub fn assert_no_secret(haystack: &str, user: &str, password: &str) {
+    for (form, secret_from) in secret_forms(user, password) {
+        assert!(!haystack.contains(&form), "secret form {form:?} leaked");
+        if form.len() < LEAK_RUN {
+            continue;
+        }
+        for start in 0..=form.len() - LEAK_RUN {
+            if start + LEAK_RUN <= secret_from {
+                continue; // only the user name's part of the blob
+            }
+            let run = &form[start..start + LEAK_RUN];
+            assert!(
+                !haystack.contains(run),
+                "{LEAK_RUN} characters of secret form {form:?} leaked: {run:?}"
+            );
+        }
     }
 }

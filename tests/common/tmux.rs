@@ -94,6 +94,16 @@ impl Tmux {
         }
     }
 
+    /// `screen` if it already shows `text`, else the screen once it does (a verdict may be
+    /// drawn a frame after its reply).
+    pub fn showing(&self, screen: String, text: &str) -> String {
+        if screen.contains(text) {
+            screen
+        } else {
+            self.wait_for(text)
+        }
+    }
+
     /// Presses Enter until the screen shows `text` (at most `presses` times), waiting for each
     /// step to change the screen before the next press.
     pub fn enter_until(&self, text: &str, presses: usize) -> String {

@@ -2,7 +2,7 @@
 """An independent SMTP peer that answers like Amazon SES's SMTP interface.
 
 Built on aiosmtpd (pinned in requirements.txt) so that smtpscope is tested against
-a server we did not write. It reproduces the seed article's three scenarios:
+a server we did not write. It reproduces SES's three classic outcomes:
 
 * good credentials: 235 at AUTH, 250 Ok at MAIL/RCPT, 354 at DATA, then
   ``250 Ok <ses-style-message-id>`` after the final dot;
@@ -15,8 +15,10 @@ Start-up contract for tests: bind HOST:PORT (port 0 = any free port), print exac
 one line ``READY <port>`` to stdout, flush, then serve until SIGTERM/SIGINT (exit 0).
 Nothing else is written to stdout. Passwords never appear in any output.
 
-Reply texts follow the SES reference notes; where aiosmtpd's own wording differs
-from SES, the methods below override it (each override says which reply it fixes).
+SES's reply texts are not written here: they are read from the captured transcripts in
+tests/fixtures/ses/transcripts.toml (by their `role`), the same file the Rust tests check
+the catalog and the simulator against. Where aiosmtpd's own wording differs from SES, the
+methods below override it (each override says which reply it fixes).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import socket
 import ssl
 import sys
 import time
+import tomllib
 import uuid
 from base64 import b64decode
 from dataclasses import dataclass, field
@@ -50,6 +53,29 @@ DEFAULT_REGION = "us-east-1"
 DATA_SIZE_LIMIT = 40 * 1024 * 1024
 
 IAM_USER_ARN = re.compile(r"^arn:aws:iam::(\d{12}):user/(.+)$")
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ses" / "transcripts.toml"
+# The roles this peer sends, each the `reply` of one captured fixture.
+ROLES = (
+    "auth-ok", "envelope-ok", "accepted", "bad-base64", "auth-required", "access-denied",
+    "credentials-invalid", "login-user-prompt", "login-password-prompt",
+)
+
+
+def load_texts(path: Path = FIXTURES) -> dict[str, str]:
+    """role -> SES's exact reply text, from the captured transcripts."""
+    with open(path, "rb") as f:
+        fixtures = tomllib.load(f)["fixture"]
+    texts = {fx["role"]: fx["reply"] for fx in fixtures if "role" in fx}
+    missing = [r for r in ROLES if r not in texts]
+    if missing:
+        raise SystemExit(f"ses_peer: {path} has no fixture for role(s) {', '.join(missing)}")
+    return texts
+
+
+TEXTS = load_texts()
+# A quoted name in SES's 554: opened with a backtick, closed with an apostrophe.
+QUOTED = re.compile(r"`[^']*'")
 
 
 class UsageError(Exception):
@@ -165,13 +191,21 @@ def ses_message_id() -> str:
 
 
 def access_denied(denied: DeniedUser, region: str, mail_from: str) -> str:
+    """The captured 554 with this user's ARN, the action and this resource put in its quotes."""
     domain = mail_from.rpartition("@")[2]
-    # Backtick opens and apostrophe closes each quoted name: SES's exact punctuation.
-    return (
-        f"554 Access denied: User `arn:aws:iam::{denied.account}:user/{denied.name}' "
-        f"is not authorized to perform `ses:SendRawEmail' on resource "
-        f"`arn:aws:ses:{region}:{denied.account}:identity/{domain}'"
-    )
+    values = iter([
+        f"arn:aws:iam::{denied.account}:user/{denied.name}",
+        "ses:SendRawEmail",
+        f"arn:aws:ses:{region}:{denied.account}:identity/{domain}",
+    ])
+    text, n = QUOTED.subn(lambda _: f"`{next(values)}'", TEXTS["access-denied"])
+    assert n == 3, "the captured 554 quotes a user, an action and a resource"
+    return text
+
+
+def accepted(msg_id: str) -> str:
+    """The captured "250 Ok <message id>" with this message's id."""
+    return f"{TEXTS['accepted'].rpartition(' ')[0]} {msg_id}"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -189,18 +223,18 @@ class SesHandler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
-        return "250 Ok"
+        return TEXTS["envelope-ok"]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        return "250 Ok"
+        return TEXTS["envelope-ok"]
 
     async def handle_RSET(self, server, session, envelope):
-        return "250 Ok"
+        return TEXTS["envelope-ok"]
 
     async def handle_NOOP(self, server, session, envelope, arg):
-        return "250 Ok"
+        return TEXTS["envelope-ok"]
 
     async def handle_DATA(self, server, session, envelope):
         user: bytes = session.auth_data
@@ -219,7 +253,7 @@ class SesHandler:
                              json.dumps(meta, indent=2).encode())
             # original_content: the bytes after the dot-stuffing is undone, CRLFs intact.
             write_atomically(self.cfg.mailbox / f"{msg_id}.eml", envelope.original_content)
-        return f"250 Ok {msg_id}"
+        return accepted(msg_id)
 
 
 class _AuthAbort(Exception):
@@ -255,7 +289,7 @@ class SesSMTP(SMTP):
     # aiosmtpd: "530 5.7.0 Authentication required"; SES has no enhanced code.
     async def check_auth_needed(self, caller_method: str) -> bool:
         if not self.session.authenticated:
-            await self.push("530 Authentication required")
+            await self.push(TEXTS["auth-required"])
             return True
         return False
 
@@ -324,9 +358,9 @@ class SesSMTP(SMTP):
         if expected is not None and hmac.compare_digest(expected, password):
             self.session.authenticated = True
             self.session.auth_data = user  # the user name only, never the password
-            await self.push("235 Authentication successful.")
+            await self.push(TEXTS["auth-ok"])
         else:
-            await self.push("535 Authentication Credentials Invalid")
+            await self.push(TEXTS["credentials-invalid"])
 
     async def _challenge(self, text: str) -> bytes:
         """Send '334 text', read one response line and decode it (never logged)."""
@@ -345,21 +379,23 @@ class SesSMTP(SMTP):
         try:
             return b64decode(blob, validate=True)
         except (binascii.Error, ValueError):
-            # What SES answered to "AUTH PLAIN abcdefg" in the seed transcript.
-            raise _AuthAbort("535 Authentication failed") from None
+            # What SES answered to "AUTH PLAIN abcdefg" in a captured transcript.
+            raise _AuthAbort(TEXTS["bad-base64"]) from None
 
     async def _sasl_plain(self, initial: Optional[str]) -> tuple[bytes, bytes]:
         blob = self._b64(initial) if initial is not None else await self._challenge("Ok")
         parts = blob.split(b"\x00")
         if len(parts) != 3:
-            raise _AuthAbort("535 Authentication failed")
+            raise _AuthAbort(TEXTS["bad-base64"])
         _authzid, user, password = parts
         return user, password
 
     async def _sasl_login(self, initial: Optional[str]) -> tuple[bytes, bytes]:
-        # base64("Username:") = VXNlcm5hbWU6, base64("Password:") = UGFzc3dvcmQ6
-        user = self._b64(initial) if initial is not None else await self._challenge("VXNlcm5hbWU6")
-        password = await self._challenge("UGFzc3dvcmQ6")
+        # "334 " + base64("Username:") and base64("Password:"), as captured.
+        user_prompt = TEXTS["login-user-prompt"].removeprefix("334 ")
+        password_prompt = TEXTS["login-password-prompt"].removeprefix("334 ")
+        user = self._b64(initial) if initial is not None else await self._challenge(user_prompt)
+        password = await self._challenge(password_prompt)
         return user, password
 
     # aiosmtpd closes silently on idle; SES says why first.

@@ -1,5 +1,5 @@
-//! ARNs SES checks, the `554 Access denied` reply built from them (and parsed back), and
-//! which identity a From address maps to.
+//! ARNs SES checks (built and parsed), the `554 Access denied` reply built from them, and
+//! which identity a From address maps to. The reply is parsed back by the catalog, not here.
 
 /// `arn:aws:ses:REGION:ACCOUNT:identity/IDENTITY`.
 pub fn identity_arn(region: &str, account: &str, identity: &str) -> String {
@@ -24,48 +24,32 @@ pub fn access_denied_reply(user_arn: &str, action: &str, resource: &str) -> Stri
     )
 }
 
-/// The parts of a `554 Access denied` reply.
+/// The parts of an AWS ARN, `arn:partition:service:region:account:resource`. The one ARN
+/// parser: the classifier splits the ARNs of a `554 Access denied` reply with it (the reply
+/// itself is parsed by the catalog's pattern, `ses-access-denied` in assets/replies.toml).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessDenied {
-    pub user_arn: String,
-    pub action: String,
-    pub resource: String,
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
 }
 
-impl AccessDenied {
-    /// The account in the user ARN (`arn:aws:iam::ACCOUNT:user/NAME`).
-    pub fn account(&self) -> Option<&str> {
-        self.user_arn.split(':').nth(4).filter(|a| !a.is_empty())
+impl<'a> Arn<'a> {
+    pub fn parse(text: &'a str) -> Option<Arn<'a>> {
+        let mut parts = text.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        Some(Arn {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        })
     }
-    /// The region in the resource ARN (`arn:aws:ses:REGION:…`).
-    pub fn region(&self) -> Option<&str> {
-        self.resource.split(':').nth(3).filter(|r| !r.is_empty())
-    }
-}
-
-/// Parse a `554 Access denied: User `…' is not authorized to perform `…' on resource `…'`
-/// line (CRLF, trailing period and spacing variations tolerated).
-pub fn parse_access_denied_reply(line: &str) -> Option<AccessDenied> {
-    let line = line.trim_end_matches(['\r', '\n']).trim_end();
-    let rest = line.strip_prefix("554")?.trim_start_matches([' ', '-']);
-    let rest = rest.strip_prefix("Access denied: User ")?;
-    let (user_arn, rest) = quoted(rest)?;
-    let rest = rest.strip_prefix(" is not authorized to perform ")?;
-    let (action, rest) = quoted(rest)?;
-    let rest = rest.strip_prefix(" on resource ")?;
-    let (resource, rest) = quoted(rest)?;
-    matches!(rest, "" | ".").then(|| AccessDenied {
-        user_arn,
-        action,
-        resource,
-    })
-}
-
-/// Take a `…' (or plain `'…'`) quoted token from the start of `text`.
-fn quoted(text: &str) -> Option<(String, &str)> {
-    let body = text.strip_prefix('`').or_else(|| text.strip_prefix('\''))?;
-    let end = body.find('\'')?;
-    Some((body[..end].to_string(), &body[end + 1..]))
 }
 
 /// The identity SES checks for a From address: the address itself when it is a verified
@@ -92,6 +76,9 @@ mod tests {
 
     #[test]
     fn access_denied_round_trip() {
+        use crate::engine::classify::{Catalog, Context};
+        use crate::engine::command::Verb;
+        use crate::engine::reply::Reply;
         let reply = access_denied_reply(
             &user_arn("123456789012", "ses-smtp-user.20250101-000000"),
             SEND_RAW_EMAIL,
@@ -101,24 +88,46 @@ mod tests {
             reply,
             "554 Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20250101-000000' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:eu-west-2:123456789012:identity/example.com'"
         );
-        let parsed = parse_access_denied_reply(&format!("{reply}\r\n")).unwrap();
-        assert_eq!(parsed.action, SEND_RAW_EMAIL);
-        assert_eq!(parsed.account(), Some("123456789012"));
-        assert_eq!(parsed.region(), Some("eu-west-2"));
+        // Parsed back by the catalog (the one parser of this reply) and split by Arn.
+        let parsed = Reply::from_lines(554, &[&reply[4..]]);
+        let class = Catalog::builtin().classify(&parsed, &Context::after(Verb::DataEnd));
+        assert_eq!(class.diagnosis.id.as_deref(), Some("ses-access-denied"));
+        let detail = |k: &str| {
+            class
+                .diagnosis
+                .details
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(detail("Action"), Some(SEND_RAW_EMAIL));
+        assert_eq!(detail("Account"), Some("123456789012"));
+        assert_eq!(detail("Region"), Some("eu-west-2"));
+        assert_eq!(detail("IAM user"), Some("ses-smtp-user.20250101-000000"));
+        assert_eq!(detail("Identity"), Some("example.com"));
+    }
+
+    #[test]
+    fn arn_parts() {
+        let a = Arn::parse("arn:aws:ses:eu-west-2:123456789012:identity/example.com").unwrap();
         assert_eq!(
-            parsed.resource,
-            "arn:aws:ses:eu-west-2:123456789012:identity/example.com"
-        );
-        assert!(
-            parse_access_denied_reply("554 Message rejected: Email address is not verified.")
-                .is_none()
-        );
-        assert!(
-            parse_access_denied_reply(
-                "550 Access denied: User `a' is not authorized to perform `b' on resource `c'"
+            (a.partition, a.service, a.region, a.account, a.resource),
+            (
+                "aws",
+                "ses",
+                "eu-west-2",
+                "123456789012",
+                "identity/example.com"
             )
-            .is_none()
         );
+        let user = user_arn("123456789012", "path/to/user");
+        let u = Arn::parse(&user).unwrap();
+        assert_eq!(
+            (u.account, u.resource),
+            ("123456789012", "user/path/to/user")
+        );
+        assert!(Arn::parse("not-an-arn").is_none());
+        assert!(Arn::parse("arn:aws:ses").is_none());
     }
 
     #[test]
