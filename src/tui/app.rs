@@ -66,6 +66,20 @@ pub struct Status {
     pub text: String,
 }
 
+/// What the selection in the transcript follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Follow {
+    /// Each new reply is selected as it comes.
+    #[default]
+    Latest,
+    /// The reply that decided the verdict stays selected: a later QUIT, 221, idle timeout or
+    /// reconnect does not replace it. Ends when the user selects something else, presses End
+    /// or c, or a later success settles that failure.
+    Decisive,
+    /// The user put the selection where it is (↑, a click, Home); it stays there.
+    User,
+}
+
 /// The whole state of the TUI.
 pub struct App {
     pub config: SessionConfig,
@@ -84,8 +98,13 @@ pub struct App {
     pub scroll: Option<u64>,
     /// Columns of the transcript text scrolled off to the left.
     pub hscroll: u16,
-    /// The selected entry (a reply or an error); `None` means the latest one.
+    /// The selected entry (a reply, a warning or an error) when not following the latest.
     pub selected: Option<usize>,
+    /// What the selection follows.
+    pub follow: Follow,
+    /// The `seq` of the entry that decided the verdict, once the selection has been taken to
+    /// it (so that leaving it, with End or `c`, is not undone by the next entry).
+    pub decided_seq: Option<u64>,
     pub diagnosis_scroll: u16,
     pub overlay: Overlay,
     pub overlay_scroll: u16,
@@ -132,6 +151,8 @@ impl App {
             scroll: None,
             hscroll: 0,
             selected: None,
+            follow: Follow::Latest,
+            decided_seq: None,
             diagnosis_scroll: 0,
             overlay: Overlay::None,
             overlay_scroll: 0,
@@ -171,7 +192,10 @@ impl App {
 
     /// The entry the diagnosis panel explains.
     pub fn explained(&self) -> Option<usize> {
-        self.selected.or_else(|| self.store.last_mark())
+        match self.follow {
+            Follow::Latest => self.store.last_mark(),
+            Follow::Decisive | Follow::User => self.selected.or_else(|| self.store.last_mark()),
+        }
     }
 
     /// Credentials would cross the network readable: connected and no TLS.

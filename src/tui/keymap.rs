@@ -94,7 +94,7 @@ pub const NORMAL: &[Binding] = &[
     key(Char('Q'), "Q", Action::SmtpQuit, Some("QUIT"), S, "Send the SMTP QUIT command; the app stays open"),
     key(Char(':'), ":", Action::Raw, Some("Raw"), S, "Type and send any command line"),
     key(KeyCode::Enter, "⏎", Action::Next, Some("Next"), S, "Next step of the standard flow, with the prefilled values"),
-    key(Char('c'), "c", Action::Connect, Some("Connect"), A, "Connect, or reconnect (abandons a request still waiting)"),
+    key(Char('c'), "c", Action::Connect, Some("Connect"), A, "Connect, or reconnect (abandons a request still waiting); follows the new replies"),
     key(Char('t'), "t", Action::ToggleCertificate, Some("Cert"), A, "Certificate chain and verification outcome"),
     key(Char('w'), "w", Action::Save, Some("Save"), A, "Save the transcript, redacted, as .txt and .jsonl"),
     key(Char('u'), "u", Action::RevealUser, Some("User"), A, "Show/hide the user name in AUTH lines (never the password)"),
@@ -102,16 +102,16 @@ pub const NORMAL: &[Binding] = &[
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
     ctrl('c', "Ctrl-C", Action::Quit, "Leave the app (sends QUIT first if connected)"),
-    key(KeyCode::Up, "↑", Action::SelectPrevious, None, N, "Select the previous reply"),
-    key(Char('k'), "k", Action::SelectPrevious, None, N, "Select the previous reply"),
-    key(KeyCode::Down, "↓", Action::SelectNext, None, N, "Select the next reply"),
-    key(Char('j'), "j", Action::SelectNext, None, N, "Select the next reply"),
+    key(KeyCode::Up, "↑", Action::SelectPrevious, None, N, "Select the previous reply (leaves following; the selection stays)"),
+    key(Char('k'), "k", Action::SelectPrevious, None, N, "Select the previous reply (leaves following; the selection stays)"),
+    key(KeyCode::Down, "↓", Action::SelectNext, None, N, "Select the next reply (leaves following)"),
+    key(Char('j'), "j", Action::SelectNext, None, N, "Select the next reply (leaves following)"),
     key(KeyCode::PageUp, "PgUp", Action::PageUp, None, N, "Scroll up a page"),
     key(KeyCode::PageDown, "PgDn", Action::PageDown, None, N, "Scroll down a page"),
-    key(KeyCode::Home, "Home", Action::Top, None, N, "Go to the first entry"),
-    key(Char('g'), "g", Action::Top, None, N, "Go to the first entry"),
-    key(KeyCode::End, "End", Action::Bottom, None, N, "Follow the tail and select the latest reply"),
-    key(Char('G'), "G", Action::Bottom, None, N, "Follow the tail and select the latest reply"),
+    key(KeyCode::Home, "Home", Action::Top, None, N, "Select the first reply (leaves following)"),
+    key(Char('g'), "g", Action::Top, None, N, "Select the first reply (leaves following)"),
+    key(KeyCode::End, "End", Action::Bottom, None, N, "Follow again: each new reply is selected"),
+    key(Char('G'), "G", Action::Bottom, None, N, "Follow again: each new reply is selected"),
     key(KeyCode::Left, "←", Action::ScrollLeft, None, N, "Scroll long lines left"),
     key(KeyCode::Right, "→", Action::ScrollRight, None, N, "Scroll long lines right"),
     key(Char('['), "[", Action::ScrollDiagnosis(-1), None, N, "Scroll the diagnosis up"),
@@ -121,7 +121,10 @@ pub const NORMAL: &[Binding] = &[
 
 /// What the mouse does, for the help (the keymap cannot express it as keys).
 pub const MOUSE_HELP: &[(&str, &str)] = &[
-    ("click", "Press a button; select a reply in the transcript"),
+    (
+        "click",
+        "Press a button; select a reply in the transcript (leaves following)",
+    ),
     ("wheel", "Scroll the transcript (or the open overlay)"),
 ];
 

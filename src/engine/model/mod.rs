@@ -371,6 +371,12 @@ impl SessionModel {
         }
     }
 
+    /// The transcript entry (its `seq`) whose reply or error decided the verdict, while that
+    /// failure stands. Front ends keep it in view: a later QUIT or idle timeout decides nothing.
+    pub fn decisive_seq(&self) -> Option<u64> {
+        self.failure.as_ref().map(|f| f.seq)
+    }
+
     /// The standard flow's step that was last sent on this connection.
     fn last_step(&self) -> Option<Step> {
         self.history.last().map(|h| h.step)

@@ -478,3 +478,41 @@ fn a_closed_session_keeps_its_history_for_the_header() {
     assert!(c.tls.is_some());
     assert_eq!(c.authenticated_as.as_deref(), Some("AKIAEXAMPLE"));
 }
+
+#[test]
+fn the_decisive_reply_is_the_535_not_the_530_nor_a_later_221() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        535,
+        "Authentication Credentials Invalid",
+    );
+    let decided = w.seq;
+    assert_eq!(w.model.decisive_seq(), Some(decided));
+    w.cmd(
+        Verb::Mail,
+        "MAIL FROM:<a@example.com>",
+        530,
+        "Authentication required",
+    );
+    w.cmd(Verb::Quit, "QUIT", 221, "Bye").closed("after QUIT");
+    assert_eq!(w.model.decisive_seq(), Some(decided));
+}
+
+#[test]
+fn a_settled_failure_is_no_longer_decisive() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        530,
+        "Must issue a STARTTLS command first",
+    );
+    assert!(w.model.decisive_seq().is_some());
+    w.starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    assert_eq!(w.model.decisive_seq(), None);
+}

@@ -19,8 +19,8 @@ use super::layout;
 use self::forms::{
     mail, on_form, open_auth, open_compose, open_mail, open_rcpt, rcpt, set_form_error,
 };
-use self::navigate::{navigate, set_top};
-pub use self::navigate::{top_row, view_rows};
+use self::navigate::{follow_latest, navigate, set_top};
+pub use self::navigate::{top_row, track_decisive, view_rows};
 
 /// Everything that can change the model.
 #[derive(Debug)]
@@ -147,11 +147,13 @@ fn on_entry(app: &mut App, entry: Entry) {
     }
     app.session.apply(&entry);
     app.store.push(entry);
+    track_decisive(app);
     app.dirty = true;
 }
 
 fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
     app.session = state;
+    track_decisive(app);
     app.busy = false;
     app.busy_ticks = 0;
     app.dirty = true;
@@ -309,6 +311,8 @@ fn quit(app: &mut App) -> Vec<Effect> {
 }
 
 fn connect(app: &mut App) -> Vec<Effect> {
+    // The user asked for a new connection: follow its replies.
+    follow_latest(app);
     app.closed_reason = None;
     app.pending_message = None;
     app.pending_answer = None;

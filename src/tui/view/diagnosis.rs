@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::engine::command::Verb;
 use crate::engine::escape::{escape_bytes, escape_str};
 use crate::engine::transcript::{EntryKind, ReplyEntry};
-use crate::tui::app::App;
+use crate::tui::app::{App, Follow};
 use crate::tui::layout::Areas;
 use crate::tui::theme::Theme;
 
@@ -111,14 +111,14 @@ fn content(app: &App) -> (String, Vec<Line<'static>>) {
             let after = r.after.map_or("unasked".to_string(), |v| {
                 format!("after {}", after_name(v))
             });
-            let which = if app.selected.is_some() {
-                " (selected)"
-            } else {
-                ""
+            let which = match app.follow {
+                Follow::Latest => "",
+                Follow::Decisive => " ✗",
+                Follow::User => " (selected)",
             };
             (
                 format!(
-                    " Diagnosis: {} {after} · {} · {}{which} ",
+                    " Diagnosis{which}: {} {after} · {} · {} ",
                     r.code,
                     r.class.phase,
                     r.class.verdict.name()
@@ -168,7 +168,7 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
         let hint = if usize::from(scroll) + height >= total {
             " [ scrolls back "
         } else {
-            " [ ] more "
+            " more: [ ] "
         };
         block = block.title(Line::from(Span::styled(hint, t.warning())).right_aligned());
     }

@@ -121,10 +121,16 @@ fn reply_lines_are_coloured_by_class_unless_no_color() {
 #[test]
 fn selecting_an_earlier_reply_explains_it() {
     let mut app = app_after(sample::auth_failure(), (120, 40));
-    // The latest (530) first; one up is the 535.
+    // The 535 decided the verdict: it is kept, though the 530 came after it.
+    let screen = text(&draw(&app));
+    assert!(screen.contains("535 after AUTH"), "{screen}");
+    // One up is the EHLO's 250, selected by the user.
     update(&mut app, Msg::Action(Action::SelectPrevious));
     let screen = text(&draw(&app));
-    assert!(screen.contains("Diagnosis: 535 after AUTH"), "{screen}");
+    assert!(
+        screen.contains("Diagnosis (selected): 250 after EHLO"),
+        "{screen}"
+    );
 }
 
 #[test]
