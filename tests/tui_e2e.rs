@@ -84,8 +84,8 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
         "Next: AUTH",
         // Without TLS, Next opens the AUTH form to show the warning first.
         "No TLS on this connection",
-        "Next: MAIL FROM",
-        "Next: RCPT TO",
+        "Next: MAIL",
+        "Next: RCPT",
         "Next: DATA",
         "Next: message",
         "554 Access denied",

@@ -64,6 +64,8 @@ pub enum Level {
 pub struct Status {
     pub level: Level,
     pub text: String,
+    /// The [`App::epoch`] it was set in: a status belongs to that state and goes with it.
+    pub epoch: u64,
 }
 
 /// What the selection in the transcript follows.
@@ -110,6 +112,11 @@ pub struct App {
     pub overlay_scroll: u16,
     pub form: Option<Form>,
     pub status: Option<Status>,
+    /// Counts the entries that change the session's state (a reply, an error, a connection
+    /// opened or closed). A status line set before the latest of them is stale.
+    pub epoch: u64,
+    /// The one-time hint about scrolling the diagnosis ("more: ]") has been shown.
+    pub overflow_hinted: bool,
     pub reveal_user: bool,
     /// Set in `smtpscope replay`: the source file's name; nothing can be sent.
     pub read_only: Option<String>,
@@ -158,6 +165,8 @@ impl App {
             overlay_scroll: 0,
             form: None,
             status: None,
+            epoch: 0,
+            overflow_hinted: false,
             reveal_user: false,
             read_only: None,
             size: (80, 24),
@@ -222,7 +231,13 @@ impl App {
         self.status = Some(Status {
             level,
             text: text.into(),
+            epoch: self.epoch,
         });
+    }
+
+    /// The status line, unless the state it was about has ended.
+    pub fn current_status(&self) -> Option<&Status> {
+        self.status.as_ref().filter(|s| s.epoch == self.epoch)
     }
 
     pub fn tls_mode_name(&self) -> &'static str {

@@ -97,7 +97,7 @@ pub const NORMAL: &[Binding] = &[
     key(Char('c'), "c", Action::Connect, Some("Connect"), A, "Connect, or reconnect (abandons a request still waiting); follows the new replies"),
     key(Char('t'), "t", Action::ToggleCertificate, Some("Cert"), A, "Certificate chain and verification outcome"),
     key(Char('w'), "w", Action::Save, Some("Save"), A, "Save the transcript, redacted, as .txt and .jsonl"),
-    key(Char('u'), "u", Action::RevealUser, Some("User"), A, "Show/hide the user name in AUTH lines (never the password)"),
+    key(Char('u'), "u", Action::RevealUser, None, A, "Show/hide the user name in AUTH lines (never the password)"),
     key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
@@ -114,8 +114,8 @@ pub const NORMAL: &[Binding] = &[
     key(Char('G'), "G", Action::Bottom, None, N, "Follow again: each new reply is selected"),
     key(KeyCode::Left, "←", Action::ScrollLeft, None, N, "Scroll long lines left"),
     key(KeyCode::Right, "→", Action::ScrollRight, None, N, "Scroll long lines right"),
-    key(Char('['), "[", Action::ScrollDiagnosis(-1), None, N, "Scroll the diagnosis up"),
-    key(Char(']'), "]", Action::ScrollDiagnosis(1), None, N, "Scroll the diagnosis down"),
+    key(Char('['), "[", Action::ScrollDiagnosis(-1), None, N, "Scroll the diagnosis back up (\"back: [\")"),
+    key(Char(']'), "]", Action::ScrollDiagnosis(1), None, N, "Scroll the diagnosis down when it says \"more: ]\""),
     key(KeyCode::Esc, "Esc", Action::Close, None, N, "Close the help, certificate view or form"),
 ];
 

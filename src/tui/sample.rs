@@ -261,7 +261,7 @@ pub fn auth_failure() -> Vec<Event> {
 }
 
 /// Everything up to the 354 of DATA, authenticated.
-fn up_to_data(s: &mut Script, from: &str) {
+pub fn up_to_data(s: &mut Script, from: &str) {
     opening(s);
     s.auth_plain(USER)
         .reply(Verb::Auth, 235, &["Authentication successful."])
@@ -283,7 +283,7 @@ fn up_to_data(s: &mut Script, from: &str) {
         .publish();
 }
 
-const MESSAGE: &str = "From: policy-fail@example.com\r\nTo: xxxxx@example.com\r\nSubject: from ses\r\n\r\nIm from SES\r\n";
+pub const MESSAGE: &str = "From: policy-fail@example.com\r\nTo: xxxxx@example.com\r\nSubject: from ses\r\n\r\nIm from SES\r\n";
 
 /// After the 554: QUIT and its 221, then (on a later connection) the server's idle timeout.
 pub fn after_the_verdict(s: &mut Script) {

@@ -516,3 +516,27 @@ fn a_settled_failure_is_no_longer_decisive() {
     w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
     assert_eq!(w.model.decisive_seq(), None);
 }
+
+#[test]
+fn the_iam_check_waits_for_the_final_dot() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
+    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
+    w.push(EntryKind::Message {
+        stats: crate::engine::message::encode_message(b"x\r\n").1,
+    });
+    w.reply(Verb::DataEnd, 554, DENIED);
+    assert_eq!(
+        w.model.iam_check(),
+        Some(&IamCheck::Denied {
+            action: "ses:SendRawEmail".into()
+        })
+    );
+    // A new transaction has not been evaluated yet.
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
+}

@@ -125,6 +125,16 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
 }
 
 fn on_entry(app: &mut App, entry: Entry) {
+    if matches!(
+        entry.kind,
+        EntryKind::Reply(_)
+            | EntryKind::Error { .. }
+            | EntryKind::Connected { .. }
+            | EntryKind::Closed { .. }
+    ) {
+        // The state moved on: a status line about the old one goes.
+        app.epoch += 1;
+    }
     match &entry.kind {
         EntryKind::Reply(r) if r.after == Some(Verb::Data) && app.pending_message.is_some() => {
             app.pending_answer = Some(r.code);
@@ -148,7 +158,24 @@ fn on_entry(app: &mut App, entry: Entry) {
     app.session.apply(&entry);
     app.store.push(entry);
     track_decisive(app);
+    hint_overflow_once(app);
     app.dirty = true;
+}
+
+/// The first time the diagnosis is taller than its panel, the status line says how to read
+/// the rest, in the words of the panel's marker and the help.
+fn hint_overflow_once(app: &mut App) {
+    if app.overflow_hinted || app.read_only.is_some() {
+        return;
+    }
+    let (total, height) = layout::diagnosis_fill(app);
+    if height > 0 && total > height {
+        app.overflow_hinted = true;
+        app.set_status(
+            Level::Info,
+            "The diagnosis goes on below its panel (\"more: ]\"): ] scrolls it down, [ back up",
+        );
+    }
 }
 
 fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {

@@ -132,9 +132,8 @@ pub(super) fn navigate(app: &mut App, action: Action) {
         Action::ScrollLeft => app.hscroll = app.hscroll.saturating_sub(8),
         Action::ScrollRight => app.hscroll = app.hscroll.saturating_add(8).min(2000),
         Action::ScrollDiagnosis(n) => {
-            let area = layout::compute(layout::screen(app.size), app).diagnosis;
-            let total = crate::tui::view::diagnosis_rows(app, area.width);
-            let max = (total + 1).saturating_sub(usize::from(area.height));
+            let (total, height) = layout::diagnosis_fill(app);
+            let max = total.saturating_sub(height);
             let next = (i64::from(app.diagnosis_scroll) + i64::from(n)).max(0);
             let next = usize::try_from(next).unwrap_or(0).min(max);
             app.diagnosis_scroll = u16::try_from(next).unwrap_or(u16::MAX);

@@ -641,8 +641,16 @@ fn clicks_press_buttons_and_select_replies() {
         keymap::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
         Some(Action::Noop)
     );
-    // The first transcript row is the 220 greeting: a click selects it.
-    let row = areas.transcript.y + 2;
+    // A click on a reply's row selects it.
+    let top = super::top_row(&app);
+    let row = (0..areas.transcript.height)
+        .find(|&r| {
+            app.store
+                .locate(top + u64::from(r))
+                .is_some_and(|(i, _)| app.store.is_mark(i))
+        })
+        .map(|r| areas.transcript.y + r)
+        .expect("a reply on screen");
     let action = keymap::mouse_action(&app, &click(20, row)).unwrap();
     act(&mut app, action);
     assert!(app.selected.is_some());
@@ -877,4 +885,62 @@ fn replay_opens_on_the_decisive_reply() {
     );
     assert_eq!(app.follow, Follow::Decisive);
     assert!(explained_text(&app).starts_with("554 Access denied"));
+}
+
+#[test]
+fn status_lines_go_when_their_state_ends() {
+    // "Still waiting" goes when the connection closes.
+    let (mut app, mut s) = in_tls_script();
+    act(&mut app, Action::Noop);
+    act(&mut app, Action::Next);
+    assert!(app.current_status().unwrap().text.contains("Still waiting"));
+    s.close("the server closed the connection");
+    feed(&mut app, s.events());
+    assert!(app.current_status().is_none());
+
+    // "Saved" goes with a reconnect.
+    update(&mut app, Msg::Saved(Ok(vec!["a.txt".into()])));
+    assert!(
+        app.current_status()
+            .unwrap()
+            .text
+            .contains("Saved (redacted)")
+    );
+    act(&mut app, Action::Connect);
+    s.connect(HOST, 587, TlsMode::Starttls);
+    feed(&mut app, s.events());
+    assert!(app.current_status().is_none());
+
+    // "DATA sent" goes with the server's answer.
+    let mut s = Script::new();
+    sample::up_to_data(&mut s, "a@example.com");
+    let mut app = app_after(s.events(), (80, 24));
+    app.set_status(
+        Level::Info,
+        "DATA sent; the message follows when the server answers 354",
+    );
+    s.message(sample::MESSAGE)
+        .reply(Verb::DataEnd, 250, &["Ok"]);
+    feed(&mut app, s.events());
+    assert!(
+        app.current_status()
+            .is_none_or(|st| !st.text.contains("DATA sent"))
+    );
+}
+
+#[test]
+fn the_first_overflow_of_the_diagnosis_says_which_keys_scroll_it() {
+    let mut app = app_after(sample::access_denied(), (80, 24));
+    assert!(app.overflow_hinted);
+    let st = app.current_status().expect("a one-time hint");
+    assert!(st.text.contains("more: ]"), "{}", st.text);
+    let screen = crate::tui::view::render_to_text(&app, 80, 24);
+    assert!(screen.contains("more: ]"), "{screen}");
+    // Once only.
+    app.status = None;
+    feed(&mut app, sample::long_session(2));
+    assert!(
+        app.current_status()
+            .is_none_or(|s| !s.text.contains("more: ]"))
+    );
 }
