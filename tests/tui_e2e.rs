@@ -395,3 +395,84 @@ fn demo_good_with_auth_before_starttls_ends_accepted() {
     println!("--- accepted ---\n{screen}");
     assert!(screen.contains("IAM policy: allowed"), "{screen}");
 }
+
+/// After a 354, `:` types the message by hand, as with `openssl s_client`: each line goes at
+/// once (empty ones too), a line starting with "." arrives as typed, a lone "." ends it. The
+/// message aiosmtpd received is checked byte for byte.
+#[test]
+fn typing_the_message_by_hand_after_354_reaches_aiosmtpd_byte_for_byte() {
+    let user = "AKIATYPEDEXAMPLE1234";
+    let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
+    let creds = format!("{user}:{password}");
+    let mailbox = tempfile::tempdir().expect("mailbox");
+    let mailbox_arg = mailbox.path().display().to_string();
+    let peer = common::start_ses_peer(
+        "127.0.0.1",
+        "none",
+        None,
+        &["--user", &creds, "--mailbox", &mailbox_arg],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    let tmux = Tmux::new("typed");
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!(
+            "env SMTPSCOPE_PASSWORD='{password}' {bin} --host 127.0.0.1 --port {} --tls none \
+             --user {user} --from typed@example.com --to rcpt@example.com --connect; \
+             echo EXITED $?; sleep 30",
+            peer.port
+        ),
+    );
+    for want in [
+        "Next: EHLO",
+        "Next: AUTH",
+        "No TLS on this connection",
+        "Next: MAIL",
+        "Next: RCPT",
+        "Next: DATA",
+    ] {
+        tmux.wait_for(want);
+        tmux.keys(&["Enter"]);
+    }
+    tmux.wait_for("Next: message");
+    tmux.keys(&[":"]);
+    let screen = tmux.wait_for("Typing the message");
+    assert!(
+        screen.contains("typing the message: a line with only '.' ends it"),
+        "{screen}"
+    );
+    for line in [
+        "Subject: typed by hand",
+        "",
+        "Hello,",
+        ".leading dot",
+        "bye",
+    ] {
+        if !line.is_empty() {
+            tmux.keys(&["-l", line]);
+        }
+        tmux.keys(&["Enter"]);
+    }
+    tmux.keys(&["-l", "."]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Verdict: Authenticated and authorized");
+    println!("--- typed by hand ---\n{screen}");
+    assert!(screen.contains(".leading dot"), "{screen}");
+    let eml: Vec<_> = std::fs::read_dir(mailbox.path())
+        .expect("mailbox")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(eml.len(), 1, "{eml:?}");
+    let got = std::fs::read(&eml[0]).expect("eml");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "Subject: typed by hand\r\n\r\nHello,\r\n.leading dot\r\nbye\r\n"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED 0");
+}

@@ -510,6 +510,15 @@ impl SessionModel {
 
     fn on_sent(&mut self, verb: Verb, line: &str, redacted: Option<&Redacted>, tls: bool) {
         let Some(c) = &mut self.conn else { return };
+        // After a 354, what is sent is the message, typed line by line, until the final ".".
+        if c.transaction.data == DataStage::Open && c.pending.is_none() {
+            if verb == Verb::DataEnd {
+                c.pending = Some((Verb::DataEnd, None));
+                c.messages_sent += 1;
+                self.push(Step::Dot, tls);
+            }
+            return;
+        }
         let user = match redacted {
             Some(Redacted::PlainBlob { user, .. } | Redacted::LoginUser { user }) => {
                 Some(user.clone())

@@ -540,3 +540,22 @@ fn the_iam_check_waits_for_the_final_dot() {
     w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
     assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
 }
+
+#[test]
+fn lines_typed_after_354_are_the_message_and_a_lone_dot_ends_it() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
+    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    let steps = w.model.history.len();
+    w.sent(Verb::Other, "Subject: hi").sent(Verb::Other, "");
+    assert_eq!(w.model.history.len(), steps, "message lines are not steps");
+    assert!(!w.model.waiting(), "no reply is awaited for a message line");
+    w.sent(Verb::DataEnd, ".");
+    assert!(w.model.waiting());
+    w.reply(Verb::DataEnd, 250, "Ok 0100");
+    assert_eq!(w.outcome(), Outcome::Accepted);
+    assert_eq!(w.model.history.last().map(|h| h.step), Some(Step::Dot));
+}

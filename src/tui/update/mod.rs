@@ -276,6 +276,10 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Rset => command(app, Command::Rset),
         Action::Noop => command(app, Command::Noop),
         Action::SmtpQuit => command(app, Command::Quit),
+        Action::Raw if app.session.data_open() => {
+            open_message_line(app);
+            Vec::new()
+        }
         Action::Raw => {
             // After a 334 challenge the line typed is a credential: mask it like a password.
             let field = if app.session.sasl_challenge() {
@@ -292,6 +296,18 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// After a 354, `:` types the message line by line.
+pub(super) fn open_message_line(app: &mut App) {
+    app.form = Some(Form::new(
+        FormKind::MessageLine,
+        vec![Field::new("Line", "")],
+    ));
+    app.set_status(
+        Level::Info,
+        "typing the message: a line with only '.' ends it",
+    );
 }
 
 fn toggle_overlay(app: &mut App, which: Overlay) {

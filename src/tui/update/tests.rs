@@ -32,6 +32,7 @@ fn describe(e: &Effect) -> String {
         ),
         Effect::Send(Request::Message(MessageSource::Text(_))) => "message".into(),
         Effect::Send(Request::Message(_)) => "message from elsewhere".into(),
+        Effect::Send(Request::MessageLine(l)) => format!("line {l:?}"),
         Effect::Send(Request::Disconnect) => "disconnect".into(),
         Effect::Send(Request::Shutdown) => "shutdown".into(),
         Effect::Save => "save".into(),
@@ -943,4 +944,38 @@ fn the_first_overflow_of_the_diagnosis_says_which_keys_scroll_it() {
         app.current_status()
             .is_none_or(|s| !s.text.contains("more: ]"))
     );
+}
+
+#[test]
+fn after_354_raw_lines_are_message_lines_sent_without_waiting() {
+    let mut s = Script::new();
+    sample::up_to_data(&mut s, "a@example.com");
+    let mut app = app_after(s.events(), (80, 24));
+    act(&mut app, Action::Raw);
+    assert_eq!(form_kind(&app), Some(FormKind::MessageLine));
+    assert!(
+        app.current_status()
+            .unwrap()
+            .text
+            .contains("a line with only '.' ends it")
+    );
+    typed(&mut app, "Subject: hi");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \"Subject: hi\""]
+    );
+    assert!(!app.busy, "no reply is awaited");
+    // Empty lines are allowed; the form stays open for the next line.
+    assert_eq!(form_kind(&app), Some(FormKind::MessageLine));
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \"\""]
+    );
+    typed(&mut app, ".");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \".\""]
+    );
+    assert!(app.busy, "the final '.' waits for the reply");
+    assert!(app.form.is_none());
 }
