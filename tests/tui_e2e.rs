@@ -84,8 +84,8 @@ fn enter_walks_to_the_554_and_the_screen_names_it_authorization() {
         "Next: AUTH",
         // Without TLS, Next opens the AUTH form to show the warning first.
         "No TLS on this connection",
-        "Next: MAIL FROM",
-        "Next: RCPT TO",
+        "Next: MAIL",
+        "Next: RCPT",
         "Next: DATA",
         "Next: message",
         "554 Access denied",
@@ -289,6 +289,215 @@ fn against_aiosmtpd_auth_login_535_is_authentication() {
     assert!(screen.contains("[authentication]"), "{screen}");
     assert!(!screen.contains("authorization denied"), "{screen}");
     assert!(!screen.contains(wrong), "{screen}");
+}
+
+/// The screen's text with rows joined and spaces collapsed, so a wrapped line reads whole.
+fn flat(screen: &str) -> String {
+    screen.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A private copy of the binary under test: the build directory is shared, and another build
+/// may replace the file while these tests run.
+fn own_binary(dir: &std::path::Path) -> String {
+    let to = dir.join("smtpscope-under-test");
+    std::fs::copy(env!("CARGO_BIN_EXE_smtpscope"), &to).expect("copy the binary");
+    to.display().to_string()
+}
+
+/// The first note (the teaching line) of each demo scenario.
+fn teaching_lines() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/demo/scenarios.toml"
+    ))
+    .expect("scenarios.toml");
+    let doc: toml::Table = toml::from_str(&text).expect("scenarios parse");
+    doc["scenario"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| {
+            let name = s["name"].as_str().expect("name").to_string();
+            let note = s["notes"][0].as_str().expect("a note").to_string();
+            (name, note)
+        })
+        .collect()
+}
+
+/// Every demo scenario at 80x24: the whole teaching line is on screen; Enter walks to the
+/// reply that decides; after the simulator's idle timeout has closed the connection (a short
+/// one here, `--idle-timeout 2`), that reply is still the one selected and explained.
+#[test]
+fn every_demo_scenario_at_80x24_keeps_the_decisive_reply_and_the_whole_teaching_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    let ends = [
+        ("good", "Verdict: Authenticated and authorized", None),
+        (
+            "wrong-password",
+            "535 Authentication",
+            Some("Diagnosis ✗: 535"),
+        ),
+        (
+            "ip-restricted",
+            "554 Access denied",
+            Some("Diagnosis ✗: 554"),
+        ),
+        (
+            "loopback-policy",
+            "554 Access denied",
+            Some("Diagnosis ✗: 554"),
+        ),
+        ("sandbox", "554 Message rejected", Some("Diagnosis ✗: 554")),
+    ];
+    let teaching = teaching_lines();
+    for (name, last, decisive) in ends {
+        let tmux = Tmux::new(&format!("walk-{name}"));
+        tmux.start(
+            dir.path(),
+            80,
+            24,
+            &format!("{bin} demo --scenario {name} --idle-timeout 2; echo EXITED $?; sleep 30"),
+        );
+        let screen = tmux.wait_for("Server's view");
+        let (_, note) = teaching.iter().find(|(n, _)| n == name).expect("scenario");
+        assert!(
+            flat(&screen).contains(&flat(note)),
+            "{name}: the teaching line is cut:\n{screen}"
+        );
+        tmux.enter_until(last, 14);
+        // The simulator drops the idle connection: the header says so, the selection stays.
+        let screen = tmux.wait_for("○ closed");
+        println!("--- demo {name} at 80x24 after the idle timeout ---\n{screen}");
+        match decisive {
+            Some(title) => {
+                assert!(screen.contains(title), "{name}: {screen}");
+                assert!(screen.contains("✗ kept"), "{name}: {screen}");
+            }
+            None => assert!(
+                screen.contains("Verdict: Authenticated and authorized"),
+                "{name}: {screen}"
+            ),
+        }
+        assert!(
+            flat(&screen).contains(&flat(note)),
+            "{name}: the teaching line is cut:\n{screen}"
+        );
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED 0");
+    }
+}
+
+/// `demo --scenario good` with AUTH sent before STARTTLS: the server refuses it without
+/// checking the credentials, the server's view says so; the standard flow then recovers and
+/// ends "accepted", authenticated only after the real AUTH.
+#[test]
+fn demo_good_with_auth_before_starttls_ends_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    let tmux = Tmux::new("auth-first");
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!("{bin} demo --scenario good; echo EXITED $?; sleep 30"),
+    );
+    tmux.wait_for("Next: EHLO");
+    tmux.keys(&["e"]);
+    tmux.wait_for("Next: STARTTLS");
+    tmux.keys(&["a"]);
+    tmux.wait_for("No TLS on this connection");
+    tmux.keys(&["C-s"]);
+    let screen = tmux.wait_for("530 Must issue a STARTTLS");
+    let screen = if screen.contains("credentials never checked") {
+        screen
+    } else {
+        tmux.wait_for("credentials never checked")
+    };
+    println!("--- AUTH before STARTTLS ---\n{screen}");
+    assert!(!screen.contains("authenticated as"), "{screen}");
+    let screen = tmux.enter_until("Verdict: Authenticated and authorized", 14);
+    println!("--- accepted ---\n{screen}");
+    assert!(screen.contains("IAM policy: allowed"), "{screen}");
+}
+
+/// After a 354, `:` types the message by hand, as with `openssl s_client`: each line goes at
+/// once (empty ones too), a line starting with "." arrives as typed, a lone "." ends it. The
+/// message aiosmtpd received is checked byte for byte.
+#[test]
+fn typing_the_message_by_hand_after_354_reaches_aiosmtpd_byte_for_byte() {
+    let user = "AKIATYPEDEXAMPLE1234";
+    let password = "BF2PynzbSCAjX08zhZZnP/kW+T9P5zs/1Er0pi5vTEmd";
+    let creds = format!("{user}:{password}");
+    let mailbox = tempfile::tempdir().expect("mailbox");
+    let mailbox_arg = mailbox.path().display().to_string();
+    let peer = common::start_ses_peer(
+        "127.0.0.1",
+        "none",
+        None,
+        &["--user", &creds, "--mailbox", &mailbox_arg],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    let tmux = Tmux::new("typed");
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!(
+            "env SMTPSCOPE_PASSWORD='{password}' {bin} --host 127.0.0.1 --port {} --tls none \
+             --user {user} --from typed@example.com --to rcpt@example.com --connect; \
+             echo EXITED $?; sleep 30",
+            peer.port
+        ),
+    );
+    for want in [
+        "Next: EHLO",
+        "Next: AUTH",
+        "No TLS on this connection",
+        "Next: MAIL",
+        "Next: RCPT",
+        "Next: DATA",
+    ] {
+        tmux.wait_for(want);
+        tmux.keys(&["Enter"]);
+    }
+    tmux.wait_for("Next: message");
+    tmux.keys(&[":"]);
+    let screen = tmux.wait_for("Typing the message");
+    assert!(
+        screen.contains("typing the message: a line with only '.' ends it"),
+        "{screen}"
+    );
+    for line in [
+        "Subject: typed by hand",
+        "",
+        "Hello,",
+        ".leading dot",
+        "bye",
+    ] {
+        if !line.is_empty() {
+            tmux.keys(&["-l", line]);
+        }
+        tmux.keys(&["Enter"]);
+    }
+    tmux.keys(&["-l", "."]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Verdict: Authenticated and authorized");
+    println!("--- typed by hand ---\n{screen}");
+    assert!(screen.contains(".leading dot"), "{screen}");
+    let eml: Vec<_> = std::fs::read_dir(mailbox.path())
+        .expect("mailbox")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(eml.len(), 1, "{eml:?}");
+    let got = std::fs::read(&eml[0]).expect("eml");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "Subject: typed by hand\r\n\r\nHello,\r\n.leading dot\r\nbye\r\n"
+    );
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");
 }

@@ -29,6 +29,25 @@ pub struct DemoArgs {
     /// Use AUTH LOGIN instead of AUTH PLAIN
     #[arg(long)]
     pub login: bool,
+    /// Seconds the simulator waits for the next command before it closes an idle
+    /// connection. Long by default, so there is time to read and type; `smtpscope sim`
+    /// keeps SES's 10 s.
+    #[arg(long, value_name = "SECS", default_value_t = DEMO_IDLE_SECS, value_parser = idle_secs)]
+    pub idle_timeout: f64,
+}
+
+/// The demo's idle timeout: five minutes, time to read and type.
+pub const DEMO_IDLE_SECS: f64 = 300.0;
+
+fn idle_secs(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if (0.05..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("must be between 0.05 and 3600 seconds, not {v}"))
+    }
 }
 
 /// One demo scenario, from assets/demo/scenarios.toml.
@@ -165,6 +184,7 @@ pub async fn run(args: &DemoArgs) -> i32 {
     // Free ports on loopback only: the demo never listens beyond this machine.
     config.listen.starttls = ([127, 0, 0, 1], 0).into();
     config.listen.implicit = None;
+    config.limits.idle_timeout = std::time::Duration::from_secs_f64(args.idle_timeout);
     let sim = match sim::start(config).await {
         Ok(s) => s,
         Err(e) => {

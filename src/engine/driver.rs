@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 
 use super::auth::{Credentials, Mechanism};
 use super::command::Command;
-use super::session::{Event, MessageSource, Session, SessionConfig};
+use super::session::{Event, MessageSource, Session, SessionConfig, SessionError};
 
 /// What a front end can ask the session to do.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub enum Request {
         initial_response: bool,
     },
     Message(MessageSource),
+    /// One line of the message typed by hand after a 354 (a lone "." ends it).
+    MessageLine(String),
     /// Drop the connection without QUIT.
     Disconnect,
     /// Send QUIT if connected, then end the task.
@@ -97,6 +99,11 @@ async fn handle(session: &mut Session, request: Request) {
         }
         Request::Message(source) => {
             let _ = session.send_message(source).await;
+        }
+        Request::MessageLine(line) => {
+            if let Err(SessionError::Input(e)) = session.message_line(&line).await {
+                session.warn(format!("not sent: {e}"));
+            }
         }
         Request::Disconnect => {
             if session.is_connected() {

@@ -64,6 +64,22 @@ pub enum Level {
 pub struct Status {
     pub level: Level,
     pub text: String,
+    /// The [`App::epoch`] it was set in: a status belongs to that state and goes with it.
+    pub epoch: u64,
+}
+
+/// What the selection in the transcript follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Follow {
+    /// Each new reply is selected as it comes.
+    #[default]
+    Latest,
+    /// The reply that decided the verdict stays selected: a later QUIT, 221, idle timeout or
+    /// reconnect does not replace it. Ends when the user selects something else, presses End
+    /// or c, or a later success settles that failure.
+    Decisive,
+    /// The user put the selection where it is (↑, a click, Home); it stays there.
+    User,
 }
 
 /// The whole state of the TUI.
@@ -84,13 +100,23 @@ pub struct App {
     pub scroll: Option<u64>,
     /// Columns of the transcript text scrolled off to the left.
     pub hscroll: u16,
-    /// The selected entry (a reply or an error); `None` means the latest one.
+    /// The selected entry (a reply, a warning or an error) when not following the latest.
     pub selected: Option<usize>,
+    /// What the selection follows.
+    pub follow: Follow,
+    /// The `seq` of the entry that decided the verdict, once the selection has been taken to
+    /// it (so that leaving it, with End or `c`, is not undone by the next entry).
+    pub decided_seq: Option<u64>,
     pub diagnosis_scroll: u16,
     pub overlay: Overlay,
     pub overlay_scroll: u16,
     pub form: Option<Form>,
     pub status: Option<Status>,
+    /// Counts the entries that change the session's state (a reply, an error, a connection
+    /// opened or closed). A status line set before the latest of them is stale.
+    pub epoch: u64,
+    /// The one-time hint about scrolling the diagnosis ("more: ]") has been shown.
+    pub overflow_hinted: bool,
     pub reveal_user: bool,
     /// Set in `smtpscope replay`: the source file's name; nothing can be sent.
     pub read_only: Option<String>,
@@ -132,11 +158,15 @@ impl App {
             scroll: None,
             hscroll: 0,
             selected: None,
+            follow: Follow::Latest,
+            decided_seq: None,
             diagnosis_scroll: 0,
             overlay: Overlay::None,
             overlay_scroll: 0,
             form: None,
             status: None,
+            epoch: 0,
+            overflow_hinted: false,
             reveal_user: false,
             read_only: None,
             size: (80, 24),
@@ -171,7 +201,10 @@ impl App {
 
     /// The entry the diagnosis panel explains.
     pub fn explained(&self) -> Option<usize> {
-        self.selected.or_else(|| self.store.last_mark())
+        match self.follow {
+            Follow::Latest => self.store.last_mark(),
+            Follow::Decisive | Follow::User => self.selected.or_else(|| self.store.last_mark()),
+        }
     }
 
     /// Credentials would cross the network readable: connected and no TLS.
@@ -198,7 +231,13 @@ impl App {
         self.status = Some(Status {
             level,
             text: text.into(),
+            epoch: self.epoch,
         });
+    }
+
+    /// The status line, unless the state it was about has ended.
+    pub fn current_status(&self) -> Option<&Status> {
+        self.status.as_ref().filter(|s| s.epoch == self.epoch)
     }
 
     pub fn tls_mode_name(&self) -> &'static str {

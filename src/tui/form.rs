@@ -235,6 +235,8 @@ pub enum FormKind {
     /// The DATA composer.
     Compose,
     Raw,
+    /// A line of the message, typed by hand after the 354.
+    MessageLine,
 }
 
 impl FormKind {
@@ -246,6 +248,7 @@ impl FormKind {
             FormKind::Rcpt => "RCPT TO",
             FormKind::Compose => "DATA: compose the message",
             FormKind::Raw => "Raw command line",
+            FormKind::MessageLine => "Typing the message (after 354)",
         }
     }
 }

@@ -20,6 +20,7 @@ use ratatui::text::Span;
 
 use super::action::Action;
 use super::app::{App, Overlay};
+use super::content::{self, header, status, wrapped_rows};
 use super::keymap;
 use crate::engine::model::Step;
 
@@ -66,28 +67,20 @@ pub fn screen(size: (u16, u16)) -> Rect {
     Rect::new(0, 0, size.0, size.1)
 }
 
-/// A step as the Next button names it.
-pub fn step_name(step: Step) -> &'static str {
+pub use super::content::status::step_name;
+
+/// A step as the Next button names it (short: the status line says it in full).
+pub fn next_label(step: Step) -> &'static str {
     match step {
-        Step::Connect => "connect",
-        Step::Ehlo => "EHLO",
-        Step::StartTls => "STARTTLS",
-        Step::Auth => "AUTH",
-        Step::Mail => "MAIL FROM",
-        Step::Rcpt => "RCPT TO",
-        Step::Data => "DATA",
-        Step::Dot => "message + \".\"",
-        Step::Quit => "QUIT",
-        Step::Rset => "RSET",
-        Step::Noop => "NOOP",
-        Step::Raw => "raw line",
+        Step::Dot => "message",
+        s => s.label(),
     }
 }
 
 fn label(app: &App, action: Action, base: &str) -> String {
     match action {
         Action::Next => match app.next_step() {
-            Some(step) => format!("Next: {}", step_name(step)),
+            Some(step) => format!("Next: {}", next_label(step)),
             None => "Next: done".into(),
         },
         Action::Connect if app.session.connected() => "Reconnect".into(),
@@ -121,12 +114,42 @@ pub fn sensible(app: &App, action: Action) -> bool {
     }
 }
 
+/// The widest label a button can take, so the bar keeps its shape (and its height) while
+/// Next's label changes from step to step.
+fn widest_label(action: Action, base: &str) -> usize {
+    match action {
+        Action::Next => STEPS
+            .iter()
+            .map(|&s| width(&format!("Next: {}", next_label(s))))
+            .max()
+            .unwrap_or(0),
+        Action::Connect => width("Reconnect").max(width(base)),
+        _ => width(base),
+    }
+}
+
+const STEPS: [Step; 12] = [
+    Step::Connect,
+    Step::Ehlo,
+    Step::StartTls,
+    Step::Auth,
+    Step::Mail,
+    Step::Rcpt,
+    Step::Data,
+    Step::Dot,
+    Step::Quit,
+    Step::Rset,
+    Step::Noop,
+    Step::Raw,
+];
+
 fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
     let mut out = Vec::new();
     let (mut x, mut y) = (0u16, 0u16);
     for b in keymap::buttons() {
-        let text = label(app, b.action, b.button.unwrap_or(""));
-        let w = u16::try_from(width(b.key) + 1 + width(&text)).unwrap_or(u16::MAX);
+        let base = b.button.unwrap_or("");
+        let text = label(app, b.action, base);
+        let w = u16::try_from(width(b.key) + 1 + widest_label(b.action, base)).unwrap_or(u16::MAX);
         if x > 0 && x.saturating_add(w) > cols {
             x = 0;
             y += 1;
@@ -145,7 +168,15 @@ fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
     out
 }
 
-/// Lays out the screen.
+/// Rows a region's text needs at this width, between `min` and `max`.
+fn rows_for(lines: Vec<ratatui::text::Line<'_>>, width: u16, min: u16, max: u16) -> u16 {
+    let n = u16::try_from(wrapped_rows(lines, width)).unwrap_or(u16::MAX);
+    n.clamp(min, max.max(min))
+}
+
+/// Lays out the screen. The header, the notes, the verdict and the status line get the rows
+/// their wrapped text needs (within limits), so nothing is cut; the button bar's height
+/// depends only on the width.
 pub fn compute(area: Rect, app: &App) -> Areas {
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         return Areas {
@@ -153,12 +184,35 @@ pub fn compute(area: Rect, app: &App) -> Areas {
             ..Areas::default()
         };
     }
-    let mut buttons = flow_buttons(app, area.width);
+    let w = area.width;
+    let mut buttons = flow_buttons(app, w);
     let button_rows = buttons.last().map_or(0, |s| s.rect.y + 1);
-    let notes_rows = u16::from(!app.notes.is_empty());
-    // header 2, notes, two titles, timeline, verdict, status, buttons
-    let fixed = 2 + notes_rows + 2 + 3 + button_rows;
-    let middle = area.height.saturating_sub(fixed);
+    let mut header_rows = rows_for(header::lines(app, w), w, 2, 5);
+    let mut notes_rows = header::notes(app).map_or(0, |l| rows_for(vec![l], w, 1, 3));
+    let mut verdict_rows = rows_for(vec![status::verdict(app)], w, 1, 2);
+    let mut status_rows = rows_for(vec![status::status(app)], w, 1, 3);
+    // Keep at least a few rows for the transcript and the diagnosis: on a small screen the
+    // wrapped regions give way first (the notes stay in the diagnosis panel and the help).
+    let fixed = |h, n, v, s| h + n + 2 + 1 + v + s + button_rows;
+    let min_middle = 4;
+    for shrink in 0..4 {
+        if area
+            .height
+            .saturating_sub(fixed(header_rows, notes_rows, verdict_rows, status_rows))
+            >= min_middle
+        {
+            break;
+        }
+        match shrink {
+            0 => notes_rows = notes_rows.min(1),
+            1 => status_rows = 1,
+            2 => header_rows = 2,
+            _ => verdict_rows = 1,
+        }
+    }
+    let middle =
+        area.height
+            .saturating_sub(fixed(header_rows, notes_rows, verdict_rows, status_rows));
     // Small screens split evenly: the diagnosis is what a learner reads.
     let diagnosis_rows = if middle < 30 {
         middle / 2
@@ -168,9 +222,9 @@ pub fn compute(area: Rect, app: &App) -> Areas {
     let transcript_rows = middle - diagnosis_rows;
     let row = |y: u16, h: u16| Rect::new(area.x, area.y + y, area.width, h);
     let mut y = 0;
-    let header = row(y, 2);
-    y += 2;
-    let notes = (notes_rows > 0).then(|| row(y, 1));
+    let header = row(y, header_rows);
+    y += header_rows;
+    let notes = (notes_rows > 0).then(|| row(y, notes_rows));
     y += notes_rows;
     let transcript_title = row(y, 1);
     let transcript = row(y + 1, transcript_rows);
@@ -179,9 +233,9 @@ pub fn compute(area: Rect, app: &App) -> Areas {
     let diagnosis = row(y + 1, diagnosis_rows);
     y += 1 + diagnosis_rows;
     let timeline = row(y, 1);
-    let verdict = row(y + 1, 1);
-    let status = row(y + 2, 1);
-    y += 3;
+    let verdict = row(y + 1, verdict_rows);
+    let status = row(y + 1 + verdict_rows, status_rows);
+    y += 1 + verdict_rows + status_rows;
     for s in &mut buttons {
         s.rect.x += area.x;
         s.rect.y += area.y + y;
@@ -199,6 +253,15 @@ pub fn compute(area: Rect, app: &App) -> Areas {
         buttons,
         too_small: false,
     }
+}
+
+/// Rows the diagnosis text takes in this frame's panel, and the panel's height.
+pub fn diagnosis_fill(app: &App) -> (usize, usize) {
+    let area = compute(screen(app.size), app).diagnosis;
+    (
+        content::diagnosis::content_rows(app, area.width),
+        usize::from(area.height),
+    )
 }
 
 impl Areas {

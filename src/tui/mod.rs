@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod content;
 pub mod event_loop;
 pub mod form;
 pub mod keymap;

@@ -47,6 +47,8 @@ pub fn app_for(mut entries: Vec<Entry>, name: &str, catalog: &Catalog) -> App {
         }
         app.store.push(e);
     }
+    // Open on the reply that decided the verdict, as the live session would have kept it.
+    super::update::track_decisive(&mut app);
     app
 }
 

@@ -143,6 +143,17 @@ impl Script {
         self
     }
 
+    /// A reply nobody asked for (an idle timeout, a 421 before closing).
+    pub fn unasked(&mut self, code: u16, lines: &[&str]) -> &mut Script {
+        let reply = Reply::from_lines(code, lines);
+        let class = Catalog::builtin().classify(&reply, &self.state.context());
+        self.push(
+            EntryKind::Reply(Box::new(ReplyEntry::new(reply, None, class))),
+            None,
+        );
+        self
+    }
+
     pub fn start_tls(&mut self) -> &mut Script {
         let info = tls_info();
         self.tls = true;
@@ -233,7 +244,7 @@ pub fn opening(s: &mut Script) {
         .publish();
 }
 
-/// The seed's wrong password: 535 at AUTH, then 530 to MAIL FROM.
+/// A wrong password: 535 at AUTH, then 530 to MAIL FROM.
 pub fn auth_failure() -> Vec<Event> {
     let mut s = Script::new();
     opening(&mut s);
@@ -250,7 +261,7 @@ pub fn auth_failure() -> Vec<Event> {
 }
 
 /// Everything up to the 354 of DATA, authenticated.
-fn up_to_data(s: &mut Script, from: &str) {
+pub fn up_to_data(s: &mut Script, from: &str) {
     opening(s);
     s.auth_plain(USER)
         .reply(Verb::Auth, 235, &["Authentication successful."])
@@ -272,19 +283,41 @@ fn up_to_data(s: &mut Script, from: &str) {
         .publish();
 }
 
-const MESSAGE: &str = "From: policy-fail@example.com\r\nTo: xxxxx@example.com\r\nSubject: from ses\r\n\r\nIm from SES\r\n";
+pub const MESSAGE: &str = "From: policy-fail@example.com\r\nTo: xxxxx@example.com\r\nSubject: from ses\r\n\r\nIm from SES\r\n";
 
-/// The seed's IP-restricted user: everything passes, then 554 Access denied after the dot.
+/// After the 554: QUIT and its 221, then (on a later connection) the server's idle timeout.
+pub fn after_the_verdict(s: &mut Script) {
+    s.send(&Command::Quit)
+        .reply(Verb::Quit, 221, &["Bye"])
+        .close("after QUIT")
+        .publish();
+    s.connect(HOST, 587, TlsMode::Starttls)
+        .reply(
+            Verb::Connect,
+            220,
+            &["email-smtp.amazonaws.com ESMTP SimpleEmailService"],
+        )
+        .unasked(451, &["4.4.2 Timeout waiting for data from client."])
+        .close("the server closed the connection")
+        .publish();
+}
+
+/// The IP-restricted user: everything passes, then 554 Access denied after the dot.
 pub fn access_denied() -> Vec<Event> {
+    access_denied_script().events()
+}
+
+/// [`access_denied`] as a script that can go on.
+pub fn access_denied_script() -> Script {
     let mut s = Script::new();
     up_to_data(&mut s, "policy-fail@example.com");
     s.message(MESSAGE)
         .reply(Verb::DataEnd, 554, &[ACCESS_DENIED])
         .publish();
-    s.events()
+    s
 }
 
-/// The seed's good user: the message is accepted and the session ends with QUIT.
+/// A good user: the message is accepted and the session ends with QUIT.
 pub fn success() -> Vec<Event> {
     let mut s = Script::new();
     up_to_data(&mut s, "success@example.com");

@@ -87,6 +87,16 @@ impl Store {
         (idx < self.entries.len()).then(|| (idx, row - self.start_row(idx)))
     }
 
+    /// The index of the entry with this sequence number (entries are kept in `seq` order).
+    pub fn index_of_seq(&self, seq: u64) -> Option<usize> {
+        let idx = self.entries.partition_point(|e| e.seq < seq);
+        (self.entries.get(idx)?.seq == seq).then_some(idx)
+    }
+
+    pub fn first_mark(&self) -> Option<usize> {
+        self.marks.first().copied()
+    }
+
     pub fn last_mark(&self) -> Option<usize> {
         self.marks.last().copied()
     }

@@ -141,6 +141,22 @@ pub enum DataStage {
     Refused,
 }
 
+/// Where the server's authorization check of the message stands. SES evaluates the IAM
+/// policy (`ses:SendRawEmail`) only after the final ".": before that, nothing says whether
+/// the user may send, however many commands passed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum IamCheck {
+    #[default]
+    NotEvaluated,
+    /// The message was accepted: the policy allowed it.
+    Allowed,
+    /// `554 Access denied`: the policy does not allow this action.
+    Denied { action: String },
+    /// The message was refused for a reason the reply names, not an IAM denial.
+    OtherRefusal { code: u16 },
+}
+
 /// One mail transaction (MAIL, RCPT…, DATA, the message).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
@@ -249,6 +265,9 @@ pub struct SessionModel {
     pub settled: Vec<Failure>,
     pub history: Vec<HistoryItem>,
     pub history_dropped: u64,
+    /// The authorization check of the latest message (reset by a new MAIL FROM).
+    #[serde(default)]
+    pub iam: IamCheck,
 }
 
 impl SessionModel {
@@ -371,6 +390,20 @@ impl SessionModel {
         }
     }
 
+    /// The IAM check of the current or latest message, for SES (other servers have none).
+    pub fn iam_check(&self) -> Option<&IamCheck> {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| c.ses)
+            .then_some(&self.iam)
+    }
+
+    /// The transcript entry (its `seq`) whose reply or error decided the verdict, while that
+    /// failure stands. Front ends keep it in view: a later QUIT or idle timeout decides nothing.
+    pub fn decisive_seq(&self) -> Option<u64> {
+        self.failure.as_ref().map(|f| f.seq)
+    }
+
     /// The standard flow's step that was last sent on this connection.
     fn last_step(&self) -> Option<Step> {
         self.history.last().map(|h| h.step)
@@ -477,6 +510,15 @@ impl SessionModel {
 
     fn on_sent(&mut self, verb: Verb, line: &str, redacted: Option<&Redacted>, tls: bool) {
         let Some(c) = &mut self.conn else { return };
+        // After a 354, what is sent is the message, typed line by line, until the final ".".
+        if c.transaction.data == DataStage::Open && c.pending.is_none() {
+            if verb == Verb::DataEnd {
+                c.pending = Some((Verb::DataEnd, None));
+                c.messages_sent += 1;
+                self.push(Step::Dot, tls);
+            }
+            return;
+        }
         let user = match redacted {
             Some(Redacted::PlainBlob { user, .. } | Redacted::LoginUser { user }) => {
                 Some(user.clone())
@@ -564,6 +606,7 @@ impl SessionModel {
                 rejection = Some(why);
             }
             Verb::Mail if ok => {
+                self.iam = IamCheck::NotEvaluated;
                 c.transaction = Transaction {
                     mail_from: Some(arg.unwrap_or_default()),
                     ..Transaction::default()
@@ -575,6 +618,22 @@ impl SessionModel {
             Verb::Data if code == 354 => c.transaction.data = DataStage::Open,
             Verb::Data if !ok => c.transaction.data = DataStage::Refused,
             Verb::DataEnd => {
+                let action = r
+                    .class
+                    .diagnosis
+                    .details
+                    .iter()
+                    .find(|(k, _)| k == "Action");
+                self.iam = match (ok, action) {
+                    (true, _) => IamCheck::Allowed,
+                    (false, Some((_, action))) if phase == Phase::Authorization => {
+                        IamCheck::Denied {
+                            action: action.clone(),
+                        }
+                    }
+                    _ if code / 100 == 5 => IamCheck::OtherRefusal { code },
+                    _ => IamCheck::NotEvaluated,
+                };
                 if ok {
                     self.messages_accepted += 1;
                 }

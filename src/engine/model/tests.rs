@@ -478,3 +478,84 @@ fn a_closed_session_keeps_its_history_for_the_header() {
     assert!(c.tls.is_some());
     assert_eq!(c.authenticated_as.as_deref(), Some("AKIAEXAMPLE"));
 }
+
+#[test]
+fn the_decisive_reply_is_the_535_not_the_530_nor_a_later_221() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        535,
+        "Authentication Credentials Invalid",
+    );
+    let decided = w.seq;
+    assert_eq!(w.model.decisive_seq(), Some(decided));
+    w.cmd(
+        Verb::Mail,
+        "MAIL FROM:<a@example.com>",
+        530,
+        "Authentication required",
+    );
+    w.cmd(Verb::Quit, "QUIT", 221, "Bye").closed("after QUIT");
+    assert_eq!(w.model.decisive_seq(), Some(decided));
+}
+
+#[test]
+fn a_settled_failure_is_no_longer_decisive() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo();
+    w.cmd(
+        Verb::Auth,
+        "AUTH PLAIN",
+        530,
+        "Must issue a STARTTLS command first",
+    );
+    assert!(w.model.decisive_seq().is_some());
+    w.starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    assert_eq!(w.model.decisive_seq(), None);
+}
+
+#[test]
+fn the_iam_check_waits_for_the_final_dot() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
+    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
+    w.push(EntryKind::Message {
+        stats: crate::engine::message::encode_message(b"x\r\n").1,
+    });
+    w.reply(Verb::DataEnd, 554, DENIED);
+    assert_eq!(
+        w.model.iam_check(),
+        Some(&IamCheck::Denied {
+            action: "ses:SendRawEmail".into()
+        })
+    );
+    // A new transaction has not been evaluated yet.
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
+}
+
+#[test]
+fn lines_typed_after_354_are_the_message_and_a_lone_dot_ends_it() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
+    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
+    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    let steps = w.model.history.len();
+    w.sent(Verb::Other, "Subject: hi").sent(Verb::Other, "");
+    assert_eq!(w.model.history.len(), steps, "message lines are not steps");
+    assert!(!w.model.waiting(), "no reply is awaited for a message line");
+    w.sent(Verb::DataEnd, ".");
+    assert!(w.model.waiting());
+    w.reply(Verb::DataEnd, 250, "Ok 0100");
+    assert_eq!(w.outcome(), Outcome::Accepted);
+    assert_eq!(w.model.history.last().map(|h| h.step), Some(Step::Dot));
+}

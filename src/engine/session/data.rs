@@ -77,6 +77,46 @@ impl Session {
         Ok((reply?, stats))
     }
 
+    /// Sends one line of a message typed by hand after a 354, at once and without waiting for
+    /// a reply: for a user used to `openssl s_client`. Dot-stuffing-aware: a line that starts
+    /// with "." goes with one more "." (RFC 5321 §4.5.2), so the server stores the line as
+    /// typed. A line that is only "." ends the message: it is recorded as the final "."
+    /// (`Verb::DataEnd`, so the model waits for the answer to the message) and the reply is
+    /// read. Empty lines are allowed; CR, LF and NUL are refused.
+    pub async fn message_line(&mut self, line: &str) -> Result<Option<Reply>, SessionError> {
+        super::super::command::check_arg("message line", line)?;
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        let end = line == ".";
+        let verb = if end { Verb::DataEnd } else { Verb::Other };
+        let mut bytes = Vec::with_capacity(line.len() + 3);
+        if !end && line.starts_with('.') {
+            bytes.push(b'.');
+        }
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        self.record(
+            EntryKind::Sent {
+                line: line.to_string(),
+                verb,
+                redacted: None,
+            },
+            None,
+        );
+        self.last_sent_at = Some(Instant::now());
+        if let Err(source) = self.write_all(&bytes).await {
+            return Err(self.fail(SessionError::Io {
+                after: verb,
+                source,
+            }));
+        }
+        if !end {
+            return Ok(None);
+        }
+        self.read_and_record(Verb::DataEnd).await.map(Some)
+    }
+
     pub(super) async fn stream_message(
         &mut self,
         source: MessageSource,

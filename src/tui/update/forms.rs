@@ -207,6 +207,18 @@ fn submit(app: &mut App) -> Vec<Effect> {
             }
         }
         FormKind::Compose => submit_compose(app, &form),
+        FormKind::MessageLine => {
+            let line = form.value(0).to_string();
+            match check_arg("message line", &line) {
+                Err(e) => Err((0, e.to_string())),
+                Ok(()) if line == "." => Ok(send(app, Request::MessageLine(line))),
+                Ok(()) => {
+                    // No reply comes to a message line: the form stays for the next one.
+                    super::open_message_line(app);
+                    Ok(vec![Effect::Send(Request::MessageLine(line))])
+                }
+            }
+        }
         FormKind::Raw => {
             let line = form.value(0).to_string();
             match check_arg("raw command", &line) {

@@ -19,8 +19,8 @@ use super::layout;
 use self::forms::{
     mail, on_form, open_auth, open_compose, open_mail, open_rcpt, rcpt, set_form_error,
 };
-use self::navigate::{navigate, set_top};
-pub use self::navigate::{top_row, view_rows};
+use self::navigate::{follow_latest, navigate, set_top};
+pub use self::navigate::{top_row, track_decisive, view_rows};
 
 /// Everything that can change the model.
 #[derive(Debug)]
@@ -125,6 +125,16 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
 }
 
 fn on_entry(app: &mut App, entry: Entry) {
+    if matches!(
+        entry.kind,
+        EntryKind::Reply(_)
+            | EntryKind::Error { .. }
+            | EntryKind::Connected { .. }
+            | EntryKind::Closed { .. }
+    ) {
+        // The state moved on: a status line about the old one goes.
+        app.epoch += 1;
+    }
     match &entry.kind {
         EntryKind::Reply(r) if r.after == Some(Verb::Data) && app.pending_message.is_some() => {
             app.pending_answer = Some(r.code);
@@ -147,11 +157,30 @@ fn on_entry(app: &mut App, entry: Entry) {
     }
     app.session.apply(&entry);
     app.store.push(entry);
+    track_decisive(app);
+    hint_overflow_once(app);
     app.dirty = true;
+}
+
+/// The first time the diagnosis is taller than its panel, the status line says how to read
+/// the rest, in the words of the panel's marker and the help.
+fn hint_overflow_once(app: &mut App) {
+    if app.overflow_hinted || app.read_only.is_some() {
+        return;
+    }
+    let (total, height) = layout::diagnosis_fill(app);
+    if height > 0 && total > height {
+        app.overflow_hinted = true;
+        app.set_status(
+            Level::Info,
+            "The diagnosis goes on below its panel (\"more: ]\"): ] scrolls it down, [ back up",
+        );
+    }
 }
 
 fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
     app.session = state;
+    track_decisive(app);
     app.busy = false;
     app.busy_ticks = 0;
     app.dirty = true;
@@ -247,6 +276,10 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Rset => command(app, Command::Rset),
         Action::Noop => command(app, Command::Noop),
         Action::SmtpQuit => command(app, Command::Quit),
+        Action::Raw if app.session.data_open() => {
+            open_message_line(app);
+            Vec::new()
+        }
         Action::Raw => {
             // After a 334 challenge the line typed is a credential: mask it like a password.
             let field = if app.session.sasl_challenge() {
@@ -263,6 +296,18 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// After a 354, `:` types the message line by line.
+pub(super) fn open_message_line(app: &mut App) {
+    app.form = Some(Form::new(
+        FormKind::MessageLine,
+        vec![Field::new("Line", "")],
+    ));
+    app.set_status(
+        Level::Info,
+        "typing the message: a line with only '.' ends it",
+    );
 }
 
 fn toggle_overlay(app: &mut App, which: Overlay) {
@@ -309,6 +354,8 @@ fn quit(app: &mut App) -> Vec<Effect> {
 }
 
 fn connect(app: &mut App) -> Vec<Effect> {
+    // The user asked for a new connection: follow its replies.
+    follow_latest(app);
     app.closed_reason = None;
     app.pending_message = None;
     app.pending_answer = None;

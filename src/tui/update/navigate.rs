@@ -2,7 +2,7 @@
 //! totals, so none of this walks the entries.
 
 use crate::tui::action::Action;
-use crate::tui::app::App;
+use crate::tui::app::{App, Follow};
 use crate::tui::layout;
 use crate::tui::store::rows_of;
 
@@ -28,16 +28,56 @@ pub(super) fn set_top(app: &mut App, top: u64) {
     app.scroll = (top < max).then_some(top);
 }
 
-fn select(app: &mut App, idx: Option<usize>) {
-    // Selecting the latest reply is the same as following it.
-    app.selected = idx.filter(|&i| Some(i) != app.store.last_mark());
+/// The user selects entry `idx`: the selection stays there until End, `c` or another choice.
+fn select(app: &mut App, idx: usize) {
+    app.selected = Some(idx);
+    app.follow = Follow::User;
     app.diagnosis_scroll = 0;
-    if let Some(i) = idx {
+    ensure_visible(app, idx);
+}
+
+/// Back to following: each new reply is selected.
+pub(super) fn follow_latest(app: &mut App) {
+    app.follow = Follow::Latest;
+    app.selected = None;
+    app.scroll = None;
+    app.diagnosis_scroll = 0;
+}
+
+/// Keeps the selection on the reply that decided the verdict, unless the user chose another
+/// entry. Called after every entry and state: the session model says which reply decided.
+pub fn track_decisive(app: &mut App) {
+    let seq = app.session.decisive_seq();
+    let idx = seq.and_then(|s| app.store.index_of_seq(s));
+    if seq.is_some() && idx.is_none() {
+        return; // the entry has not reached the store yet
+    }
+    if seq != app.decided_seq {
+        // A new decision (or the old one settled by a later success).
+        app.decided_seq = seq;
+        match (idx, app.follow) {
+            (_, Follow::User) => {}
+            (Some(i), _) => {
+                app.follow = Follow::Decisive;
+                app.selected = Some(i);
+                app.diagnosis_scroll = 0;
+            }
+            (None, Follow::Decisive) => {
+                app.follow = Follow::Latest;
+                app.selected = None;
+                app.diagnosis_scroll = 0;
+            }
+            (None, Follow::Latest) => {}
+        }
+    }
+    if app.follow == Follow::Decisive
+        && let Some(i) = app.selected
+    {
         ensure_visible(app, i);
     }
 }
 
-fn ensure_visible(app: &mut App, idx: usize) {
+pub(super) fn ensure_visible(app: &mut App, idx: usize) {
     let Some(entry) = app.store.get(idx) else {
         return;
     };
@@ -62,31 +102,38 @@ pub(super) fn navigate(app: &mut App, action: Action) {
     match action {
         Action::SelectPrevious => {
             let from = app.explained();
-            if let Some(i) = from.and_then(|f| app.store.previous_mark(Some(f))) {
-                select(app, Some(i));
+            match from.and_then(|f| app.store.previous_mark(Some(f))) {
+                Some(i) => select(app, i),
+                // At the first reply already: keep it, but stop following.
+                None => {
+                    if let Some(f) = from {
+                        select(app, f);
+                    }
+                }
             }
         }
         Action::SelectNext => {
-            if let Some(i) = app.selected {
-                let next = app.store.next_mark(i);
+            if let Some(i) = app.explained()
+                && let Some(next) = app.store.next_mark(i)
+            {
                 select(app, next);
             }
         }
         Action::PageUp => scroll_by(app, -page),
         Action::PageDown => scroll_by(app, page),
         Action::Scroll(n) => scroll_by(app, i64::from(n)),
-        Action::Top => app.scroll = (max_top(app) > 0).then_some(0),
-        Action::Bottom => {
-            app.scroll = None;
-            app.selected = None;
-            app.diagnosis_scroll = 0;
+        Action::Top => {
+            app.scroll = (max_top(app) > 0).then_some(0);
+            if let Some(first) = app.store.first_mark() {
+                select(app, first);
+            }
         }
+        Action::Bottom => follow_latest(app),
         Action::ScrollLeft => app.hscroll = app.hscroll.saturating_sub(8),
         Action::ScrollRight => app.hscroll = app.hscroll.saturating_add(8).min(2000),
         Action::ScrollDiagnosis(n) => {
-            let area = layout::compute(layout::screen(app.size), app).diagnosis;
-            let total = crate::tui::view::diagnosis_rows(app, area.width);
-            let max = (total + 1).saturating_sub(usize::from(area.height));
+            let (total, height) = layout::diagnosis_fill(app);
+            let max = total.saturating_sub(height);
             let next = (i64::from(app.diagnosis_scroll) + i64::from(n)).max(0);
             let next = usize::try_from(next).unwrap_or(0).min(max);
             app.diagnosis_scroll = u16::try_from(next).unwrap_or(u16::MAX);
@@ -96,7 +143,7 @@ pub(super) fn navigate(app: &mut App, action: Action) {
             if let Some((idx, _)) = app.store.locate(at)
                 && app.store.is_mark(idx)
             {
-                select(app, Some(idx));
+                select(app, idx);
             }
         }
         _ => {}

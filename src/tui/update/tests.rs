@@ -9,7 +9,7 @@ use crate::engine::driver::Request;
 use crate::engine::session::{Event, MessageSource, SessionConfig};
 use crate::engine::transport::TlsMode;
 use crate::tui::action::{Action, FormAction};
-use crate::tui::app::{App, Level, Overlay, QUIT_WAIT_TICKS};
+use crate::tui::app::{App, Follow, Level, Overlay, QUIT_WAIT_TICKS};
 use crate::tui::form::FormKind;
 use crate::tui::keymap;
 use crate::tui::layout;
@@ -32,6 +32,7 @@ fn describe(e: &Effect) -> String {
         ),
         Effect::Send(Request::Message(MessageSource::Text(_))) => "message".into(),
         Effect::Send(Request::Message(_)) => "message from elsewhere".into(),
+        Effect::Send(Request::MessageLine(l)) => format!("line {l:?}"),
         Effect::Send(Request::Disconnect) => "disconnect".into(),
         Effect::Send(Request::Shutdown) => "shutdown".into(),
         Effect::Save => "save".into(),
@@ -600,9 +601,11 @@ fn selection_scrolling_and_following_the_tail() {
     let sel = app.selected.unwrap();
     assert!(sel < app.store.last_mark().unwrap());
     act(&mut app, Action::SelectNext);
+    assert_eq!(app.explained(), app.store.last_mark());
     assert_eq!(
-        app.selected, None,
-        "back on the latest reply means following again"
+        app.follow,
+        Follow::User,
+        "the selection stays where the user put it"
     );
     act(&mut app, Action::PageUp);
     assert!(app.scroll.is_some());
@@ -639,8 +642,16 @@ fn clicks_press_buttons_and_select_replies() {
         keymap::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
         Some(Action::Noop)
     );
-    // The first transcript row is the 220 greeting: a click selects it.
-    let row = areas.transcript.y + 2;
+    // A click on a reply's row selects it.
+    let top = super::top_row(&app);
+    let row = (0..areas.transcript.height)
+        .find(|&r| {
+            app.store
+                .locate(top + u64::from(r))
+                .is_some_and(|(i, _)| app.store.is_mark(i))
+        })
+        .map(|r| areas.transcript.y + r)
+        .expect("a reply on screen");
     let action = keymap::mouse_action(&app, &click(20, row)).unwrap();
     act(&mut app, action);
     assert!(app.selected.is_some());
@@ -745,4 +756,226 @@ fn raw_line_after_a_334_challenge_is_masked() {
         form.fields[0].secret,
         "a line typed after 334 is a credential"
     );
+}
+
+/// The text of the reply the diagnosis panel explains.
+fn explained_text(app: &App) -> String {
+    let idx = app.explained().expect("something is explained");
+    match &app.store.get(idx).unwrap().kind {
+        crate::engine::transcript::EntryKind::Reply(r) => format!("{} {}", r.code, r.text),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_decisive_reply_stays_selected_after_quit_221_and_an_idle_timeout() {
+    let mut s = sample::access_denied_script();
+    let mut app = app_after(s.events(), (80, 24));
+    assert_eq!(app.follow, Follow::Decisive);
+    assert!(explained_text(&app).starts_with("554 Access denied"));
+    let decisive = app.explained();
+    sample::after_the_verdict(&mut s);
+    feed(&mut app, s.events());
+    assert_eq!(
+        app.explained(),
+        decisive,
+        "QUIT, 221 and the idle timeout keep the 554"
+    );
+    assert!(explained_text(&app).starts_with("554 Access denied"));
+    assert_eq!(app.follow, Follow::Decisive);
+    let screen = crate::tui::view::render_to_text(&app, 80, 24);
+    assert!(screen.contains("✗"), "{screen}");
+    assert!(screen.contains("End follows"), "{screen}");
+    assert!(screen.contains("Diagnosis ✗: 554"), "{screen}");
+
+    // Home selects the first reply (it does not only scroll), and the selection stays.
+    act(&mut app, Action::Top);
+    assert_eq!(app.explained(), app.store.first_mark());
+    assert!(explained_text(&app).starts_with("220"));
+    assert_eq!(app.follow, Follow::User);
+    // End follows again: the newest reply, and the 554 is not taken back.
+    act(&mut app, Action::Bottom);
+    assert_eq!(app.follow, Follow::Latest);
+    assert_eq!(app.explained(), app.store.last_mark());
+    feed(&mut app, sample::long_session(3));
+    assert_eq!(app.follow, Follow::Latest);
+}
+
+#[test]
+fn reconnect_follows_the_new_connections_replies() {
+    let mut s = sample::access_denied_script();
+    let mut app = app_after(s.events(), (80, 24));
+    assert_eq!(app.follow, Follow::Decisive);
+    act(&mut app, Action::Connect);
+    assert_eq!(app.follow, Follow::Latest);
+    s.close("reconnecting")
+        .connect(HOST, 587, TlsMode::Starttls)
+        .reply(
+            Verb::Connect,
+            220,
+            &["email-smtp.amazonaws.com ESMTP SimpleEmailService"],
+        )
+        .publish();
+    feed(&mut app, s.events());
+    assert!(
+        explained_text(&app).starts_with("220"),
+        "{}",
+        explained_text(&app)
+    );
+}
+
+#[test]
+fn a_settled_failure_gives_the_selection_back_to_following() {
+    // AUTH refused before STARTTLS (credentials never checked), then the right order passes.
+    let mut s = Script::new();
+    s.connect(HOST, 587, TlsMode::Starttls)
+        .reply(
+            Verb::Connect,
+            220,
+            &["email-smtp.amazonaws.com ESMTP SimpleEmailService"],
+        )
+        .publish();
+    s.send(&Command::Ehlo("mail.example.com".into()))
+        .reply(
+            Verb::Ehlo,
+            250,
+            &["email-smtp.amazonaws.com", "STARTTLS", "Ok"],
+        )
+        .publish();
+    s.auth_plain(USER)
+        .reply(Verb::Auth, 530, &["Must issue a STARTTLS command first"])
+        .publish();
+    let mut app = app_after(s.events(), (80, 24));
+    assert_eq!(app.follow, Follow::Decisive);
+    s.send(&Command::StartTls)
+        .reply(Verb::StartTls, 220, &["Ready to start TLS"])
+        .start_tls()
+        .publish();
+    s.send(&Command::Ehlo("mail.example.com".into()))
+        .reply(
+            Verb::Ehlo,
+            250,
+            &["email-smtp.amazonaws.com", "AUTH PLAIN LOGIN", "Ok"],
+        )
+        .publish();
+    s.auth_plain(USER)
+        .reply(Verb::Auth, 235, &["Authentication successful."])
+        .publish();
+    feed(&mut app, s.events());
+    assert_eq!(app.follow, Follow::Latest);
+    assert!(explained_text(&app).starts_with("235"));
+}
+
+#[test]
+fn replay_opens_on_the_decisive_reply() {
+    let mut s = sample::access_denied_script();
+    let mut events = s.events();
+    sample::after_the_verdict(&mut s);
+    events.extend(s.events());
+    let entries: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Entry(e) => Some(e),
+            Event::State(_) => None,
+        })
+        .collect();
+    let app = crate::tui::replay::app_for(
+        entries,
+        "saved.jsonl",
+        crate::engine::classify::Catalog::builtin(),
+    );
+    assert_eq!(app.follow, Follow::Decisive);
+    assert!(explained_text(&app).starts_with("554 Access denied"));
+}
+
+#[test]
+fn status_lines_go_when_their_state_ends() {
+    // "Still waiting" goes when the connection closes.
+    let (mut app, mut s) = in_tls_script();
+    act(&mut app, Action::Noop);
+    act(&mut app, Action::Next);
+    assert!(app.current_status().unwrap().text.contains("Still waiting"));
+    s.close("the server closed the connection");
+    feed(&mut app, s.events());
+    assert!(app.current_status().is_none());
+
+    // "Saved" goes with a reconnect.
+    update(&mut app, Msg::Saved(Ok(vec!["a.txt".into()])));
+    assert!(
+        app.current_status()
+            .unwrap()
+            .text
+            .contains("Saved (redacted)")
+    );
+    act(&mut app, Action::Connect);
+    s.connect(HOST, 587, TlsMode::Starttls);
+    feed(&mut app, s.events());
+    assert!(app.current_status().is_none());
+
+    // "DATA sent" goes with the server's answer.
+    let mut s = Script::new();
+    sample::up_to_data(&mut s, "a@example.com");
+    let mut app = app_after(s.events(), (80, 24));
+    app.set_status(
+        Level::Info,
+        "DATA sent; the message follows when the server answers 354",
+    );
+    s.message(sample::MESSAGE)
+        .reply(Verb::DataEnd, 250, &["Ok"]);
+    feed(&mut app, s.events());
+    assert!(
+        app.current_status()
+            .is_none_or(|st| !st.text.contains("DATA sent"))
+    );
+}
+
+#[test]
+fn the_first_overflow_of_the_diagnosis_says_which_keys_scroll_it() {
+    let mut app = app_after(sample::access_denied(), (80, 24));
+    assert!(app.overflow_hinted);
+    let st = app.current_status().expect("a one-time hint");
+    assert!(st.text.contains("more: ]"), "{}", st.text);
+    let screen = crate::tui::view::render_to_text(&app, 80, 24);
+    assert!(screen.contains("more: ]"), "{screen}");
+    // Once only.
+    app.status = None;
+    feed(&mut app, sample::long_session(2));
+    assert!(
+        app.current_status()
+            .is_none_or(|s| !s.text.contains("more: ]"))
+    );
+}
+
+#[test]
+fn after_354_raw_lines_are_message_lines_sent_without_waiting() {
+    let mut s = Script::new();
+    sample::up_to_data(&mut s, "a@example.com");
+    let mut app = app_after(s.events(), (80, 24));
+    act(&mut app, Action::Raw);
+    assert_eq!(form_kind(&app), Some(FormKind::MessageLine));
+    assert!(
+        app.current_status()
+            .unwrap()
+            .text
+            .contains("a line with only '.' ends it")
+    );
+    typed(&mut app, "Subject: hi");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \"Subject: hi\""]
+    );
+    assert!(!app.busy, "no reply is awaited");
+    // Empty lines are allowed; the form stays open for the next line.
+    assert_eq!(form_kind(&app), Some(FormKind::MessageLine));
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \"\""]
+    );
+    typed(&mut app, ".");
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Enter)),
+        ["line \".\""]
+    );
+    assert!(app.busy, "the final '.' waits for the reply");
+    assert!(app.form.is_none());
 }

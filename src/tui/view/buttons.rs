@@ -3,46 +3,16 @@
 
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::engine::escape::escape_str;
-use crate::tui::app::{App, Level};
-use crate::tui::layout::{Areas, step_name};
-
-fn hint(app: &App) -> String {
-    if let Some(file) = &app.read_only {
-        return format!(
-            "Replay of {} (read-only): ↑↓ select a reply · t certificate · ? help · q quit",
-            escape_str(file)
-        );
-    }
-    if app.quitting.is_some() {
-        return "Sending QUIT before leaving…".into();
-    }
-    match app.next_step() {
-        Some(step) => format!(
-            "⏎ does the next step ({}) · ↑↓ select a reply · ? help",
-            step_name(step)
-        ),
-        None => "Session complete: c connects again · w saves · q leaves".into(),
-    }
-}
+use crate::tui::app::App;
+use crate::tui::content::status;
+use crate::tui::layout::Areas;
 
 pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
-    let (text, style) = match &app.status {
-        Some(s) => (
-            s.text.clone(),
-            match s.level {
-                Level::Info => t.meta(),
-                Level::Warning => t.warning(),
-                Level::Error => t.error(),
-            },
-        ),
-        None => (hint(app), t.dim()),
-    };
     frame.render_widget(
-        Paragraph::new(Line::from(vec![Span::raw(" "), Span::styled(text, style)])),
+        Paragraph::new(status::status(app)).wrap(Wrap { trim: false }),
         areas.status,
     );
     let buf = frame.buffer_mut();

@@ -33,6 +33,9 @@ fn explain(kind: FormKind) -> &'static str {
         FormKind::Raw => {
             "Sent as typed, plus CRLF. AUTH data typed here (and any line after a 334) is recorded redacted."
         }
+        FormKind::MessageLine => {
+            "Each line goes at once, no reply awaited; empty lines too. A line with only '.' ends the message (a leading '.' is doubled on the wire, so it arrives as typed)."
+        }
     }
 }
 
@@ -59,8 +62,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     let h = if compose {
         area.height.saturating_sub(2)
     } else {
-        let extra = u16::from(form.warning.is_some()) * 3 + u16::from(form.error.is_some()) * 2;
-        (form.fields.len() as u16) + 5 + extra
+        // Borders, the wrapped explanation and warning, a blank row, the fields, the error:
+        // the box grows with its text, so the field is never pushed out of it.
+        let mut head = Vec::new();
+        if let Some(w) = &form.warning {
+            head.push(Line::raw(format!("⚠ {w}")));
+        }
+        head.push(Line::raw(explain(form.kind)));
+        let head_rows = wrapped_rows(&head, w.saturating_sub(2));
+        let error_rows = u16::from(form.error.is_some()) * 2;
+        2 + head_rows + 1 + (form.fields.len() as u16) + error_rows
     };
     let rect = centered(area, w, h);
     frame.render_widget(Clear, rect);
@@ -140,11 +151,8 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
 }
 
 fn wrapped_rows(lines: &[Line], cols: u16) -> u16 {
-    let cols = usize::from(cols.max(1));
-    lines
-        .iter()
-        .map(|l| u16::try_from(l.width().div_ceil(cols).max(1)).unwrap_or(1))
-        .sum()
+    let n = crate::tui::content::wrapped_rows(lines.to_vec(), cols.max(1));
+    u16::try_from(n).unwrap_or(u16::MAX)
 }
 
 /// A multi-line field: the lines around the cursor, each cut to the width.

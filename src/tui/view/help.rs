@@ -9,6 +9,14 @@ use crate::engine::escape::escape_str;
 use crate::tui::app::App;
 use crate::tui::keymap::{FORM_HELP, MOUSE_HELP, NORMAL, Section};
 
+/// How the selection moves, in the words of the transcript's title.
+pub const SELECTION_RULES: &[&str] = &[
+    "following: each new reply is selected and explained.",
+    "When a reply decides the verdict (a 535, a 554…), it is marked ✗, selected and kept: a later QUIT, 221, idle timeout or reconnect does not replace it.",
+    "↑/k, ↓/j, a click or Home/g select a reply yourself; the selection stays where you put it.",
+    "End/G follows again; c (reconnect) follows the new connection's replies.",
+];
+
 /// Every binding, grouped by section; keys of the same action share a line.
 pub fn lines(app: &App) -> Vec<Line<'static>> {
     let t = app.theme;
@@ -55,8 +63,14 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
             "timeline step passed, failed, not reached, skipped",
         ),
         ("▶", "the reply the diagnosis panel explains"),
+        ("✗", "the reply that decided the verdict"),
     ] {
         out.push(row(k.to_string(), h));
+    }
+    out.push(Line::raw(""));
+    out.push(Line::from(Span::styled("Which reply is explained", t.ok())));
+    for text in SELECTION_RULES {
+        out.push(Line::raw(format!("  {text}")));
     }
     if !app.notes.is_empty() {
         out.push(Line::raw(""));

@@ -18,8 +18,6 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::app::{App, Overlay};
 use super::layout::{self, MIN_SIZE};
 
-pub use self::diagnosis::content_rows as diagnosis_rows;
-
 /// Draws one frame of `width`x`height` off-screen and returns it as plain text, one line per
 /// row: what a person would see, for tests and screen captures.
 pub fn render_to_text(app: &App, width: u16, height: u16) -> String {

@@ -121,10 +121,16 @@ fn reply_lines_are_coloured_by_class_unless_no_color() {
 #[test]
 fn selecting_an_earlier_reply_explains_it() {
     let mut app = app_after(sample::auth_failure(), (120, 40));
-    // The latest (530) first; one up is the 535.
+    // The 535 decided the verdict: it is kept, though the 530 came after it.
+    let screen = text(&draw(&app));
+    assert!(screen.contains("535 after AUTH"), "{screen}");
+    // One up is the EHLO's 250, selected by the user.
     update(&mut app, Msg::Action(Action::SelectPrevious));
     let screen = text(&draw(&app));
-    assert!(screen.contains("Diagnosis: 535 after AUTH"), "{screen}");
+    assert!(
+        screen.contains("Diagnosis (selected): 250 after EHLO"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -233,4 +239,68 @@ fn the_timeline_shows_steps_in_the_order_they_happened() {
         "{screen}"
     );
     assert!(!screen.contains("Authentication failed"), "{screen}");
+}
+
+/// The server's view (the header) at each demo scenario's decisive moment, at 80 columns:
+/// what the server knows, authentication apart from authorization.
+#[test]
+fn the_servers_view_in_each_demo_scenario() {
+    use crate::engine::command::Verb;
+    use crate::tui::content::header;
+    let denied = |user: &str| {
+        format!(
+            "Access denied: User `arn:aws:iam::123456789012:user/{user}' is not authorized to \
+             perform `ses:SendRawEmail' on resource \
+             `arn:aws:ses:us-east-1:123456789012:identity/example.com'"
+        )
+    };
+    let after_dot = |code: u16, text: &str| {
+        let mut s = Script::new();
+        sample::up_to_data(&mut s, "sender@example.com");
+        s.message(sample::MESSAGE)
+            .reply(Verb::DataEnd, code, &[text])
+            .publish();
+        s.events()
+    };
+    let before_dot = {
+        let mut s = Script::new();
+        sample::up_to_data(&mut s, "sender@example.com");
+        s.events()
+    };
+    let scenarios = [
+        ("good_before_the_dot", before_dot),
+        ("good", after_dot(250, "Ok 0100018f-demo-message-id-000000")),
+        ("wrong_password", sample::auth_failure()),
+        ("ip_restricted", after_dot(554, &denied("ip-restricted"))),
+        (
+            "loopback_policy",
+            after_dot(554, &denied("loopback-remote")),
+        ),
+        (
+            "sandbox",
+            after_dot(
+                554,
+                "Message rejected: Email address is not verified. The following identities \
+                 failed the check in region US-EAST-1: someone@unverified.example.net",
+            ),
+        ),
+    ];
+    for (name, events) in scenarios {
+        let app = app_after(events, (80, 24));
+        let lines = header::lines(&app, 80);
+        let rows = crate::tui::content::wrapped_rows(lines.clone(), 80);
+        let mut term = Terminal::new(TestBackend::new(80, u16::try_from(rows).unwrap()))
+            .unwrap_or_else(|e| match e {});
+        term.draw(|f| {
+            f.render_widget(
+                ratatui::widgets::Paragraph::new(lines)
+                    .wrap(ratatui::widgets::Wrap { trim: false }),
+                f.area(),
+            )
+        })
+        .unwrap_or_else(|e| match e {});
+        let shown = text(&term);
+        assert!(shown.contains("Server's view"), "{shown}");
+        insta::assert_snapshot!(format!("servers_view_{name}"), shown);
+    }
 }

@@ -4,10 +4,11 @@
 use ratatui::Frame;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::engine::model::{Outcome, StepStatus};
+use crate::engine::model::StepStatus;
 use crate::tui::app::App;
+use crate::tui::content::status;
 use crate::tui::layout::{Areas, width};
 
 fn glyph(status: StepStatus) -> &'static str {
@@ -67,17 +68,8 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), areas.timeline);
 
-    let outcome = app.session.outcome();
-    let style = if outcome.is_failure() {
-        t.error()
-    } else if outcome == Outcome::Accepted {
-        t.ok()
-    } else {
-        t.title()
-    };
-    let line = Line::from(vec![
-        Span::styled(" Verdict: ", t.title()),
-        Span::styled(app.session.verdict(), style),
-    ]);
-    frame.render_widget(Paragraph::new(line), areas.verdict);
+    frame.render_widget(
+        Paragraph::new(status::verdict(app)).wrap(Wrap { trim: false }),
+        areas.verdict,
+    );
 }

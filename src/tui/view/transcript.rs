@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders};
 
 use crate::engine::escape::{escape_bytes, escape_str};
 use crate::engine::transcript::{Entry, EntryKind, marker};
-use crate::tui::app::App;
+use crate::tui::app::{App, Follow};
 use crate::tui::layout::{Areas, width};
 use crate::tui::store::rows_of;
 use crate::tui::theme::Theme;
@@ -25,14 +25,24 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let total = app.store.total_rows();
     let rows = u64::from(areas.transcript.height);
     let position = if app.scroll.is_none() {
-        "following".to_string()
+        String::new()
     } else {
-        format!("rows {}-{} of {total}", top + 1, (top + rows).min(total))
+        format!(" · rows {}-{} of {total}", top + 1, (top + rows).min(total))
     };
+    let (mode, mode_style) = match app.follow {
+        Follow::Latest => ("following".to_string(), t.dim()),
+        Follow::Decisive => (
+            "✗ kept (decided the verdict) · End follows".into(),
+            t.error(),
+        ),
+        Follow::User => ("selection kept · End follows".into(), t.warning()),
+    };
+    // The mode first: it says why the selection is where it is, and must not be cut.
     let title = Line::from(vec![
-        Span::styled(" Transcript ", t.title()),
+        Span::styled(" Transcript · ", t.title()),
+        Span::styled(mode, mode_style),
         Span::styled(
-            format!("{} entries · {position} ", app.store.len()),
+            format!(" · {} entries{position} ", app.store.len()),
             t.dim(),
         ),
     ]);
@@ -41,6 +51,7 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
         areas.transcript_title,
     );
     let explained = app.explained();
+    let decisive = app.session.decisive_seq();
     let area = areas.transcript;
     let buf = frame.buffer_mut();
     for r in 0..area.height {
@@ -51,13 +62,29 @@ pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
             break;
         };
         let row = Rect::new(area.x, area.y + r, area.width, 1);
-        draw_row(buf, row, app, entry, k, explained == Some(idx));
+        let gutter = Gutter {
+            selected: explained == Some(idx),
+            decisive: k == 0 && decisive == Some(entry.seq),
+        };
+        draw_row(buf, row, app, entry, k, gutter);
     }
 }
 
-fn draw_row(buf: &mut Buffer, row: Rect, app: &App, entry: &Entry, k: u64, selected: bool) {
+/// What the first column of a row says.
+#[derive(Clone, Copy)]
+struct Gutter {
+    /// The entry the diagnosis explains.
+    selected: bool,
+    /// The reply (or error) that decided the verdict.
+    decisive: bool,
+}
+
+fn draw_row(buf: &mut Buffer, row: Rect, app: &App, entry: &Entry, k: u64, g: Gutter) {
     let t = app.theme;
-    let gutter = if selected {
+    let selected = g.selected;
+    let gutter = if g.decisive {
+        Span::styled("✗", t.error())
+    } else if selected {
         Span::styled("▶", t.title())
     } else {
         Span::raw(" ")

@@ -1,0 +1,153 @@
+//! The diagnosis panel's text: for the selected reply (by default the latest), its phase,
+//! verdict, meaning, what to do next and the parts parsed out of it (user ARN, action, …).
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use crate::engine::command::Verb;
+use crate::engine::escape::{escape_bytes, escape_str};
+use crate::engine::transcript::{EntryKind, ReplyEntry};
+use crate::tui::app::{App, Follow};
+use crate::tui::theme::Theme;
+
+fn field(t: Theme, key: &str, value: &str, style: Style) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{key}: "), t.title()),
+        Span::styled(escape_str(value), style),
+    ])
+}
+
+/// Details shown on their own line; the rest are summarised on one.
+const PRIMARY: [&str; 4] = ["User ARN", "Action", "Resource", "Identities"];
+
+/// How a reply's command reads in the panel's title.
+fn after_name(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Connect => "connect (greeting)",
+        Verb::AuthResponse => "AUTH (response)",
+        Verb::DataEnd => "the final \".\"",
+        v => v.name(),
+    }
+}
+
+fn reply_lines(t: Theme, r: &ReplyEntry) -> Vec<Line<'static>> {
+    let d = &r.class.diagnosis;
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("[{}] ", r.class.phase), t.phase(r.class.phase)),
+        Span::styled(escape_str(&d.title), t.reply(r.code)),
+    ])];
+    // The parts a learner acts on get a line each; the ones derived from them share one.
+    let mut also = Vec::new();
+    let has_resource = d.details.iter().any(|(k, _)| k == "Resource");
+    for (k, v) in &d.details {
+        // The region is news only when no resource ARN already names it.
+        if PRIMARY.contains(&k.as_str()) || (k == "Region" && !has_resource) {
+            out.push(field(t, k, v, Style::new()));
+        } else {
+            also.push(format!("{k} {}", escape_str(v)));
+        }
+    }
+    if !also.is_empty() {
+        out.push(Line::from(vec![
+            Span::styled("Parsed: ", t.title()),
+            Span::raw(also.join(" · ")),
+        ]));
+    }
+    for n in &d.notes {
+        out.push(field(t, "Note", n, t.meta()));
+    }
+    out.push(field(t, "Meaning", &d.meaning, Style::new()));
+    if !d.remedy.is_empty() {
+        out.push(field(t, "Next", &d.remedy, t.ok()));
+    }
+    if r.class.verdict.is_failure() {
+        let text: Vec<String> = r.lines.iter().map(|l| escape_bytes(&l.raw)).collect();
+        out.push(Line::from(vec![
+            Span::styled("Server said: ", t.title()),
+            Span::styled(text.join(" | "), t.reply(r.code)),
+        ]));
+    }
+    out
+}
+
+fn welcome(app: &App) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let mut out = Vec::new();
+    for n in &app.notes {
+        out.push(field(t, "Scenario", n, t.meta()));
+    }
+    if app.read_only.is_some() {
+        out.push(Line::raw(
+            "This saved session has no reply to explain. q leaves.",
+        ));
+        return out;
+    }
+    out.push(Line::from(vec![
+        Span::styled("⏎ Enter", t.title()),
+        Span::raw(" walks the standard flow one step at a time: connect → EHLO → STARTTLS → EHLO → AUTH → MAIL → RCPT → DATA → \".\" → QUIT. Each reply is explained here."),
+    ]));
+    out.push(Line::raw(
+        "The buttons below send single commands, in any order. ? lists every key.",
+    ));
+    out
+}
+
+/// The panel's title and text for the explained entry.
+pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
+    let t = app.theme;
+    let entry = app.explained().and_then(|i| app.store.get(i));
+    match entry.map(|e| &e.kind) {
+        Some(EntryKind::Reply(r)) => {
+            let after = r.after.map_or("unasked".to_string(), |v| {
+                format!("after {}", after_name(v))
+            });
+            let which = match app.follow {
+                Follow::Latest => "",
+                Follow::Decisive => " ✗",
+                Follow::User => " (selected)",
+            };
+            (
+                format!(
+                    " Diagnosis{which}: {} {after} · {} · {} ",
+                    r.code,
+                    r.class.phase,
+                    r.class.verdict.name()
+                ),
+                reply_lines(t, r),
+            )
+        }
+        Some(EntryKind::Error {
+            phase, text, chain, ..
+        }) => {
+            let mut lines = vec![
+                Line::from(Span::styled(escape_str(text), t.error())),
+                field(t, "Phase", phase.name(), t.phase(*phase)),
+            ];
+            if !chain.is_empty() {
+                lines.push(Line::raw(format!(
+                    "The server presented {} certificate(s): t shows them.",
+                    chain.len()
+                )));
+            }
+            lines.push(Line::raw(
+                "The app stays up: c reconnects, w saves this transcript.",
+            ));
+            (format!(" Diagnosis: {phase} error "), lines)
+        }
+        _ => (" Diagnosis ".to_string(), welcome(app)),
+    }
+}
+
+/// Rows the panel's text takes at this width (the panel keeps a column of margin each side).
+pub fn content_rows(app: &App, width: u16) -> usize {
+    super::wrapped_rows(content(app).1, width.saturating_sub(2))
+}
+
+/// The overflow marker in the panel's title: which keys scroll it, in the help's words.
+pub fn overflow_hint(at_end: bool, scrolled: bool) -> &'static str {
+    match (at_end, scrolled) {
+        (true, _) => " [ scrolls back ",
+        (false, true) => " more: ] · back: [ ",
+        (false, false) => " more: ] ",
+    }
+}
