@@ -148,8 +148,9 @@ fn auth_without_tls_gets_postfix_refusal() {
     let out = run(GOOD.0, GOOD.1, &["--tls", "none"]);
     let lines = json_lines(&out);
     let ehlo = reply_after(&lines, "ehlo");
+    // The server's lines, not smtpscope's explanation of them (which names AUTH in prose).
     assert!(
-        !ehlo.to_string().contains("AUTH"),
+        !ehlo["lines"].to_string().contains("AUTH"),
         "smtpd_tls_auth_only: no AUTH offered before TLS: {ehlo}"
     );
     let auth = reply_after(&lines, "auth");
