@@ -27,30 +27,9 @@ fn run_json(
     to: &[&str],
     extra: &[&str],
 ) -> std::process::Output {
-    let port = sim.port().to_string();
-    let ca = sim.ca.to_str().unwrap().to_string();
-    let mut args = vec![
-        "run",
-        "--host",
-        "localhost",
-        "--region",
-        "us-east-1",
-        "--port",
-        &port,
-        "--ca-file",
-        &ca,
-        "--user",
-        user,
-        "--from",
-        from,
-        "--json",
-        "--timeout",
-        "10",
-    ];
-    for t in to {
-        args.extend(["--to", t]);
-    }
-    args.extend_from_slice(extra);
+    let mut args = sim.run_args(user, from, to);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
 }
 

@@ -170,7 +170,7 @@ pub struct Classification {
 }
 
 /// What the session knew when the reply arrived (read from the session model).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Context {
     /// The command the reply answers; `None` for an unsolicited reply.
     pub after: Option<Verb>,
@@ -182,6 +182,11 @@ pub struct Context {
     pub tls: bool,
     /// The server is Amazon SES (or the simulator): SES-only remarks apply.
     pub ses: bool,
+    /// The current transaction's sender (MAIL FROM), once the server accepted it.
+    pub mail_from: Option<String>,
+    /// The current transaction's accepted recipients (RCPT TO), so a note can tell a
+    /// recipient from a sender when a reply lists addresses.
+    pub rcpts: Vec<String>,
 }
 
 impl Context {
@@ -249,6 +254,16 @@ struct RawReplies {
 struct RawCodes {
     code: Vec<RawCode>,
     enhanced: Vec<RawEnhanced>,
+    success: Vec<RawSuccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuccess {
+    after: Vec<String>,
+    class: u16,
+    title: String,
+    meaning: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -352,6 +367,13 @@ struct Meaning {
     phase: Option<Phase>,
 }
 
+/// What a positive reply to a command says went well: the headline of a 2xx/3xx reply.
+#[derive(Debug)]
+struct Success {
+    title: String,
+    meaning: String,
+}
+
 /// All reply knowledge, compiled once.
 #[derive(Debug)]
 pub struct Catalog {
@@ -359,6 +381,8 @@ pub struct Catalog {
     codes: HashMap<u16, Meaning>,
     /// Keyed by "x.S" or "x.S.D".
     enhanced: HashMap<String, Meaning>,
+    /// Keyed by the command answered and the reply's first digit (2 or 3).
+    success: HashMap<(Verb, u16), Success>,
 }
 
 const SES_REPLIES: &str = include_str!("../../assets/replies.toml");
@@ -477,10 +501,28 @@ impl Catalog {
                 },
             );
         }
+        let mut success = HashMap::new();
+        for s in raw.success {
+            for a in &s.after {
+                let verb = verb_named(a).ok_or_else(|| CatalogError::After {
+                    file: file.into(),
+                    id: format!("success {}", s.title),
+                    after: a.clone(),
+                })?;
+                success.insert(
+                    (verb, s.class),
+                    Success {
+                        title: s.title.clone(),
+                        meaning: s.meaning.clone(),
+                    },
+                );
+            }
+        }
         Ok(Catalog {
             entries,
             codes,
             enhanced,
+            success,
         })
     }
 
@@ -562,10 +604,21 @@ impl Catalog {
     pub fn classify(&self, reply: &Reply, ctx: &Context) -> Classification {
         let verdict = Verdict::of(reply.class());
         let positive = matches!(verdict, Verdict::Success | Verdict::Intermediate);
-        let verb_phase = Phase::of_verb(ctx.after.unwrap_or(Verb::Other), positive);
+        // A positive reply pasted without its command often says which one it answered.
+        let answered = ctx
+            .after
+            .or_else(|| positive.then(|| guess_command(reply)).flatten());
+        let verb_phase = Phase::of_verb(answered.unwrap_or(Verb::Other), positive);
         let mut diagnosis;
         let phase;
-        if let Some((entry, captured)) = self.find(reply, ctx.after) {
+        // A bare "250 Ok" answers most commands; without the command it says only "accepted".
+        let bare_ok = ctx.after.is_none() && positive && is_bare_ok(reply);
+        let found = if bare_ok {
+            None
+        } else {
+            self.find(reply, ctx.after)
+        };
+        if let Some((entry, captured)) = found {
             phase = entry.phase.unwrap_or(verb_phase);
             diagnosis = Diagnosis {
                 id: Some(entry.id.clone()),
@@ -579,8 +632,11 @@ impl Catalog {
                 evidence: Some(entry.evidence.clone()),
                 source: Some(entry.source.clone()),
             };
+        } else if positive {
+            phase = verb_phase;
+            diagnosis = self.success(reply, answered);
         } else {
-            (phase, diagnosis) = self.fallback(reply, verb_phase, positive);
+            (phase, diagnosis) = self.fallback(reply, verb_phase);
         }
         add_context_notes(&mut diagnosis, phase, verdict, reply, ctx);
         Classification {
@@ -590,24 +646,77 @@ impl Catalog {
         }
     }
 
-    fn fallback(&self, reply: &Reply, verb_phase: Phase, positive: bool) -> (Phase, Diagnosis) {
-        let code_meaning = self.codes.get(&reply.code);
-        let (exact, subject) = match reply.enhanced {
+    /// The RFC 3463 meaning of the reply's enhanced code: the exact one, else its subject's.
+    fn enhanced_meaning(&self, reply: &Reply) -> (Option<&Meaning>, Option<&Meaning>) {
+        match reply.enhanced {
             Some(e) => (
                 self.enhanced.get(&format!("x.{}.{}", e.subject, e.detail)),
                 self.enhanced.get(&format!("x.{}", e.subject)),
             ),
             None => (None, None),
+        }
+    }
+
+    /// A 2xx/3xx reply no catalog entry explains. The headline says what went well (the
+    /// sender, a recipient, the message was accepted); the enhanced code names only a subject
+    /// (x.1: addressing), so it is a detail under the headline, never the headline itself.
+    fn success(&self, reply: &Reply, answered: Option<Verb>) -> Diagnosis {
+        let class = reply.code / 100;
+        let headline = answered.and_then(|v| self.success.get(&(v, class)));
+        let code_meaning = self.codes.get(&reply.code);
+        let (title, meaning) = match headline {
+            Some(h) => (h.title.clone(), h.meaning.clone()),
+            None if class == 3 => (
+                "Server waits for more".to_string(),
+                code_meaning.map_or_else(
+                    || "The server waits for the next part of the command.".to_string(),
+                    |m| format!("{}: {}", reply.code, m.meaning),
+                ),
+            ),
+            None => (
+                "Accepted".to_string(),
+                code_meaning.map_or_else(
+                    || "The server accepted the command.".to_string(),
+                    |m| format!("{}: {}", reply.code, m.meaning),
+                ),
+            ),
         };
-        let phase = if positive {
-            verb_phase
-        } else {
-            exact
-                .and_then(|m| m.phase)
-                .or_else(|| code_meaning.and_then(|m| m.phase))
-                .or_else(|| subject.and_then(|m| m.phase))
-                .unwrap_or(verb_phase)
-        };
+        let mut details = Vec::new();
+        // The plain codes (250, 354, …) say nothing the headline does not; 251 or 252 do.
+        if headline.is_some()
+            && !matches!(reply.code, 220 | 221 | 235 | 250 | 334 | 354)
+            && let Some(m) = code_meaning
+        {
+            details.push((
+                "Reply code".into(),
+                format!("{}: {}", reply.code, m.meaning),
+            ));
+        }
+        let (exact, subject) = self.enhanced_meaning(reply);
+        if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
+            details.push(("Enhanced code".into(), format!("{e}: {}", m.meaning)));
+        }
+        Diagnosis {
+            id: None,
+            title,
+            meaning,
+            remedy: String::new(),
+            details,
+            notes: Vec::new(),
+            evidence: None,
+            source: None,
+        }
+    }
+
+    /// A failing reply no catalog entry explains: the RFC meanings of its codes.
+    fn fallback(&self, reply: &Reply, verb_phase: Phase) -> (Phase, Diagnosis) {
+        let code_meaning = self.codes.get(&reply.code);
+        let (exact, subject) = self.enhanced_meaning(reply);
+        let phase = exact
+            .and_then(|m| m.phase)
+            .or_else(|| code_meaning.and_then(|m| m.phase))
+            .or_else(|| subject.and_then(|m| m.phase))
+            .unwrap_or(verb_phase);
         let mut meaning = code_meaning.map_or_else(
             || format!("Reply code {} is not defined by RFC 5321.", reply.code),
             |m| format!("{}: {}", reply.code, m.meaning),
@@ -615,28 +724,57 @@ impl Catalog {
         if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
             meaning.push_str(&format!(" {e}: {}", m.meaning));
         }
-        let remedy = match Verdict::of(reply.class()) {
-            Verdict::Success | Verdict::Intermediate => String::new(),
-            Verdict::Transient => "A temporary failure: the same command may work later. Retry with backoff; if it persists, read the server's text.".into(),
-            Verdict::Permanent => "A permanent failure: repeating the same command will fail again. Read the server's text and fix the request.".into(),
-        };
-        let title = match Verdict::of(reply.class()) {
-            Verdict::Success => format!("{} accepted", verb_phase.title()),
-            Verdict::Intermediate => "Server waits for more".into(),
-            Verdict::Transient => format!("Temporary {} failure", phase.name()),
-            Verdict::Permanent => format!("{} failed", phase.title()),
+        let (title, remedy) = if reply.code / 100 == 4 {
+            (
+                format!("Temporary {} failure", phase.name()),
+                "A temporary failure: the same command may work later. Retry with backoff; if it persists, read the server's text.",
+            )
+        } else {
+            (
+                format!("{} failed", phase.title()),
+                "A permanent failure: repeating the same command will fail again. Read the server's text and fix the request.",
+            )
         };
         let diagnosis = Diagnosis {
             id: None,
             title,
             meaning,
-            remedy,
+            remedy: remedy.into(),
             details: Vec::new(),
             notes: Vec::new(),
             evidence: None,
             source: None,
         };
         (phase, diagnosis)
+    }
+}
+
+/// A reply whose text, after any enhanced code, is only "Ok".
+fn is_bare_ok(reply: &Reply) -> bool {
+    reply
+        .message()
+        .trim()
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case("ok")
+}
+
+/// The command a positive reply most likely answers when it came without one (a reply
+/// pasted into `explain`): some codes belong to one command, and servers answer an accepted
+/// sender with 2.1.0 and an accepted recipient with 2.1.5.
+fn guess_command(reply: &Reply) -> Option<Verb> {
+    match reply.code {
+        221 => Some(Verb::Quit),
+        235 | 334 => Some(Verb::Auth),
+        354 => Some(Verb::Data),
+        250 => match reply.enhanced.map(|e| (e.subject, e.detail)) {
+            Some((1, 0)) => Some(Verb::Mail),
+            Some((1, 5)) => Some(Verb::Rcpt),
+            _ if reply.last_text().to_ascii_lowercase().contains("queued as") => {
+                Some(Verb::DataEnd)
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -711,6 +849,9 @@ fn expand_details(captured: Vec<(String, String)>) -> Vec<(String, String)> {
                 out.push(("Identities".into(), list.join(", ")));
             }
             "message_id" => out.push(("SES message ID".into(), value)),
+            "queue_id" => out.push(("Queue ID".into(), value)),
+            "login" => out.push(("SASL login".into(), value)),
+            "reason" => out.push(("Reason".into(), value)),
             "header" => out.push(("Header".into(), value)),
             "configuration_set" => out.push(("Configuration set".into(), value)),
             other => out.push((other.replace('_', " "), value)),
@@ -744,6 +885,135 @@ fn unauthenticated_note(auth: AuthContext) -> &'static str {
     }
 }
 
+/// What an authorization refusal is about, for the notes that go with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Denial {
+    /// SES's IAM check: the policy of the user behind the credentials.
+    Iam,
+    /// SES's verified identities: the sender, and in the sandbox the recipients.
+    Identity,
+    /// Postfix's check_sasl_access: a site rule keyed on the (already accepted) login name.
+    SaslAccess,
+    Other,
+}
+
+impl Denial {
+    fn of(id: Option<&str>) -> Denial {
+        match id {
+            Some(
+                "ses-access-denied" | "ses-access-denied-requoted" | "ses-access-denied-other",
+            ) => Denial::Iam,
+            Some("ses-not-verified") => Denial::Identity,
+            Some(id) if id.starts_with("postfix-sasl-access") => Denial::SaslAccess,
+            _ => Denial::Other,
+        }
+    }
+}
+
+/// Notes for a refused authorization: which check refused, and that the login itself held.
+fn authorization_notes(d: &mut Diagnosis, ctx: &Context, after_dot: bool) {
+    let kind = Denial::of(d.id.as_deref());
+    let authenticated = ctx.authenticated();
+    match kind {
+        Denial::Iam => {
+            if authenticated {
+                d.notes.push("Authentication had succeeded (235) earlier in this session: the credentials are valid. This is authorization: the identity behind them may not send this message.".into());
+            } else if d.id.as_deref() == Some("ses-access-denied") {
+                d.notes.push("SES sends this only to a client that authenticated: the credentials are valid. This is authorization, not authentication.".into());
+            }
+        }
+        Denial::Identity => {
+            d.notes.extend(unverified_identity_notes(d, ctx));
+            if authenticated {
+                d.notes.push("Authentication had succeeded (235) earlier in this session: the credentials are valid. This refusal is about verified identities (addresses SES knows you own), not about the login or the IAM policy.".into());
+            }
+        }
+        Denial::SaslAccess => {
+            if authenticated {
+                d.notes.push("Authentication had succeeded (235) earlier in this session: the password was right and the server knows who you are. \"SASL login name rejected\" is not a login failure: a rule of this server (Postfix's check_sasl_access) looked up that login name and refused this step. That is authorization.".into());
+            } else {
+                d.notes.push("\"SASL login name rejected\" comes only after a successful AUTH: the server has a login name to look up only once the password was accepted. So this is authorization (what this login may do), not authentication.".into());
+            }
+        }
+        Denial::Other => {
+            if authenticated {
+                d.notes.push("Authentication had succeeded (235) earlier in this session: the credentials are valid. This is authorization: the server knows who you are and refuses this request.".into());
+            }
+        }
+    }
+    if !after_dot {
+        return;
+    }
+    match kind {
+        Denial::Iam | Denial::Other if ctx.ses => {
+            d.notes.push("SES accepted MAIL FROM, RCPT TO and DATA and checked the policy only after the final \".\".".into());
+        }
+        // The wording of this reply is SES's own, whatever the host name said.
+        Denial::Identity => {
+            d.notes.push("SES accepted MAIL FROM, RCPT TO and DATA without checking the addresses; it checks identities only after the final \".\".".into());
+        }
+        Denial::SaslAccess => {
+            d.notes.push("The server accepted MAIL FROM, RCPT TO and DATA and refused only after the final \".\", where its end-of-message rules run.".into());
+        }
+        _ => {
+            d.notes.push("The server accepted the envelope and refused only after the final \".\": a policy check on the message, not on the login.".into());
+        }
+    }
+}
+
+/// Who the addresses of an "Email address is not verified" reply are, and the fix for each:
+/// a recipient means the account is in the sandbox; a sender needs verifying anywhere.
+fn unverified_identity_notes(d: &Diagnosis, ctx: &Context) -> Vec<String> {
+    let detail = |k: &str| {
+        d.details
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let region = detail("Region").unwrap_or("this region");
+    let ids: Vec<&str> = detail("Identities")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().trim_end_matches("..."))
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    let rcpts: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| ctx.rcpts.iter().any(|r| same(r, id)))
+        .collect();
+    let senders: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| ctx.mail_from.as_deref().is_some_and(|f| same(f, id)))
+        .collect();
+    let mut notes = Vec::new();
+    if !rcpts.is_empty() {
+        let (list, is) = (
+            rcpts.join(", "),
+            if rcpts.len() == 1 {
+                "is a recipient"
+            } else {
+                "are recipients"
+            },
+        );
+        notes.push(format!("{list} {is} of this message, not verified in {region}. SES checks recipients only while an account is in the sandbox, so this account is still in it. Two fixes: verify {list} in SES in {region} (SES mails a link to confirm), or request production access for the account, after which any recipient is allowed."));
+    }
+    if !senders.is_empty() {
+        let list = senders.join(", ");
+        notes.push(format!("{list} is the sender (MAIL FROM), not verified in {region}. Verify that address, or its whole domain, in SES in {region}: a verified sender is needed in and out of the sandbox."));
+    }
+    if rcpts.is_empty() && senders.is_empty() {
+        let list = ids.join(", ");
+        notes.push(format!("SES lists {list} as not verified in {region}. If that is a recipient, the account is in the SES sandbox, where every recipient must be verified too: verify the recipient in {region}, or request production access. If it is the sender (MAIL FROM, From or Return-Path), verify that address or its domain in {region}."));
+    }
+    notes
+}
+
 fn add_context_notes(
     d: &mut Diagnosis,
     phase: Phase,
@@ -762,18 +1032,12 @@ fn add_context_notes(
     {
         d.notes.push(format!("An earlier AUTH in this session was refused ({code}); this one succeeded, so the client is authenticated now."));
     }
+    if ctx.ses && reply.code / 100 == 2 && matches!(ctx.after, Some(Verb::Mail | Verb::Rcpt)) {
+        d.notes.push("SES accepts any well-formed address here: it checks verified identities, the IAM policy and quotas only after the final \".\". This 250 does not yet mean the message may be sent.".into());
+    }
     match phase {
         Phase::Authorization if verdict.is_failure() => {
-            if ctx.authenticated() {
-                d.notes.push("Authentication had succeeded (235) earlier in this session: the credentials are valid. This is authorization: the identity behind them may not send this message.".into());
-            } else if d.id.as_deref() == Some("ses-access-denied") {
-                d.notes.push("SES sends this only to a client that authenticated: the credentials are valid. This is authorization, not authentication.".into());
-            }
-            if after_dot && ctx.ses {
-                d.notes.push("SES accepted MAIL FROM, RCPT TO and DATA and checked the policy only after the final \".\".".into());
-            } else if after_dot {
-                d.notes.push("The server accepted the envelope and refused only after the final \".\": a policy check on the message, not on the login.".into());
-            }
+            authorization_notes(d, ctx, after_dot);
         }
         Phase::Tls if verdict.is_failure() && at_auth => {
             d.notes.push("This is about the order of steps, not your credentials: the server wants STARTTLS (then EHLO again) before AUTH. The credentials were never checked.".into());
@@ -1107,6 +1371,335 @@ mod tests {
                 .any(|n| n.starts_with("On 465/2465")),
             "{:?}",
             c.diagnosis.notes
+        );
+    }
+
+    #[test]
+    fn arn_parts() {
+        let a = Arn::parse("arn:aws:ses:eu-west-2:123456789012:identity/example.com").unwrap();
+        assert_eq!(
+            (a.service, a.region, a.account, a.resource),
+            ("ses", "eu-west-2", "123456789012", "identity/example.com")
+        );
+        assert!(Arn::parse("not-an-arn").is_none());
+    }
+
+    fn detail<'a>(c: &'a Classification, key: &str) -> Option<&'a str> {
+        c.diagnosis
+            .details
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Issue 18, item 1: a positive reply says what went well, for every step and every
+    /// server we know the words of; an enhanced code's subject (x.1: addressing) is a detail.
+    #[test]
+    fn success_replies_say_what_succeeded() {
+        use Verb::*;
+        let gsmtp = "a1-20020a05.123 - gsmtp";
+        let cases: Vec<(Verb, String, &str)> = vec![
+            // greeting
+            (Connect, "220 postfix.smtpscope.test ESMTP Postfix (Debian/GNU)".into(), "Server ready"),
+            (Connect, "220 mail.example.com ESMTP Exim 4.96 Mon, 01 Jan 2024 00:00:00 +0000".into(), "Server ready"),
+            (Connect, format!("220 smtp.gmail.com ESMTP {gsmtp}"), "Server ready"),
+            (Connect, "220 BN8PR04CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready at Mon, 1 Jan 2024 00:00:00 +0000".into(), "Server ready"),
+            (Connect, "220 localhost Python SMTP 1.4.4".into(), "Server ready"),
+            (Connect, "220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-VCSHDP1YZ A1b2C3d4E5f6G7h8I9j0".into(), "SES greeting"),
+            // EHLO (the last line of the capability list)
+            (Ehlo, "250 CHUNKING".into(), "EHLO accepted"),
+            (Ehlo, "250 HELP".into(), "EHLO accepted"),
+            (Ehlo, "250 SMTPUTF8".into(), "EHLO accepted"),
+            (Ehlo, "250 Ok".into(), "EHLO capabilities"),
+            // STARTTLS
+            (StartTls, "220 2.0.0 Ready to start TLS".into(), "Ready for TLS"),
+            (StartTls, "220 TLS go ahead".into(), "Ready for TLS"),
+            (StartTls, "220 2.0.0 SMTP server ready".into(), "Ready for TLS"),
+            (StartTls, "220 Ready to start TLS".into(), "Ready for the TLS handshake"),
+            // AUTH
+            (Auth, "334 ".into(), "AUTH goes on"),
+            (Auth, "334 VXNlcm5hbWU6".into(), "AUTH LOGIN asks for the user name"),
+            (AuthResponse, "334 UGFzc3dvcmQ6".into(), "AUTH LOGIN asks for the password"),
+            (Auth, "235 2.7.0 Authentication successful".into(), "Authenticated"),
+            (AuthResponse, "235 Authentication succeeded".into(), "Authenticated"),
+            (AuthResponse, "235 2.7.0 Accepted".into(), "Authenticated"),
+            (AuthResponse, "235 Authentication successful.".into(), "Authenticated"),
+            // MAIL
+            (Mail, "250 2.1.0 Ok".into(), "Sender accepted"),
+            (Mail, "250 OK".into(), "Sender accepted"),
+            (Mail, format!("250 2.1.0 OK {gsmtp}"), "Sender accepted"),
+            (Mail, "250 2.1.0 Sender OK".into(), "Sender accepted"),
+            (Mail, "250 Ok".into(), "Sender accepted"),
+            // RCPT
+            (Rcpt, "250 2.1.5 Ok".into(), "Recipient accepted"),
+            (Rcpt, "250 Accepted".into(), "Recipient accepted"),
+            (Rcpt, format!("250 2.1.5 OK {gsmtp}"), "Recipient accepted"),
+            (Rcpt, "250 2.1.5 Recipient OK".into(), "Recipient accepted"),
+            (Rcpt, "250 Ok".into(), "Recipient accepted"),
+            (Rcpt, "251 2.1.5 User not local; will forward".into(), "Recipient accepted"),
+            // DATA
+            (Data, "354 End data with <CR><LF>.<CR><LF>".into(), "Ready for the message"),
+            (Data, "354 Enter message, ending with \".\" on a line by itself".into(), "Ready for the message"),
+            (Data, format!("354  Go ahead {gsmtp}"), "Ready for the message"),
+            (Data, "354 Start mail input; end with <CRLF>.<CRLF>".into(), "Ready for the message"),
+            // the final "."
+            (DataEnd, "250 2.0.0 Ok: queued as 4ABC123DEF".into(), "Message accepted"),
+            (DataEnd, "250 OK id=1r2s3t-0004Xy-AB".into(), "Message accepted"),
+            (DataEnd, format!("250 2.0.0 OK  1700000000 {gsmtp}"), "Message accepted"),
+            (DataEnd, "250 2.0.0 OK <BN8PR04MB0001@BN8PR04MB0001.namprd04.prod.outlook.com> [Hostname=BN8PR04MB0001.namprd04.prod.outlook.com]".into(), "Message accepted"),
+            (DataEnd, "250 Message accepted for delivery".into(), "Message accepted"),
+            (DataEnd, "250 Ok 0107017033dbb64d-be13a01e-dbf1-44b7-b876-3622165dacc1-000000".into(), "Message accepted by SES"),
+            // RSET, NOOP
+            (Rset, "250 2.0.0 Ok".into(), "Transaction reset"),
+            (Rset, "250 Reset OK".into(), "Transaction reset"),
+            (Rset, format!("250 2.1.5 Flushed {gsmtp}"), "Transaction reset"),
+            (Rset, "250 2.0.0 Resetting".into(), "Transaction reset"),
+            (Rset, "250 Ok".into(), "Transaction reset"),
+            (Noop, "250 2.0.0 Ok".into(), "Connection alive"),
+            (Noop, format!("250 2.0.0 OK {gsmtp}"), "Connection alive"),
+            (Noop, "250 OK".into(), "Connection alive"),
+            // QUIT
+            (Quit, "221 2.0.0 Bye".into(), "Session closed"),
+            (Quit, "221 mail.example.com closing connection".into(), "Session closed"),
+            (Quit, format!("221 2.0.0 closing connection {gsmtp}"), "Session closed"),
+            (Quit, "221 2.0.0 Service closing transmission channel".into(), "Session closed"),
+            (Quit, "221 Bye".into(), "Session closed"),
+        ];
+        for (after, text, title) in &cases {
+            let c = classify(text, *after);
+            let d = &c.diagnosis;
+            assert!(!c.verdict.is_failure(), "{text}");
+            assert_eq!(d.title, *title, "{text} after {after:?}: {d:?}");
+            let said = format!("{} {}", d.title, d.meaning).to_ascii_lowercase();
+            for bad in [
+                "problem",
+                "fail",
+                "refus",
+                "denied",
+                "error",
+                "connection accepted",
+            ] {
+                assert!(!said.contains(bad), "{text}: {bad:?} in {d:?}");
+            }
+            // The enhanced code is never the headline; when the RFC table explains it, it is
+            // a detail.
+            let reply = Reply::from_lines(text[..3].parse().unwrap(), &[&text[4..]]);
+            if let Some(e) = reply.enhanced {
+                assert!(!d.title.contains(&e.to_string()), "{text}");
+                if d.id.is_none() {
+                    let shown =
+                        detail(&c, "Enhanced code").unwrap_or_else(|| panic!("{text}: {d:?}"));
+                    assert!(shown.starts_with(&e.to_string()), "{text}: {shown}");
+                }
+            }
+        }
+        // The subject class reads neutrally, for failures too.
+        let c = classify("250 2.1.5 Ok", Verb::Rcpt);
+        assert_eq!(
+            detail(&c, "Enhanced code"),
+            Some("2.1.5: Destination address valid.")
+        );
+        let c = classify("250 2.1.0 Ok", Verb::Mail);
+        assert!(!detail(&c, "Enhanced code").unwrap().contains("problem"));
+        // The queue id is a parsed part.
+        let c = classify("250 2.0.0 Ok: queued as 4ABC123DEF", Verb::DataEnd);
+        assert_eq!(detail(&c, "Queue ID"), Some("4ABC123DEF"));
+    }
+
+    /// A positive reply pasted without its command (`explain` without --after): the code or
+    /// the enhanced code says which command it answered, or the headline stays "Accepted".
+    #[test]
+    fn success_without_the_command() {
+        let ctx = Context::default();
+        let cases = [
+            ("250 2.1.0 Ok", "Sender accepted", Phase::Envelope),
+            ("250 2.1.5 Ok", "Recipient accepted", Phase::Envelope),
+            ("221 2.0.0 Bye", "Session closed", Phase::Connection),
+            (
+                "235 2.7.0 Authentication successful",
+                "Authenticated",
+                Phase::Authentication,
+            ),
+            (
+                "354 Start mail input; end with <CRLF>.<CRLF>",
+                "Ready for the message",
+                Phase::Data,
+            ),
+            (
+                "250 2.0.0 Ok: queued as 4ABC123DEF",
+                "Message accepted",
+                Phase::Data,
+            ),
+            ("250 Ok", "Accepted", Phase::Service),
+            ("250 2.0.0 Ok", "Accepted", Phase::Service),
+        ];
+        for (text, title, phase) in cases {
+            let reply = Reply::from_lines(text[..3].parse().unwrap(), &[&text[4..]]);
+            let c = Catalog::builtin().classify(&reply, &ctx);
+            assert_eq!(
+                (c.diagnosis.title.as_str(), c.phase),
+                (title, phase),
+                "{text}"
+            );
+        }
+    }
+
+    /// SES's MAIL/RCPT 250 is not a promise: its checks come after the final ".". Other
+    /// servers get no such note.
+    #[test]
+    fn ses_envelope_acceptance_is_not_a_promise() {
+        let reply = Reply::from_lines(250, &["Ok"]);
+        let ses = Context {
+            after: Some(Verb::Rcpt),
+            ses: true,
+            ..Context::default()
+        };
+        let c = Catalog::builtin().classify(&reply, &ses);
+        assert!(
+            c.diagnosis
+                .notes
+                .iter()
+                .any(|n| n.contains("after the final"))
+        );
+        let other = Context { ses: false, ..ses };
+        assert!(
+            Catalog::builtin()
+                .classify(&reply, &other)
+                .diagnosis
+                .notes
+                .is_empty()
+        );
+    }
+
+    fn at_dot(ses: bool) -> Context {
+        Context {
+            after: Some(Verb::DataEnd),
+            auth: AuthContext::Accepted,
+            ses,
+            mail_from: Some("sender@example.com".into()),
+            rcpts: vec!["recipient@example.com".into()],
+            ..Context::default()
+        }
+    }
+
+    /// Issue 18, item 7: the sandbox refusal is about an unverified recipient, not about the
+    /// identity (IAM user) behind the credentials; the note names the recipient and both fixes.
+    #[test]
+    fn sandbox_note_names_the_unverified_recipient_and_both_fixes() {
+        let text = "Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: recipient@example.com";
+        let reply = Reply::from_lines(554, &[text]);
+        let c = Catalog::builtin().classify(&reply, &at_dot(true));
+        assert_eq!(c.phase, Phase::Authorization);
+        assert_eq!(c.diagnosis.id.as_deref(), Some("ses-not-verified"));
+        let notes = &c.diagnosis.notes;
+        let first = &notes[0];
+        for needle in [
+            "recipient@example.com is a recipient",
+            "us-east-1",
+            "sandbox",
+            "verify recipient@example.com",
+            "request production access",
+        ] {
+            assert!(first.contains(needle), "{needle:?} missing from {first:?}");
+        }
+        assert!(
+            notes.iter().all(|n| !n.contains("identity behind them")),
+            "{notes:?}"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("235") && n.contains("not about the login or the IAM policy")),
+            "{notes:?}"
+        );
+
+        // The sender listed: verify the sender; no sandbox story.
+        let text = "Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: sender@example.com";
+        let c = Catalog::builtin().classify(&Reply::from_lines(554, &[text]), &at_dot(true));
+        let first = &c.diagnosis.notes[0];
+        assert!(
+            first.contains("sender@example.com is the sender"),
+            "{first}"
+        );
+        assert!(
+            first.contains("eu-west-1") && !first.contains("sandbox,"),
+            "{first}"
+        );
+
+        // Pasted without the session: both readings, each with its fix.
+        let c = Catalog::builtin().classify(
+            &Reply::from_lines(554, &[text]),
+            &Context::after(Verb::DataEnd),
+        );
+        let first = &c.diagnosis.notes[0];
+        assert!(first.contains("If that is a recipient"), "{first}");
+        assert!(first.contains("production access") && first.contains("If it is the sender"));
+    }
+
+    /// Issue 18, item 8: Postfix's "SASL login name rejected" comes after a successful AUTH:
+    /// authorization, with the relayed ARN, action and resource parsed, and no SES claim.
+    #[test]
+    fn postfix_sasl_login_name_rejected_is_authorization() {
+        let text = "5.7.1 <denied>: SASL login name rejected: Access denied: User `arn:aws:iam::123456789012:user/denied' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'";
+        let reply = Reply::from_lines(554, &[text]);
+        for ses in [false, true] {
+            let c = Catalog::builtin().classify(&reply, &at_dot(ses));
+            assert_eq!(
+                (c.phase, c.verdict),
+                (Phase::Authorization, Verdict::Permanent)
+            );
+            assert_eq!(c.diagnosis.id.as_deref(), Some("postfix-sasl-access-iam"));
+            assert_eq!(detail(&c, "SASL login"), Some("denied"));
+            assert_eq!(
+                detail(&c, "User ARN"),
+                Some("arn:aws:iam::123456789012:user/denied")
+            );
+            assert_eq!(detail(&c, "IAM user"), Some("denied"));
+            assert_eq!(detail(&c, "Action"), Some("ses:SendRawEmail"));
+            assert_eq!(
+                detail(&c, "Resource"),
+                Some("arn:aws:ses:us-east-1:123456789012:identity/example.com")
+            );
+            assert_eq!(detail(&c, "Identity"), Some("example.com"));
+            assert_eq!(detail(&c, "Region"), Some("us-east-1"));
+            let all = format!(
+                "{} {} {:?}",
+                c.diagnosis.title, c.diagnosis.meaning, c.diagnosis.notes
+            );
+            assert!(c.diagnosis.title.contains("Authorization"), "{all}");
+            assert!(!all.contains("SES accepted"), "{all}");
+            assert!(!all.contains("Authentication failed"), "{all}");
+            assert!(
+                c.diagnosis
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("not a login failure") && n.contains("authorization")),
+                "{all}"
+            );
+        }
+        // Pasted alone, it still says the login had worked.
+        let c = Catalog::builtin().classify(&reply, &Context::default());
+        assert!(
+            c.diagnosis.notes[0].contains("only after a successful AUTH"),
+            "{c:?}"
+        );
+
+        // Any check_sasl_access refusal, at any step, temporary or not.
+        let c = classify(
+            "554 5.7.1 <bob>: SASL login name rejected: Access denied",
+            Verb::Rcpt,
+        );
+        assert_eq!(c.diagnosis.id.as_deref(), Some("postfix-sasl-access"));
+        assert_eq!(c.phase, Phase::Authorization);
+        assert_eq!(detail(&c, "SASL login"), Some("bob"));
+        assert_eq!(detail(&c, "Reason"), Some("Access denied"));
+        let c = classify(
+            "450 4.7.1 <bob>: SASL login name rejected: try again tomorrow",
+            Verb::Mail,
+        );
+        assert_eq!(
+            (c.phase, c.verdict),
+            (Phase::Authorization, Verdict::Transient)
         );
     }
 }

@@ -167,6 +167,30 @@ impl PostfixPeer {
         ]
     }
 
+    /// `smtpscope run --json` on the STARTTLS port as `user`, from sender@example.com to
+    /// rcpt@example.net, plus `extra` flags; the password goes through the environment.
+    pub fn run_json(&self, user: &str, password: &str, extra: &[&str]) -> std::process::Output {
+        let mut args: Vec<String> = vec!["run".into()];
+        args.extend(self.target_args());
+        args.extend(
+            [
+                "--user",
+                user,
+                "--from",
+                "sender@example.com",
+                "--to",
+                "rcpt@example.net",
+                "--json",
+                "--timeout",
+                "10",
+            ]
+            .map(String::from),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        super::smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
+    }
+
     /// Postfix's log so far (smtpd, cleanup, qmgr, pipe lines).
     pub fn maillog(&self) -> String {
         std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default()

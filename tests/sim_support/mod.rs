@@ -23,6 +23,36 @@ impl TestSim {
         self.sim.implicit_addr.expect("implicit listener").port()
     }
 
+    /// The arguments of `smtpscope run --json` against this simulator's STARTTLS listener as
+    /// the SMTP user `user` (an access key ID), sending `from` to `to`, with the SES region
+    /// us-east-1 (so the credential lint applies) and a 10 s timeout.
+    pub fn run_args(&self, user: &str, from: &str, to: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "run",
+            "--host",
+            "localhost",
+            "--region",
+            "us-east-1",
+            "--port",
+            &self.port().to_string(),
+            "--ca-file",
+            self.ca.to_str().unwrap(),
+            "--user",
+            user,
+            "--from",
+            from,
+            "--json",
+            "--timeout",
+            "10",
+        ]
+        .map(String::from)
+        .to_vec();
+        for t in to {
+            args.extend(["--to".to_string(), t.to_string()]);
+        }
+        args
+    }
+
     /// The SMTP user name (access key ID) and password of a configured user.
     pub fn credentials(&self, user: &str) -> (String, Zeroizing<String>) {
         credentials(self.sim.config(), user)

@@ -810,6 +810,11 @@ impl SessionModel {
             earlier_auth_refusal: self.last_auth_refusal,
             tls: self.tls().is_some(),
             ses: self.conn.as_ref().is_some_and(|c| c.ses),
+            mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
+            rcpts: self
+                .transaction()
+                .map(|t| t.rcpts_accepted.clone())
+                .unwrap_or_default(),
         }
     }
 
