@@ -690,6 +690,14 @@ fn own_entries_after_a_hostile_certificate(insecure: bool) -> Vec<(String, Strin
         reveal_user: true,
         diagnoses: true,
     };
+    // Every entry as saved or printed by --json, certificate chains included.
+    let json: String = entries
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.to_json())
+        .collect();
+    assert_no_secret(&json, USER, CERT_PASSWORD);
     entries
         .lock()
         .unwrap()

@@ -222,9 +222,23 @@ impl Session {
             match &mut kind {
                 EntryKind::Info { text }
                 | EntryKind::Warning { text }
-                | EntryKind::Error { text, .. }
                 | EntryKind::Closed { reason: text } => {
                     self.scrubber.scrub_str(text);
+                }
+                EntryKind::Error { text, chain, .. } => {
+                    self.scrubber.scrub_str(text);
+                    scrub_chain(&self.scrubber, chain);
+                }
+                // A server that saw the password (AUTH before STARTTLS) can put it into its
+                // certificate's names.
+                EntryKind::TlsStarted { info } => {
+                    scrub_chain(&self.scrubber, &mut info.chain);
+                    if let super::transport::Verification::Insecure {
+                        would_fail: Some(why),
+                    } = &mut info.verification
+                    {
+                        self.scrubber.scrub_str(why);
+                    }
                 }
                 _ => {}
             }
@@ -513,6 +527,24 @@ impl Session {
         }
         if let Some(mut conn) = self.conn.take() {
             let _ = conn.shutdown().await;
+        }
+    }
+}
+
+/// Masks the password in every text field of a certificate chain.
+fn scrub_chain(scrubber: &SecretScrubber, chain: &mut [super::transport::CertInfo]) {
+    for cert in chain {
+        for field in [
+            &mut cert.subject,
+            &mut cert.issuer,
+            &mut cert.serial,
+            &mut cert.not_before,
+            &mut cert.not_after,
+        ] {
+            scrubber.scrub_str(field);
+        }
+        for san in &mut cert.sans {
+            scrubber.scrub_str(san);
         }
     }
 }
