@@ -290,6 +290,37 @@ fn table() -> Vec<Row> {
             all(want("protocol_error", 13, "Protocol error at raw")),
         ),
         row(
+            "NOOP between every step",
+            Some(concat!(
+                "NOOP\nEHLO\nNOOP\nSTARTTLS\nNOOP\nEHLO\nAUTH PLAIN\nNOOP\n",
+                "MAIL\nNOOP\nRCPT\nNOOP\nDATA\nNOOP\nQUIT\n"
+            )),
+            Creds::Good,
+            &[],
+            all(accepted),
+        ),
+        row(
+            "AUTH, RSET and QUIT: no message",
+            Some(concat!(
+                "EHLO\nSTARTTLS\nEHLO\nAUTH PLAIN\n",
+                "RSET\nQUIT\n"
+            )),
+            Creds::Good,
+            &[],
+            all(want("authenticated", 0, "no message sent yet")),
+        ),
+        row(
+            "a refused AUTH, RECONNECT, then the right one",
+            Some(concat!(
+                "EHLO\nSTARTTLS\nEHLO\n",
+                "RAW AUTH PLAIN d3JvbmcAd3JvbmcAd3Jvbmc=\n",
+                "RECONNECT\nEHLO\nSTARTTLS\nEHLO\nAUTH PLAIN\nMAIL\nRCPT\nDATA\n"
+            )),
+            Creds::Good,
+            &["--keep-going"],
+            all(accepted),
+        ),
+        row(
             "quit after AUTH",
             None,
             Creds::Good,
@@ -406,7 +437,7 @@ fn check(target: &Target, r: &Row, want: Want, dir: &Path) -> Option<String> {
 fn run_table(target: &Target, column: usize) {
     let dir = tempfile::tempdir().unwrap();
     let rows = table();
-    assert!(rows.len() >= 28, "the table keeps at least 28 rows");
+    assert!(rows.len() >= 30, "the table keeps at least 30 rows");
     // The idle-timeout rows WAIT 8 s: the server must drop the client before that.
     assert!(
         target.idle_secs < 8,
