@@ -388,6 +388,53 @@ fn every_demo_scenario_at_80x24_keeps_the_decisive_reply_and_the_whole_teaching_
     }
 }
 
+/// The IP restriction, shown: in the ip-restricted and loopback-policy demos at 80x24, after
+/// the 554 the screen names the deciding policy, aws:SourceIp, the range it allows and the IP
+/// the simulator evaluated it with (the connection's, or the configured stand-in).
+#[test]
+fn demo_ip_restrictions_name_the_source_ip_and_the_allowed_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    for (name, policy, decided) in [
+        (
+            "ip-restricted",
+            "source-ip-office.json",
+            "aws:SourceIp 127.0.0.1 not in 203.0.113.0/24",
+        ),
+        (
+            "loopback-policy",
+            "source-ip-127.json",
+            "aws:SourceIp 203.0.113.5 not in 127.0.0.1/32",
+        ),
+    ] {
+        let tmux = Tmux::new(&format!("iam-{name}"));
+        tmux.start(
+            dir.path(),
+            80,
+            24,
+            &format!("{bin} demo --scenario {name}; echo EXITED $?; sleep 30"),
+        );
+        tmux.wait_for("Server's view");
+        tmux.enter_until("554 Access denied", 14);
+        let want = format!("IAM policy: denied by {policy}: {decided}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let screen = loop {
+            let screen = tmux.screen();
+            if flat(&screen).contains(&want) || std::time::Instant::now() > deadline {
+                break screen;
+            }
+            thread::sleep(std::time::Duration::from_millis(100));
+        };
+        println!("--- demo {name} at 80x24 at the 554 ---\n{screen}");
+        assert!(
+            flat(&screen).contains(&want),
+            "{name}: no {want:?}:\n{screen}"
+        );
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED 0");
+    }
+}
+
 /// `demo --scenario good` with AUTH sent before STARTTLS: the server refuses it without
 /// checking the credentials, the server's view says so; the standard flow then recovers and
 /// ends "accepted", authenticated only after the real AUTH.

@@ -11,6 +11,8 @@ use crate::cli::AuthChoice;
 use crate::engine::session::SessionConfig;
 use crate::engine::sim::{self, SimConfig};
 use crate::engine::transport::TlsMode;
+use crate::tui::app::SimDecision;
+use crate::tui::update::Msg;
 use crate::tui::{self, Launch, picker};
 
 const SCENARIOS: &str = include_str!("../../assets/demo/scenarios.toml");
@@ -124,6 +126,29 @@ pub fn launch_for(
     })
 }
 
+/// The simulator's IAM decisions, as messages for the debugger: the policy, statement and
+/// condition behind each 554 and the address aws:SourceIp was evaluated with.
+fn forward_decisions(sim: &mut sim::RunningSim) -> tokio::sync::mpsc::Receiver<Msg> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    if let Some(mut events) = sim.take_events() {
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(authorization) = event.authorization else {
+                    continue;
+                };
+                let decision = SimDecision {
+                    time: event.time,
+                    authorization: *authorization,
+                };
+                if tx.send(Msg::SimDecision(Box::new(decision))).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
 /// Runs `smtpscope demo` and returns the exit code.
 pub async fn run(args: &DemoArgs) -> i32 {
     let list = match scenarios() {
@@ -185,15 +210,16 @@ pub async fn run(args: &DemoArgs) -> i32 {
     config.listen.starttls = ([127, 0, 0, 1], 0).into();
     config.listen.implicit = None;
     config.limits.idle_timeout = std::time::Duration::from_secs_f64(args.idle_timeout);
-    let sim = match sim::start(config).await {
+    let mut sim = match sim::start(config).await {
         Ok(s) => s,
         Err(e) => {
             super::report("smtpscope demo: cannot start the simulator", &e);
             return 1;
         }
     };
+    let decisions = forward_decisions(&mut sim);
     let code = match launch_for(&chosen, &sim, args.login) {
-        Ok(launch) => match tui::run(launch).await {
+        Ok(launch) => match tui::run_with(launch, Some(decisions)).await {
             Ok(()) => 0,
             Err(e) => {
                 super::report("smtpscope demo: terminal", &e);

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 pub use arn::{
     Arn, access_denied_reply, configuration_set_arn, identity_arn, sending_identity, user_arn,
 };
-pub use document::Policy;
-use document::{Effect, Statement, statement_label};
+pub use document::{Effect, Policy};
+use document::{Statement, statement_label};
 use pattern::{action_matches, arn_matches};
 
 /// The action SES checks for every SMTP send.
@@ -206,13 +206,91 @@ impl fmt::Display for StatementRef {
     }
 }
 
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
+}
+
+/// One condition as evaluated: the operator, key and values as the policy writes them, the
+/// request's values of the key (empty when the key was absent) and whether it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionOutcome {
+    pub operator: String,
+    pub key: String,
+    pub values: Vec<String>,
+    pub request: Vec<String>,
+    pub held: bool,
+    /// The trace phrase: `condition IpAddress aws:SourceIp [203.0.113.0/24] did not match
+    /// 127.0.0.1`.
+    pub phrase: String,
+}
+
+impl ConditionOutcome {
+    /// The condition in a few words, request value first: `aws:SourceIp 127.0.0.1 not in
+    /// 203.0.113.0/24`.
+    pub fn short(&self) -> String {
+        let operator = self.operator.to_ascii_lowercase();
+        let request = if self.request.is_empty() {
+            "absent".to_string()
+        } else {
+            self.request.join(", ")
+        };
+        let values = self.values.join(", ");
+        let base = operator.trim_end_matches("ifexists");
+        if !self.request.is_empty() && base.ends_with("ipaddress") {
+            // IpAddress holds when inside; NotIpAddress holds when outside.
+            let inside = self.held != base.ends_with("notipaddress");
+            let word = if inside { "in" } else { "not in" };
+            return format!("{} {request} {word} {values}", self.key);
+        }
+        let verdict = if self.held {
+            "matches"
+        } else {
+            "does not match"
+        };
+        format!(
+            "{} {request} {verdict} {} [{values}]",
+            self.key, self.operator
+        )
+    }
+}
+
+/// One statement as evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementOutcome {
+    pub statement: StatementRef,
+    pub effect: Effect,
+    pub applies: bool,
+    /// The conditions evaluated, in order, up to the first that failed (which then decided
+    /// that the statement does not apply). Empty when Action or Resource already decided.
+    pub conditions: Vec<ConditionOutcome>,
+}
+
+impl StatementOutcome {
+    /// The condition that decided: the one that failed, or, for a statement that applies,
+    /// the first of those that held.
+    pub fn deciding_condition(&self) -> Option<&ConditionOutcome> {
+        if self.applies {
+            self.conditions.first()
+        } else {
+            self.conditions.last().filter(|c| !c.held)
+        }
+    }
+}
+
 /// A decision with the statement that made it (none for an implicit deny) and a trace: one
-/// human line per statement saying why it applied or not.
+/// human line per statement saying why it applied or not, and the same as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub kind: DecisionKind,
     pub statement: Option<StatementRef>,
     pub trace: Vec<String>,
+    /// Every statement, in the order of `trace`.
+    pub statements: Vec<StatementOutcome>,
 }
 
 impl Decision {
@@ -238,11 +316,95 @@ impl Decision {
         }
         out
     }
+
+    /// The statements that decided: the one that made an explicit deny or an allow, or for
+    /// an implicit deny every statement that did not apply because of a condition (Action
+    /// and Resource matched, a condition did not).
+    pub fn deciding(&self) -> Vec<&StatementOutcome> {
+        match &self.statement {
+            Some(s) => self
+                .statements
+                .iter()
+                .filter(|o| &o.statement == s)
+                .collect(),
+            None => self
+                .statements
+                .iter()
+                .filter(|o| o.deciding_condition().is_some())
+                .collect(),
+        }
+    }
+}
+
+/// One authorization check as SES makes it after the final ".": who asked for which action
+/// on which resource, from which address (`aws:SourceIp`), and what the policies decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub user_arn: String,
+    pub action: String,
+    pub resource: String,
+    pub source_ip: IpAddr,
+    /// `source_ip` is a configured stand-in for the address SES would see (a NAT's, say),
+    /// not the connection's own.
+    pub source_ip_stand_in: bool,
+    pub decision: Decision,
+}
+
+impl Authorization {
+    /// One line: `denied by source-ip-office.json: aws:SourceIp 127.0.0.1 not in
+    /// 203.0.113.0/24`.
+    pub fn summary(&self) -> String {
+        let verdict = if self.decision.allowed() {
+            "allowed"
+        } else {
+            "denied"
+        };
+        let Some(first) = self.decision.deciding().into_iter().next() else {
+            return match self.decision.kind {
+                DecisionKind::ImplicitDeny => format!(
+                    "denied: no statement allows {} on {}",
+                    self.action, self.resource
+                ),
+                _ => verdict.to_string(),
+            };
+        };
+        let by = first
+            .statement
+            .policy_name
+            .clone()
+            .unwrap_or_else(|| first.statement.to_string());
+        match first.deciding_condition() {
+            Some(c) => format!("{verdict} by {by}: {}", c.short()),
+            None => format!("{verdict} by {}", first.statement),
+        }
+    }
+
+    /// The explanation as lines: the verdict, one line per statement, and the address IAM
+    /// evaluated `aws:SourceIp` with.
+    pub fn explanation(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .decision
+            .explain()
+            .lines()
+            .map(|l| l.trim().to_string())
+            .collect();
+        let origin = if self.source_ip_stand_in {
+            "a configured stand-in for the address SES would see, not this connection's"
+        } else {
+            "this connection's address"
+        };
+        lines.push(format!(
+            "aws:SourceIp was {}: the IP SES saw ({origin})",
+            self.source_ip
+        ));
+        lines
+    }
 }
 
 /// Evaluate `policies` (all attached to the same identity) for one request.
 pub fn evaluate(policies: &[Policy], ctx: &RequestContext) -> Decision {
     let mut trace = Vec::new();
+    let mut statements = Vec::new();
     let mut first_allow = None;
     let mut first_deny = None;
     for (policy_index, policy) in policies.iter().enumerate() {
@@ -257,11 +419,14 @@ pub fn evaluate(policies: &[Policy], ctx: &RequestContext) -> Decision {
                 number: st.number,
                 sid: st.sid.clone(),
             };
-            let (applies, line) = statement_applies(st, ctx);
-            let effect = match st.effect {
-                Effect::Allow => "Allow",
-                Effect::Deny => "Deny",
-            };
+            let (applies, line, conditions) = statement_applies(st, ctx);
+            let effect = st.effect.name();
+            statements.push(StatementOutcome {
+                statement: sref.clone(),
+                effect: st.effect,
+                applies,
+                conditions,
+            });
             if applies {
                 trace.push(format!("{sref}: {effect} applies{line}"));
                 let slot = match st.effect {
@@ -288,28 +453,36 @@ pub fn evaluate(policies: &[Policy], ctx: &RequestContext) -> Decision {
         kind,
         statement,
         trace,
+        statements,
     }
 }
 
-/// Whether a statement covers the request; the phrase says why (or why not).
-fn statement_applies(st: &Statement, ctx: &RequestContext) -> (bool, String) {
+/// Whether a statement covers the request; the phrase says why (or why not); the conditions
+/// evaluated, up to the first that failed.
+fn statement_applies(
+    st: &Statement,
+    ctx: &RequestContext,
+) -> (bool, String, Vec<ConditionOutcome>) {
     if let Err(why) = st.actions.check(&ctx.action, action_matches) {
-        return (false, format!("action {why}"));
+        return (false, format!("action {why}"), Vec::new());
     }
     if let Err(why) = st.resources.check(&ctx.resource, arn_matches) {
-        return (false, format!("resource {why}"));
+        return (false, format!("resource {why}"), Vec::new());
     }
-    let mut matched = Vec::new();
+    let mut evaluated = Vec::new();
     for cond in &st.conditions {
-        let (holds, phrase) = cond.evaluate(ctx);
-        if !holds {
-            return (false, phrase);
+        let outcome = cond.evaluate(ctx);
+        if !outcome.held {
+            let phrase = outcome.phrase.clone();
+            evaluated.push(outcome);
+            return (false, phrase, evaluated);
         }
-        matched.push(phrase);
+        evaluated.push(outcome);
     }
-    if matched.is_empty() {
-        (true, String::new())
+    if evaluated.is_empty() {
+        (true, String::new(), evaluated)
     } else {
-        (true, format!(" ({})", matched.join("; ")))
+        let phrases: Vec<&str> = evaluated.iter().map(|c| c.phrase.as_str()).collect();
+        (true, format!(" ({})", phrases.join("; ")), evaluated)
     }
 }

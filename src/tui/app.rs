@@ -3,17 +3,29 @@
 
 use std::fmt;
 
-use chrono::{FixedOffset, Offset, Utc};
+use chrono::{DateTime, FixedOffset, Offset, Utc};
 use zeroize::Zeroizing;
 
 use super::form::Form;
 use super::store::Store;
 use super::theme::Theme;
 use crate::cli::AuthChoice;
+use crate::engine::iam::Authorization;
 use crate::engine::message::Draft;
 use crate::engine::model::{Plan, SessionModel, Step, next_step};
 use crate::engine::session::SessionConfig;
+use crate::engine::transcript::{Entry, EntryKind};
 use crate::engine::transport::TlsMode;
+
+/// Decisions of the in-process simulator kept for the screen, at most.
+pub const SIM_DECISIONS_KEPT: usize = 32;
+
+/// One IAM decision of the in-process simulator (`smtpscope demo`), and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDecision {
+    pub time: DateTime<Utc>,
+    pub authorization: Authorization,
+}
 
 /// Ticks the app waits for the server's reply to QUIT before leaving anyway.
 pub const QUIT_WAIT_TICKS: u32 = 12;
@@ -142,6 +154,9 @@ pub struct App {
     pub should_quit: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The in-process simulator's IAM decisions, oldest first (`smtpscope demo`); `None` when
+    /// the session is not against it, and the IAM policy is out of smtpscope's sight.
+    pub sim_iam: Option<Vec<SimDecision>>,
 }
 
 impl App {
@@ -181,6 +196,7 @@ impl App {
             tick_ms: 250,
             should_quit: false,
             dirty: true,
+            sim_iam: None,
         }
     }
 
@@ -205,6 +221,31 @@ impl App {
             Follow::Latest => self.store.last_mark(),
             Follow::Decisive | Follow::User => self.selected.or_else(|| self.store.last_mark()),
         }
+    }
+
+    /// The simulator's decision behind a `554 Access denied` entry: the latest one made before
+    /// the reply came for the same user, action and resource (the parts the 554 names).
+    pub fn sim_decision_for(&self, entry: &Entry) -> Option<&Authorization> {
+        let EntryKind::Reply(r) = &entry.kind else {
+            return None;
+        };
+        let detail = |key: &str| {
+            r.class
+                .diagnosis
+                .details
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let (user, action, resource) =
+            (detail("User ARN")?, detail("Action")?, detail("Resource")?);
+        self.sim_iam
+            .as_ref()?
+            .iter()
+            .rev()
+            .filter(|d| d.time <= entry.time)
+            .map(|d| &d.authorization)
+            .find(|a| a.user_arn == user && a.action == action && a.resource == resource)
     }
 
     /// Credentials would cross the network readable: connected and no TLS.

@@ -27,12 +27,14 @@ use crate::engine::driver::{self, Driver};
 const DRAIN_LIMIT: usize = 4096;
 
 /// Runs until the user leaves. `live` is false for a read-only replay (no session task).
+/// `side` carries messages from another part of the program (the demo's simulator).
 pub async fn run<B, S>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     live: bool,
     mut term_events: S,
     first: Vec<Msg>,
+    mut side: Option<mpsc::Receiver<Msg>>,
 ) -> io::Result<()>
 where
     B: Backend,
@@ -75,6 +77,13 @@ where
             }),
             _ = tick.tick() => Some(Msg::Tick),
             Some(result) = saved_rx.recv() => Some(Msg::Saved(result)),
+            msg = next_side(&mut side) => match msg {
+                Some(msg) => Some(msg),
+                None => {
+                    side = None;
+                    None
+                }
+            },
             _ = sigint.recv() => Some(Msg::Action(Action::Quit)),
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
@@ -103,6 +112,13 @@ where
         .map_err(Into::into)?;
     app.dirty = false;
     Ok(())
+}
+
+async fn next_side(side: &mut Option<mpsc::Receiver<Msg>>) -> Option<Msg> {
+    match side {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_engine_event(driver: &mut Option<Driver>) -> Option<crate::engine::session::Event> {

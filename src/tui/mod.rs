@@ -100,8 +100,20 @@ fn local_setup(app: &mut App) {
 
 /// Opens the debugger on a live target and runs it until the user leaves.
 pub async fn run(launch: Launch) -> std::io::Result<()> {
+    run_with(launch, None).await
+}
+
+/// [`run`], with messages from the in-process simulator (`smtpscope demo`): its IAM
+/// decisions, which explain its 554s.
+pub async fn run_with(
+    launch: Launch,
+    simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
+) -> std::io::Result<()> {
     let autoconnect = launch.autoconnect;
     let mut app = App::from_launch(launch);
+    if simulator.is_some() {
+        app.sim_iam = Some(Vec::new());
+    }
     local_setup(&mut app);
     let first = if autoconnect {
         vec![Msg::Action(Action::Connect)]
@@ -109,7 +121,15 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
         Vec::new()
     };
     let (mut terminal, guard) = terminal::init()?;
-    let result = event_loop::run(&mut terminal, &mut app, true, EventStream::new(), first).await;
+    let result = event_loop::run(
+        &mut terminal,
+        &mut app,
+        true,
+        EventStream::new(),
+        first,
+        simulator,
+    )
+    .await;
     drop(guard);
     result
 }
@@ -130,6 +150,7 @@ pub async fn replay(path: &Path) -> Result<(), String> {
         false,
         EventStream::new(),
         Vec::new(),
+        None,
     )
     .await
     .map_err(|e| format!("terminal: {e}"));

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 use super::document::wrong_type;
 use super::pattern::glob_match;
 use super::strict_json::Json;
-use super::{PolicyError, RequestContext};
+use super::{ConditionOutcome, PolicyError, RequestContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetOp {
@@ -521,8 +521,28 @@ impl Condition {
         )
     }
 
+    /// Evaluate against the request: whether it held, with the operator, key and values as
+    /// written, the request's values it compared and the trace phrase.
+    pub(super) fn evaluate(&self, ctx: &RequestContext) -> ConditionOutcome {
+        let (held, phrase) = self.evaluate_phrase(ctx);
+        let request = ctx
+            .values(self.key)
+            .unwrap_or_default()
+            .iter()
+            .map(|v| v.as_string(self.key))
+            .collect();
+        ConditionOutcome {
+            operator: self.operator.clone(),
+            key: self.key.name().to_string(),
+            values: self.raw.clone(),
+            request,
+            held,
+            phrase,
+        }
+    }
+
     /// Evaluate against the request: (holds, trace phrase).
-    pub(super) fn evaluate(&self, ctx: &RequestContext) -> (bool, String) {
+    fn evaluate_phrase(&self, ctx: &RequestContext) -> (bool, String) {
         let head = self.describe();
         let values = ctx.values(self.key);
         if let Values::Null(want_absent) = self.values {

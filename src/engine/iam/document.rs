@@ -13,8 +13,9 @@ pub struct Policy {
     pub(super) statements: Vec<Statement>,
 }
 
+/// A statement's Effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Effect {
+pub enum Effect {
     Allow,
     Deny,
 }

@@ -55,6 +55,8 @@ pub struct Outbox {
     pub accepted: Vec<Arc<StoredMessage>>,
     /// Notable events for the simulator's log (never a secret).
     pub log: Vec<String>,
+    /// The IAM check that refused a message in this input, as data.
+    pub authorization: Option<Box<crate::engine::iam::Authorization>>,
 }
 
 impl Outbox {
@@ -464,6 +466,7 @@ impl Conversation {
             verdict.reply
         ));
         out.log.extend(verdict.note);
+        out.authorization = verdict.authorization;
         out.accepted.extend(verdict.accepted);
         out.reply(verdict.reply);
     }

@@ -14,8 +14,8 @@ use super::ids;
 use super::mailbox::StoredMessage;
 use super::parse::is_valid_address;
 use crate::engine::iam::{
-    RequestContext, SEND_RAW_EMAIL, access_denied_reply, evaluate, identity_arn, sending_identity,
-    user_arn,
+    Authorization, RequestContext, SEND_RAW_EMAIL, access_denied_reply, evaluate, identity_arn,
+    sending_identity, user_arn,
 };
 
 /// One transaction as the conversation collected it.
@@ -39,6 +39,9 @@ pub struct Verdict {
     pub accepted: Option<Arc<StoredMessage>>,
     /// A line for the simulator's log explaining the decision (the IAM trace when denied).
     pub note: Option<String>,
+    /// The IAM check that refused the message, as data: the policy, statement and condition
+    /// that decided and the address `aws:SourceIp` was evaluated with.
+    pub authorization: Option<Box<Authorization>>,
 }
 
 impl Verdict {
@@ -47,6 +50,7 @@ impl Verdict {
             reply: reply.into(),
             accepted: None,
             note,
+            authorization: None,
         }
     }
 }
@@ -217,10 +221,8 @@ impl SimAccount {
             .as_ref()
             .map_or(tx.mail_from, |h| h.address.as_str())
             .to_string();
-        let source_ip: IpAddr = user
-            .apparent_source_ip
-            .or(cfg.apparent_source_ip)
-            .unwrap_or_else(|| tx.peer.ip().to_canonical());
+        let stand_in = user.apparent_source_ip.or(cfg.apparent_source_ip);
+        let source_ip: IpAddr = stand_in.unwrap_or_else(|| tx.peer.ip().to_canonical());
         let sandbox = user.sandbox.unwrap_or(cfg.sandbox);
 
         // IAM: the sending identity first; in the sandbox, each recipient's identity too.
@@ -242,17 +244,23 @@ impl SimAccount {
             ctx.feedback_address = (!tx.mail_from.is_empty()).then(|| tx.mail_from.to_string());
             let decision = evaluate(&user.policies, &ctx);
             if !decision.allowed() {
-                return Verdict::rejected(
-                    access_denied_reply(
-                        &user_arn(&cfg.account, &user.name),
-                        SEND_RAW_EMAIL,
-                        &resource,
-                    ),
+                let arn = user_arn(&cfg.account, &user.name);
+                let mut verdict = Verdict::rejected(
+                    access_denied_reply(&arn, SEND_RAW_EMAIL, &resource),
                     Some(format!(
                         "IAM (aws:SourceIp {source_ip}): {}",
                         decision.explain().replace("\n  ", " | ")
                     )),
                 );
+                verdict.authorization = Some(Box::new(Authorization {
+                    user_arn: arn,
+                    action: ctx.action,
+                    resource,
+                    source_ip,
+                    source_ip_stand_in: stand_in.is_some(),
+                    decision,
+                }));
+                return verdict;
             }
         }
 
@@ -305,6 +313,7 @@ impl SimAccount {
             reply: format!("250 Ok {id}"),
             accepted: Some(stored),
             note: None,
+            authorization: None,
         }
     }
 }
@@ -412,6 +421,81 @@ mod tests {
             "554 Access denied: User `arn:aws:iam::123456789012:user/ip-restricted' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'"
         );
         assert!(v.note.unwrap().contains("127.0.0.1"));
+    }
+
+    /// The 554's decision as data: the policy, statement and condition that decided, and the
+    /// address aws:SourceIp was evaluated with (the connection's, or the configured stand-in).
+    #[test]
+    fn denied_decisions_name_policy_statement_condition_and_ip() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let one = vec!["rcpt@example.org".to_string()];
+        let body = "From: a@example.com\r\n\r\nx\r\n";
+        for (name, policy, sid, allowed, ip, stand_in) in [
+            (
+                "ip-restricted",
+                "source-ip-office.json",
+                Some("AllowOffice"),
+                "203.0.113.0/24",
+                "127.0.0.1",
+                false,
+            ),
+            (
+                "loopback-remote",
+                "source-ip-127.json",
+                None,
+                "127.0.0.1/32",
+                "203.0.113.5",
+                true,
+            ),
+        ] {
+            let user = user_index(&account, name);
+            let v = account.deliver(tx(user, "a@example.com", &one, body));
+            assert!(
+                v.reply.starts_with("554 Access denied"),
+                "{name}: {}",
+                v.reply
+            );
+            let a = v.authorization.expect("the denial carries its decision");
+            assert_eq!(a.user_arn, format!("arn:aws:iam::123456789012:user/{name}"));
+            assert_eq!(a.action, "ses:SendRawEmail");
+            assert_eq!(
+                a.resource,
+                "arn:aws:ses:us-east-1:123456789012:identity/example.com"
+            );
+            assert_eq!(a.source_ip.to_string(), ip, "{name}");
+            assert_eq!(a.source_ip_stand_in, stand_in, "{name}");
+            let deciding = a.decision.deciding();
+            let [st] = deciding.as_slice() else {
+                panic!("{name}: one deciding statement, not {deciding:?}")
+            };
+            assert_eq!(st.statement.policy_name.as_deref(), Some(policy));
+            assert_eq!((st.statement.number, st.statement.sid.as_deref()), (1, sid));
+            assert_eq!(st.effect, crate::engine::iam::Effect::Allow);
+            assert!(!st.applies);
+            let c = st.deciding_condition().expect("a condition decided");
+            assert_eq!(
+                (c.operator.as_str(), c.key.as_str(), c.held),
+                ("IpAddress", "aws:SourceIp", false)
+            );
+            assert_eq!(c.values, vec![allowed.to_string()]);
+            assert_eq!(c.request, vec![ip.to_string()]);
+            assert_eq!(
+                a.summary(),
+                format!("denied by {policy}: aws:SourceIp {ip} not in {allowed}")
+            );
+            assert!(
+                a.explanation()
+                    .iter()
+                    .any(|l| l.starts_with(&format!("aws:SourceIp was {ip}: the IP SES saw"))),
+                "{:?}",
+                a.explanation()
+            );
+        }
+        // An accepted message has no denial to explain.
+        let good = user_index(&account, "good");
+        let v = account.deliver(tx(good, "sender@example.com", &one, body));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+        assert!(v.authorization.is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use super::config::SimConfig;
 use super::conversation::{Action, Conversation, IDLE_TIMEOUT_REPLY, TOO_MANY_CONNECTIONS_REPLY};
 use super::mailbox::Mailbox;
 use super::tls::{self, SimTls};
+use crate::engine::iam::Authorization;
 
 /// Bytes read from a socket at a time: what one `feed` can see, so it bounds the replies a
 /// pipelining client can make the server hold at once.
@@ -43,6 +44,10 @@ pub struct SimEvent {
     pub time: DateTime<Utc>,
     pub peer: SocketAddr,
     pub text: String,
+    /// For the IAM check that refused a message: the decision as data (policy, statement,
+    /// condition, the source IP). Its strings are the policy's own text, not escaped: a
+    /// front end escapes what it shows.
+    pub authorization: Option<Box<Authorization>>,
 }
 
 /// Counters since start.
@@ -87,6 +92,15 @@ struct Shared {
 
 impl Shared {
     fn event(&self, peer: SocketAddr, text: impl Into<String>) {
+        self.event_with(peer, text, None);
+    }
+
+    fn event_with(
+        &self,
+        peer: SocketAddr,
+        text: impl Into<String>,
+        authorization: Option<Box<Authorization>>,
+    ) {
         // Escaped here, once for every consumer: events quote policy text (a Sid), client
         // input and TLS errors, any of which may hold escape sequences.
         let text = crate::engine::escape::escape_str(&text.into());
@@ -95,6 +109,7 @@ impl Shared {
             time: Utc::now(),
             peer,
             text,
+            authorization,
         });
     }
 
@@ -486,10 +501,15 @@ async fn serve(
             }
             Ok(Ok(n)) => n,
         };
-        let out = conv.feed(&buf[..n]);
+        let mut out = conv.feed(&buf[..n]);
         clock.fed(conv.mid_line(), Instant::now());
         for line in &out.log {
             shared.event(peer, line.clone());
+        }
+        // Before the reply goes out, so a front end has the decision by the time its 554 comes.
+        if let Some(authorization) = out.authorization.take() {
+            let summary = format!("IAM decision: {}", authorization.summary());
+            shared.event_with(peer, summary, Some(authorization));
         }
         if !out.replies.is_empty() && !write_reply(shared, &mut stream, &out.wire()).await {
             shared.event(peer, "client stopped reading: closing");

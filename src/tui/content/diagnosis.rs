@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use crate::engine::command::Verb;
 use crate::engine::escape::{escape_bytes, escape_str};
-use crate::engine::transcript::{EntryKind, ReplyEntry};
+use crate::engine::transcript::{Entry, EntryKind, ReplyEntry};
 use crate::tui::app::{App, Follow};
 use crate::tui::theme::Theme;
 
@@ -30,7 +30,40 @@ fn after_name(verb: Verb) -> &'static str {
     }
 }
 
-fn reply_lines(t: Theme, r: &ReplyEntry) -> Vec<Line<'static>> {
+/// Where the IAM policy behind a `554 Access denied` is: the simulator's decision, as data
+/// (the policy, statement and condition that decided, the IP it was evaluated with), or for
+/// any other server a pointer to where the user must look, since smtpscope cannot see it.
+fn iam_notes(app: &App, entry: &Entry, r: &ReplyEntry) -> Vec<String> {
+    let access_denied = r
+        .class
+        .diagnosis
+        .id
+        .as_deref()
+        .is_some_and(|id| id.starts_with("ses-access-denied"));
+    if !access_denied {
+        return Vec::new();
+    }
+    if app.sim_iam.is_some() {
+        let Some(a) = app.sim_decision_for(entry) else {
+            return Vec::new();
+        };
+        let mut notes = a.explanation();
+        if let Some(first) = notes.first_mut() {
+            *first = format!("The simulator's IAM check: {first}");
+        }
+        return notes;
+    }
+    vec![
+        "smtpscope cannot see IAM policies: in IAM, read the policies of the User ARN above \
+         (and of its groups) for a Deny, for the Resource, and for Conditions such as \
+         aws:SourceIp (SES compares it with the public address your connection comes from, \
+         not a private one), ses:FromAddress and ses:Recipients; a permissions boundary or \
+         an SCP can deny too."
+            .into(),
+    ]
+}
+
+fn reply_lines(t: Theme, r: &ReplyEntry, iam: Vec<String>) -> Vec<Line<'static>> {
     let d = &r.class.diagnosis;
     let mut out = vec![Line::from(vec![
         Span::styled(format!("[{}] ", r.class.phase), t.phase(r.class.phase)),
@@ -53,7 +86,7 @@ fn reply_lines(t: Theme, r: &ReplyEntry) -> Vec<Line<'static>> {
             Span::raw(also.join(" · ")),
         ]));
     }
-    for n in &d.notes {
+    for n in d.notes.iter().chain(&iam) {
         out.push(field(t, "Note", n, t.meta()));
     }
     out.push(field(t, "Meaning", &d.meaning, Style::new()));
@@ -96,8 +129,8 @@ fn welcome(app: &App) -> Vec<Line<'static>> {
 pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
     let t = app.theme;
     let entry = app.explained().and_then(|i| app.store.get(i));
-    match entry.map(|e| &e.kind) {
-        Some(EntryKind::Reply(r)) => {
+    match entry.map(|e| (e, &e.kind)) {
+        Some((e, EntryKind::Reply(r))) => {
             let after = r.after.map_or("unasked".to_string(), |v| {
                 format!("after {}", after_name(v))
             });
@@ -113,12 +146,15 @@ pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
                     r.class.phase,
                     r.class.verdict.name()
                 ),
-                reply_lines(t, r),
+                reply_lines(t, r, iam_notes(app, e, r)),
             )
         }
-        Some(EntryKind::Error {
-            phase, text, chain, ..
-        }) => {
+        Some((
+            _,
+            EntryKind::Error {
+                phase, text, chain, ..
+            },
+        )) => {
             let mut lines = vec![
                 Line::from(Span::styled(escape_str(text), t.error())),
                 field(t, "Phase", phase.name(), t.phase(*phase)),

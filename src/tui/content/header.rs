@@ -6,8 +6,11 @@
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
+use crate::engine::iam::Authorization;
 use crate::engine::model::{AuthRejection, IamCheck, Link};
+use crate::engine::transcript::EntryKind;
 use crate::engine::transport::{TlsMode, Verification};
 use crate::tui::app::App;
 
@@ -133,6 +136,17 @@ fn credentials_rejected(app: &App) -> bool {
         == Some(AuthRejection::BadCredentials)
 }
 
+/// The in-process simulator's decision behind the latest reply to the final ".".
+fn sim_decision(app: &App) -> Option<&Authorization> {
+    let last = app
+        .store
+        .entries()
+        .iter()
+        .rev()
+        .find(|e| matches!(&e.kind, EntryKind::Reply(r) if r.after == Some(Verb::DataEnd)))?;
+    app.sim_decision_for(last)
+}
+
 /// Whether the IAM policy has been evaluated yet (SES only).
 fn iam(app: &App) -> Option<(String, Style)> {
     let t = app.theme;
@@ -149,10 +163,16 @@ fn iam(app: &App) -> Option<(String, Style)> {
             t.dim(),
         ),
         IamCheck::Allowed => ("IAM policy: allowed ses:SendRawEmail".into(), t.ok()),
-        IamCheck::Denied { action } => (
-            format!("IAM policy: denied {}", escape_str(action)),
-            t.error(),
-        ),
+        IamCheck::Denied { action } => match sim_decision(app) {
+            Some(a) => (
+                format!("IAM policy: {}", escape_str(&a.summary())),
+                t.error(),
+            ),
+            None => (
+                format!("IAM policy: denied {}", escape_str(action)),
+                t.error(),
+            ),
+        },
         IamCheck::OtherRefusal { code } => (
             format!("IAM policy: not what refused the message ({code}: see the diagnosis)"),
             t.warning(),

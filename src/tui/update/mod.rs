@@ -12,7 +12,7 @@ mod forms;
 mod navigate;
 
 use super::action::Action;
-use super::app::{App, Level, Overlay, QUIT_WAIT_TICKS};
+use super::app::{App, Level, Overlay, QUIT_WAIT_TICKS, SIM_DECISIONS_KEPT, SimDecision};
 use super::form::{Field, Form, FormKind};
 use super::layout;
 
@@ -35,6 +35,9 @@ pub enum Msg {
     Saved(Result<Vec<String>, String>),
     /// Text pasted into the open form (bracketed paste).
     Paste(String),
+    /// An IAM decision of the in-process simulator (`smtpscope demo`), made after a final
+    /// "." on its side, for the 554 that follows to be explained with.
+    SimDecision(Box<SimDecision>),
 }
 
 /// What the event loop must do after an update.
@@ -90,6 +93,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                 form.error = None;
                 app.dirty = true;
             }
+            Vec::new()
+        }
+        Msg::SimDecision(decision) => {
+            let kept = app.sim_iam.get_or_insert_with(Vec::new);
+            if kept.len() >= SIM_DECISIONS_KEPT {
+                kept.remove(0);
+            }
+            kept.push(*decision);
+            app.dirty = true;
             Vec::new()
         }
         Msg::Saved(result) => {

@@ -304,3 +304,110 @@ fn the_servers_view_in_each_demo_scenario() {
         insta::assert_snapshot!(format!("servers_view_{name}"), shown);
     }
 }
+
+/// The simulator's decision behind an ip-restricted 554, as `smtpscope demo` forwards it.
+fn ip_restricted_decision() -> crate::tui::app::SimDecision {
+    use crate::engine::sim::account::SimAccount;
+    use crate::engine::sim::config::SimConfig;
+    use crate::engine::sim::delivery::Transaction;
+    let account = SimAccount::new(SimConfig::default_demo().unwrap());
+    let user = account
+        .config
+        .users
+        .iter()
+        .position(|u| u.name == "ip-restricted")
+        .unwrap();
+    let recipients = vec!["rcpt@example.org".to_string()];
+    let body = b"From: sender@example.com\r\n\r\nx\r\n".to_vec();
+    let verdict = account.deliver(Transaction {
+        user,
+        peer: "127.0.0.1:40000".parse().unwrap(),
+        mail_from: "sender@example.com",
+        recipients: &recipients,
+        size: body.len(),
+        body,
+    });
+    crate::tui::app::SimDecision {
+        time: sample::start_time(),
+        authorization: *verdict.authorization.expect("denied, with its decision"),
+    }
+}
+
+/// The 554 after the final "." in the ip-restricted scenario.
+fn ip_restricted_554() -> Vec<Event> {
+    let mut s = Script::new();
+    sample::up_to_data(&mut s, "sender@example.com");
+    s.message(sample::MESSAGE)
+        .reply(
+            Verb::DataEnd,
+            554,
+            &[
+                "Access denied: User `arn:aws:iam::123456789012:user/ip-restricted' is not \
+               authorized to perform `ses:SendRawEmail' on resource \
+               `arn:aws:ses:us-east-1:123456789012:identity/example.com'",
+            ],
+        )
+        .publish();
+    s.events()
+}
+
+/// Against the in-process simulator, the 554's diagnosis and the server's view name the
+/// policy, the statement and the condition that decided, and the IP it was evaluated with;
+/// against any other server, the diagnosis says where to look, since smtpscope cannot see it.
+#[test]
+fn the_554_names_the_simulators_iam_decision() {
+    use crate::tui::content::{diagnosis, header};
+    let flat = |lines: Vec<ratatui::text::Line<'static>>| {
+        lines
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut app = app_after(Vec::new(), (120, 40));
+    app.sim_iam = Some(Vec::new());
+    update(
+        &mut app,
+        Msg::SimDecision(Box::new(ip_restricted_decision())),
+    );
+    for ev in ip_restricted_554() {
+        update(&mut app, Msg::Engine(ev));
+    }
+    let panel = flat(diagnosis::content(&app).1);
+    for want in [
+        "Note: The simulator's IAM check: DENIED implicitly: no statement allows this request",
+        "Note: policy source-ip-office.json statement #1 (Sid AllowOffice): Allow does not \
+         apply: condition IpAddress aws:SourceIp [203.0.113.0/24] did not match 127.0.0.1",
+        "Note: aws:SourceIp was 127.0.0.1: the IP SES saw (this connection's address)",
+    ] {
+        assert!(panel.contains(want), "missing {want:?} in:\n{panel}");
+    }
+    assert!(!panel.contains("smtpscope cannot see"), "{panel}");
+    let view = flat(header::lines(&app, 120));
+    assert!(
+        view.contains(
+            "IAM policy: denied by source-ip-office.json: aws:SourceIp 127.0.0.1 not in \
+             203.0.113.0/24"
+        ),
+        "{view}"
+    );
+    let screen = text(&draw(&app));
+    assert!(
+        screen.contains("aws:SourceIp 127.0.0.1 not in 203.0.113.0/24"),
+        "{screen}"
+    );
+
+    // Not the simulator: today's server's view, and the honest pointer.
+    let app = app_after(ip_restricted_554(), (120, 40));
+    let panel = flat(diagnosis::content(&app).1);
+    assert!(
+        panel.contains("Note: smtpscope cannot see IAM policies"),
+        "{panel}"
+    );
+    assert!(panel.contains("aws:SourceIp"), "{panel}");
+    let view = flat(header::lines(&app, 120));
+    assert!(
+        view.contains("IAM policy: denied ses:SendRawEmail"),
+        "{view}"
+    );
+}
