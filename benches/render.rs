@@ -13,7 +13,7 @@ use smtpscope::engine::session::SessionConfig;
 use smtpscope::engine::transport::TlsMode;
 use smtpscope::tui::action::Action;
 use smtpscope::tui::app::{App, Prefill};
-use smtpscope::tui::keymap;
+use smtpscope::tui::input;
 use smtpscope::tui::sample;
 use smtpscope::tui::update::{Msg, update};
 use smtpscope::tui::view;
@@ -104,7 +104,7 @@ fn key_latency(app: &mut App) -> (Duration, Duration) {
             KeyModifiers::NONE,
         ));
         let start = Instant::now();
-        if let Some(msg) = keymap::translate(app, &key) {
+        if let Some(msg) = input::translate(app, &key) {
             let effects = update(app, msg);
             black_box(effects);
         }

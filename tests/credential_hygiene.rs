@@ -705,7 +705,7 @@ fn own_entries_after_a_hostile_certificate(insecure: bool) -> Vec<(String, Strin
         .filter_map(|e| {
             let text = match &e.kind {
                 EntryKind::Info { text }
-                | EntryKind::Warning { text }
+                | EntryKind::Warning { text, .. }
                 | EntryKind::Error { text, .. }
                 | EntryKind::Closed { reason: text } => text.clone(),
                 _ => return None,

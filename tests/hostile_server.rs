@@ -85,7 +85,7 @@ impl Recorder {
         self.entries()
             .into_iter()
             .filter_map(|e| match e.kind {
-                EntryKind::Warning { text } => Some(text),
+                EntryKind::Warning { text, .. } => Some(text),
                 _ => None,
             })
             .collect()

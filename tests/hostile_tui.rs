@@ -156,3 +156,51 @@ fn a_slow_loris_timeout_is_an_alert_not_a_frozen_screen() {
     assert_printable(&text);
     assert!(text.contains("within 2s"), "{text}");
 }
+
+/// A flood of unsolicited replies is a protocol error: the connection is closed after a
+/// bounded number of them, the cause is on screen and the transcript stays small.
+fn assert_flood_cut(script: Vec<Step>) {
+    let app = debugger_after(script, async |s| {
+        s.connect().await.unwrap();
+        let _ = s.command(&Command::Ehlo("client.test".into())).await;
+        s.wait(Duration::from_secs(5)).await.unwrap_or(());
+    });
+    assert!(
+        app.store.len() < 200,
+        "the transcript kept {} entries of a flood",
+        app.store.len()
+    );
+    let text = screen(&app);
+    assert_printable(&text);
+    assert!(text.contains("without being asked"), "{text}");
+    assert!(text.contains("flood"), "{text}");
+    assert!(
+        !app.session.connected(),
+        "the flood must end the connection"
+    );
+}
+
+#[test]
+fn a_flood_of_unsolicited_replies_is_cut_and_said() {
+    assert_flood_cut(vec![
+        send("220 hi\r\n"),
+        Step::Expect("EHLO"),
+        send("250 ok\r\n"),
+        Step::Repeat(b"250 unsolicited\r\n".to_vec(), 1_000_000),
+        Step::Stall,
+    ]);
+}
+
+#[test]
+fn a_flood_of_long_unsolicited_lines_is_cut_by_bytes() {
+    let mut line = b"250 ".to_vec();
+    line.extend(std::iter::repeat_n(b'x', 60_000));
+    line.extend(b"\r\n");
+    assert_flood_cut(vec![
+        send("220 hi\r\n"),
+        Step::Expect("EHLO"),
+        send("250 ok\r\n"),
+        Step::Repeat(line, 100_000),
+        Step::Stall,
+    ]);
+}

@@ -565,7 +565,7 @@ async fn warnings_for(ehlo_keywords: &[&str], message: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::Warning { text } => Some(text.clone()),
+            EntryKind::Warning { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()

@@ -548,3 +548,99 @@ fn typing_the_message_by_hand_after_354_reaches_aiosmtpd_byte_for_byte() {
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED 0");
 }
+
+/// Greets, then floods unsolicited replies for up to 5 s: short lines on the first
+/// connection, 60 KB lines on the next.
+fn serve_flood(mut stream: TcpStream, long: bool) {
+    let line = if long {
+        let mut l = b"250 ".to_vec();
+        l.extend(std::iter::repeat_n(b'x', 60_000));
+        l.extend(b"\r\n");
+        l
+    } else {
+        b"250 unsolicited and unending\r\n".to_vec()
+    };
+    let burst = line.repeat((64 * 1024 / line.len()).max(1));
+    if stream.write_all(b"220 flood.test ESMTP\r\n").is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        if stream.write_all(&burst).is_err() {
+            return;
+        }
+    }
+}
+
+/// Peak RSS (VmHWM) of a process, in KiB.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// A server that floods unsolicited replies (short lines, then 60 KB lines after `c`) for
+/// 10 s: the debugger closes each connection as a protocol error, says why, and its peak
+/// RSS stays under 100 MiB.
+#[test]
+fn a_flooding_server_is_cut_off_and_the_debugger_stays_under_100_mib() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for (n, stream) in listener.incoming().flatten().enumerate() {
+            thread::spawn(move || serve_flood(stream, n % 2 == 1));
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pid_file = dir.path().join("pid");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = Tmux::new("flood");
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!(
+            "sh -c 'echo $$ > {pid}; exec {bin} --host 127.0.0.1 --port {port} --tls none --connect'; \
+             echo EXITED $?; sleep 30",
+            pid = pid_file.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let pid: u32 = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no pid"
+        );
+        thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut peak = 0;
+    let mut reconnected = false;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+        if !reconnected && started.elapsed() > std::time::Duration::from_secs(5) {
+            let screen = tmux.wait_for("without being asked");
+            assert!(screen.contains("Protocol error"), "{screen}");
+            tmux.keys(&["c"]);
+            reconnected = true;
+        }
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+    let screen = tmux.wait_for("without being asked");
+    println!(
+        "a 10 s flood of unsolicited replies (short, then 60 KB lines): peak RSS {peak} KiB ({:.1} MiB)\n{screen}",
+        peak as f64 / 1024.0
+    );
+    assert!(peak > 0, "VmHWM was never read");
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB over 100 MiB");
+    tmux.keys(&["q"]);
+    tmux.wait_for("EXITED");
+}

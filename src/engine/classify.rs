@@ -1060,6 +1060,9 @@ fn add_context_notes(
         }
         _ => {}
     }
+    if ctx.after == Some(Verb::Ehlo) && reply.code == 250 {
+        d.notes.push(ehlo_offers(reply, ctx.tls));
+    }
     if reply.has_bare_lf() {
         d.notes.push(
             "The server ended lines with a bare LF instead of CRLF (RFC 5321 requires CRLF)."
@@ -1068,9 +1071,105 @@ fn add_context_notes(
     }
 }
 
+/// What an EHLO reply offers, for any server: TLS, the AUTH mechanisms, SIZE, PIPELINING,
+/// 8BITMIME, SMTPUTF8 and CHUNKING, and which of them it does not.
+fn ehlo_offers(reply: &Reply, tls: bool) -> String {
+    let caps = super::model::Capabilities::from_ehlo(reply);
+    // Mechanism names are server bytes: keep the ones that look like names, at most ten.
+    let mechanisms: Vec<&str> = caps
+        .auth
+        .iter()
+        .map(String::as_str)
+        .filter(|m| {
+            m.len() <= 40
+                && m.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .take(10)
+        .collect();
+    let size = match caps.size {
+        Some(0) => "SIZE (no fixed limit)".to_string(),
+        Some(n) => format!("SIZE {n} ({:.1} MB)", n as f64 / 1_000_000.0),
+        None => "SIZE".to_string(),
+    };
+    let tls_name = if tls { "TLS (already on)" } else { "STARTTLS" };
+    let all = [
+        (tls || caps.starttls, tls_name.to_string()),
+        (
+            !mechanisms.is_empty(),
+            format!("AUTH {}", mechanisms.join(" "))
+                .trim_end()
+                .to_string(),
+        ),
+        (caps.size.is_some(), size),
+        (caps.pipelining, "PIPELINING".to_string()),
+        (caps.eight_bit_mime, "8BITMIME".to_string()),
+        (caps.smtputf8, "SMTPUTF8".to_string()),
+        (caps.chunking, "CHUNKING".to_string()),
+    ];
+    let (offered, missing): (Vec<_>, Vec<_>) = all.into_iter().partition(|(yes, _)| *yes);
+    let offered: Vec<String> = offered.into_iter().map(|(_, n)| n).collect();
+    let missing: Vec<String> = missing.into_iter().map(|(_, n)| n).collect();
+    let mut note = if offered.is_empty() {
+        "Offered: no extensions (plain SMTP only).".to_string()
+    } else {
+        format!("Offered: {}.", offered.join(" · "))
+    };
+    if !missing.is_empty() {
+        note.push_str(&format!(" Not offered: {}.", missing.join(", ")));
+    }
+    note
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_ehlo_says_what_the_server_offers() {
+        let postfix = Reply::from_lines(
+            250,
+            &[
+                "mail.example.test",
+                "PIPELINING",
+                "SIZE 10240000",
+                "STARTTLS",
+                "AUTH PLAIN LOGIN",
+                "8BITMIME",
+                "CHUNKING",
+            ],
+        );
+        let c = Catalog::builtin().classify(&postfix, &Context::after(Verb::Ehlo));
+        let note = c
+            .diagnosis
+            .notes
+            .iter()
+            .find(|n| n.starts_with("Offered:"))
+            .expect("an offers note");
+        for want in [
+            "STARTTLS",
+            "AUTH PLAIN LOGIN",
+            "SIZE 10240000 (10.2 MB)",
+            "PIPELINING",
+            "8BITMIME",
+            "CHUNKING",
+            "Not offered: SMTPUTF8.",
+        ] {
+            assert!(note.contains(want), "{want}: {note}");
+        }
+        let bare = Reply::from_lines(250, &["tiny.example.test"]);
+        let ctx = Context {
+            tls: true,
+            ..Context::after(Verb::Ehlo)
+        };
+        let c = Catalog::builtin().classify(&bare, &ctx);
+        let note = c.diagnosis.notes.join(" ");
+        assert!(note.contains("Offered: TLS (already on)."), "{note}");
+        assert!(
+            note.contains("Not offered: AUTH, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING."),
+            "{note}"
+        );
+    }
 
     fn classify(text: &str, after: Verb) -> Classification {
         let (code, rest) = text.split_at(3);

@@ -63,6 +63,10 @@ pub enum EntryKind {
     },
     Warning {
         text: String,
+        /// The credential lint's finding this warning reports (`secret-key-as-password`…),
+        /// so front ends can explain it and repeat it next to the server's 535.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        lint: Option<String>,
     },
     Error {
         phase: Phase,
@@ -253,7 +257,7 @@ pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
             out
         }
         EntryKind::Info { text } => vec![format!("{m} {}", escape_str(text))],
-        EntryKind::Warning { text } => vec![format!("{m} warning: {}", escape_str(text))],
+        EntryKind::Warning { text, .. } => vec![format!("{m} warning: {}", escape_str(text))],
         EntryKind::Error { phase, text, .. } => {
             vec![format!("{m} {phase} error: {}", escape_str(text))]
         }

@@ -30,6 +30,12 @@ pub enum Action {
     Save,
     /// Shows or hides the decoded user name of AUTH lines (never the password).
     RevealUser,
+    /// Copies the selected reply (or warning, or error) to the clipboard with OSC 52.
+    Copy,
+    /// Copies the selected reply's main parsed part (the user ARN…) to the clipboard.
+    CopyPart,
+    /// Turns mouse capture off (the terminal's own selection works) or back on.
+    ToggleMouse,
     // Navigation.
     SelectPrevious,
     SelectNext,
@@ -57,6 +63,10 @@ pub enum Action {
 pub enum FormAction {
     Insert(char),
     Backspace,
+    /// Ctrl-U: clear the field (the current line, up to the cursor, in the message body).
+    KillLine,
+    /// Ctrl-W: delete the word before the cursor.
+    KillWord,
     Delete,
     Left,
     Right,

@@ -80,6 +80,14 @@ pub struct Status {
     pub epoch: u64,
 }
 
+/// A message the TUI composed and sent: its first bytes, to show under its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub text: String,
+    /// The message was longer than the copy.
+    pub truncated: bool,
+}
+
 /// What the selection in the transcript follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Follow {
@@ -130,6 +138,8 @@ pub struct App {
     /// The one-time hint about scrolling the diagnosis ("more: ]") has been shown.
     pub overflow_hinted: bool,
     pub reveal_user: bool,
+    /// The terminal's mouse capture is on (M turns it off for the terminal's own selection).
+    pub mouse_capture: bool,
     /// Set in `smtpscope replay`: the source file's name; nothing can be sent.
     pub read_only: Option<String>,
     /// The terminal size, for paging and mouse hit tests.
@@ -141,6 +151,10 @@ pub struct App {
     /// The code of the reply to that DATA, once it came; the message goes (or is dropped)
     /// with the state snapshot that follows it, not with an earlier idle snapshot.
     pub pending_answer: Option<u16>,
+    /// A bounded copy of the message just sent, until its `<message …>` entry comes.
+    pub outgoing: Option<SentMessage>,
+    /// Bounded copies of the messages sent, by their entry's `seq` (the latest few).
+    pub messages: std::collections::VecDeque<(u64, SentMessage)>,
     /// The message Next sends after 354 (the composer's last draft, else the default).
     pub draft: Option<Draft>,
     /// Why the connection closed, when it did without the user asking.
@@ -183,12 +197,15 @@ impl App {
             epoch: 0,
             overflow_hinted: false,
             reveal_user: false,
+            mouse_capture: true,
             read_only: None,
             size: (80, 24),
             quitting: None,
             pending_message: None,
             pending_answer: None,
             draft: None,
+            outgoing: None,
+            messages: Default::default(),
             closed_reason: None,
             alert: None,
             theme: Theme { color: true },

@@ -2,7 +2,9 @@
 //! finished saves and signals. Updates run as messages arrive; a frame is drawn only when
 //! something changed. Nothing here waits on the network: requests go to the session task.
 
-use std::io;
+use std::io::{self, Write};
+
+use base64::Engine as _;
 use std::time::Duration;
 
 use chrono::Local;
@@ -17,7 +19,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::action::Action;
 use super::app::{App, Level};
-use super::keymap;
+use super::input;
 use super::save;
 use super::update::{Effect, Msg, update};
 use super::view;
@@ -64,7 +66,7 @@ where
         let engine_open = driver.is_some();
         let msg = tokio::select! {
             ev = term_events.next() => match ev {
-                Some(Ok(ev)) => keymap::translate(app, &ev),
+                Some(Ok(ev)) => input::translate(app, &ev),
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
@@ -147,6 +149,13 @@ fn drain_engine(
     }
 }
 
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard, base64-encoded so no byte
+/// of it can act as a control sequence.
+pub fn osc52(text: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    format!("\x1b]52;c;{encoded}\x07")
+}
+
 /// Runs `update` and carries out its effects.
 fn handle(
     app: &mut App,
@@ -198,7 +207,50 @@ fn handle(
                     let _ = tx.send(result);
                 });
             }
+            Effect::Copy(text) => {
+                // The terminal's writer is the backend's; OSC 52 goes straight to stdout.
+                let mut out = io::stdout();
+                if out
+                    .write_all(osc52(&text).as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
+                    app.set_status(Level::Warning, "Could not write to the terminal to copy");
+                }
+            }
+            Effect::MouseCapture(on) => {
+                let mut out = io::stdout();
+                let done = if on {
+                    crossterm::execute!(out, crossterm::event::EnableMouseCapture)
+                } else {
+                    crossterm::execute!(out, crossterm::event::DisableMouseCapture)
+                };
+                if done.is_err() {
+                    app.set_status(Level::Warning, "Could not change the mouse capture");
+                }
+            }
             Effect::Quit => app.should_quit = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::osc52;
+
+    #[test]
+    fn osc52_carries_the_text_base64_encoded() {
+        let seq = osc52("554 Access denied: \x1b[2J");
+        assert!(seq.starts_with("\x1b]52;c;") && seq.ends_with('\x07'));
+        let body = &seq["\x1b]52;c;".len()..seq.len() - 1];
+        assert!(
+            body.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+        );
+        use base64::Engine as _;
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        assert_eq!(back, "554 Access denied: \x1b[2J".as_bytes());
     }
 }

@@ -1,13 +1,17 @@
 //! Forms: the text fields behind the AUTH, MAIL FROM, RCPT TO, DATA and raw-line dialogs.
 //!
 //! A field keeps its text in a [`Zeroizing`] buffer so a typed password is wiped when the form
-//! closes, and the `Debug` output of a secret field shows only its length.
+//! closes. A secret field shows a fixed-width mask, on screen and in `Debug`: neither says how
+//! long the password is.
 
 use std::fmt;
 
 use zeroize::Zeroizing;
 
 use crate::engine::auth::Mechanism;
+
+/// Bullets a secret field shows, whatever the length of what was typed.
+pub const MASK_WIDTH: usize = 8;
 
 /// One editable field. The cursor is a char index.
 pub struct Field {
@@ -23,11 +27,14 @@ impl fmt::Debug for Field {
         let mut d = f.debug_struct("Field");
         d.field("label", &self.label);
         if self.secret {
-            d.field("value", &format_args!("<{} chars hidden>", self.char_len()));
+            d.field("value", &format_args!("<hidden>"));
         } else {
             d.field("value", &self.value.as_str());
         }
-        d.field("cursor", &self.cursor).finish()
+        if !self.secret {
+            d.field("cursor", &self.cursor);
+        }
+        d.finish()
     }
 }
 
@@ -75,13 +82,67 @@ impl Field {
         self.value.chars().count()
     }
 
-    /// What the screen shows: bullets for a secret.
+    /// What the screen shows: for a secret, a mask of [`MASK_WIDTH`] bullets whatever its
+    /// length (nothing when it is empty).
     pub fn shown(&self) -> String {
         if self.secret {
-            "•".repeat(self.char_len())
+            if self.value.is_empty() {
+                String::new()
+            } else {
+                "•".repeat(MASK_WIDTH)
+            }
         } else {
             self.value.to_string()
         }
+    }
+
+    /// Where the cursor shows in [`Field::shown`]: a secret's is at the end of its mask, so
+    /// moving it says nothing about the length either.
+    pub fn shown_cursor(&self) -> usize {
+        if self.secret {
+            self.shown().chars().count()
+        } else {
+            self.cursor
+        }
+    }
+
+    /// Replaces chars `from..to` with nothing, in a fresh buffer (see [`Field::insert`]).
+    fn remove(&mut self, from: usize, to: usize) {
+        let (a, b) = (self.byte_at(from), self.byte_at(to));
+        let mut next = Zeroizing::new(String::with_capacity(self.value.len()));
+        next.push_str(&self.value[..a]);
+        next.push_str(&self.value[b..]);
+        self.value = next;
+        self.cursor = from;
+    }
+
+    /// Ctrl-U: deletes from the start of the line to the cursor; with the cursor at the end
+    /// of a one-line field that clears it. A secret is cleared whole (its cursor is unseen).
+    pub fn kill_line(&mut self) {
+        if self.secret {
+            self.remove(0, self.char_len());
+            return;
+        }
+        let (line, _) = self.line_col();
+        self.remove(self.line_start(line), self.cursor);
+    }
+
+    /// Ctrl-W: deletes the word before the cursor (and the spaces after it). A secret is
+    /// cleared whole: deleting by words would tell where its spaces are.
+    pub fn kill_word(&mut self) {
+        if self.secret {
+            self.remove(0, self.char_len());
+            return;
+        }
+        let chars: Vec<char> = self.value.chars().collect();
+        let mut from = self.cursor.min(chars.len());
+        while from > 0 && chars[from - 1] != '\n' && chars[from - 1].is_whitespace() {
+            from -= 1;
+        }
+        while from > 0 && !chars[from - 1].is_whitespace() {
+            from -= 1;
+        }
+        self.remove(from, self.cursor);
     }
 
     fn byte_at(&self, char_idx: usize) -> usize {
@@ -136,11 +197,8 @@ impl Field {
         if self.cursor >= self.char_len() {
             return;
         }
-        let (from, to) = (self.byte_at(self.cursor), self.byte_at(self.cursor + 1));
-        let mut next = Zeroizing::new(String::with_capacity(self.value.len()));
-        next.push_str(&self.value[..from]);
-        next.push_str(&self.value[to..]);
-        self.value = next;
+        let at = self.cursor;
+        self.remove(at, at + 1);
     }
 
     pub fn left(&mut self) {
@@ -372,9 +430,44 @@ mod tests {
     #[test]
     fn secrets_are_masked_and_not_debug_printed() {
         let f = Field::secret("Password", "hunter2");
-        assert_eq!(f.shown(), "•••••••");
+        assert_eq!(f.shown(), "••••••••");
         let dbg = format!("{f:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+
+    #[test]
+    fn the_mask_does_not_tell_the_length() {
+        let short = Field::secret("Password", "a");
+        let long = Field::secret("Password", &"x".repeat(44));
+        assert_eq!(short.shown(), long.shown());
+        assert_eq!(short.shown_cursor(), long.shown_cursor());
+        assert_eq!(format!("{short:?}"), format!("{long:?}"));
+        assert_eq!(Field::secret("Password", "").shown(), "");
+    }
+
+    #[test]
+    fn ctrl_u_clears_and_ctrl_w_deletes_a_word() {
+        let mut f = Field::new("x", "MAIL FROM:<a@b.c>");
+        f.kill_word();
+        assert_eq!(f.value(), "MAIL ");
+        f.kill_word();
+        assert_eq!(f.value(), "");
+        let mut f = Field::new("x", "one two  ");
+        f.kill_word();
+        assert_eq!(f.value(), "one ");
+        f.kill_line();
+        assert_eq!((f.value(), f.cursor()), ("", 0));
+        // In the body, Ctrl-U takes the current line only, up to the cursor.
+        let mut m = Field::multiline("b", "keep\ndrop this");
+        m.kill_line();
+        assert_eq!(m.value(), "keep\n");
+        m.insert('x');
+        m.left();
+        m.kill_word();
+        assert_eq!(m.value(), "keep\nx", "Ctrl-W stops at the line start");
+        let mut p = Field::secret("Password", "two words");
+        p.kill_word();
+        assert_eq!(p.value(), "");
     }
 
     #[test]

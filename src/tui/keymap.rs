@@ -1,15 +1,11 @@
-//! Keys and mouse to actions. The button bar and the help overlay are generated from the
-//! tables here, so what the screen documents is what the keys do.
+//! Keys to actions, and nothing else (the mouse goes through [`super::input`], which asks the
+//! layout where a click landed). The button bar, the help overlay and the README's key table
+//! are generated from the tables here, so what the screen documents is what the keys do.
 
-use crossterm::event::{
-    Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent,
-    MouseEventKind,
-};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::action::{Action, FormAction};
 use super::app::{App, Overlay};
-use super::layout;
-use super::update::Msg;
 
 /// Where a binding is listed in the help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,14 +94,17 @@ pub const NORMAL: &[Binding] = &[
     key(Char('t'), "t", Action::ToggleCertificate, Some("Cert"), A, "Certificate chain and verification outcome"),
     key(Char('w'), "w", Action::Save, Some("Save"), A, "Save the transcript, redacted, as .txt and .jsonl"),
     key(Char('u'), "u", Action::RevealUser, None, A, "Show/hide the user name in AUTH lines (never the password)"),
+    key(Char('y'), "y", Action::Copy, None, A, "Copy the selected reply to the clipboard (OSC 52; server bytes escaped)"),
+    key(Char('Y'), "Y", Action::CopyPart, None, A, "Copy the selected reply's parsed part (the user ARN, …) to the clipboard"),
+    key(Char('M'), "M", Action::ToggleMouse, None, A, "Mouse capture off/on: off, the terminal's own selection and copy work"),
     key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
     ctrl('c', "Ctrl-C", Action::Quit, "Leave the app (sends QUIT first if connected)"),
-    key(KeyCode::Up, "↑", Action::SelectPrevious, None, N, "Select the previous reply (leaves following; the selection stays)"),
-    key(Char('k'), "k", Action::SelectPrevious, None, N, "Select the previous reply (leaves following; the selection stays)"),
-    key(KeyCode::Down, "↓", Action::SelectNext, None, N, "Select the next reply (leaves following)"),
-    key(Char('j'), "j", Action::SelectNext, None, N, "Select the next reply (leaves following)"),
+    key(KeyCode::Up, "↑", Action::SelectPrevious, None, N, "Select the previous reply, warning or message (leaves following; the selection stays)"),
+    key(Char('k'), "k", Action::SelectPrevious, None, N, "Select the previous reply, warning or message (leaves following; the selection stays)"),
+    key(KeyCode::Down, "↓", Action::SelectNext, None, N, "Select the next reply, warning or message (leaves following)"),
+    key(Char('j'), "j", Action::SelectNext, None, N, "Select the next reply, warning or message (leaves following)"),
     key(KeyCode::PageUp, "PgUp", Action::PageUp, None, N, "Scroll up a page"),
     key(KeyCode::PageDown, "PgDn", Action::PageDown, None, N, "Scroll down a page"),
     key(KeyCode::Home, "Home", Action::Top, None, N, "Select the first reply (leaves following)"),
@@ -126,12 +125,21 @@ pub const MOUSE_HELP: &[(&str, &str)] = &[
         "Press a button; select a reply in the transcript (leaves following)",
     ),
     ("wheel", "Scroll the transcript (or the open overlay)"),
+    (
+        "selection",
+        "M turns mouse capture off, so the terminal selects and copies text; M again turns it on",
+    ),
 ];
 
 /// Keys inside a form, for the help and the form's footer.
 pub const FORM_HELP: &[(&str, &str)] = &[
     ("Enter", "Send (in the message body: new line)"),
     ("Ctrl-S", "Send from any field"),
+    (
+        "Ctrl-U",
+        "Clear the field (in the body: the line up to the cursor)",
+    ),
+    ("Ctrl-W", "Delete the word before the cursor"),
     (
         "Tab/S-Tab",
         "Next/previous field (also ↑/↓ outside the body)",
@@ -204,6 +212,8 @@ fn form_action(key: &KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let f = match key.code {
         KeyCode::Char('s') if ctrl => FormAction::Submit,
+        KeyCode::Char('u') if ctrl => FormAction::KillLine,
+        KeyCode::Char('w') if ctrl => FormAction::KillWord,
         KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return None,
         KeyCode::Char(c) => FormAction::Insert(c),
         KeyCode::Enter => FormAction::Enter,
@@ -251,37 +261,6 @@ pub fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     }
 }
 
-/// Rows the wheel scrolls per notch.
-const WHEEL_ROWS: i32 = 3;
-
-/// The action of a mouse event: buttons by position, the wheel, transcript clicks.
-pub fn mouse_action(app: &App, mouse: &MouseEvent) -> Option<Action> {
-    match mouse.kind {
-        MouseEventKind::ScrollUp if app.form.is_none() => Some(Action::Scroll(-WHEEL_ROWS)),
-        MouseEventKind::ScrollDown if app.form.is_none() => Some(Action::Scroll(WHEEL_ROWS)),
-        MouseEventKind::Down(MouseButton::Left)
-            if app.form.is_none() && app.overlay == Overlay::None =>
-        {
-            let areas = layout::compute(layout::screen(app.size), app);
-            areas.hit(mouse.column, mouse.row)
-        }
-        _ => None,
-    }
-}
-
-/// Turns a terminal event into a message for `update`.
-pub fn translate(app: &App, event: &TermEvent) -> Option<Msg> {
-    match event {
-        TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
-            key_action(app, key).map(Msg::Action)
-        }
-        TermEvent::Mouse(mouse) => mouse_action(app, mouse).map(Msg::Action),
-        TermEvent::Resize(w, h) => Some(Msg::Resize(*w, *h)),
-        TermEvent::Paste(text) if app.form.is_some() => Some(Msg::Paste(text.clone())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -324,6 +303,9 @@ mod tests {
             (Char('?'), KeyModifiers::NONE, Action::ToggleHelp),
             (Char('w'), KeyModifiers::NONE, Action::Save),
             (Char('u'), KeyModifiers::NONE, Action::RevealUser),
+            (Char('y'), KeyModifiers::NONE, Action::Copy),
+            (Char('Y'), KeyModifiers::SHIFT, Action::CopyPart),
+            (Char('M'), KeyModifiers::SHIFT, Action::ToggleMouse),
         ];
         for (code, mods, want) in cases {
             assert_eq!(
@@ -376,6 +358,14 @@ mod tests {
         assert_eq!(
             form_action(&press(Char('c'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
+        );
+        assert_eq!(
+            form_action(&press(Char('u'), KeyModifiers::CONTROL)),
+            Some(Action::Form(FormAction::KillLine))
+        );
+        assert_eq!(
+            form_action(&press(Char('w'), KeyModifiers::CONTROL)),
+            Some(Action::Form(FormAction::KillWord))
         );
     }
 }

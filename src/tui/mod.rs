@@ -10,6 +10,7 @@ pub mod app;
 pub mod content;
 pub mod event_loop;
 pub mod form;
+pub mod input;
 pub mod keymap;
 pub mod layout;
 pub mod picker;

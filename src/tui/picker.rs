@@ -10,7 +10,38 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 
+use super::layout::width;
 use super::terminal;
+
+/// The picker's key hint, in the words of what the keys do: a digit starts at once.
+pub const HINT: &str =
+    "1-9 starts that one at once · ↑/↓ then Enter starts the highlighted one · q leaves";
+
+/// Greedy word wrap at `cols` columns; a word longer than a line is split. Never cuts.
+fn wrap(text: &str, cols: usize) -> Vec<String> {
+    let cols = cols.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let sep = usize::from(!line.is_empty());
+        if !line.is_empty() && width(&line) + sep + width(word) > cols {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        for c in word.chars() {
+            if width(&line) + width(c.encode_utf8(&mut [0; 4])) > cols && !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            line.push(c);
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
 
 /// One choice: a short name and a line that says what it shows.
 #[derive(Debug, Clone)]
@@ -64,12 +95,16 @@ impl Picker {
 
     /// Draws the picker.
     pub fn render(&self, frame: &mut Frame<'_>, area: Rect) {
+        let hint = Paragraph::new(HINT).wrap(Wrap { trim: true });
+        let hint_rows = u16::try_from(hint.line_count(area.width.max(1))).unwrap_or(2);
         let [head, list, help] = Layout::vertical([
             Constraint::Length(3),
             Constraint::Min(3),
-            Constraint::Length(2),
+            Constraint::Length(hint_rows),
         ])
         .areas(area);
+        // The summary is indented 3 columns after the 2-column highlight symbol.
+        let cols = usize::from(list.width.saturating_sub(5));
         frame.render_widget(
             Paragraph::new(self.title.as_str())
                 .wrap(Wrap { trim: true })
@@ -81,13 +116,16 @@ impl Picker {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                ListItem::new(vec![
-                    Line::from(vec![Span::styled(
-                        format!("{}  {}", i + 1, c.name),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    )]),
-                    Line::from(format!("   {}", c.summary)),
-                ])
+                let mut lines = vec![Line::from(vec![Span::styled(
+                    format!("{}  {}", i + 1, c.name),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )])];
+                lines.extend(
+                    wrap(&c.summary, cols)
+                        .into_iter()
+                        .map(|l| Line::from(format!("   {l}"))),
+                );
+                ListItem::new(lines)
             })
             .collect();
         let mut state = ListState::default().with_selected(Some(self.selected));
@@ -98,10 +136,7 @@ impl Picker {
             list,
             &mut state,
         );
-        frame.render_widget(
-            Paragraph::new("Up/Down or 1-9 to choose, Enter to start, q to leave"),
-            help,
-        );
+        frame.render_widget(hint, help);
     }
 }
 
@@ -191,8 +226,64 @@ mod tests {
             .iter()
             .map(|c| c.symbol())
             .collect();
-        for needle in ["c1", "s2", "c3", "Enter to start"] {
+        for needle in ["c1", "s2", "c3", "1-9 starts that one at once"] {
             assert!(text.contains(needle), "{needle}");
+        }
+    }
+
+    fn screen(p: &Picker, w: u16, h: u16) -> Vec<String> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| p.render(f, f.area())).unwrap();
+        let buf = t.backend().buffer();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect()
+    }
+
+    /// The hint says what the keys do: a digit starts at once, Enter the highlighted one.
+    #[test]
+    fn the_hint_matches_the_keys() {
+        let mut p = picker();
+        assert!(HINT.contains("1-9 starts") && HINT.contains("Enter starts"));
+        assert_eq!(
+            p.key(KeyCode::Char('2'), KeyModifiers::NONE),
+            Outcome::Chosen(1)
+        );
+        assert_eq!(
+            p.key(KeyCode::Enter, KeyModifiers::NONE),
+            Outcome::Chosen(0)
+        );
+    }
+
+    /// Long descriptions wrap at 80x24 and 60x15: every word of them is on screen.
+    #[test]
+    fn descriptions_wrap_never_cut() {
+        let long = "IAM allows only 203.0.113.0/24: AUTH, MAIL, RCPT and DATA pass; 554 Access denied after the final dot, which is authorization, not authentication";
+        let p = Picker {
+            title: "Which session?".into(),
+            choices: vec![
+                Choice {
+                    name: "ip-restricted".into(),
+                    summary: long.into(),
+                },
+                Choice {
+                    name: "good".into(),
+                    summary: "every step passes".into(),
+                },
+            ],
+            selected: 0,
+        };
+        for (w, h) in [(80, 24), (60, 15)] {
+            let rows = screen(&p, w, h);
+            let text = rows.join(" ");
+            let words: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                words.contains(long),
+                "{w}x{h}: the description is cut:\n{}",
+                rows.join("\n")
+            );
+            assert!(words.contains("q leaves"), "{w}x{h}:\n{}", rows.join("\n"));
+            assert!(!text.contains('…'));
         }
     }
 }

@@ -161,6 +161,18 @@ impl Script {
         self
     }
 
+    /// A finding of the credential lint, recorded before AUTH as the engine records it.
+    pub fn lint(&mut self, code: &str, text: &str) -> &mut Script {
+        self.push(
+            EntryKind::Warning {
+                text: text.into(),
+                lint: Some(code.into()),
+            },
+            None,
+        );
+        self
+    }
+
     pub fn info(&mut self, text: &str) -> &mut Script {
         self.push(EntryKind::Info { text: text.into() }, None);
         self
@@ -382,6 +394,27 @@ pub fn long_session(n: usize) -> Vec<Event> {
         }
     }
     out
+}
+
+/// The debugger (SES prefill, as the flags would give it) after `events`, at `size`: the
+/// state the update and view tests start from.
+pub fn app_after(events: Vec<Event>, size: (u16, u16)) -> crate::tui::app::App {
+    let mut app = crate::tui::app::App::new(
+        crate::engine::session::SessionConfig::new(HOST, 587, TlsMode::Starttls),
+        crate::tui::app::Prefill {
+            ehlo: "mail.example.com".into(),
+            user: Some(USER.into()),
+            password: Some(zeroize::Zeroizing::new("not-the-real-password".into())),
+            auth: crate::cli::AuthChoice::Plain,
+            from: Some("policy-fail@example.com".into()),
+            to: vec!["xxxxx@example.com".into()],
+        },
+    );
+    crate::tui::update::update(&mut app, crate::tui::update::Msg::Resize(size.0, size.1));
+    for ev in events {
+        crate::tui::update::update(&mut app, crate::tui::update::Msg::Engine(ev));
+    }
+    app
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ pub struct Store {
     entries: Vec<Entry>,
     /// `ends[i]`: rows taken by entries `0..=i`.
     ends: Vec<u64>,
-    /// Entries the diagnosis panel can explain (replies and errors), in order.
+    /// Entries the diagnosis panel can explain (replies, warnings, errors and the message
+    /// sent), in order.
     marks: Vec<usize>,
     /// The latest entry that carries a certificate chain (TLS started, or a TLS error).
     last_chain: Option<usize>,
@@ -35,7 +36,9 @@ impl Store {
         let idx = self.entries.len();
         let total = self.total_rows() + rows_of(&entry);
         match &entry.kind {
-            EntryKind::Reply(_) => self.marks.push(idx),
+            EntryKind::Reply(_) | EntryKind::Warning { .. } | EntryKind::Message { .. } => {
+                self.marks.push(idx)
+            }
             EntryKind::Error { chain, .. } => {
                 self.marks.push(idx);
                 if !chain.is_empty() {

@@ -124,6 +124,14 @@ pub enum SessionError {
     Protocol { after: Verb, source: ReplyError },
     #[error("cannot read the message from {path}: {source}")]
     MessageSource { path: String, source: io::Error },
+    /// More unsolicited replies (or bytes of them) than any real server sends between two
+    /// commands: a flood, which would otherwise grow the transcript without bound.
+    #[error(
+        "the server sent {replies} replies ({bytes} bytes) without being asked since the last command; more than {max_replies} replies or {max_bytes} bytes is a flood, so the connection is closed",
+        max_replies = MAX_UNSOLICITED_REPLIES,
+        max_bytes = MAX_UNSOLICITED_BYTES
+    )]
+    Flood { replies: usize, bytes: usize },
     /// A well-formed reply that this command cannot be answered with.
     #[error("{} was answered {code}, which it cannot be: {why}", after.name())]
     Unexpected {
@@ -139,7 +147,9 @@ impl SessionError {
         match self {
             SessionError::Tls(_) => Phase::Tls,
             SessionError::Input(_) | SessionError::MessageSource { .. } => Phase::Data,
-            SessionError::Protocol { .. } | SessionError::Unexpected { .. } => Phase::Service,
+            SessionError::Protocol { .. }
+            | SessionError::Flood { .. }
+            | SessionError::Unexpected { .. } => Phase::Service,
             _ => Phase::Connection,
         }
     }
@@ -154,13 +164,18 @@ impl SessionError {
             SessionError::Timeout { .. } => ErrorKind::Timeout,
             SessionError::Closed { .. } | SessionError::ClosedBefore { .. } => ErrorKind::Closed,
             SessionError::Io { .. } => ErrorKind::Io,
-            SessionError::Protocol { .. } => ErrorKind::Protocol,
+            SessionError::Protocol { .. } | SessionError::Flood { .. } => ErrorKind::Protocol,
             SessionError::Unexpected { .. } => ErrorKind::Unexpected,
         }
     }
 }
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Unsolicited replies allowed between two commands (a real server sends one, a 421, at most
+/// a few); past either bound the connection is closed as a protocol error.
+pub const MAX_UNSOLICITED_REPLIES: usize = 100;
+/// Bytes of unsolicited replies allowed between two commands.
+pub const MAX_UNSOLICITED_BYTES: usize = 256 * 1024;
 const MESSAGE_CHUNK: usize = 64 * 1024;
 /// While a write is blocked, how often to look for an early reply from the server.
 const STALL_CHECK: Duration = Duration::from_millis(200);
@@ -179,6 +194,8 @@ pub struct Session {
     buf: Vec<u8>,
     /// Forms of the passwords sent in this session, masked out of whatever the server sends.
     scrubber: SecretScrubber,
+    /// Unsolicited replies (and their bytes) since the last answered command or connect.
+    unsolicited: (usize, usize),
 }
 
 impl Session {
@@ -196,6 +213,7 @@ impl Session {
             catalog: Catalog::builtin(),
             buf: vec![0; READ_CHUNK],
             scrubber: SecretScrubber::default(),
+            unsolicited: (0, 0),
         }
     }
 
@@ -221,7 +239,7 @@ impl Session {
             // Server bytes reach these texts too (bad lines, injected bytes, challenges).
             match &mut kind {
                 EntryKind::Info { text }
-                | EntryKind::Warning { text }
+                | EntryKind::Warning { text, .. }
                 | EntryKind::Closed { reason: text } => {
                     self.scrubber.scrub_str(text);
                 }
@@ -262,7 +280,24 @@ impl Session {
 
     /// Records a warning.
     pub fn warn(&mut self, text: impl Into<String>) {
-        self.record(EntryKind::Warning { text: text.into() }, None);
+        self.record(
+            EntryKind::Warning {
+                text: text.into(),
+                lint: None,
+            },
+            None,
+        );
+    }
+
+    /// Records a finding of the credential lint, with its code.
+    fn warn_lint(&mut self, code: &str, text: String) {
+        self.record(
+            EntryKind::Warning {
+                text,
+                lint: Some(code.to_string()),
+            },
+            None,
+        );
     }
 
     /// Sends a state snapshot to the sink.
@@ -301,6 +336,7 @@ impl Session {
                 | SessionError::Io { .. }
                 | SessionError::Tls(_)
                 | SessionError::Protocol { .. }
+                | SessionError::Flood { .. }
                 | SessionError::Timeout { .. }
         ) || matches!(err, SessionError::Unexpected { after, .. } if after != Verb::AuthResponse)
         {
@@ -319,6 +355,7 @@ impl Session {
             );
         }
         self.parser = ReplyParser::new(self.cfg.limits);
+        self.unsolicited = (0, 0);
     }
 
     fn tls_client(&mut self) -> Result<TlsClient, TlsError> {

@@ -39,10 +39,20 @@ impl Session {
         Ok(())
     }
 
+    /// Records the replies the parser holds as unsolicited; a flood of them (more than
+    /// [`MAX_UNSOLICITED_REPLIES`] or [`MAX_UNSOLICITED_BYTES`] since the last command) is a
+    /// protocol error that closes the connection, so the transcript stays bounded.
     pub(super) fn record_unsolicited(&mut self) -> Result<(), SessionError> {
         loop {
             match self.parser.next_reply() {
                 Ok(Some(mut reply)) => {
+                    let (replies, bytes) = &mut self.unsolicited;
+                    *replies += 1;
+                    *bytes += reply.lines.iter().map(|l| l.raw.len() + 2).sum::<usize>();
+                    let (replies, bytes) = self.unsolicited;
+                    if replies > MAX_UNSOLICITED_REPLIES || bytes > MAX_UNSOLICITED_BYTES {
+                        return Err(self.fail(SessionError::Flood { replies, bytes }));
+                    }
                     self.scrub_reply(&mut reply);
                     self.record_reply(&reply, None)
                 }
@@ -139,6 +149,7 @@ impl Session {
         let mut reply = reply;
         self.scrub_reply(&mut reply);
         self.record_reply(&reply, Some(verb));
+        self.unsolicited = (0, 0);
         if reply.code == 421 {
             // RFC 5321 §3.8: 421 means the server is closing the channel.
             self.drop_connection("the server sent 421 (closing the channel)");

@@ -29,7 +29,7 @@ impl Session {
                 lint.region.as_deref(),
                 secret,
             ) {
-                self.warn(w.message);
+                self.warn_lint(w.code, w.message);
             }
         }
         self.scrubber.add(creds);

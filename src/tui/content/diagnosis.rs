@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 
 use crate::engine::command::Verb;
 use crate::engine::escape::{escape_bytes, escape_str};
+use crate::engine::message::MessageStats;
 use crate::engine::transcript::{Entry, EntryKind, ReplyEntry};
 use crate::tui::app::{App, Follow};
 use crate::tui::theme::Theme;
@@ -63,7 +64,31 @@ fn iam_notes(app: &App, entry: &Entry, r: &ReplyEntry) -> Vec<String> {
     ]
 }
 
-fn reply_lines(t: Theme, r: &ReplyEntry, iam: Vec<String>) -> Vec<Line<'static>> {
+/// The credential lint's warnings recorded just before the AUTH that `idx` answers, oldest
+/// first: a refused AUTH repeats them, since they are the likely cause.
+fn lint_before_auth(app: &App, idx: usize) -> Vec<String> {
+    let mut found_auth = false;
+    let mut out = Vec::new();
+    let before = app.store.entries().get(..idx).unwrap_or_default();
+    for entry in before.iter().rev().take(64) {
+        match &entry.kind {
+            EntryKind::Sent {
+                verb: Verb::Auth, ..
+            } => found_auth = true,
+            EntryKind::Warning {
+                text,
+                lint: Some(_),
+            } if found_auth => out.push(text.clone()),
+            EntryKind::Warning { .. } | EntryKind::Info { .. } => {}
+            _ if found_auth => break,
+            _ => {}
+        }
+    }
+    out.reverse();
+    out
+}
+
+fn reply_lines(t: Theme, r: &ReplyEntry, lint: &[String], iam: Vec<String>) -> Vec<Line<'static>> {
     let d = &r.class.diagnosis;
     let mut out = vec![Line::from(vec![
         Span::styled(format!("[{}] ", r.class.phase), t.phase(r.class.phase)),
@@ -88,6 +113,14 @@ fn reply_lines(t: Theme, r: &ReplyEntry, iam: Vec<String>) -> Vec<Line<'static>>
     }
     for n in d.notes.iter().chain(&iam) {
         out.push(field(t, "Note", n, t.meta()));
+    }
+    for w in lint {
+        out.push(field(
+            t,
+            "Note",
+            &format!("before AUTH, the credential check warned: {w}"),
+            t.warning(),
+        ));
     }
     out.push(field(t, "Meaning", &d.meaning, Style::new()));
     if !d.remedy.is_empty() {
@@ -125,20 +158,111 @@ fn welcome(app: &App) -> Vec<Line<'static>> {
     out
 }
 
+/// How the panel's title says why this entry is explained.
+fn which(app: &App) -> &'static str {
+    match app.follow {
+        Follow::Latest => "",
+        Follow::Decisive => " ✗",
+        Follow::User => " (selected)",
+    }
+}
+
+/// A warning's own diagnosis: smtpscope's remark, not the server's; for the credential lint,
+/// what SES does with such credentials.
+fn warning(app: &App, text: &str, lint: bool) -> (String, Vec<Line<'static>>) {
+    let t = app.theme;
+    let which = which(app);
+    let mut lines = vec![Line::from(Span::styled(escape_str(text), t.warning()))];
+    if lint {
+        lines.push(field(
+            t,
+            "Phase",
+            "authentication (checked before AUTH)",
+            t.meta(),
+        ));
+        lines.push(field(
+            t,
+            "Meaning",
+            "smtpscope checked the credentials before sending them. SES compares them byte for byte: a mistake like this one is answered 535 Authentication Credentials Invalid, and the 535 will repeat this warning.",
+            Style::new(),
+        ));
+        lines.push(field(
+            t,
+            "Next",
+            "fix what the warning names (the SMTP password is derived from the secret key, per region), then AUTH again.",
+            t.ok(),
+        ));
+        (format!(" Diagnosis{which}: credential check "), lines)
+    } else {
+        lines.push(field(
+            t,
+            "Meaning",
+            "smtpscope's own remark about this session, not a reply from the server.",
+            Style::new(),
+        ));
+        (format!(" Diagnosis{which}: warning "), lines)
+    }
+}
+
+/// The message sent: its headers and body as composed (the first 64 KiB), scrollable with
+/// `]` and `[`; or, for one the TUI did not compose, what is known of it.
+fn message(app: &App, seq: u64, stats: &MessageStats) -> (String, Vec<Line<'static>>) {
+    let t = app.theme;
+    let title = format!(
+        " Message sent: {} bytes, {} lines{} ",
+        stats.bytes,
+        stats.lines,
+        which(app)
+    );
+    let Some((_, copy)) = app.messages.iter().find(|(s, _)| *s == seq) else {
+        return (
+            title,
+            vec![Line::raw(
+                "The message was sent from a file, typed line by line, or in an earlier session: its text is not kept here.",
+            )],
+        );
+    };
+    let mut out = Vec::new();
+    let mut in_body = false;
+    for line in copy.text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let style = if in_body { Style::new() } else { t.meta() };
+        if line.is_empty() && !in_body {
+            in_body = true;
+            out.push(Line::from(Span::styled("── body ──", t.dim())));
+            continue;
+        }
+        out.push(Line::from(Span::styled(escape_str(line), style)));
+    }
+    if copy.truncated {
+        out.push(Line::from(Span::styled(
+            format!(
+                "… only the first {} KiB are shown; the whole message was sent.",
+                copy.text.len().div_ceil(1024)
+            ),
+            t.warning(),
+        )));
+    }
+    (title, out)
+}
+
 /// The panel's title and text for the explained entry.
 pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
     let t = app.theme;
-    let entry = app.explained().and_then(|i| app.store.get(i));
+    let idx = app.explained();
+    let entry = idx.and_then(|i| app.store.get(i));
     match entry.map(|e| (e, &e.kind)) {
         Some((e, EntryKind::Reply(r))) => {
+            let refused_auth = r.class.verdict.is_failure()
+                && matches!(r.after, Some(Verb::Auth | Verb::AuthResponse));
+            let lint = match idx {
+                Some(i) if refused_auth => lint_before_auth(app, i),
+                _ => Vec::new(),
+            };
             let after = r.after.map_or("unasked".to_string(), |v| {
                 format!("after {}", after_name(v))
             });
-            let which = match app.follow {
-                Follow::Latest => "",
-                Follow::Decisive => " ✗",
-                Follow::User => " (selected)",
-            };
+            let which = which(app);
             (
                 format!(
                     " Diagnosis{which}: {} {after} · {} · {} ",
@@ -146,9 +270,11 @@ pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
                     r.class.phase,
                     r.class.verdict.name()
                 ),
-                reply_lines(t, r, iam_notes(app, e, r)),
+                reply_lines(t, r, &lint, iam_notes(app, e, r)),
             )
         }
+        Some((_, EntryKind::Warning { text, lint })) => warning(app, text, lint.is_some()),
+        Some((e, EntryKind::Message { stats })) => message(app, e.seq, stats),
         Some((
             _,
             EntryKind::Error {

@@ -4,7 +4,6 @@ use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{Command, check_address, check_arg};
 use crate::engine::driver::Request;
 use crate::engine::message::Draft;
-use crate::engine::session::MessageSource;
 
 use super::{Effect, command, send};
 use crate::tui::action::FormAction;
@@ -151,6 +150,8 @@ pub(super) fn on_form(app: &mut App, action: FormAction) -> Vec<Effect> {
                 match edit {
                     FormAction::Insert(c) => f.insert(c),
                     FormAction::Backspace => f.backspace(),
+                    FormAction::KillLine => f.kill_line(),
+                    FormAction::KillWord => f.kill_word(),
                     FormAction::Delete => f.delete(),
                     FormAction::Left => f.left(),
                     FormAction::Right => f.right(),
@@ -299,7 +300,7 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
     let text = draft.render();
     app.draft = Some(draft);
     if app.session.data_open() {
-        return Ok(send(app, Request::Message(MessageSource::Text(text))));
+        return Ok(super::send_message(app, text));
     }
     app.pending_message = Some(text);
     app.set_status(

@@ -4,6 +4,7 @@
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{Command, Verb};
 use crate::engine::driver::Request;
+use crate::engine::escape::{escape_bytes, escape_str};
 use crate::engine::model::{SessionModel, Step};
 use crate::engine::session::{Event, MessageSource};
 use crate::engine::transcript::{Entry, EntryKind};
@@ -12,7 +13,9 @@ mod forms;
 mod navigate;
 
 use super::action::Action;
-use super::app::{App, Level, Overlay, QUIT_WAIT_TICKS, SIM_DECISIONS_KEPT, SimDecision};
+use super::app::{
+    App, Level, Overlay, QUIT_WAIT_TICKS, SIM_DECISIONS_KEPT, SentMessage, SimDecision,
+};
 use super::form::{Field, Form, FormKind};
 use super::layout;
 
@@ -48,6 +51,11 @@ pub enum Effect {
     Save,
     /// Abandon the session task (stuck on a slow server) and start a fresh one.
     RestartDriver,
+    /// Put this text on the terminal's clipboard (OSC 52). Never a password: it comes from
+    /// the transcript, where AUTH lines are already redacted.
+    Copy(String),
+    /// Turn the terminal's mouse capture on or off.
+    MouseCapture(bool),
     Quit,
 }
 
@@ -167,6 +175,14 @@ fn on_entry(app: &mut App, entry: Entry) {
         EntryKind::Reply(_) => app.alert = None,
         _ => {}
     }
+    if matches!(entry.kind, EntryKind::Message { .. })
+        && let Some(copy) = app.outgoing.take()
+    {
+        app.messages.push_back((entry.seq, copy));
+        if app.messages.len() > MESSAGES_KEPT {
+            app.messages.pop_front();
+        }
+    }
     app.session.apply(&entry);
     app.store.push(entry);
     track_decisive(app);
@@ -201,7 +217,7 @@ fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
     };
     if let Some(text) = app.pending_message.take() {
         if code == 354 && app.session.data_open() {
-            return send(app, Request::Message(MessageSource::Text(text)));
+            return send_message(app, text);
         }
         app.set_status(
             Level::Warning,
@@ -209,6 +225,24 @@ fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
         );
     }
     Vec::new()
+}
+
+/// Most bytes of a composed message kept to show it again (its `<message …>` entry).
+pub const MESSAGE_COPY_LIMIT: usize = 64 * 1024;
+/// Composed messages kept for showing; older ones are dropped.
+const MESSAGES_KEPT: usize = 16;
+
+/// Sends a message the TUI composed, keeping a bounded copy for its transcript entry.
+pub(super) fn send_message(app: &mut App, text: String) -> Vec<Effect> {
+    let mut end = text.len().min(MESSAGE_COPY_LIMIT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    app.outgoing = Some(SentMessage {
+        text: text[..end].to_string(),
+        truncated: end < text.len(),
+    });
+    send(app, Request::Message(MessageSource::Text(text)))
 }
 
 /// Sends a request and marks the app busy until the session's next state snapshot.
@@ -265,14 +299,24 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             }
         }
         Action::RevealUser => {
-            app.reveal_user = !app.reveal_user;
-            let text = if app.reveal_user {
-                "AUTH lines show the decoded user name (never the password); u hides it"
-            } else {
-                "AUTH lines hide the user name again"
-            };
-            app.set_status(Level::Info, text);
+            flip(
+                app,
+                |a| &mut a.reveal_user,
+                "AUTH lines show the decoded user name (never the password); u hides it",
+                "AUTH lines hide the user name again",
+            );
             Vec::new()
+        }
+        Action::Copy => copy(app, false),
+        Action::CopyPart => copy(app, true),
+        Action::ToggleMouse => {
+            let on = flip(
+                app,
+                |a| &mut a.mouse_capture,
+                "Mouse capture on: clicks press buttons and select replies",
+                "Mouse capture off: the terminal selects and copies text; M turns it back on",
+            );
+            vec![Effect::MouseCapture(on)]
         }
         Action::Connect => connect(app),
         Action::Ehlo => {
@@ -347,6 +391,74 @@ fn navigate_overlay(app: &mut App, action: Action) -> bool {
     let next = i32::from(app.overlay_scroll) + delta;
     app.overlay_scroll = u16::try_from(next.max(0)).unwrap_or(u16::MAX);
     true
+}
+
+/// Flips a setting and says in the status line what it is now.
+fn flip(app: &mut App, flag: fn(&mut App) -> &mut bool, on: &str, off: &str) -> bool {
+    let setting = flag(app);
+    *setting = !*setting;
+    let now = *setting;
+    app.set_status(Level::Info, if now { on } else { off });
+    now
+}
+
+/// Most bytes put on the clipboard: terminals refuse longer OSC 52 sequences.
+pub const COPY_LIMIT: usize = 64 * 1024;
+
+/// `y`: the selected entry as shown (server bytes escaped); `Y` (`part`): its main parsed
+/// part, the user ARN first.
+fn copy(app: &mut App, part: bool) -> Vec<Effect> {
+    let Some(entry) = app.explained().and_then(|i| app.store.get(i)) else {
+        app.set_status(Level::Info, "Nothing selected to copy yet");
+        return Vec::new();
+    };
+    let (what, mut text) = match (&entry.kind, part) {
+        (EntryKind::Reply(r), false) => (
+            format!("the {} reply", r.code),
+            r.lines
+                .iter()
+                .map(|l| escape_bytes(&l.raw))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        (EntryKind::Reply(r), true) => {
+            let details = &r.class.diagnosis.details;
+            let pick = ["User ARN", "Resource", "Identities", "Action"]
+                .iter()
+                .find_map(|k| details.iter().find(|(dk, _)| dk == k))
+                .or_else(|| details.first());
+            match pick {
+                Some((k, v)) => (k.clone(), escape_str(v)),
+                None => {
+                    app.set_status(
+                        Level::Info,
+                        "This reply has no parsed part; y copies the reply",
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        (EntryKind::Warning { text, .. }, _) => ("the warning".into(), escape_str(text)),
+        (EntryKind::Error { text, .. }, _) => ("the error".into(), escape_str(text)),
+        _ => return Vec::new(),
+    };
+    let mut cut = "";
+    if text.len() > COPY_LIMIT {
+        let mut end = COPY_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        cut = ", cut to 64 KiB";
+    }
+    app.set_status(
+        Level::Info,
+        format!(
+            "Copied {what} ({} bytes{cut}) to the clipboard with OSC 52 (if the terminal allows it)",
+            text.len()
+        ),
+    );
+    vec![Effect::Copy(text)]
 }
 
 fn quit(app: &mut App) -> Vec<Effect> {
@@ -440,7 +552,7 @@ fn next(app: &mut App) -> Vec<Effect> {
         Step::Data => command(app, Command::Data),
         Step::Dot => {
             let text = app.message_draft().render();
-            send(app, Request::Message(MessageSource::Text(text)))
+            send_message(app, text)
         }
         Step::Quit => command(app, Command::Quit),
         Step::Rset | Step::Noop | Step::Raw => Vec::new(),

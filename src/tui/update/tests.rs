@@ -11,10 +11,10 @@ use crate::engine::transport::TlsMode;
 use crate::tui::action::{Action, FormAction};
 use crate::tui::app::{App, Follow, Level, Overlay, QUIT_WAIT_TICKS};
 use crate::tui::form::FormKind;
-use crate::tui::keymap;
+use crate::tui::input;
 use crate::tui::layout;
+use crate::tui::sample::app_after;
 use crate::tui::sample::{self, HOST, Script, USER};
-use crate::tui::view::tests::app_after;
 
 /// One effect as a short string, so tests read like the transcript.
 fn describe(e: &Effect) -> String {
@@ -37,6 +37,8 @@ fn describe(e: &Effect) -> String {
         Effect::Send(Request::Shutdown) => "shutdown".into(),
         Effect::Save => "save".into(),
         Effect::RestartDriver => "restart".into(),
+        Effect::Copy(text) => format!("copy {text}"),
+        Effect::MouseCapture(on) => format!("mouse {on}"),
         Effect::Quit => "quit".into(),
     }
 }
@@ -148,7 +150,7 @@ fn auth_form_is_prefilled_masked_and_asks_for_what_is_missing() {
     assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
     assert!(form_error(&app).contains("password"));
     typed(&mut app, "s3cret");
-    assert_eq!(app.form.as_ref().unwrap().fields[1].shown(), "••••••");
+    assert_eq!(app.form.as_ref().unwrap().fields[1].shown(), "••••••••");
     assert_eq!(
         act(&mut app, Action::Form(FormAction::Enter)),
         [format!("AUTH LOGIN {USER} ir=true")]
@@ -639,7 +641,7 @@ fn clicks_press_buttons_and_select_replies() {
         modifiers: KeyModifiers::NONE,
     };
     assert_eq!(
-        keymap::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
+        input::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
         Some(Action::Noop)
     );
     // A click on a reply's row selects it.
@@ -652,26 +654,26 @@ fn clicks_press_buttons_and_select_replies() {
         })
         .map(|r| areas.transcript.y + r)
         .expect("a reply on screen");
-    let action = keymap::mouse_action(&app, &click(20, row)).unwrap();
+    let action = input::mouse_action(&app, &click(20, row)).unwrap();
     act(&mut app, action);
     assert!(app.selected.is_some());
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollUp,
         ..click(0, 0)
     };
-    assert_eq!(keymap::mouse_action(&app, &wheel), Some(Action::Scroll(-3)));
+    assert_eq!(input::mouse_action(&app, &wheel), Some(Action::Scroll(-3)));
 }
 
 #[test]
 fn keys_reach_update_through_the_keymap() {
     let mut app = in_tls();
     let key = |c| crossterm::event::Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-    let Some(Msg::Action(a)) = keymap::translate(&app, &key('m')) else {
+    let Some(Msg::Action(a)) = input::translate(&app, &key('m')) else {
         panic!("m is MAIL FROM")
     };
     act(&mut app, a);
     // With a form open, letters are text, not buttons.
-    let Some(Msg::Action(a)) = keymap::translate(&app, &key('q')) else {
+    let Some(Msg::Action(a)) = input::translate(&app, &key('q')) else {
         panic!("q is text in a form")
     };
     assert_eq!(a, Action::Form(FormAction::Insert('q')));
@@ -931,12 +933,22 @@ fn status_lines_go_when_their_state_ends() {
 
 #[test]
 fn the_first_overflow_of_the_diagnosis_says_which_keys_scroll_it() {
-    let mut app = app_after(sample::access_denied(), (80, 24));
-    assert!(app.overflow_hinted);
-    let st = app.current_status().expect("a one-time hint");
-    assert!(st.text.contains("more: ]"), "{}", st.text);
-    let screen = crate::tui::view::render_to_text(&app, 80, 24);
-    assert!(screen.contains("more: ]"), "{screen}");
+    let mut app = app_after(Vec::new(), (80, 24));
+    let mut hinted_at = None;
+    for (i, ev) in sample::access_denied().into_iter().enumerate() {
+        feed(&mut app, vec![ev]);
+        if app.overflow_hinted && hinted_at.is_none() {
+            hinted_at = Some(i);
+            let st = app.current_status().expect("a one-time hint");
+            assert!(st.text.contains("more: ]"), "{}", st.text);
+            let screen = crate::tui::view::render_to_text(&app, 80, 24);
+            assert!(screen.contains("more: ]"), "{screen}");
+        }
+    }
+    assert!(
+        hinted_at.is_some(),
+        "the 554's diagnosis overflows at 80x24"
+    );
     // Once only.
     app.status = None;
     feed(&mut app, sample::long_session(2));
@@ -978,4 +990,107 @@ fn after_354_raw_lines_are_message_lines_sent_without_waiting() {
     );
     assert!(app.busy, "the final '.' waits for the reply");
     assert!(app.form.is_none());
+}
+
+#[test]
+fn y_copies_the_selected_reply_and_shift_y_its_user_arn() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    let copied = act(&mut app, Action::Copy);
+    assert_eq!(copied.len(), 1, "{copied:?}");
+    assert!(
+        copied[0].starts_with("copy 554 Access denied"),
+        "{copied:?}"
+    );
+    let status = app
+        .current_status()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("Copied the 554 reply"), "{status}");
+    assert_eq!(
+        act(&mut app, Action::CopyPart),
+        vec![format!("copy {}", sample::USER_ARN)]
+    );
+    // Never a password: everything selectable is a reply, warning or error, and none holds it.
+    for _ in 0..40 {
+        act(&mut app, Action::SelectPrevious);
+        for c in act(&mut app, Action::Copy) {
+            assert!(!c.contains("not-the-real-password"), "{c}");
+        }
+    }
+}
+
+#[test]
+fn m_toggles_mouse_capture_and_says_how_to_select() {
+    let mut app = fresh();
+    assert!(app.mouse_capture);
+    assert_eq!(act(&mut app, Action::ToggleMouse), vec!["mouse false"]);
+    let status = app
+        .current_status()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("the terminal selects"), "{status}");
+    assert_eq!(act(&mut app, Action::ToggleMouse), vec!["mouse true"]);
+}
+
+#[test]
+fn credential_warnings_are_selectable_and_the_535_repeats_them() {
+    let mut s = Script::new();
+    sample::opening(&mut s);
+    let warning = "The password is 40 characters long, like an AWS secret access key.";
+    s.lint("secret-key-as-password", warning)
+        .auth_plain(sample::USER)
+        .reply(Verb::Auth, 535, &["Authentication Credentials Invalid"])
+        .publish();
+    let mut app = app_after(s.events(), (120, 40));
+    let (_, lines) = crate::tui::content::diagnosis::content(&app);
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    assert!(
+        text.contains(&format!(
+            "before AUTH, the credential check warned: {warning}"
+        )),
+        "{text}"
+    );
+    // ↑ from the 535 selects the warning, which has its own diagnosis.
+    act(&mut app, Action::SelectPrevious);
+    let idx = app.explained().unwrap();
+    assert!(matches!(
+        app.store.get(idx).map(|e| &e.kind),
+        Some(crate::engine::transcript::EntryKind::Warning { .. })
+    ));
+    let (title, lines) = crate::tui::content::diagnosis::content(&app);
+    let text: String = lines.iter().map(|l| l.to_string() + "\n").collect();
+    assert!(title.contains("credential check"), "{title}");
+    assert!(text.contains(warning) && text.contains("535"), "{text}");
+}
+
+#[test]
+fn the_message_entry_opens_on_what_was_sent_and_says_when_cut() {
+    let (mut app, mut s) = in_tls_script();
+    let text = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n\r\nfirst body line\r\n{}",
+        "x".repeat(70 * 1024)
+    );
+    let effects = super::send_message(&mut app, text);
+    assert_eq!(effects.len(), 1);
+    s.message(&"y".repeat(10)).publish();
+    feed(&mut app, s.events());
+    let idx = app.store.last_mark().unwrap();
+    assert!(matches!(
+        app.store.get(idx).map(|e| &e.kind),
+        Some(crate::engine::transcript::EntryKind::Message { .. })
+    ));
+    app.selected = Some(idx);
+    app.follow = Follow::User;
+    let (title, lines) = crate::tui::content::diagnosis::content(&app);
+    let shown: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    assert!(title.contains("Message sent"), "{title}");
+    assert!(shown.contains(&"Subject: hello".to_string()), "{shown:?}");
+    assert!(shown.contains(&"first body line".to_string()), "{shown:?}");
+    assert!(
+        shown.last().unwrap().contains("only the first 64 KiB"),
+        "{:?}",
+        shown.last()
+    );
+    // The copy is bounded whatever was sent.
+    assert!(app.messages.iter().all(|(_, m)| m.text.len() <= 64 * 1024));
 }

@@ -16,7 +16,7 @@ fn footer(kind: FormKind) -> &'static str {
         FormKind::Compose => {
             " Ctrl-S send · Enter next field (body: new line) · Tab/S-Tab fields · Esc cancel "
         }
-        _ => " Enter send · Tab next field · Esc cancel ",
+        _ => " Enter send · Tab field · Ctrl-U clear · Esc cancel ",
     }
 }
 
@@ -119,7 +119,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
             draw_multiline(frame, Rect::new(x, y, cols, rows), f, focused);
             y += rows;
         } else {
-            let (shown, col) = window(&f.shown(), f.cursor(), usize::from(cols));
+            let (shown, col) = window(&f.shown(), f.shown_cursor(), usize::from(cols));
             let style = if focused {
                 t.selected()
             } else {

@@ -4,37 +4,16 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use zeroize::Zeroizing;
 
 use super::render;
-use crate::cli::AuthChoice;
 use crate::engine::command::{Command, Verb};
-use crate::engine::session::{Event, SessionConfig};
 use crate::engine::transport::TlsMode;
 use crate::tui::action::Action;
-use crate::tui::app::{App, Prefill};
-use crate::tui::sample::{self, HOST, Script, USER, USER_ARN};
+use crate::tui::app::App;
+pub use crate::tui::sample::app_after;
+use crate::tui::sample::{self, Script, USER, USER_ARN};
 use crate::tui::theme::Theme;
 use crate::tui::update::{Msg, update};
-
-pub fn app_after(events: Vec<Event>, size: (u16, u16)) -> App {
-    let mut app = App::new(
-        SessionConfig::new(HOST, 587, TlsMode::Starttls),
-        Prefill {
-            ehlo: "mail.example.com".into(),
-            user: Some(USER.into()),
-            password: Some(Zeroizing::new("not-the-real-password".into())),
-            auth: AuthChoice::Plain,
-            from: Some("policy-fail@example.com".into()),
-            to: vec!["xxxxx@example.com".into()],
-        },
-    );
-    update(&mut app, Msg::Resize(size.0, size.1));
-    for ev in events {
-        update(&mut app, Msg::Engine(ev));
-    }
-    app
-}
 
 pub fn draw(app: &App) -> Terminal<TestBackend> {
     let mut terminal =
@@ -334,7 +313,7 @@ fn ip_restricted_decision() -> crate::tui::app::SimDecision {
 }
 
 /// The 554 after the final "." in the ip-restricted scenario.
-fn ip_restricted_554() -> Vec<Event> {
+fn ip_restricted_554() -> Vec<crate::engine::session::Event> {
     let mut s = Script::new();
     sample::up_to_data(&mut s, "sender@example.com");
     s.message(sample::MESSAGE)

@@ -223,7 +223,7 @@ fn row_text(app: &App, entry: &Entry, k: u64) -> (String, Style) {
             (line, t.reply(r.code))
         }
         EntryKind::Info { text } => (escape_str(text), t.meta()),
-        EntryKind::Warning { text } => (format!("warning: {}", escape_str(text)), t.warning()),
+        EntryKind::Warning { text, .. } => (format!("warning: {}", escape_str(text)), t.warning()),
         EntryKind::Error { phase, text, .. } => {
             (format!("{phase} error: {}", escape_str(text)), t.error())
         }
