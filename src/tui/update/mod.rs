@@ -495,6 +495,21 @@ fn connect(app: &mut App) -> Vec<Effect> {
     effects
 }
 
+/// After the server closed the connection on a temporary refusal twice (Next reconnects once),
+/// what to tell the user instead of "complete": the server refuses for now, and when to retry.
+fn refused_for_now(s: &SessionModel) -> Option<String> {
+    use crate::engine::model::Outcome;
+    let f = s.failure.as_ref()?;
+    let temporary = matches!(f.outcome, Outcome::ServerUnavailable | Outcome::Throttled);
+    if !temporary || s.connected() || s.closed_by_failure < 2 {
+        return None;
+    }
+    let code = f.code.map(|c| format!(" ({c})")).unwrap_or_default();
+    Some(format!(
+        "The server refuses for now{code}, twice: retry in a few minutes, then back off (15, 30, 60 min); c reconnects at once"
+    ))
+}
+
 /// Performs the next step of the standard flow; opens a form only for what is missing.
 fn next(app: &mut App) -> Vec<Effect> {
     if app.busy {
@@ -505,6 +520,10 @@ fn next(app: &mut App) -> Vec<Effect> {
         return Vec::new();
     }
     let Some(step) = app.next_step() else {
+        if let Some(text) = refused_for_now(&app.session) {
+            app.set_status(Level::Warning, text);
+            return Vec::new();
+        }
         app.set_status(
             Level::Info,
             "The session is complete: c connects again, w saves, q leaves",

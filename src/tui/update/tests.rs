@@ -1094,3 +1094,38 @@ fn the_message_entry_opens_on_what_was_sent_and_says_when_cut() {
     // The copy is bounded whatever was sent.
     assert!(app.messages.iter().all(|(_, m)| m.text.len() <= 64 * 1024));
 }
+
+/// After a closing 421, Next reconnects once; after the second, it says the server refuses for
+/// now and when to retry, instead of reconnecting forever.
+#[test]
+fn after_two_closing_421s_next_stops_and_says_when_to_retry() {
+    let (mut app, mut s) = in_tls_script();
+    s.auth_plain(USER)
+        .reply(
+            Verb::Auth,
+            421,
+            &["4.7.0 Temporary System Problem. Try again later"],
+        )
+        .close("the server sent 421 (closing the channel)")
+        .publish();
+    feed(&mut app, s.events());
+    assert_eq!(act(&mut app, Action::Next), ["connect"], "one reconnect");
+    s.connect(HOST, 587, TlsMode::Starttls)
+        .reply(
+            Verb::Connect,
+            421,
+            &["4.7.0 Temporary System Problem. Try again later"],
+        )
+        .close("the server sent 421 (closing the channel)")
+        .publish();
+    feed(&mut app, s.events());
+    assert!(act(&mut app, Action::Next).is_empty(), "no third try");
+    let status = app.status.as_ref().unwrap();
+    assert!(status.text.contains("refuses for now"), "{}", status.text);
+    assert!(
+        status.text.contains("retry in a few minutes"),
+        "{}",
+        status.text
+    );
+    assert!(!app.session.verdict().contains("Authentication failed"));
+}

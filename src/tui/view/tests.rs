@@ -390,3 +390,14 @@ fn the_554_names_the_simulators_iam_decision() {
         "{view}"
     );
 }
+
+/// A closed session's header keeps its history: what TLS and which login it had.
+#[test]
+fn a_closed_sessions_header_says_what_it_was() {
+    let app = sample::app_after(sample::success(), (120, 40));
+    let screen = text(&draw(&app));
+    let header: String = screen.lines().take(4).collect::<Vec<_>>().join(" ");
+    assert!(header.contains("closed"), "{header}");
+    assert!(header.contains("was TLS 1.3"), "{header}");
+    assert!(header.contains("was authenticated as"), "{header}");
+}
