@@ -1239,7 +1239,7 @@ mod tests {
         assert!(c.diagnosis.remedy.contains("region"), "{:?}", c.diagnosis);
         assert!(c.diagnosis.remedy.contains("secret"));
 
-        // The seed's own wording of the 535.
+        // The published walkthrough's wording of the 535.
         let c = classify("535 Authentication failed", Verb::Auth);
         assert_eq!(c.phase, Phase::Authentication);
 
