@@ -644,3 +644,107 @@ fn a_flooding_server_is_cut_off_and_the_debugger_stays_under_100_mib() {
     tmux.keys(&["q"]);
     tmux.wait_for("EXITED");
 }
+
+/// Answers EHLO, then `421 4.7.0 Temporary System Problem` to AUTH, and closes; for every
+/// connection (Next reconnects once).
+fn serve_421_at_auth(stream: TcpStream) -> std::io::Result<()> {
+    let mut out = stream.try_clone()?;
+    let lines = BufReader::new(stream).lines();
+    out.write_all(b"220 mail.example.test ESMTP\r\n")?;
+    for line in lines {
+        let upper = line?.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            out.write_all(b"250-mail.example.test\r\n250 AUTH PLAIN LOGIN\r\n")?;
+        } else if upper.starts_with("AUTH") {
+            out.write_all(b"421 4.7.0 Temporary System Problem. Try again later.\r\n")?;
+            return Ok(());
+        } else {
+            out.write_all(b"221 Bye\r\n")?;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The beginner walk, in the debugger: a real Postfix with a good and a denied user, and a
+/// server answering 421 at AUTH. Each ends with the verdict and the server's view a beginner
+/// reads: never "Authentication failed" where the credentials were not refused, never a
+/// rate-limit story the server did not tell.
+#[test]
+fn beginner_walk_in_the_debugger_against_postfix_and_a_421() {
+    use common::postfix::{DENIED, GOOD, PostfixPeer};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = own_binary(dir.path());
+    let peer = PostfixPeer::shared();
+    let target = peer.target_args().join(" ");
+    let walks = [
+        (
+            GOOD,
+            "good",
+            "Verdict: Authenticated and authorized",
+            "authenticated as",
+        ),
+        (
+            DENIED,
+            "denied",
+            "Verdict: Authenticated; authorization denied after DATA",
+            "authenticated as",
+        ),
+    ];
+    for ((user, password), name, verdict, view) in walks {
+        let tmux = Tmux::new(&format!("walk-postfix-{name}"));
+        tmux.start(
+            dir.path(),
+            100,
+            30,
+            &format!(
+                "env SMTPSCOPE_PASSWORD='{password}' {bin} {target} --user {user} \
+                 --from sender@example.com --to rcpt@example.com --connect; echo EXITED $?; sleep 30"
+            ),
+        );
+        tmux.wait_for("Server's view");
+        let screen = tmux.enter_until(verdict, 14);
+        let seen = flat(&screen);
+        println!("--- Postfix, user {name} ---\n{screen}");
+        assert!(seen.contains(view), "{name}: {screen}");
+        assert!(!seen.contains("Authentication failed"), "{name}: {screen}");
+        assert!(!seen.contains("credentials rejected"), "{name}: {screen}");
+        assert!(!seen.contains(password), "{name}: {screen}");
+        if name == "denied" {
+            assert!(seen.contains("[authorization]"), "{screen}");
+            assert!(!seen.contains("SES accepted"), "{screen}");
+        }
+        tmux.keys(&["q"]);
+        tmux.keys(&["q"]);
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = serve_421_at_auth(stream);
+        }
+    });
+    let tmux = Tmux::new("walk-421");
+    tmux.start(
+        dir.path(),
+        100,
+        30,
+        &format!(
+            "env SMTPSCOPE_PASSWORD='Walk-421-pw-x9' {bin} --host 127.0.0.1 --port {port} \
+             --tls none --user walker --from sender@example.com --to rcpt@example.com --connect; \
+             echo EXITED $?; sleep 30"
+        ),
+    );
+    tmux.wait_for("Server's view");
+    let screen = tmux.enter_until("refuses for now", 14);
+    let seen = flat(&screen);
+    println!("--- 421 at AUTH ---\n{screen}");
+    assert!(seen.contains("credentials not judged"), "{screen}");
+    assert!(!seen.contains("Authentication failed"), "{screen}");
+    assert!(
+        !seen.to_ascii_lowercase().contains("rate limit"),
+        "{screen}"
+    );
+    assert!(!seen.contains("credentials rejected"), "{screen}");
+}
