@@ -447,7 +447,7 @@ mod tests {
         // A key that is not an example key: its password stays hidden.
         let dir = tempfile::tempdir().unwrap();
         let real = SimConfig::from_toml_str(
-            "[[user]]\nname = \"ops\"\naccess_key_id = \"AKIA2OPSFAKEKEY00001\"\nsecret_access_key = \"abcdefghijABCDEFGHIJ0123456789/+abcdefgh\"\npolicy = \"allow-all.json\"\n",
+            "[[user]]\nname = \"ops\"\naccess_key_id = \"AKIAEXAMPLEOPSKEY001\"\nsecret_access_key = \"abcdefghijABCDEFGHIJ0123456789/+abcdefgh\"\npolicy = \"allow-all.json\"\n",
             dir.path(),
         )
         .unwrap();

@@ -16,7 +16,7 @@ use crate::engine::transport::{CertInfo, TlsInfo, TlsMode, Verification};
 
 /// The SES endpoint the scripts talk to.
 pub const HOST: &str = "email-smtp.ap-northeast-1.amazonaws.com";
-/// The access key ID the scripts log in with.
+/// The access key ID the scripts log in with: AWS's documented example key ID, not a real key.
 pub const USER: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const USER_ARN: &str = "arn:aws:iam::123456789012:user/ses-smtp-user.20230808-000000";
 pub const ACCESS_DENIED: &str = "Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20230808-000000' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:ap-northeast-1:123456789012:identity/example.com'";
