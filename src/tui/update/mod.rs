@@ -70,7 +70,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             on_entry(app, entry);
             Vec::new()
         }
-        Msg::Engine(Event::State(state)) => on_state(app, *state),
+        // The snapshot only marks the end of a request: `app.session` is folded from the very
+        // entries the engine's model was folded from, so it has one writer, `on_entry`.
+        Msg::Engine(Event::State(_)) => on_state(app),
         Msg::EngineClosed => {
             app.busy = false;
             app.dirty = true;
@@ -206,9 +208,7 @@ fn hint_overflow_once(app: &mut App) {
     }
 }
 
-fn on_state(app: &mut App, state: SessionModel) -> Vec<Effect> {
-    app.session = state;
-    track_decisive(app);
+fn on_state(app: &mut App) -> Vec<Effect> {
     app.busy = false;
     app.busy_ticks = 0;
     app.dirty = true;
