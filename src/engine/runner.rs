@@ -37,24 +37,15 @@ pub struct Values {
     pub auth_warnings: Vec<String>,
 }
 
-/// One thing a run does.
+/// One thing a run does: a script step (the standard flow's steps are script steps too), or
+/// one of the two things a script does by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
+    /// The first connection and its greeting.
     Connect,
-    Reconnect,
-    Ehlo,
-    Helo,
-    StartTls,
-    Auth(Mechanism),
-    Mail(Option<String>),
-    Rcpt(Option<String>),
-    Data,
+    Step(ScriptStep),
+    /// The message after DATA's 354.
     Message,
-    Rset,
-    Noop,
-    Quit,
-    Raw(String),
-    Wait(u64),
 }
 
 /// How a run ended, besides what the session model says.
@@ -118,12 +109,12 @@ impl Runner {
             last = Some((step, progress));
             let action = match step {
                 Step::Connect => Action::Connect,
-                Step::Ehlo => Action::Ehlo,
-                Step::StartTls => Action::StartTls,
-                Step::Auth => Action::Auth(self.values.mechanism),
-                Step::Mail => Action::Mail(None),
-                Step::Rcpt => Action::Rcpt(None),
-                Step::Data => Action::Data,
+                Step::Ehlo => Action::Step(ScriptStep::Ehlo),
+                Step::StartTls => Action::Step(ScriptStep::StartTls),
+                Step::Auth => Action::Step(ScriptStep::Auth(self.values.mechanism)),
+                Step::Mail => Action::Step(ScriptStep::Mail(None)),
+                Step::Rcpt => Action::Step(ScriptStep::Rcpt(None)),
+                Step::Data => Action::Step(ScriptStep::Data),
                 Step::Dot => Action::Message,
                 Step::Rset | Step::Noop | Step::Quit | Step::Raw => return end,
             };
@@ -151,22 +142,8 @@ impl Runner {
                 session.info("the connection is closed; the rest of the script is not run");
                 return end;
             }
-            let action = match step {
-                ScriptStep::Ehlo => Action::Ehlo,
-                ScriptStep::Helo => Action::Helo,
-                ScriptStep::StartTls => Action::StartTls,
-                ScriptStep::Auth(m) => Action::Auth(*m),
-                ScriptStep::Mail(a) => Action::Mail(a.clone()),
-                ScriptStep::Rcpt(a) => Action::Rcpt(a.clone()),
-                ScriptStep::Data => Action::Data,
-                ScriptStep::Rset => Action::Rset,
-                ScriptStep::Noop => Action::Noop,
-                ScriptStep::Quit => Action::Quit,
-                ScriptStep::Raw(l) => Action::Raw(l.clone()),
-                ScriptStep::Reconnect => Action::Reconnect,
-                ScriptStep::Wait(s) => Action::Wait(*s),
-            };
-            let is_data = action == Action::Data;
+            let is_data = *step == ScriptStep::Data;
+            let action = Action::Step(step.clone());
             if !self.perform_and_judge(session, action, &mut end).await {
                 return end;
             }
@@ -213,14 +190,14 @@ impl Runner {
     ) -> Result<Option<Reply>, SessionError> {
         let command = match action {
             Action::Connect => return session.connect().await.map(Some),
-            Action::Reconnect => {
+            Action::Step(ScriptStep::Reconnect) => {
                 if session.is_connected() {
                     session.info("RECONNECT: dropping the connection without QUIT");
                 }
                 session.close_now();
                 return session.connect().await.map(Some);
             }
-            Action::Auth(mechanism) => {
+            Action::Step(ScriptStep::Auth(mechanism)) => {
                 let Some(credentials) = self.values.credentials.clone() else {
                     return Ok(None);
                 };
@@ -243,20 +220,20 @@ impl Runner {
                 };
                 return session.send_message(source).await.map(|(r, _)| Some(r));
             }
-            Action::Wait(secs) => {
+            Action::Step(ScriptStep::Wait(secs)) => {
                 session.wait(std::time::Duration::from_secs(secs)).await?;
                 return Ok(None);
             }
-            Action::Ehlo => Command::Ehlo(self.values.ehlo.clone()),
-            Action::Helo => Command::Helo(self.values.ehlo.clone()),
-            Action::StartTls => Command::StartTls,
-            Action::Mail(address) => Command::Mail {
+            Action::Step(ScriptStep::Ehlo) => Command::Ehlo(self.values.ehlo.clone()),
+            Action::Step(ScriptStep::Helo) => Command::Helo(self.values.ehlo.clone()),
+            Action::Step(ScriptStep::StartTls) => Command::StartTls,
+            Action::Step(ScriptStep::Mail(address)) => Command::Mail {
                 from: address
                     .or_else(|| self.values.from.clone())
                     .unwrap_or_default(),
                 params: vec![],
             },
-            Action::Rcpt(address) => {
+            Action::Step(ScriptStep::Rcpt(address)) => {
                 let next = session
                     .model()
                     .transaction()
@@ -266,11 +243,11 @@ impl Runner {
                     .unwrap_or_default();
                 Command::Rcpt { to, params: vec![] }
             }
-            Action::Data => Command::Data,
-            Action::Rset => Command::Rset,
-            Action::Noop => Command::Noop,
-            Action::Quit => Command::Quit,
-            Action::Raw(line) => Command::Raw(line),
+            Action::Step(ScriptStep::Data) => Command::Data,
+            Action::Step(ScriptStep::Rset) => Command::Rset,
+            Action::Step(ScriptStep::Noop) => Command::Noop,
+            Action::Step(ScriptStep::Quit) => Command::Quit,
+            Action::Step(ScriptStep::Raw(line)) => Command::Raw(line),
         };
         session.command(&command).await.map(Some)
     }
