@@ -511,7 +511,8 @@ fn typing_the_message_by_hand_after_354_reaches_aiosmtpd_byte_for_byte() {
     }
     tmux.wait_for("Next: message");
     tmux.keys(&[":"]);
-    let screen = tmux.wait_for("Typing the message");
+    // The status row may be painted a moment after the form: wait for the row itself.
+    let screen = tmux.wait_for("typing the message: a line with only '.' ends it");
     assert!(
         screen.contains("typing the message: a line with only '.' ends it"),
         "{screen}"
