@@ -63,7 +63,7 @@ fn parse_after(name: &str) -> Option<Verb> {
 }
 
 /// Parses pasted text into a reply; accepts `\n`, CRLF or a literal `\r\n` between lines.
-pub fn parse_pasted(text: &str) -> Result<Reply, String> {
+pub(crate) fn parse_pasted(text: &str) -> Result<Reply, String> {
     let normalised = text.replace("\\r\\n", "\n").replace("\r\n", "\n");
     let mut parser = ReplyParser::default();
     for line in normalised.lines().map(str::trim).filter(|l| !l.is_empty()) {

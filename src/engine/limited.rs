@@ -30,19 +30,19 @@ impl fmt::Display for Size {
 }
 
 /// Caps of the inputs read whole.
-pub mod limit {
+pub(crate) mod limit {
     /// A password file or `--password-stdin` (only the first line is used).
-    pub const PASSWORD: u64 = 64 * 1024;
+    pub(crate) const PASSWORD: u64 = 64 * 1024;
     /// `--ca-file`: a whole system bundle is about 220 KiB.
-    pub const CA_FILE: u64 = 4 * 1024 * 1024;
+    pub(crate) const CA_FILE: u64 = 4 * 1024 * 1024;
     /// An IAM policy (IAM itself allows 6,144 characters for a managed policy).
-    pub const POLICY: u64 = 1024 * 1024;
+    pub(crate) const POLICY: u64 = 1024 * 1024;
     /// The simulator's TOML configuration.
-    pub const SIM_CONFIG: u64 = 1024 * 1024;
+    pub(crate) const SIM_CONFIG: u64 = 1024 * 1024;
     /// A saved transcript (`.jsonl`).
-    pub const TRANSCRIPT: u64 = 64 * 1024 * 1024;
+    pub(crate) const TRANSCRIPT: u64 = 64 * 1024 * 1024;
     /// One line of a saved transcript.
-    pub const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
+    pub(crate) const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
 }
 
 /// An input that could not be read. Names are escaped when the error is made, so the message
@@ -72,14 +72,14 @@ pub enum ReadError {
 }
 
 /// How a path is shown in messages: escaped.
-pub fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     escape_str(&path.display().to_string())
 }
 
 /// Opens `path` for reading if it is a regular file or a FIFO; refuses devices, folders and
 /// sockets (checked before opening, and again on the open file). A regular file larger than
 /// `max` is refused without reading it.
-pub fn open(path: &Path, what: &'static str, max: u64) -> Result<File, ReadError> {
+pub(crate) fn open(path: &Path, what: &'static str, max: u64) -> Result<File, ReadError> {
     let name = shown(path);
     let io = |source| ReadError::Io {
         what,
@@ -138,7 +138,7 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 
 /// Reads `reader` to its end into `buf`, or fails once it holds more than `max` bytes: the
 /// read stops at `max + 1`, so memory stays bounded whatever the source.
-pub fn read_capped<R: Read>(
+pub(crate) fn read_capped<R: Read>(
     reader: R,
     buf: &mut Vec<u8>,
     what: &'static str,
@@ -164,7 +164,11 @@ pub fn read_capped<R: Read>(
 }
 
 /// A whole file as text, at most `max` bytes.
-pub fn read_to_string(path: &Path, what: &'static str, max: u64) -> Result<String, ReadError> {
+pub(crate) fn read_to_string(
+    path: &Path,
+    what: &'static str,
+    max: u64,
+) -> Result<String, ReadError> {
     let file = open(path, what, max)?;
     let mut buf = Vec::new();
     read_capped(file, &mut buf, what, &shown(path), max)?;
@@ -176,7 +180,7 @@ pub fn read_to_string(path: &Path, what: &'static str, max: u64) -> Result<Strin
 
 /// A secret from a reader, at most `max` bytes, in memory that is wiped on drop. The buffer is
 /// sized up front so that growing it never leaves a copy of the secret behind.
-pub fn read_secret<R: Read>(
+pub(crate) fn read_secret<R: Read>(
     reader: R,
     what: &'static str,
     name: &str,
@@ -193,7 +197,7 @@ pub fn read_secret<R: Read>(
 }
 
 /// A secret from a file (see [`read_secret`]).
-pub fn read_secret_file(
+pub(crate) fn read_secret_file(
     path: &Path,
     what: &'static str,
     max: u64,

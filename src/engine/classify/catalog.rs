@@ -117,7 +117,8 @@ pub struct Entry {
 
 impl Entry {
     /// The first command this entry applies after (`None` = any), for self-checks.
-    pub fn first_after(&self) -> Option<Verb> {
+    #[cfg(test)]
+    pub(crate) fn first_after(&self) -> Option<Verb> {
         self.after.as_ref().and_then(|v| v.first().copied())
     }
 
@@ -134,12 +135,6 @@ impl Entry {
         self.pattern
             .get_or_init(|| build_pattern(&self.pattern_source).ok())
             .as_ref()
-    }
-
-    /// Whether a reply line ("CODE TEXT") matches this entry's pattern.
-    pub fn matches_line(&self, line: &str) -> bool {
-        self.could_match(&line.to_ascii_uppercase())
-            && self.regex().is_some_and(|r| r.is_match(line))
     }
 
     pub(super) fn could_match(&self, upper_line: &str) -> bool {
@@ -251,7 +246,8 @@ impl Catalog {
 
     /// Compiles reply files (checked in order) and the RFC code table; every pattern is
     /// compiled now, so a bad one is reported here.
-    pub fn from_sources(
+    #[cfg(test)]
+    pub(crate) fn from_sources(
         replies: &[(&str, &str)],
         rfc_codes: &str,
     ) -> Result<Catalog, CatalogError> {
@@ -380,7 +376,8 @@ impl Catalog {
         })
     }
 
-    pub fn entries(&self) -> &[Entry] {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
     }
 

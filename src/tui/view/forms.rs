@@ -52,7 +52,7 @@ fn window(text: &str, cursor: usize, cols: usize) -> (String, usize) {
     (shown, col)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
+pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     let t = app.theme;
     let compose = form.kind == FormKind::Compose;
     let w = area
