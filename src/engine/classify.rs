@@ -182,6 +182,9 @@ pub struct Context {
     pub tls: bool,
     /// The server is Amazon SES (or the simulator): SES-only remarks apply.
     pub ses: bool,
+    /// The provider detected for this server (`engine::provider` id), when known: its catalog
+    /// entries are tried first.
+    pub provider: Option<String>,
     /// The current transaction's sender (MAIL FROM), once the server accepted it.
     pub mail_from: Option<String>,
     /// The current transaction's accepted recipients (RCPT TO), so a note can tell a
@@ -246,7 +249,11 @@ struct RawEntry {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawReplies {
+    /// The provider (`engine::provider` id) whose replies this file holds; none: any server.
+    provider: Option<String>,
+    #[serde(default)]
     reply: Vec<RawEntry>,
 }
 
@@ -262,6 +269,8 @@ struct RawCodes {
 struct RawSuccess {
     after: Vec<String>,
     class: u16,
+    /// A headline for one reply code only (e.g. 221), before the class-wide one.
+    code: Option<u16>,
     title: String,
     meaning: String,
 }
@@ -296,6 +305,9 @@ pub struct Entry {
     after: Option<Vec<Verb>>,
     /// `None` means the phase of the command answered.
     phase: Option<Phase>,
+    /// `phase = "by-context"`: the fallback rules (enhanced code, command, AUTH state) decide,
+    /// as for a reply no entry explains; the entry still gives the words.
+    phase_by_context: bool,
     pub title: String,
     pub meaning: String,
     pub remedy: String,
@@ -303,6 +315,8 @@ pub struct Entry {
     pub example: String,
     pub evidence: String,
     pub source: String,
+    /// The provider whose replies these are (`None`: any server).
+    pub provider: Option<String>,
 }
 
 impl Entry {
@@ -387,6 +401,42 @@ pub struct Catalog {
 
 const SES_REPLIES: &str = include_str!("../../assets/replies.toml");
 const OTHER_REPLIES: &str = include_str!("../../assets/replies-other.toml");
+
+/// `(file name, text)` of `assets/replies/<id>.toml`.
+macro_rules! provider_replies {
+    ($id:literal) => {
+        (
+            concat!("replies/", $id, ".toml"),
+            include_str!(concat!("../../assets/replies/", $id, ".toml")),
+        )
+    };
+}
+
+/// Every reply file, in the order they are tried when the provider is unknown: SES, the
+/// providers, then the replies of any server. A known provider's own file goes first.
+pub const REPLY_FILES: &[(&str, &str)] = &[
+    ("replies.toml", SES_REPLIES),
+    provider_replies!("microsoft365"),
+    provider_replies!("exchange"),
+    provider_replies!("gmail"),
+    // Server software before the hosted services that run it: Postmark answers in Postfix's
+    // words, and without a known provider the Postfix reading is the safer one.
+    provider_replies!("postfix"),
+    provider_replies!("exim"),
+    provider_replies!("sendmail"),
+    provider_replies!("qmail"),
+    provider_replies!("opensmtpd"),
+    provider_replies!("hmailserver"),
+    provider_replies!("sendgrid"),
+    provider_replies!("mailgun"),
+    provider_replies!("postmark"),
+    provider_replies!("sparkpost"),
+    provider_replies!("zoho"),
+    provider_replies!("yahoo"),
+    provider_replies!("icloud"),
+    ("replies-other.toml", OTHER_REPLIES),
+];
+
 const RFC_CODES: &str = include_str!("../../assets/rfc-codes.toml");
 
 fn verb_named(name: &str) -> Option<Verb> {
@@ -427,14 +477,7 @@ impl Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
-            Catalog::load(
-                &[
-                    ("replies.toml", SES_REPLIES),
-                    ("replies-other.toml", OTHER_REPLIES),
-                ],
-                RFC_CODES,
-                false,
-            )
+            Catalog::load(REPLY_FILES, RFC_CODES, false)
             .unwrap_or_else(|e| panic!("the built-in catalog is broken (a test catches this): {e}"))
         })
     }
@@ -460,7 +503,7 @@ impl Catalog {
                 source,
             })?;
             for e in raw.reply {
-                entries.push(Self::compile(file, e, eager)?);
+                entries.push(Self::compile(file, e, raw.provider.clone(), eager)?);
             }
         }
         let file = "rfc-codes.toml";
@@ -510,7 +553,7 @@ impl Catalog {
                     after: a.clone(),
                 })?;
                 success.insert(
-                    (verb, s.class),
+                    (verb, s.code.unwrap_or(s.class)),
                     Success {
                         title: s.title.clone(),
                         meaning: s.meaning.clone(),
@@ -526,7 +569,12 @@ impl Catalog {
         })
     }
 
-    fn compile(file: &str, e: RawEntry, eager: bool) -> Result<Entry, CatalogError> {
+    fn compile(
+        file: &str,
+        e: RawEntry,
+        provider: Option<String>,
+        eager: bool,
+    ) -> Result<Entry, CatalogError> {
         let pattern = OnceLock::new();
         if eager {
             let regex = build_pattern(&e.pattern).map_err(|source| CatalogError::Pattern {
@@ -552,7 +600,12 @@ impl Catalog {
                 .collect::<Result<Vec<_>, _>>()?;
             Some(verbs)
         };
-        let phase = parse_phase(file, &e.id, &e.phase)?;
+        let phase_by_context = e.phase == "by-context";
+        let phase = if phase_by_context {
+            None
+        } else {
+            parse_phase(file, &e.id, &e.phase)?
+        };
         Ok(Entry {
             id: e.id,
             code: e.code,
@@ -561,12 +614,14 @@ impl Catalog {
             pattern,
             after,
             phase,
+            phase_by_context,
             title: e.title,
             meaning: e.meaning,
             remedy: e.remedy,
             example: e.example,
             evidence: e.evidence,
             source: e.source,
+            provider,
         })
     }
 
@@ -580,10 +635,23 @@ impl Catalog {
         reply: &Reply,
         after: Option<Verb>,
     ) -> Option<(&Entry, Vec<(String, String)>)> {
+        self.find_for(reply, after, None)
+    }
+
+    /// Like `find`, trying the entries of `provider` (when known) before all others.
+    pub fn find_for(
+        &self,
+        reply: &Reply,
+        after: Option<Verb>,
+        provider: Option<&str>,
+    ) -> Option<(&Entry, Vec<(String, String)>)> {
         let line = match_line(reply);
         let upper = line.to_ascii_uppercase();
+        let own = |e: &&Entry| provider.is_some() && e.provider.as_deref() == provider;
         self.entries
             .iter()
+            .filter(own)
+            .chain(self.entries.iter().filter(|e| !own(e)))
             .filter(|e| e.applies_after(after) && e.could_match(&upper))
             .find_map(|e| {
                 let regex = e.regex()?;
@@ -616,10 +684,16 @@ impl Catalog {
         let found = if bare_ok {
             None
         } else {
-            self.find(reply, ctx.after)
+            self.find_for(reply, ctx.after, ctx.provider.as_deref())
         };
         if let Some((entry, captured)) = found {
-            phase = entry.phase.unwrap_or(verb_phase);
+            phase = if entry.phase_by_context {
+                super::phase_rules::Rules::builtin()
+                    .decide(reply, ctx)
+                    .map_or(verb_phase, |d| d.phase)
+            } else {
+                entry.phase.unwrap_or(verb_phase)
+            };
             diagnosis = Diagnosis {
                 id: Some(entry.id.clone()),
                 title: entry.title.clone(),
@@ -636,7 +710,7 @@ impl Catalog {
             phase = verb_phase;
             diagnosis = self.success(reply, answered);
         } else {
-            (phase, diagnosis) = self.fallback(reply, verb_phase);
+            (phase, diagnosis) = self.fallback(reply, verb_phase, ctx);
         }
         add_context_notes(&mut diagnosis, phase, verdict, reply, ctx);
         Classification {
@@ -662,7 +736,11 @@ impl Catalog {
     /// (x.1: addressing), so it is a detail under the headline, never the headline itself.
     fn success(&self, reply: &Reply, answered: Option<Verb>) -> Diagnosis {
         let class = reply.code / 100;
-        let headline = answered.and_then(|v| self.success.get(&(v, class)));
+        let headline = answered.and_then(|v| {
+            self.success
+                .get(&(v, reply.code))
+                .or_else(|| self.success.get(&(v, class)))
+        });
         let code_meaning = self.codes.get(&reply.code);
         let (title, meaning) = match headline {
             Some(h) => (h.title.clone(), h.meaning.clone()),
@@ -709,14 +787,19 @@ impl Catalog {
     }
 
     /// A failing reply no catalog entry explains: the RFC meanings of its codes.
-    fn fallback(&self, reply: &Reply, verb_phase: Phase) -> (Phase, Diagnosis) {
+    fn fallback(&self, reply: &Reply, verb_phase: Phase, ctx: &Context) -> (Phase, Diagnosis) {
         let code_meaning = self.codes.get(&reply.code);
         let (exact, subject) = self.enhanced_meaning(reply);
-        let phase = exact
-            .and_then(|m| m.phase)
-            .or_else(|| code_meaning.and_then(|m| m.phase))
-            .or_else(|| subject.and_then(|m| m.phase))
-            .unwrap_or(verb_phase);
+        // The enhanced code with the command and the session decide first (rfc-codes.toml's
+        // [[rule]] tables); then the code tables; then the command's own phase.
+        let rule = super::phase_rules::Rules::builtin().decide(reply, ctx);
+        let phase = rule.as_ref().map(|r| r.phase).unwrap_or_else(|| {
+            exact
+                .and_then(|m| m.phase)
+                .or_else(|| code_meaning.and_then(|m| m.phase))
+                .or_else(|| subject.and_then(|m| m.phase))
+                .unwrap_or(verb_phase)
+        });
         let mut meaning = code_meaning.map_or_else(
             || format!("Reply code {} is not defined by RFC 5321.", reply.code),
             |m| format!("{}: {}", reply.code, m.meaning),
@@ -724,7 +807,22 @@ impl Catalog {
         if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
             meaning.push_str(&format!(" {e}: {}", m.meaning));
         }
-        let (title, remedy) = if reply.code / 100 == 4 {
+        if let Some(r) = &rule {
+            meaning = format!("{} ({meaning})", r.meaning);
+        }
+        let (title, remedy) = if let Some(r) = &rule {
+            let title = if reply.code / 100 == 4 {
+                format!("{} (temporary)", r.title)
+            } else {
+                r.title.clone()
+            };
+            let remedy = if reply.code / 100 == 4 {
+                "A temporary refusal: the same command may work later. Retry with backoff; if it lasts, act on what the server's text names."
+            } else {
+                "A permanent refusal: repeating the same command will fail the same way. Fix what the server's text names first."
+            };
+            (title, remedy)
+        } else if reply.code / 100 == 4 {
             (
                 format!("Temporary {} failure", phase.name()),
                 "A temporary failure: the same command may work later. Retry with backoff; if it persists, read the server's text.",
@@ -1217,7 +1315,11 @@ mod tests {
             let reply = Reply::from_lines(code.parse().unwrap(), &[rest.trim_start()]);
             assert_eq!(reply.code, entry.code, "{}: code", entry.id);
             let after = entry.first_after().or(Some(Verb::Other));
-            let found = catalog.find(&reply, after).map(|(e, _)| e.id.as_str());
+            // A provider's entry must win at least when that provider is known (its file goes
+            // first); without it, an earlier file may explain the same words.
+            let found = catalog
+                .find_for(&reply, after, entry.provider.as_deref())
+                .map(|(e, _)| e.id.as_str());
             assert_eq!(
                 found,
                 Some(entry.id.as_str()),
@@ -1356,10 +1458,11 @@ mod tests {
                 Verb::Mail,
                 Phase::Tls,
             ),
+            // Without a login, relay denied means "log in first" (authentication).
             (
                 "554 5.7.1 <x@y>: Relay access denied",
                 Verb::Rcpt,
-                Phase::Authorization,
+                Phase::Authentication,
             ),
             (
                 "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table",
