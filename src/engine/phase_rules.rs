@@ -339,7 +339,12 @@ mod tests {
 
     #[test]
     fn x78_is_authentication_wherever_it_comes() {
-        for after in [Some(Verb::Auth), Some(Verb::AuthResponse), Some(Verb::Mail), None] {
+        for after in [
+            Some(Verb::Auth),
+            Some(Verb::AuthResponse),
+            Some(Verb::Mail),
+            None,
+        ] {
             assert_eq!(
                 phase("535 5.7.8 nope", after, NeverTried),
                 Some(Phase::Authentication),
@@ -387,15 +392,27 @@ mod tests {
     #[test]
     fn throttling_codes_and_texts() {
         assert_eq!(
-            phase("452 4.4.5 Insufficient system storage", Some(Verb::Rcpt), Accepted),
+            phase(
+                "452 4.4.5 Insufficient system storage",
+                Some(Verb::Rcpt),
+                Accepted
+            ),
             Some(Phase::Throttling)
         );
         assert_eq!(
-            phase("550 5.4.5 Daily sending quota exceeded", Some(Verb::Mail), Accepted),
+            phase(
+                "550 5.4.5 Daily sending quota exceeded",
+                Some(Verb::Mail),
+                Accepted
+            ),
             Some(Phase::Throttling)
         );
         assert_eq!(
-            phase("451 Sending rate limit reached, slow down", Some(Verb::Rcpt), Accepted),
+            phase(
+                "451 Sending rate limit reached, slow down",
+                Some(Verb::Rcpt),
+                Accepted
+            ),
             Some(Phase::Throttling)
         );
         assert_eq!(
@@ -423,7 +440,11 @@ mod tests {
             Some(Phase::Authentication)
         );
         assert_eq!(
-            phase("538 5.7.11 Encryption required", Some(Verb::Auth), NeverTried),
+            phase(
+                "538 5.7.11 Encryption required",
+                Some(Verb::Auth),
+                NeverTried
+            ),
             Some(Phase::Tls)
         );
         assert_eq!(
@@ -431,15 +452,27 @@ mod tests {
             Some(Phase::Tls)
         );
         assert_eq!(
-            phase("432 4.7.12 A password transition is needed", Some(Verb::Auth), NeverTried),
+            phase(
+                "432 4.7.12 A password transition is needed",
+                Some(Verb::Auth),
+                NeverTried
+            ),
             Some(Phase::Authentication)
         );
         assert_eq!(
-            phase("535 5.7.13 User account disabled", Some(Verb::Auth), NeverTried),
+            phase(
+                "535 5.7.13 User account disabled",
+                Some(Verb::Auth),
+                NeverTried
+            ),
             Some(Phase::Authentication)
         );
         assert_eq!(
-            phase("550 5.7.26 Unauthenticated email is not accepted", Some(Verb::DataEnd), Accepted),
+            phase(
+                "550 5.7.26 Unauthenticated email is not accepted",
+                Some(Verb::DataEnd),
+                Accepted
+            ),
             Some(Phase::Content)
         );
         assert_eq!(
@@ -454,7 +487,10 @@ mod tests {
 
     #[test]
     fn nothing_fits_a_plain_reply_or_a_success() {
-        assert_eq!(phase("550 no such user here", Some(Verb::Rcpt), Accepted), None);
+        assert_eq!(
+            phase("550 no such user here", Some(Verb::Rcpt), Accepted),
+            None
+        );
         assert_eq!(phase("250 2.7.0 fine", Some(Verb::Auth), Accepted), None);
         // x.7.1 without the command: the code alone does not decide.
         assert_eq!(phase("550 5.7.1 refused", None, NeverTried), None);
@@ -478,7 +514,10 @@ meaning = "M"
             ("authentication", "nowhere"),
             ("enhanced = [\"x.7.8\"]", "enhanced = []"),
             ("title = \"T\"", "title = \"\""),
-            ("enhanced = [\"x.7.8\"]", "enhanced = [\"x.7.8\"]\nclass = [2]"),
+            (
+                "enhanced = [\"x.7.8\"]",
+                "enhanced = [\"x.7.8\"]\nclass = [2]",
+            ),
         ] {
             let bad = ok.replace(from, to);
             assert!(
@@ -492,6 +531,9 @@ meaning = "M"
             Err(RuleError::Pattern { .. })
         ));
         let unknown = ok.replace("meaning = \"M\"", "meaning = \"M\"\nfoo = 1");
-        assert!(matches!(Rules::from_toml(&unknown), Err(RuleError::Toml(_))));
+        assert!(matches!(
+            Rules::from_toml(&unknown),
+            Err(RuleError::Toml(_))
+        ));
     }
 }

@@ -407,7 +407,11 @@ mod tests {
             assert_eq!(greeting(g).as_deref(), Some(id), "{g}");
         }
         // Greetings that name no program: stock qmail and hMailServer, aiosmtpd.
-        for g in ["WIN-EASY ESMTP", "mail.example.com ESMTP", "host Python SMTP 1.4.6"] {
+        for g in [
+            "WIN-EASY ESMTP",
+            "mail.example.com ESMTP",
+            "host Python SMTP 1.4.6",
+        ] {
             assert_eq!(greeting(g), None, "{g}");
         }
     }
@@ -424,7 +428,11 @@ mod tests {
             })
         );
         // A relay's banner does not overrule the host name.
-        let d2 = p.observe(d.as_ref(), Signal::Greeting, "relay.example.com ESMTP Postfix");
+        let d2 = p.observe(
+            d.as_ref(),
+            Signal::Greeting,
+            "relay.example.com ESMTP Postfix",
+        );
         assert_eq!(d2, d);
         // Nor does Exchange's generic wording: Microsoft 365 is the more precise name.
         let d3 = p.observe(

@@ -284,8 +284,9 @@ impl Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
-            Catalog::load(REPLY_FILES, RFC_CODES, false)
-            .unwrap_or_else(|e| panic!("the built-in catalog is broken (a test catches this): {e}"))
+            Catalog::load(REPLY_FILES, RFC_CODES, false).unwrap_or_else(|e| {
+                panic!("the built-in catalog is broken (a test catches this): {e}")
+            })
         })
     }
 

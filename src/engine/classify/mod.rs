@@ -96,7 +96,12 @@ impl Catalog {
                 source: Some(entry.source.clone()),
             };
         } else if positive {
-            phase = verb_phase;
+            // 221 closes the connection whatever command it answers.
+            phase = if reply.code == 221 {
+                Phase::Connection
+            } else {
+                verb_phase
+            };
             diagnosis = self.success(reply, answered);
         } else {
             (phase, diagnosis) = self.fallback(reply, verb_phase, ctx);

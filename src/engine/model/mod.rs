@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::auth::Redacted;
 use super::classify::{Context, Phase};
 use super::command::Verb;
-use super::transcript::{Entry, EntryKind, ErrorKind, ReplyEntry};
 use super::provider::{Detected, Providers, Signal};
+use super::transcript::{Entry, EntryKind, ErrorKind, ReplyEntry};
 use super::transport::{TlsInfo, TlsMode};
 
 mod capabilities;
@@ -824,9 +824,10 @@ impl SessionModel {
             earlier_auth_refusal: self.last_auth_refusal,
             tls: self.tls().is_some(),
             // A server known to be something else is not SES, whatever its texts quote.
-            ses: self.conn.as_ref().is_some_and(|c| {
-                c.ses && c.provider.as_ref().is_none_or(|p| p.id == "ses")
-            }),
+            ses: self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.ses && c.provider.as_ref().is_none_or(|p| p.id == "ses")),
             provider: self.provider().map(|p| p.id.clone()),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self
