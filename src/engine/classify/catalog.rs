@@ -53,6 +53,10 @@ struct RawEntry {
     example: String,
     evidence: String,
     source: String,
+    /// The words are common to many servers: use this entry only when its file's provider is
+    /// the known provider.
+    #[serde(default)]
+    known_provider_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +128,8 @@ pub struct Entry {
     pub source: String,
     /// The provider whose replies these are (`None`: any server).
     pub provider: Option<String>,
+    /// Used only when `provider` is the known provider (the words are common to many servers).
+    pub known_provider_only: bool,
 }
 
 impl Entry {
@@ -430,6 +436,7 @@ impl Catalog {
             evidence: e.evidence,
             source: e.source,
             provider,
+            known_provider_only: e.known_provider_only,
         })
     }
 
@@ -460,6 +467,7 @@ impl Catalog {
             .iter()
             .filter(own)
             .chain(self.entries.iter().filter(|e| !own(e)))
+            .filter(|e| !e.known_provider_only || own(e))
             .filter(|e| e.applies_after(after) && e.could_match(&upper))
             .find_map(|e| {
                 let regex = e.regex()?;
