@@ -349,7 +349,7 @@ fn none_remedies_become_notes() {
         c.diagnosis
             .notes
             .iter()
-            .any(|n| n.starts_with("On 465/2465")),
+            .any(|n| n.starts_with("On ports 465 and 2465")),
         "{:?}",
         c.diagnosis.notes
     );
