@@ -55,8 +55,8 @@ where
         handle(app, msg, &mut driver, &saved_tx);
     }
     draw(terminal, app)?;
-    // Debug builds only: lets the terminal-safety test check the restore path on a panic.
-    #[cfg(debug_assertions)]
+    // Test builds only: lets the terminal-safety test check the restore path on a panic.
+    #[cfg(feature = "test-support")]
     if std::env::var_os("SMTPSCOPE_TEST_PANIC").is_some() {
         panic!("SMTPSCOPE_TEST_PANIC: a test-only panic after the first frame");
     }

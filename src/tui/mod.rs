@@ -15,6 +15,7 @@ pub mod keymap;
 pub mod layout;
 pub mod picker;
 pub mod replay;
+#[cfg(any(test, feature = "test-support"))]
 pub mod sample;
 pub mod save;
 pub mod store;
