@@ -825,18 +825,16 @@ fn a_known_providers_entries_come_first() {
 
 #[test]
 fn relay_denied_is_authentication_without_a_login_and_authorization_with_one() {
-    for text in [
-        "5.7.1 <x@example.org>: Relay access denied",
-        "relay not permitted",
-        "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+    for (code, text) in [
+        (554, "5.7.1 <x@example.org>: Relay access denied"),
+        (550, "relay not permitted"),
+        (
+            553,
+            "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+        ),
+        (550, "5.7.1 Unable to relay for paris.team@example.com"),
+        (550, "5.7.1 Relaying denied"),
     ] {
-        let code = if text.starts_with("sorry") {
-            553
-        } else if text.starts_with("relay") {
-            550
-        } else {
-            554
-        };
         let reply = Reply::from_lines(code, &[text]);
         let with = |auth| Context {
             after: Some(Verb::Rcpt),
