@@ -158,6 +158,10 @@ fn bounded(text: &str) -> &str {
 
 impl Rules {
     /// The rules built into the binary.
+    ///
+    /// # Panics
+    /// If the built-in rules are broken, which a unit test rules out.
+    #[must_use]
     pub fn builtin() -> &'static Rules {
         static R: OnceLock<Rules> = OnceLock::new();
         R.get_or_init(|| {
@@ -168,6 +172,9 @@ impl Rules {
     }
 
     /// Loads the `[[rule]]` tables of an rfc-codes file (its other tables are ignored here).
+    ///
+    /// # Errors
+    /// A [`RuleError`] names the rule and what is wrong with it.
     pub fn from_toml(text: &str) -> Result<Rules, RuleError> {
         let raw: RawFile = toml::from_str(text)?;
         if raw.rule.len() > MAX_RULES {
@@ -254,11 +261,13 @@ impl Rules {
         Ok(Rules { rules })
     }
 
+    #[must_use]
     pub fn all(&self) -> &[Rule] {
         &self.rules
     }
 
     /// The first rule that fits a failing reply in its context.
+    #[must_use]
     pub fn decide(&self, reply: &Reply, ctx: &Context) -> Option<Decision> {
         let class = reply.code / 100;
         if !matches!(class, 4 | 5) {

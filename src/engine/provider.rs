@@ -58,6 +58,7 @@ pub enum Signal {
 }
 
 impl Signal {
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Signal::Host => "host name",
@@ -164,6 +165,10 @@ fn bounded(text: &str) -> &str {
 
 impl Providers {
     /// The providers built into the binary.
+    ///
+    /// # Panics
+    /// If the built-in list is broken, which a unit test rules out.
+    #[must_use]
     pub fn builtin() -> &'static Providers {
         static P: OnceLock<Providers> = OnceLock::new();
         P.get_or_init(|| {
@@ -174,6 +179,9 @@ impl Providers {
     }
 
     /// Loads and checks a provider list.
+    ///
+    /// # Errors
+    /// A [`ProviderError`] names the provider and what is wrong with it.
     pub fn from_toml(text: &str) -> Result<Providers, ProviderError> {
         let raw: RawProviders = toml::from_str(text)?;
         if raw.provider.len() > MAX_PROVIDERS {
@@ -228,20 +236,24 @@ impl Providers {
         Ok(Providers { list })
     }
 
+    #[must_use]
     pub fn all(&self) -> &[Provider] {
         &self.list
     }
 
+    #[must_use]
     pub fn get(&self, id: &str) -> Option<&Provider> {
         self.list.iter().find(|p| p.id == id)
     }
 
     /// The display name of an id ("generic" and unknown ids read as a generic server).
+    #[must_use]
     pub fn name_of(&self, id: &str) -> &str {
         self.get(id).map_or("an SMTP server", |p| p.name.as_str())
     }
 
     /// The first provider one signal's text matches.
+    #[must_use]
     pub fn matching(&self, signal: Signal, text: &str) -> Option<&Provider> {
         let text = bounded(text);
         if text.is_empty() {
@@ -261,6 +273,7 @@ impl Providers {
     }
 
     /// The detection after one more signal: `current` updated by what `text` says.
+    #[must_use]
     pub fn observe(
         &self,
         current: Option<&Detected>,
@@ -295,6 +308,7 @@ impl Providers {
 }
 
 /// The provider id to report: the detected one, or "generic".
+#[must_use]
 pub fn id_or_generic(d: Option<&Detected>) -> &str {
     d.map_or(GENERIC, |d| d.id.as_str())
 }
