@@ -27,6 +27,11 @@ pub struct ExplainArgs {
     /// Say that AUTH had succeeded earlier in the session
     #[arg(long)]
     pub authenticated: bool,
+    /// The server's provider or software (ses, microsoft365, exchange, gmail, sendgrid, mailgun,
+    /// postmark, sparkpost, zoho, yahoo, icloud, postfix, exim, sendmail, qmail, opensmtpd,
+    /// hmailserver): its replies are tried first
+    #[arg(long, value_name = "ID")]
+    pub provider: Option<String>,
     /// Print JSON
     #[arg(long)]
     pub json: bool,
@@ -38,6 +43,8 @@ struct Explained<'a> {
     enhanced: Option<String>,
     text: String,
     after: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
     #[serde(flatten)]
     class: &'a Classification,
 }
@@ -88,6 +95,21 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
         Some((_, v)) => v,
         None => None,
     };
+    let providers = crate::engine::provider::Providers::builtin();
+    let provider = match args.provider.as_deref() {
+        Some(p) if p.len() <= 40 && providers.get(&p.to_ascii_lowercase()).is_some() => {
+            Some(p.to_ascii_lowercase())
+        }
+        // Not echoed: the argument may be long or hold control characters.
+        Some(_) => {
+            let known: Vec<&str> = providers.all().iter().map(|p| p.id.as_str()).collect();
+            return Err(CommandError::usage(format!(
+                "unknown provider for --provider; known: {}",
+                known.join(", ")
+            )));
+        }
+        None => None,
+    };
     let reply = parse_pasted(&args.reply).map_err(CommandError::usage)?;
     // Without --after the text alone decides (any catalog entry may match).
     let ctx = Context {
@@ -97,7 +119,10 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
         } else {
             AuthContext::NeverTried
         },
-        ses: crate::engine::ses::mentions_ses(&reply.text()),
+        // A server known to be something else is not SES, whatever its text quotes.
+        ses: crate::engine::ses::mentions_ses(&reply.text())
+            && provider.as_deref().is_none_or(|p| p == "ses"),
+        provider: provider.clone(),
         ..Context::default()
     };
     let class = Catalog::builtin().classify(&reply, &ctx);
@@ -107,6 +132,7 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
             enhanced: reply.enhanced.map(|e| e.to_string()),
             text: reply.text(),
             after: after.map(Verb::name),
+            provider: provider.as_deref(),
             class: &class,
         };
         crate::outln!(

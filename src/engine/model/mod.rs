@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Redacted;
 use super::classify::{Context, Phase};
 use super::command::Verb;
+use super::provider::{Detected, Providers, Signal};
 use super::transcript::{Entry, EntryKind, ErrorKind, ReplyEntry};
 use super::transport::{TlsInfo, TlsMode};
 
@@ -212,6 +213,9 @@ pub struct Connection {
     pub notice: Option<(u16, Phase)>,
     /// Amazon SES (or a server that presents itself as SES): SES-only remarks apply.
     pub ses: bool,
+    /// The provider or server software its host name, greeting and EHLO reply name.
+    #[serde(default)]
+    pub provider: Option<Detected>,
 }
 
 impl Connection {
@@ -236,6 +240,7 @@ impl Connection {
             pending: None,
             notice: None,
             ses: super::ses::mentions_ses(host),
+            provider: Providers::builtin().observe(None, Signal::Host, host),
         }
     }
 
@@ -571,8 +576,12 @@ impl SessionModel {
             Verb::Connect => {
                 c.greeted = Some(ok);
                 c.ses |= super::ses::mentions_ses(&r.text);
+                c.provider =
+                    Providers::builtin().observe(c.provider.as_ref(), Signal::Greeting, &r.text);
             }
             Verb::Ehlo if ok => {
+                c.provider =
+                    Providers::builtin().observe(c.provider.as_ref(), Signal::Ehlo, &r.text);
                 c.capabilities = Some(Capabilities::from_ehlo(&r.reply()));
                 c.ehlo_refused = false;
             }
@@ -804,6 +813,11 @@ impl SessionModel {
             .find(|f| f.step == Some(Step::Auth))
     }
 
+    /// The provider or server software detected on the current (or last) connection.
+    pub fn provider(&self) -> Option<&Detected> {
+        self.conn.as_ref().and_then(|c| c.provider.as_ref())
+    }
+
     /// Classification context for the next reply: what the server knows right now.
     pub(crate) fn context(&self) -> Context {
         Context {
@@ -811,7 +825,12 @@ impl SessionModel {
             auth: self.auth_context(),
             earlier_auth_refusal: self.last_auth_refusal,
             tls: self.tls().is_some(),
-            ses: self.conn.as_ref().is_some_and(|c| c.ses),
+            // A server known to be something else is not SES, whatever its texts quote.
+            ses: self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.ses && c.provider.as_ref().is_none_or(|p| p.id == "ses")),
+            provider: self.provider().map(|p| p.id.clone()),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self
                 .transaction()

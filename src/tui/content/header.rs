@@ -10,6 +10,7 @@ use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
 use crate::engine::iam::Authorization;
 use crate::engine::model::{AuthRejection, IamCheck, Link};
+use crate::engine::provider::Providers;
 use crate::engine::transcript::EntryKind;
 use crate::engine::transport::{TlsMode, Verification};
 use crate::tui::app::App;
@@ -197,6 +198,13 @@ pub(crate) fn title_line(app: &App) -> Line<'static> {
         escape_str(&app.host_port()),
         app.tls_mode_name()
     )));
+    // Who the server is, once its host name, greeting or EHLO reply says so.
+    if let Some(p) = app.session.provider() {
+        first.push(Span::styled(
+            format!("· {} ", Providers::builtin().name_of(&p.id)),
+            t.meta(),
+        ));
+    }
     Line::from(first)
 }
 
