@@ -179,7 +179,9 @@ pub struct Context {
     /// An earlier AUTH in this session was refused with this code (kept for the note on a
     /// later success).
     pub earlier_auth_refusal: Option<u16>,
-    pub tls: bool,
+    /// Whether the connection was encrypted: `None` when that is not known (a reply pasted
+    /// into `explain` says nothing about its connection).
+    pub tls: Option<bool>,
     /// The server is Amazon SES (or the simulator): SES-only remarks apply.
     pub ses: bool,
     /// The current transaction's sender (MAIL FROM), once the server accepted it.
@@ -1048,9 +1050,15 @@ fn add_context_notes(
             } else if !at_auth && reply.code == 530 {
                 d.notes.push(unauthenticated_note(ctx.auth).into());
             }
-            if !ctx.tls && at_auth {
-                d.notes
-                    .push("This AUTH went over a connection without TLS.".into());
+            match ctx.tls {
+                Some(false) if at_auth => d
+                    .notes
+                    .push("This AUTH went over a connection without TLS.".into()),
+                None if at_auth => d.notes.push(
+                    "TLS: unknown. The reply alone does not say whether this AUTH went over an encrypted connection."
+                        .into(),
+                ),
+                _ => {}
             }
         }
         Phase::Throttling
@@ -1061,7 +1069,7 @@ fn add_context_notes(
         _ => {}
     }
     if ctx.after == Some(Verb::Ehlo) && reply.code == 250 {
-        d.notes.push(ehlo_offers(reply, ctx.tls));
+        d.notes.push(ehlo_offers(reply, ctx.tls == Some(true)));
     }
     if reply.has_bare_lf() {
         d.notes.push(
@@ -1159,7 +1167,7 @@ mod tests {
         }
         let bare = Reply::from_lines(250, &["tiny.example.test"]);
         let ctx = Context {
-            tls: true,
+            tls: Some(true),
             ..Context::after(Verb::Ehlo)
         };
         let c = Catalog::builtin().classify(&bare, &ctx);

@@ -13,6 +13,7 @@ pub mod json;
 pub mod limited;
 pub mod message;
 pub mod model;
+pub mod pasted;
 pub mod private;
 pub mod reply;
 pub mod runner;

@@ -808,7 +808,7 @@ impl SessionModel {
             after: None,
             auth: self.auth_context(),
             earlier_auth_refusal: self.last_auth_refusal,
-            tls: self.tls().is_some(),
+            tls: Some(self.tls().is_some()),
             ses: self.conn.as_ref().is_some_and(|c| c.ses),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self
