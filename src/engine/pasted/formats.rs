@@ -847,9 +847,12 @@ fn dotnet(lines: &[Line], i: usize, _: &mut Scan, out: &mut Extraction) -> Optio
         .trim()
         .to_string();
     let known = DOTNET_MESSAGES.iter().find(|(m, _, _)| head.contains(m));
-    // The stack trace names the command class that saw the reply.
-    let frame = (i + used..lines.len().min(i + used + 20))
-        .find_map(|j| DN_COMMAND.captures(lines[j].text).map(|c| c[1].to_string()));
+    // The stack trace that follows names the command class that saw the reply (up to the
+    // next exception).
+    let frame = lines[i + used..lines.len().min(i + used + 20)]
+        .iter()
+        .take_while(|l| !l.text.contains("Exception:"))
+        .find_map(|l| DN_COMMAND.captures(l.text).map(|c| c[1].to_string()));
     let hit = match frame.as_deref() {
         Some(class) => {
             let verb = match class {
