@@ -119,6 +119,22 @@ fn an_explicit_after_wins_over_the_log() {
     assert_eq!(v["after"], "RCPT");
     assert_eq!(v["after_from"], "option");
     assert_eq!(v["inferred_after"], "DATA-END");
+    // The verdict is made for the command given: the SASL line's 535 is an AUTH failure
+    // (whose TLS is unknown) by the log's words, and not one when --after says RCPT.
+    let auth = &json_lines(&explain_stdin(&["--json"], POSTFIX_LOG.as_bytes()))[1];
+    let rcpt = &json_lines(&out)[1];
+    assert!(
+        auth["diagnosis"]["notes"]
+            .to_string()
+            .contains("TLS: unknown"),
+        "{auth}"
+    );
+    assert!(
+        !rcpt["diagnosis"]["notes"]
+            .to_string()
+            .contains("TLS: unknown"),
+        "{rcpt}"
+    );
     let out = explain_stdin(&["--after", "rcpt"], POSTFIX_LOG.as_bytes());
     assert!(
         text(&out).contains("after:    RCPT (from --after; the log says DATA-END"),

@@ -192,7 +192,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
         };
         let class = Catalog::builtin().classify(&found.reply, &ctx);
         if args.json {
-            print_json(found, explicit, &class);
+            print_json(found, after, explicit, &class);
         } else {
             if n > 0 {
                 crate::outln!();
@@ -237,7 +237,8 @@ fn after_source(found: &Found, explicit: Option<Verb>) -> &'static str {
     }
 }
 
-fn print_json(found: &Found, explicit: Option<Verb>, class: &Classification) {
+/// `after` is the command the verdict was made for.
+fn print_json(found: &Found, after: Option<Verb>, explicit: Option<Verb>, class: &Classification) {
     let reply = &found.reply;
     let e = Explained {
         format: found.format.name(),
@@ -245,7 +246,7 @@ fn print_json(found: &Found, explicit: Option<Verb>, class: &Classification) {
         code: reply.code,
         enhanced: reply.enhanced.map(|e| e.to_string()),
         text: reply.text(),
-        after: explicit.or(found.after).map(Verb::name),
+        after: after.map(Verb::name),
         after_from: after_source(found, explicit),
         inferred_after: found.after.map(Verb::name),
         evidence: found.evidence.as_deref(),
