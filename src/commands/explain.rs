@@ -6,10 +6,12 @@
 //! explained, with the command it answered when the log says.
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::Args;
 use serde::Serialize;
 
+use super::error::{CommandError, CommandResult};
 use crate::engine::classify::{Catalog, Classification, Context};
 use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
@@ -112,24 +114,24 @@ Logs it reads: Postfix, Exim, Sendmail (and delivery reports), Nodemailer, PHPMa
 
 /// The pasted text: the argument, or standard input when the argument is `-` or absent and
 /// standard input is not a terminal.
-fn input(args: &ExplainArgs) -> Result<String, String> {
+fn input(args: &ExplainArgs) -> Result<String, CommandError> {
     match args.reply.as_deref() {
         Some(text) if text != "-" => {
             if text.len() as u64 > limit::PASTED {
-                return Err(format!(
+                return Err(CommandError::usage(format!(
                     "the text is larger than the limit of {}",
                     limited::Size(limit::PASTED)
-                ));
+                )));
             }
             Ok(text.to_string())
         }
         arg => {
             let stdin = std::io::stdin();
             if arg.is_none() && stdin.is_terminal() {
-                return Err(format!(
+                return Err(CommandError::usage(format!(
                     "give a reply or a log, as an argument or on standard input.\n{}",
                     NOTHING_FOUND.split_once('\n').map_or("", |(_, rest)| rest)
-                ));
+                )));
             }
             let bytes = limited::read_capped_within(
                 stdin,
@@ -138,37 +140,28 @@ fn input(args: &ExplainArgs) -> Result<String, String> {
                 limit::PASTED,
                 limit::PASTED_WAIT,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(CommandError::usage)?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         }
     }
 }
 
-/// Runs `smtpscope explain` and returns the exit code: 0 when at least one reply was
-/// explained, 2 for bad input (nothing recognisable, an unknown --after, an unreadable input).
-pub fn run(args: &ExplainArgs) -> i32 {
+/// Runs `smtpscope explain`: success when at least one reply was explained, a usage error
+/// (exit 2) for bad input (nothing recognisable, an unknown --after, an unreadable input).
+pub fn run(args: &ExplainArgs) -> CommandResult {
     let explicit = match args.after.as_deref().map(|a| (a, parse_after(a))) {
         Some((a, None)) => {
-            super::report(
-                "smtpscope explain",
-                &format!("unknown command {a:?} for --after"),
-            );
-            return 2;
+            return Err(CommandError::usage(format!(
+                "unknown command {a:?} for --after"
+            )));
         }
         Some((_, v)) => v,
         None => None,
     };
-    let text = match input(args) {
-        Ok(t) => t,
-        Err(e) => {
-            super::report("smtpscope explain", &e);
-            return 2;
-        }
-    };
+    let text = input(args)?;
     let extraction = pasted::extract(&text);
     if extraction.found.is_empty() {
-        super::report("smtpscope explain", &nothing_found(&extraction));
-        return 2;
+        return Err(CommandError::usage(nothing_found(&extraction)));
     }
     let total = extraction.found.len();
     for (n, found) in extraction.found.iter().enumerate() {
@@ -212,7 +205,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
             crate::outln!("note:     {note}.");
         }
     }
-    0
+    Ok(ExitCode::SUCCESS)
 }
 
 fn nothing_found(extraction: &Extraction) -> String {
