@@ -167,6 +167,13 @@ fn exim_errors() {
         v["server"],
         "eig-east.smtp.a.cloudfilter.net [18.215.58.191]"
     );
+    // https://github.com/imthenachoman/How-To-Secure-A-Linux-Server/issues/42: 530 to MAIL
+    // FROM is the authentication phase (the client never authenticated).
+    let gmail = r#"2019-10-19 15:30:30 1iLooQ-0002aM-3F ** <MY-GMAIL-ADDRESS> R=smarthost T=remote_smtp_smarthost H=smtp.gmail.com [64.233.184.108] X=TLS1.2:ECDHE_RSA_CHACHA20_POLY1305:256 CV=yes DN="C=US,ST=California,L=Mountain View,O=Google LLC,CN=smtp.gmail.com": SMTP error from remote mail server after pipelined MAIL FROM:<gcoter@localhost> SIZE=1410: 530-5.5.1 Authentication Required. Learn more at\n530 5.5.1  https://support.google.com/mail/?p=WantAuthError z13sm8095930wrq.51 - gsmtp"#;
+    assert_eq!(
+        summary(&explain(&[gmail, "--json"])),
+        [row("exim", 1, 530, "MAIL", "authentication")]
+    );
     let t = text(&explain(&[EXIM_LOG]));
     assert!(
         t.contains("after:    RCPT (the log says \"after RCPT TO:<XXXXX@redhat.com>\")"),

@@ -184,6 +184,34 @@ Status: 5.0.0
 Remote-MTA: dns; smtp.mailchannels.net
 Diagnostic-Code: smtp; 550 5.7.1 [BFD] Sender prohibited by SPF";
 
+// https://github.com/imthenachoman/How-To-Secure-A-Linux-Server/issues/42 (Exim writes the
+// reply's line break as a literal \n)
+const EXIM_MAIL_FROM: &str = r#"2019-10-19 15:30:30 1iLooQ-0002aM-3F ** <MY-GMAIL-ADDRESS> R=smarthost T=remote_smtp_smarthost H=smtp.gmail.com [64.233.184.108] X=TLS1.2:ECDHE_RSA_CHACHA20_POLY1305:256 CV=yes DN="C=US,ST=California,L=Mountain View,O=Google LLC,CN=smtp.gmail.com": SMTP error from remote mail server after pipelined MAIL FROM:<gcoter@localhost> SIZE=1410: 530-5.5.1 Authentication Required. Learn more at\n530 5.5.1  https://support.google.com/mail/?p=WantAuthError z13sm8095930wrq.51 - gsmtp"#;
+// https://github.com/simonrob/email-oauth2-proxy/issues/241
+const EXIM_DATA_BLOCK: &str = r"2024-04-05 13:40:58 1rsnYa-000IcI-ON ** user@email.com R=smarthost T=remote_smtp_smarthost H=10.10.10.108 [10.10.10.108]: SMTP error from remote mail server after pipelined sending data block: 530-5.7.0 Authentication Required. For more information, go to\n530 5.7.0  https://support.google.com/mail/?p=WantAuthError 31-20020a056122071f00b004d8b1d56416sm262545vki.49 - gsmtp";
+
+#[test]
+fn exim_pipelined_mail_from_with_a_literal_line_break() {
+    let f = one(EXIM_MAIL_FROM);
+    assert_eq!((f.reply.code, f.after), (530, Some(Verb::Mail)));
+    assert_eq!(
+        f.evidence.as_deref(),
+        Some("after pipelined MAIL FROM:<gcoter@localhost> SIZE=1410")
+    );
+    assert_eq!(f.server.as_deref(), Some("smtp.gmail.com [64.233.184.108]"));
+    assert_eq!(
+        lines_of(&f),
+        [
+            "530-5.5.1 Authentication Required. Learn more at",
+            "530 5.5.1  https://support.google.com/mail/?p=WantAuthError z13sm8095930wrq.51 - gsmtp",
+        ]
+    );
+    // "sending data block" names no single command: the reply is kept, the command is not.
+    let f = one(EXIM_DATA_BLOCK);
+    assert_eq!((f.reply.code, f.after), (530, None));
+    assert_eq!(f.reply.lines.len(), 2);
+}
+
 #[test]
 fn exim_after_rcpt_to_in_a_log_line() {
     let f = one(EXIM_RCPT);
