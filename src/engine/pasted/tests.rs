@@ -712,3 +712,71 @@ fn a_long_reply_stops_at_the_line_cap() {
         x.found.len()
     );
 }
+
+#[test]
+fn mixed_fragments_never_panic() {
+    // Pieces of every format glued in pseudo-random orders, with multi-byte characters next to
+    // the places the matchers slice.
+    let pieces = [
+        "535-",
+        "535 ",
+        "5.7.8",
+        "?535 ",
+        "送",
+        "é",
+        "\u{202e}",
+        "\\n",
+        "\\r\\n",
+        "\n",
+        " ",
+        "(host h[1.2.3.4] said: ",
+        "(in reply to ",
+        " command))",
+        "SMTP error from remote mail server after ",
+        "RCPT TO:<a@b>",
+        ": ",
+        "host x [1.2.3.4]:",
+        "Diagnostic-Code: smtp; ",
+        "stat=Deferred: ",
+        "Invalid login: ",
+        "SMTP ERROR: DATA END command failed: ",
+        "SERVER -> CLIENT: ",
+        "CLIENT -> SERVER: ",
+        "SMTPRecipientsRefused: {'a@b': (550, b'",
+        "SMTPDataError: (554, b'",
+        "\\x1",
+        "'",
+        "\"",
+        "javax.mail.AuthenticationFailedException: ",
+        "The SMTP server requires a secure connection or the client was not authenticated.",
+        " The server response was: ",
+        "System.Net.Mail.MailCommand.",
+        "{\"bounce\":{\"bouncedRecipients\":[",
+        "{\"diagnosticCode\":\"smtp; 550",
+        "]}}",
+        "<<< ",
+        ">>> ",
+        "250",
+        "-",
+        "354 go",
+        ".",
+        "334 x",
+    ];
+    let mut seed: u64 = 0x5eed;
+    for _ in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 24) {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+        }
+        seed = seed.wrapping_add(7);
+        let x = extract(&text);
+        assert!(x.found.len() <= MAX_REPLIES);
+        for f in &x.found {
+            assert!((200..600).contains(&f.reply.code), "{text:?}");
+            assert!(!f.reply.lines.is_empty() && f.reply.lines.len() <= MAX_REPLY_LINES);
+        }
+    }
+}
