@@ -15,11 +15,6 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<
     serde_json::to_string(value).map(escape_json)
 }
 
-/// Indented JSON, safe to print.
-pub(crate) fn to_string_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(value).map(escape_json)
-}
-
 /// Rewrites the unsafe characters of serialized JSON as `\uXXXX` (UTF-16 pairs beyond the BMP).
 /// The layout whitespace of pretty output (newlines, spaces) is left alone: inside strings
 /// serde_json has already escaped those.
@@ -74,9 +69,5 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["text"], text);
-        let pretty = to_string_pretty(&serde_json::json!({ "a": [text] })).unwrap();
-        assert!(pretty.contains('\n') && !pretty.contains('\u{9b}'));
-        let back: serde_json::Value = serde_json::from_str(&pretty).unwrap();
-        assert_eq!(back["a"][0], text);
     }
 }

@@ -43,6 +43,10 @@ pub(crate) mod limit {
     pub(crate) const TRANSCRIPT: u64 = 64 * 1024 * 1024;
     /// One line of a saved transcript.
     pub(crate) const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
+    /// A reply or log pasted into `explain`.
+    pub(crate) const PASTED: u64 = 1024 * 1024;
+    /// How long `explain` waits for standard input to end.
+    pub(crate) const PASTED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 }
 
 /// An input that could not be read. Names are escaped when the error is made, so the message
@@ -69,6 +73,12 @@ pub enum ReadError {
     },
     #[error("{what} ({name}) is not UTF-8 text")]
     NotUtf8 { what: &'static str, name: String },
+    #[error("{what} ({name}) did not end within {secs} s")]
+    TimedOut {
+        what: &'static str,
+        name: String,
+        secs: u64,
+    },
 }
 
 /// How a path is shown in messages: escaped.
@@ -163,6 +173,32 @@ pub(crate) fn read_capped<R: Read>(
     Ok(())
 }
 
+/// Reads `reader` to its end as [`read_capped`] does, waiting at most `wait` for the end. The
+/// read runs on its own thread; when the time is up the caller gets an error and the thread is
+/// left blocked until the process exits (a pipe that never closes cannot hold the command).
+pub fn read_capped_within<R: Read + Send + 'static>(
+    reader: R,
+    what: &'static str,
+    name: &str,
+    max: u64,
+    wait: std::time::Duration,
+) -> Result<Vec<u8>, ReadError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread_name = name.to_string();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = read_capped(reader, &mut buf, what, &thread_name, max).map(|()| buf);
+        let _ = tx.send(result);
+    });
+    rx.recv_timeout(wait).unwrap_or_else(|_| {
+        Err(ReadError::TimedOut {
+            what,
+            name: name.to_string(),
+            secs: wait.as_secs().max(1),
+        })
+    })
+}
+
 /// A whole file as text, at most `max` bytes.
 pub(crate) fn read_to_string(
     path: &Path,
@@ -252,5 +288,53 @@ mod tests {
         assert_eq!(ok.as_str(), "pw\n");
         let err = read_secret(&[0xff][..], "the password", "standard input", 64).unwrap_err();
         assert!(matches!(err, ReadError::NotUtf8 { .. }));
+    }
+
+    #[test]
+    fn slow_readers_stop_at_the_time_limit() {
+        use std::time::{Duration, Instant};
+        struct Slow;
+        impl Read for Slow {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_secs(5));
+                Ok(0)
+            }
+        }
+        let start = Instant::now();
+        let err = read_capped_within(
+            Slow,
+            "the log",
+            "standard input",
+            64,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            err.to_string(),
+            "the log (standard input) did not end within 1 s"
+        );
+        let ok = read_capped_within(
+            &b"250 ok"[..],
+            "the log",
+            "standard input",
+            64,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(ok, b"250 ok");
+        let err = read_capped_within(
+            io::repeat(b'x'),
+            "the log",
+            "standard input",
+            64,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge { .. }), "{err}");
     }
 }

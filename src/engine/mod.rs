@@ -13,6 +13,7 @@ pub(crate) mod json;
 pub(crate) mod limited;
 pub mod message;
 pub mod model;
+pub mod pasted;
 pub(crate) mod phase_rules;
 pub(crate) mod private;
 pub mod provider;

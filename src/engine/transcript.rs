@@ -285,7 +285,7 @@ pub fn reclassify(entries: &mut [Entry], catalog: &Catalog) {
         if let EntryKind::Reply(r) = &mut e.kind {
             let mut ctx = model.context();
             ctx.after = r.after;
-            ctx.tls = e.tls;
+            ctx.tls = Some(e.tls);
             r.class = catalog.classify(&r.reply(), &ctx);
         }
         model.apply(e);

@@ -277,9 +277,15 @@ pub(super) fn add_context_notes(
                     d.remedy = next.into();
                 }
             }
-            if !ctx.tls && at_auth {
-                d.notes
-                    .push("This AUTH went over a connection without TLS.".into());
+            match ctx.tls {
+                Some(false) if at_auth => d
+                    .notes
+                    .push("This AUTH went over a connection without TLS.".into()),
+                None if at_auth => d.notes.push(
+                    "TLS: unknown. The reply alone does not say whether this AUTH went over an encrypted connection."
+                        .into(),
+                ),
+                _ => {}
             }
         }
         Phase::Throttling
@@ -290,7 +296,7 @@ pub(super) fn add_context_notes(
         _ => {}
     }
     if ctx.after == Some(Verb::Ehlo) && reply.code == 250 {
-        d.notes.push(ehlo_offers(reply, ctx.tls));
+        d.notes.push(ehlo_offers(reply, ctx.tls == Some(true)));
     }
     if reply.has_bare_lf() {
         d.notes.push(

@@ -30,7 +30,9 @@ pub struct Context {
     /// An earlier AUTH in this session was refused with this code (kept for the note on a
     /// later success).
     pub earlier_auth_refusal: Option<u16>,
-    pub tls: bool,
+    /// Whether the connection was encrypted: `None` when that is not known (a reply pasted
+    /// into `explain` says nothing about its connection).
+    pub tls: Option<bool>,
     /// The server is Amazon SES (or the simulator): SES-only remarks apply.
     pub ses: bool,
     /// The provider detected for this server (`engine::provider` id), when known: its catalog

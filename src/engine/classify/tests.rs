@@ -36,7 +36,7 @@ fn every_ehlo_says_what_the_server_offers() {
     }
     let bare = Reply::from_lines(250, &["tiny.example.test"]);
     let ctx = Context {
-        tls: true,
+        tls: Some(true),
         ..Context::after(Verb::Ehlo)
     };
     let c = Catalog::builtin().classify(&bare, &ctx);

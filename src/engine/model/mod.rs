@@ -824,7 +824,7 @@ impl SessionModel {
             after: None,
             auth: self.auth_context(),
             earlier_auth_refusal: self.last_auth_refusal,
-            tls: self.tls().is_some(),
+            tls: Some(self.tls().is_some()),
             // A server known to be something else is not SES, whatever its texts quote.
             ses: self
                 .conn
