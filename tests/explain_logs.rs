@@ -206,7 +206,7 @@ fn delivery_reports_and_sendmail_lines_say_no_command() {
 
     let sendmail = "Oct  3 15:40:44 2862 sm-mta[9471]: 093DecOR009469: to=<crafter2345@eclipso.de>, delay=00:00:06, xdelay=00:00:06, mailer=esmtp, pri=120592, relay=mta7.am0.yahoodns.net. [67.195.204.77], dsn=4.7.0, stat=Deferred: 421 4.7.0 [TSS04] Messages from 78.225.183.108 temporarily deferred due to user complaints - 4.16.55.1; see https://help.yahoo.com/kb/postmaster/SLN3434.html";
     let out = explain(&[sendmail, "--json"]);
-    assert_eq!(summary(&out), [row("sendmail", 1, 421, "-", "service")]);
+    assert_eq!(summary(&out), [row("sendmail", 1, 421, "-", "throttling")]);
     assert_eq!(json_lines(&out)[0]["verdict"], "transient");
 }
 

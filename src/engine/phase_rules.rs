@@ -348,6 +348,120 @@ mod tests {
     }
 
     #[test]
+    fn texts_that_name_the_missing_step() {
+        let cases = [
+            (
+                "503 Error: send HELO first",
+                Verb::Mail,
+                "greeting-first",
+                Phase::Ehlo,
+            ),
+            (
+                "503 HELO or EHLO required",
+                Verb::Mail,
+                "greeting-first",
+                Phase::Ehlo,
+            ),
+            (
+                "550 encryption required",
+                Verb::Rcpt,
+                "encryption-required-text",
+                Phase::Tls,
+            ),
+            (
+                "503 STARTTLS required before AUTH",
+                Verb::Auth,
+                "encryption-required-text",
+                Phase::Tls,
+            ),
+            (
+                "503 valid RCPT command must precede DATA",
+                Verb::Data,
+                "no-valid-recipient",
+                Phase::Envelope,
+            ),
+            (
+                "550 smtp auth required",
+                Verb::Rcpt,
+                "authentication-required-text",
+                Phase::Authentication,
+            ),
+        ];
+        for (reply, after, id, want) in cases {
+            let (p, got) = decide(reply, Some(after), NeverTried).unwrap();
+            assert_eq!((p, got.as_str()), (want, id), "{reply}");
+        }
+    }
+
+    #[test]
+    fn blocklists_are_not_relay_refusals() {
+        let (p, id) = decide(
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+            Some(Verb::Rcpt),
+            NeverTried,
+        )
+        .unwrap();
+        assert_eq!((p, id.as_str()), (Phase::Connection, "client-blocklisted"));
+        let (p, id) = decide(
+            "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; Error: open resolver",
+            Some(Verb::Rcpt),
+            NeverTried,
+        )
+        .unwrap();
+        assert_eq!(
+            (p, id.as_str()),
+            (Phase::Service, "blocklist-open-resolver")
+        );
+        // "may be blacklisted" in a sender-verify text is not a listing of the client.
+        assert_ne!(
+            decide(
+                "550 Sender verify failed; they may be blacklisted",
+                Some(Verb::Rcpt),
+                NeverTried
+            )
+            .map(|(_, id)| id),
+            Some("client-blocklisted".to_string())
+        );
+    }
+
+    #[test]
+    fn refusals_by_rule_are_authorization_but_relay_comes_first() {
+        let (p, id) = decide(
+            "550 Sender address is not allowed.",
+            Some(Verb::Mail),
+            NeverTried,
+        )
+        .unwrap();
+        assert_eq!(
+            (p, id.as_str()),
+            (Phase::Authorization, "sender-or-recipient-not-allowed")
+        );
+        let (p, id) = decide(
+            "554 5.7.1 <a@b.example>: Relay access denied",
+            Some(Verb::Rcpt),
+            NeverTried,
+        )
+        .unwrap();
+        assert_eq!(
+            (p, id.as_str()),
+            (Phase::Authentication, "relay-text-needs-auth")
+        );
+    }
+
+    #[test]
+    fn a_full_mailbox_is_not_throttling() {
+        let (p, id) = decide("452 4.2.2 Mailbox over quota", Some(Verb::Rcpt), NeverTried).unwrap();
+        assert_eq!((p, id.as_str()), (Phase::Envelope, "mailbox-full"));
+        let (p, _) = decide(
+            "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred",
+            Some(Verb::Mail),
+            NeverTried,
+        )
+        .unwrap();
+        assert_eq!(p, Phase::Throttling);
+    }
+
+    #[test]
     fn x78_is_authentication_wherever_it_comes() {
         for after in [
             Some(Verb::Auth),

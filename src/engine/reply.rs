@@ -289,7 +289,7 @@ impl ReplyParser {
     }
 
     /// True when part of a reply (a partial line or continuation lines) is waiting.
-    pub(crate) fn is_mid_reply(&self) -> bool {
+    pub fn is_mid_reply(&self) -> bool {
         !self.buf.is_empty() || !self.pending.is_empty()
     }
 

@@ -69,7 +69,7 @@ impl Phase {
         }
     }
 
-    pub(crate) fn parse(name: &str) -> Option<Phase> {
+    pub fn parse(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.name() == name)
     }
 
