@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use smtpscope::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
-use smtpscope::commands::{demo, explain, password, policy, report, run, sim};
+use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
 use smtpscope::tui::{self, Launch};
 
 #[derive(Parser, Debug)]
@@ -47,6 +47,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a whole session headless (scripts, CI): transcript on stdout, exit code per outcome
     Run(Box<run::RunArgs>),
+    /// One session, its result as Prometheus metrics on stdout (cron, textfile collector, CI)
+    Probe(Box<probe::ProbeArgs>),
+    /// Serve probes to Prometheus over HTTP (/probe?target=NAME, /metrics), from a config file
+    Exporter(exporter::ExporterArgs),
     /// Classify one reply pasted from a log: phase, meaning, what to do
     Explain(explain::ExplainArgs),
     /// Open a saved session (.jsonl from the debugger's `w`, or `run --json`) read-only
@@ -75,6 +79,8 @@ fn main() {
         None => runtime().block_on(interactive(&cli.interactive)),
         Some(Command::Demo(args)) => runtime().block_on(demo::run(args)),
         Some(Command::Run(args)) => runtime().block_on(run::run(args)),
+        Some(Command::Probe(args)) => runtime().block_on(probe::run(args)),
+        Some(Command::Exporter(args)) => runtime().block_on(exporter::run(args)),
         Some(Command::Explain(args)) => explain::run(args),
         Some(Command::Replay { file }) => runtime().block_on(async {
             match tui::replay(file).await {
