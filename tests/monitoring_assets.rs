@@ -1,0 +1,147 @@
+//! The shipped monitoring files (assets/monitoring/) checked by Prometheus's own promtool:
+//! the alert rules load and fire on synthetic series (tests/monitoring/alerts_test.yml), the
+//! scrape configuration is valid, the dashboard's queries parse and use only metrics the
+//! exporter serves, and the example exporter configuration loads.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::prometheus::promtool;
+use common::{smtpscope, text};
+use smtpscope::engine::classify::Phase;
+use smtpscope::engine::metrics::{ProbeMode, ProbeReport, RenderOptions, render};
+use smtpscope::engine::model::Outcome;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn said(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn alert_rules_load_and_fire_on_synthetic_series() {
+    let rules = repo("assets/monitoring/alerts.yml");
+    let out = promtool(&["check", "rules", rules.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", said(&out));
+    let tests = repo("tests/monitoring/alerts_test.yml");
+    let out = promtool(&["test", "rules", tests.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", said(&out));
+    // The alerts the issue asks for are all there, each saying what to check.
+    let text = std::fs::read_to_string(&rules).unwrap();
+    for name in [
+        "SMTPAuthenticationFailing",
+        "SMTPAuthorizationDenied",
+        "SMTPCertExpiresSoon",
+        "SMTPThrottled",
+    ] {
+        assert!(text.contains(&format!("alert: {name}\n")), "{name}");
+    }
+    assert_eq!(
+        text.matches("alert: ").count(),
+        text.matches("description: ").count()
+    );
+}
+
+#[test]
+fn the_scrape_config_is_valid() {
+    let config = repo("assets/monitoring/prometheus.yml");
+    let out = promtool(&["check", "config", config.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", said(&out));
+}
+
+/// Every metric family a probe can print (a report with every optional part filled in).
+fn probe_families() -> Vec<String> {
+    let report = ProbeReport {
+        mode: ProbeMode::Send,
+        success: true,
+        outcome: Outcome::Accepted,
+        failed_phase: Some(Phase::Authorization),
+        duration: 1.0,
+        steps: vec![("connect", 0.1)],
+        codes: vec![("greeting", 220)],
+        tls_version: Some("TLS 1.3".into()),
+        earliest_cert_expiry: Some(1),
+        provider: "unknown",
+        timed_out: false,
+        verdict: String::new(),
+    };
+    let opts = RenderOptions {
+        user_label: Some("u".into()),
+    };
+    render(&report, &opts)
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_dashboard_queries_parse_and_use_served_metrics() {
+    let path = repo("assets/monitoring/grafana-dashboard.json");
+    let dash: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard JSON");
+    let mut exprs = Vec::new();
+    for panel in dash["panels"].as_array().expect("panels") {
+        for t in panel["targets"].as_array().expect("targets") {
+            exprs.push(t["expr"].as_str().expect("expr").to_string());
+        }
+    }
+    let titles: Vec<&str> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Per-phase latency") && titles.contains(&"Outcome over time"));
+    // promtool parses PromQL in rule files: each query becomes a recording rule.
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, e) in exprs.iter().enumerate() {
+        let e = e.replace("$target", ".*");
+        rules.push_str(&format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            serde_json::to_string(&e).unwrap()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yml");
+    std::fs::write(&file, &rules).unwrap();
+    let out = promtool(&["check", "rules", file.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}\n{rules}", said(&out));
+    let families = probe_families();
+    for e in &exprs {
+        let names: Vec<&str> = e
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("probe_") || w.starts_with("smtp_probe_"))
+            .collect();
+        assert!(!names.is_empty(), "{e}");
+        for n in names {
+            assert!(
+                families.iter().any(|f| f == n),
+                "{n} in {e:?} is not served"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_example_exporter_config_loads() {
+    let config = repo("assets/monitoring/exporter.toml");
+    let out = smtpscope(
+        &[
+            "exporter",
+            "--config",
+            config.to_str().unwrap(),
+            "--check-config",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("ses-tokyo (send)"), "{}", text(&out));
+}
