@@ -172,3 +172,60 @@ pub fn http_get_with(port: u16, path: &str, headers: &[&str]) -> Option<(u16, St
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, body.to_string()))
 }
+
+/// A running `smtpscope exporter`, killed on drop.
+pub struct Exporter {
+    pub port: u16,
+    pub child: Guard,
+    /// Its standard error so far is in this file.
+    pub log: PathBuf,
+}
+
+impl Exporter {
+    /// Starts `smtpscope exporter --config CONFIG --listen 127.0.0.1:0` with `env` added and
+    /// waits for its "listening on" line.
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Exporter {
+        use std::io::BufRead as _;
+        let log = config.with_extension("log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smtpscope"));
+        cmd.arg("exporter")
+            .arg("--config")
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("SMTPSCOPE_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("exporter log"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = Guard(cmd.spawn().expect("start smtpscope exporter"));
+        let stdout = child.0.stdout.take().expect("exporter stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the exporter did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        let port = line
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Exporter { port, child, log }
+    }
+
+    /// What the exporter logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
