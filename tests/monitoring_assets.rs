@@ -4,6 +4,7 @@
 //! exporter serves, and the example exporter configuration loads.
 
 mod common;
+mod sim_support;
 
 use std::path::{Path, PathBuf};
 
@@ -144,4 +145,45 @@ fn the_example_exporter_config_loads() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("ses-tokyo (send)"), "{}", text(&out));
+}
+
+/// The README's walk without AWS: the demo exporter configuration against the simulator
+/// gives `ses-tokyo` an authorization failure (what SMTPAuthorizationDenied fires on) and
+/// `sim-good` a success.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_config_denies_ses_tokyo_on_the_simulator() {
+    let sim = sim_support::start(sim_support::demo_config()).await;
+    let text = std::fs::read_to_string(repo("assets/monitoring/exporter-demo.toml")).unwrap();
+    assert!(text.contains("port = 2587") && text.contains("/tmp/smtpscope-sim-ca.pem"));
+    let text = text
+        .replace("port = 2587", &format!("port = {}", sim.port()))
+        .replace("/tmp/smtpscope-sim-ca.pem", sim.ca.to_str().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("exporter-demo.toml");
+    std::fs::write(&config, text).unwrap();
+    let (_, denied) = sim.credentials("send-email-only");
+    let (_, good) = sim.credentials("good");
+    let exporter = common::prometheus::Exporter::start(
+        &config,
+        &[
+            ("SIM_DENIED_PASSWORD", denied.as_str()),
+            ("SIM_GOOD_PASSWORD", good.as_str()),
+        ],
+    );
+    let port = exporter.port;
+    let (tokyo, good) = tokio::task::spawn_blocking(move || {
+        (
+            common::prometheus::http_get(port, "/probe?target=ses-tokyo"),
+            common::prometheus::http_get(port, "/probe?target=sim-good"),
+        )
+    })
+    .await
+    .unwrap();
+    let (_, tokyo) = tokyo.expect("an answer");
+    assert!(
+        tokyo.contains("smtp_probe_failed_phase{phase=\"authorization\"} 1\n"),
+        "{tokyo}"
+    );
+    let (_, good) = good.expect("an answer");
+    assert!(good.contains("probe_success 1\n"), "{good}");
 }

@@ -125,6 +125,19 @@ enum AuthKey {
 }
 
 impl Settings {
+    /// Relative file names taken as relative to `dir`.
+    fn relative_to(mut self, dir: &Path) -> Settings {
+        for p in [&mut self.ca_file, &mut self.password_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        }
+        self
+    }
+
     /// `self` over `base`, key by key.
     fn over(self, base: &Settings) -> Settings {
         let b = base.clone();
@@ -231,6 +244,8 @@ impl Config {
             key,
             message,
         };
+        // Relative paths (ca_file, password_file) are relative to the configuration file.
+        let base = file.parent().unwrap_or(Path::new("."));
         let mut modules = BTreeMap::new();
         for (name, spanned) in &raw.modules {
             let offset = spanned.span().start;
@@ -265,20 +280,26 @@ impl Config {
                 }
                 None => own,
             };
-            let target =
-                check(name, settings, private, &shown, true).map_err(|(key, o, message)| {
+            let target = check(name, settings.relative_to(base), private, &shown, true).map_err(
+                |(key, o, message)| {
                     at(o.unwrap_or(offset), format!("targets.{name}{key}"), message)
-                })?;
+                },
+            )?;
             targets.insert(name.clone(), target);
         }
         let mut checked_modules = BTreeMap::new();
         for (name, spanned) in &raw.modules {
             let offset = spanned.span().start;
-            let target = check(name, spanned.get_ref().clone(), private, &shown, false).map_err(
-                |(key, o, message)| {
-                    at(o.unwrap_or(offset), format!("modules.{name}{key}"), message)
-                },
-            )?;
+            let target = check(
+                name,
+                spanned.get_ref().clone().relative_to(base),
+                private,
+                &shown,
+                false,
+            )
+            .map_err(|(key, o, message)| {
+                at(o.unwrap_or(offset), format!("modules.{name}{key}"), message)
+            })?;
             checked_modules.insert(name.clone(), target);
         }
         if targets.is_empty() && checked_modules.is_empty() {
@@ -702,6 +723,18 @@ tls = "none"
         assert!(
             !e.contains("hunter2") && e.contains("targets.ses-tokyo.password"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn relative_files_are_next_to_the_config() {
+        let text = GOOD.replace(
+            "password_env = \"SES_TOKYO_SMTP_PASSWORD\"",
+            "password_file = \"tokyo.pass\"",
+        );
+        let c = Config::parse(&text, Path::new("/etc/smtpscope/exporter.toml"), false).unwrap();
+        assert!(
+            matches!(&c.targets["ses-tokyo"].secret, Some(SecretSource::File(p)) if p == Path::new("/etc/smtpscope/tokyo.pass"))
         );
     }
 
