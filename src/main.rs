@@ -1,9 +1,11 @@
 //! The `smtpscope` binary: parse the command line and hand over to a front end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use smtpscope::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
+use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
+use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
 use smtpscope::tui::{self, Launch};
 
@@ -73,92 +75,73 @@ enum PolicyCommand {
     Check(Box<policy::PolicyCheckArgs>),
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match &cli.command {
-        None => runtime().block_on(interactive(&cli.interactive)),
-        Some(Command::Demo(args)) => runtime().block_on(demo::run(args)),
-        Some(Command::Run(args)) => runtime().block_on(run::run(args)),
-        Some(Command::Probe(args)) => runtime().block_on(probe::run(args)),
-        Some(Command::Exporter(args)) => runtime().block_on(exporter::run(args)),
-        Some(Command::Explain(args)) => explain::run(args),
-        Some(Command::Replay { file }) => runtime().block_on(async {
-            match tui::replay(file).await {
-                Ok(()) => 0,
-                Err(e) => {
-                    report("smtpscope replay", &e);
-                    2
-                }
-            }
-        }),
-        Some(Command::Sim(args)) => runtime().block_on(sim::run(args)),
-        Some(Command::Password(args)) => password::run(args),
-        Some(Command::Policy(PolicyCommand::Check(args))) => policy::run(args),
+    let (name, result) = match &cli.command {
+        None => ("smtpscope", block_on(interactive(&cli.interactive))),
+        Some(Command::Demo(args)) => ("smtpscope demo", block_on(demo::run(args))),
+        Some(Command::Run(args)) => ("smtpscope run", block_on(run::run(args))),
+        Some(Command::Probe(args)) => ("smtpscope probe", block_on(probe::run(args))),
+        Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
+        Some(Command::Explain(args)) => ("smtpscope explain", explain::run(args)),
+        Some(Command::Replay { file }) => ("smtpscope replay", block_on(replay(file))),
+        Some(Command::Sim(args)) => ("smtpscope sim", block_on(sim::run(args))),
+        Some(Command::Password(args)) => ("smtpscope password", password::run(args)),
+        Some(Command::Policy(PolicyCommand::Check(args))) => {
+            ("smtpscope policy check", policy::run(args))
+        }
     };
-    std::process::exit(code);
+    finish(name, result)
+}
+
+/// Runs a command's future on a fresh multi-threaded runtime.
+fn block_on(command: impl Future<Output = CommandResult>) -> CommandResult {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::environment(e).context("cannot start the async runtime"))?
+        .block_on(command)
+}
+
+async fn replay(file: &Path) -> CommandResult {
+    tui::replay(file).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The interactive debugger on a live target.
-async fn interactive(args: &InteractiveArgs) -> i32 {
-    let launch = (|| {
-        args.envelope.validate()?;
-        if args.envelope.data.is_some() {
-            return Err(CliError::Usage(
-                "--data is for `smtpscope run`; the debugger composes the message in its DATA form"
-                    .into(),
-            ));
-        }
-        let config = args.target.session_config().map_err(|e| {
-            CliError::Usage(format!(
-                "{e}\n(or try `smtpscope demo` for the built-in SES simulator)"
-            ))
-        })?;
-        let found = args.credentials.password()?;
-        // Said now (seen after the debugger closes) and kept on the notes row, in view
-        // before anything is sent.
-        let warnings = args.credentials.warnings(found.as_ref());
-        for w in &warnings {
-            report("smtpscope: warning", w);
-        }
-        let password = found.map(|(p, _)| p);
-        Ok::<_, CliError>(Launch {
-            config,
-            ehlo: args.target.ehlo_name()?,
-            user: args.credentials.user.clone(),
-            password,
-            auth: args.credentials.auth,
-            from: args.envelope.from.clone(),
-            to: args.envelope.to.clone(),
-            title: None,
-            notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
-            autoconnect: args.connect,
-        })
-    })();
-    let launch = match launch {
-        Ok(l) => l,
-        Err(e) => {
-            report("smtpscope", &e);
-            return 2;
-        }
+async fn interactive(args: &InteractiveArgs) -> CommandResult {
+    args.envelope.validate()?;
+    if args.envelope.data.is_some() {
+        return Err(CommandError::usage(
+            "--data is for `smtpscope run`; the debugger composes the message in its DATA form",
+        ));
+    }
+    let config = args.target.session_config().map_err(|e| {
+        CommandError::usage(format!(
+            "{e}\n(or try `smtpscope demo` for the built-in SES simulator)"
+        ))
+    })?;
+    let found = args.credentials.password()?;
+    // Said now (seen after the debugger closes) and kept on the notes row, in view before
+    // anything is sent.
+    let warnings = args.credentials.warnings(found.as_ref());
+    for w in &warnings {
+        report("smtpscope: warning", w);
+    }
+    let launch = Launch {
+        config,
+        ehlo: args.target.ehlo_name()?,
+        user: args.credentials.user.clone(),
+        password: found.map(|(p, _)| p),
+        auth: args.credentials.auth,
+        from: args.envelope.from.clone(),
+        to: args.envelope.to.clone(),
+        title: None,
+        notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
+        autoconnect: args.connect,
     };
-    match tui::run(launch).await {
-        Ok(()) => 0,
-        Err(e) => {
-            report("smtpscope: terminal", &e);
-            1
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            report("smtpscope: cannot start the async runtime", &e);
-            std::process::exit(1);
-        }
-    }
+    tui::run(launch)
+        .await
+        .map_err(|e| CommandError::environment(e).context("terminal"))?;
+    Ok(ExitCode::SUCCESS)
 }

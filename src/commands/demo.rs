@@ -2,11 +2,13 @@
 //! its scenarios (assets/demo/scenarios.toml) picked from a list or by `--scenario`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::Args;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use super::error::{CommandError, CommandResult};
 use crate::cli::AuthChoice;
 use crate::engine::session::SessionConfig;
 use crate::engine::sim::{self, SimConfig};
@@ -149,90 +151,65 @@ fn forward_decisions(sim: &mut sim::RunningSim) -> tokio::sync::mpsc::Receiver<M
     rx
 }
 
-/// Runs `smtpscope demo` and returns the exit code.
-pub async fn run(args: &DemoArgs) -> i32 {
-    let list = match scenarios() {
-        Ok(l) => l,
-        Err(e) => {
-            super::report("smtpscope demo", &e);
-            return 1;
-        }
-    };
+/// Runs `smtpscope demo`.
+pub async fn run(args: &DemoArgs) -> CommandResult {
+    // The scenarios and the default config are built in: a failure to load them is ours.
+    let list = scenarios().map_err(CommandError::environment)?;
     if args.list {
         for s in &list {
             crate::outln!("{:<16} {}", s.name, s.summary);
         }
-        return 0;
+        return Ok(ExitCode::SUCCESS);
     }
     let chosen = match &args.scenario {
-        Some(name) => match list.iter().find(|s| &s.name == name) {
-            Some(s) => s.clone(),
-            None => {
+        Some(name) => list
+            .iter()
+            .find(|s| &s.name == name)
+            .cloned()
+            .ok_or_else(|| {
                 let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
-                let e = format!("no scenario {name:?}; choose one of: {}", names.join(", "));
-                super::report("smtpscope demo", &e);
-                return 2;
-            }
-        },
+                CommandError::usage(format!(
+                    "no scenario {name:?}; choose one of: {}",
+                    names.join(", ")
+                ))
+            })?,
         None => {
             let p = picker::Picker {
                 title: "smtpscope demo: an SES simulator runs on this machine. Which session do you want to debug?".into(),
                 choices: list.iter().map(|s| picker::Choice { name: s.name.clone(), summary: s.summary.clone() }).collect(),
                 selected: 0,
             };
-            match picker::pick(p).await {
-                Ok(Some(i)) => list[i].clone(),
-                Ok(None) => return 0,
-                Err(e) => {
-                    super::report("smtpscope demo: terminal", &e);
-                    return 1;
-                }
+            let picked = picker::pick(p)
+                .await
+                .map_err(|e| CommandError::environment(e).context("terminal"))?;
+            match picked {
+                Some(i) => list[i].clone(),
+                None => return Ok(ExitCode::SUCCESS),
             }
         }
     };
     let mut config = match &args.config {
-        Some(path) => match SimConfig::from_file(path) {
-            Ok(c) => c,
-            Err(e) => {
-                super::report("smtpscope demo", &e);
-                return 2;
-            }
-        },
-        None => match SimConfig::default_demo() {
-            Ok(c) => c,
-            Err(e) => {
-                super::report("smtpscope demo", &e);
-                return 1;
-            }
-        },
+        Some(path) => SimConfig::from_file(path).map_err(CommandError::usage)?,
+        None => SimConfig::default_demo().map_err(CommandError::environment)?,
     };
     // Free ports on loopback only: the demo never listens beyond this machine.
     config.listen.starttls = ([127, 0, 0, 1], 0).into();
     config.listen.implicit = None;
     config.limits.idle_timeout = std::time::Duration::from_secs_f64(args.idle_timeout);
-    let mut sim = match sim::start(config).await {
-        Ok(s) => s,
-        Err(e) => {
-            super::report("smtpscope demo: cannot start the simulator", &e);
-            return 1;
-        }
-    };
+    let mut sim = sim::start(config)
+        .await
+        .map_err(|e| CommandError::environment(e).context("cannot start the simulator"))?;
     let decisions = forward_decisions(&mut sim);
-    let code = match launch_for(&chosen, &sim, args.login) {
-        Ok(launch) => match tui::run_with(launch, Some(decisions)).await {
-            Ok(()) => 0,
-            Err(e) => {
-                super::report("smtpscope demo: terminal", &e);
-                1
-            }
-        },
-        Err(e) => {
-            super::report("smtpscope demo", &e);
-            1
-        }
+    let result = match launch_for(&chosen, &sim, args.login) {
+        Ok(launch) => tui::run_with(launch, Some(decisions))
+            .await
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| CommandError::environment(e).context("terminal")),
+        Err(e) => Err(CommandError::environment(e)),
     };
+    // Stopped on every path, so the simulator's tasks end before the runtime does.
     sim.shutdown().await;
-    code
+    result
 }
 
 #[cfg(test)]

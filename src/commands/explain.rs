@@ -3,9 +3,12 @@
 //! For people who find `554 Access denied: …` in an application log and want to know which
 //! phase failed and what to do, without reproducing the session.
 
+use std::process::ExitCode;
+
 use clap::Args;
 use serde::Serialize;
 
+use super::error::{CommandError, CommandResult};
 use crate::engine::classify::{Catalog, Classification, Context};
 use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
@@ -74,26 +77,18 @@ pub fn parse_pasted(text: &str) -> Result<Reply, String> {
     }
 }
 
-/// Runs `smtpscope explain` and returns the exit code.
-pub fn run(args: &ExplainArgs) -> i32 {
+/// Runs `smtpscope explain`.
+pub fn run(args: &ExplainArgs) -> CommandResult {
     let after = match args.after.as_deref().map(|a| (a, parse_after(a))) {
         Some((a, None)) => {
-            super::report(
-                "smtpscope explain",
-                &format!("unknown command {a:?} for --after"),
-            );
-            return 2;
+            return Err(CommandError::usage(format!(
+                "unknown command {a:?} for --after"
+            )));
         }
         Some((_, v)) => v,
         None => None,
     };
-    let reply = match parse_pasted(&args.reply) {
-        Ok(r) => r,
-        Err(e) => {
-            super::report("smtpscope explain", &e);
-            return 2;
-        }
-    };
+    let reply = parse_pasted(&args.reply).map_err(CommandError::usage)?;
     // Without --after the text alone decides (any catalog entry may match).
     let ctx = Context {
         after,
@@ -118,7 +113,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
             "{}",
             crate::engine::json::to_string_pretty(&e).unwrap_or_default()
         );
-        return 0;
+        return Ok(ExitCode::SUCCESS);
     }
     let d = &class.diagnosis;
     crate::outln!("{} {}", reply.code, escape_str(&reply.text()));
@@ -139,7 +134,7 @@ pub fn run(args: &ExplainArgs) -> i32 {
     if let Some(src) = &d.source {
         crate::outln!("source:   {src} ({})", d.evidence.as_deref().unwrap_or(""));
     }
-    0
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +38,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use config::{Config, ConfigError, Target};
+
+use super::error::{CommandError, CommandResult};
 
 use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
@@ -88,15 +91,19 @@ pub enum ExporterError {
     },
 }
 
-/// Runs `smtpscope exporter` and returns the exit code.
-pub async fn run(args: &ExporterArgs) -> i32 {
-    match serve(args).await {
-        Ok(()) => 0,
-        Err(e) => {
-            super::report("smtpscope exporter", &e);
-            2
+impl From<ExporterError> for CommandError {
+    fn from(e: ExporterError) -> Self {
+        match e {
+            ExporterError::Listen { .. } => CommandError::environment(e),
+            ExporterError::Config(_) | ExporterError::BadListen { .. } => CommandError::usage(e),
         }
     }
+}
+
+/// Runs `smtpscope exporter` until Ctrl-C or SIGTERM.
+pub async fn run(args: &ExporterArgs) -> CommandResult {
+    serve(args).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Counters for `/metrics`.

@@ -1,6 +1,8 @@
-//! The subcommands' front ends: each parses its own flags and returns an exit code.
+//! The subcommands' front ends: each parses its own flags and returns its exit code or the
+//! error that stopped it ([`error::CommandResult`]).
 
 pub mod demo;
+pub mod error;
 pub mod explain;
 pub mod exporter;
 pub mod password;

@@ -5,9 +5,11 @@
 //! command; the secret itself is never printed.
 
 use std::io::{self, Read, Write};
+use std::process::ExitCode;
 
 use zeroize::Zeroizing;
 
+use super::error::{CommandError, CommandResult};
 use crate::engine::ses;
 
 /// The environment variable the secret access key is read from.
@@ -37,8 +39,8 @@ pub struct PasswordArgs {
     pub secret_stdin: bool,
 }
 
-/// Run the command: print the password(s), return the exit code (0 ok, 2 bad input).
-pub fn run(args: &PasswordArgs) -> i32 {
+/// Run the command: print the password(s); bad input is an error (exit 2).
+pub fn run(args: &PasswordArgs) -> CommandResult {
     let env_secret = std::env::var_os(SECRET_ENV)
         .map(|v| v.into_string().map(Zeroizing::new).map_err(|_| NotUtf8));
     let stdin = io::stdin();
@@ -48,7 +50,8 @@ pub fn run(args: &PasswordArgs) -> i32 {
         &mut stdin.lock(),
         &mut io::stdout().lock(),
         &mut io::stderr().lock(),
-    )
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The command with its inputs and outputs passed in; `env_secret` is the environment value.
@@ -58,15 +61,11 @@ fn run_io(
     stdin: &mut dyn Read,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> i32 {
+) -> Result<(), CommandError> {
     match derive(args, env_secret, stdin, out, err) {
-        Ok(()) => 0,
         // The reader went away (`| head`): nothing left to tell anyone.
-        Err(Failure::BrokenPipe) => 0,
-        Err(Failure::Message(message)) => {
-            super::write_error(err, "smtpscope password", &message);
-            2
-        }
+        Ok(()) | Err(Failure::BrokenPipe) => Ok(()),
+        Err(Failure::Message(message)) => Err(CommandError::usage(message)),
     }
 }
 
@@ -215,7 +214,13 @@ mod tests {
 
     fn call(a: &PasswordArgs, env_secret: EnvSecret, stdin: &str) -> (i32, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run_io(a, env_secret, &mut stdin.as_bytes(), &mut out, &mut err);
+        let code = match run_io(a, env_secret, &mut stdin.as_bytes(), &mut out, &mut err) {
+            Ok(()) => 0,
+            Err(e) => {
+                crate::commands::write_error(&mut err, "smtpscope password", &e);
+                i32::from(e.code())
+            }
+        };
         (
             code,
             String::from_utf8(out).unwrap(),

@@ -8,10 +8,12 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::ArgAction;
 
+use super::error::{CommandError, CommandResult};
 use crate::engine::escape::escape_str;
 use crate::engine::iam::{self, Decision, DecisionKind, Policy, RequestContext};
 use crate::engine::limited::{self, limit};
@@ -74,19 +76,20 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// Run the check: exit 0 when allowed, 1 when denied, 2 on bad input.
-pub fn run(args: &PolicyCheckArgs) -> i32 {
-    run_io(args, &mut io::stdout().lock(), &mut io::stderr().lock())
+pub fn run(args: &PolicyCheckArgs) -> CommandResult {
+    let allowed = run_io(args, &mut io::stdout().lock())?;
+    Ok(if allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn run_io(args: &PolicyCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let checked = validate(args).and_then(|()| load_policies(&args.policies));
-    let policies = match checked {
-        Ok(p) => p,
-        Err(message) => {
-            super::write_error(err, "smtpscope policy check", &message);
-            return 2;
-        }
-    };
+/// Evaluates and prints the decision; `Ok(true)` when the send is allowed.
+fn run_io(args: &PolicyCheckArgs, out: &mut dyn Write) -> Result<bool, CommandError> {
+    let policies = validate(args)
+        .and_then(|()| load_policies(&args.policies))
+        .map_err(CommandError::usage)?;
     let ctx = request(args);
     let decision = iam::evaluate(&policies, &ctx);
     let reply = (!decision.allowed()).then(|| {
@@ -101,12 +104,9 @@ fn run_io(args: &PolicyCheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i
     } else {
         write_text(out, &ctx, &decision, reply.as_deref())
     };
-    if let Err(e) = written {
-        let e = format!("cannot write the output: {e}");
-        super::write_error(err, "smtpscope policy check", &e);
-        return 2;
-    }
-    if decision.allowed() { 0 } else { 1 }
+    // Exit 2, not 1: exit 1 means "denied", and a script must never read a failed write so.
+    written.map_err(|e| CommandError::usage(e).context("cannot write the output"))?;
+    Ok(decision.allowed())
 }
 
 /// Refuse control characters (CR, LF, NUL among them) in every text argument: they end up
@@ -307,7 +307,13 @@ mod tests {
 
     fn call(args: &PolicyCheckArgs) -> (i32, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run_io(args, &mut out, &mut err);
+        let code = match run_io(args, &mut out) {
+            Ok(allowed) => i32::from(!allowed),
+            Err(e) => {
+                crate::commands::write_error(&mut err, "smtpscope policy check", &e);
+                i32::from(e.code())
+            }
+        };
         (
             code,
             String::from_utf8(out).unwrap(),

@@ -5,11 +5,13 @@
 //! ([`crate::engine::metrics`]). Nothing else goes to stdout: the verdict of a failed probe
 //! goes to stderr.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use thiserror::Error;
 
+use super::error::{CommandError, CommandResult};
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
 use crate::engine::auth::Mechanism;
 use crate::engine::escape::escape_str;
@@ -43,24 +45,23 @@ pub enum ProbeError {
     Usage(#[from] CliError),
 }
 
-/// Exit code of a probe that failed without a failing outcome (e.g. `--mode auth` against a
-/// server that offers no AUTH, or the deadline passed).
-pub const EXIT_NOT_REACHED: i32 = 1;
-
-/// Runs `smtpscope probe` and returns the exit code.
-pub async fn run(args: &ProbeArgs) -> i32 {
-    match probe(args).await {
-        Ok(code) => code,
-        Err(e) => {
-            super::report("smtpscope probe", &e);
-            2
-        }
+impl From<ProbeError> for CommandError {
+    fn from(e: ProbeError) -> Self {
+        CommandError::usage(e)
     }
+}
+
+/// Exit code of a probe that failed without a failing outcome (e.g. the deadline passed).
+pub const EXIT_NOT_REACHED: u8 = 1;
+
+/// Runs `smtpscope probe`: its exit code, or the error that kept it from running.
+pub async fn run(args: &ProbeArgs) -> CommandResult {
+    Ok(ExitCode::from(probe(args).await?))
 }
 
 /// The probe itself: prints the metrics and returns the exit code (0 when the probe reached
 /// its goal, else the outcome's exit code as for `run`).
-pub async fn probe(args: &ProbeArgs) -> Result<i32, ProbeError> {
+pub async fn probe(args: &ProbeArgs) -> Result<u8, ProbeError> {
     let (cfg, values, user) = prepare(args)?;
     let deadline = Duration::from_secs(args.target.timeout);
     let report = crate::engine::probe::probe(cfg, values, args.mode, deadline).await;

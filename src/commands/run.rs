@@ -6,11 +6,13 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use super::error::{CommandResult, EXIT_USAGE};
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
 use crate::engine::auth::Mechanism;
 use crate::engine::classify::{Phase, Verdict};
@@ -82,19 +84,13 @@ pub struct RunArgs {
     pub show_user: bool,
 }
 
-/// Exit codes besides the outcomes' own ([`Outcome::exit_code`]).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const USAGE: i32 = 2;
-}
-
 #[derive(Serialize)]
 struct Summary<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     verdict: &'a str,
     outcome: Outcome,
-    exit_code: i32,
+    exit_code: u8,
     messages_accepted: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed_phase: Option<Phase>,
@@ -150,22 +146,10 @@ struct Prepared {
     script: Option<Script>,
 }
 
-/// Runs `smtpscope run` and returns the exit code.
-pub async fn run(args: &RunArgs) -> i32 {
-    let prepared = match prepare(args) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("smtpscope run: {e}");
-            return exit::USAGE;
-        }
-    };
-    let cfg = match args.target.session_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("smtpscope run: {e}");
-            return exit::USAGE;
-        }
-    };
+/// Runs `smtpscope run`: its exit code is the outcome's (see [`Outcome::exit_code`]).
+pub async fn run(args: &RunArgs) -> CommandResult {
+    let prepared = prepare(args)?;
+    let cfg = args.target.session_config()?;
     let color =
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let printer = Arc::new(Mutex::new(Printer {
@@ -197,7 +181,7 @@ pub async fn run(args: &RunArgs) -> i32 {
     let model = session.model();
     let outcome = model.outcome();
     let code = if end.local_error.is_some() {
-        exit::USAGE
+        EXIT_USAGE
     } else {
         outcome.exit_code()
     };
@@ -227,7 +211,7 @@ pub async fn run(args: &RunArgs) -> i32 {
             escape_str(&verdict)
         );
     }
-    code
+    Ok(ExitCode::from(code))
 }
 
 fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {

@@ -8,7 +8,9 @@
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
+use super::error::{CommandError, CommandResult};
 use crate::engine::sim::{self, SimConfig, SimEvent};
 
 #[derive(clap::Args, Debug)]
@@ -277,47 +279,30 @@ fn stop_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Runs the simulator until interrupted. Exit codes: 0 after a clean stop, 1 when it cannot
-/// start (address in use, CA file not writable), 2 for a bad configuration.
-pub async fn run(args: &SimArgs) -> i32 {
-    let config = match load_config(args) {
-        Ok(c) => c,
-        Err(e) => {
-            super::report("smtpscope sim", &e);
-            return 2;
-        }
-    };
+/// Runs the simulator until interrupted. Errors: a bad configuration is the user's (exit 2);
+/// a simulator that cannot start (address in use, CA file not writable) is not (exit 1).
+pub async fn run(args: &SimArgs) -> CommandResult {
+    let config = load_config(args).map_err(CommandError::usage)?;
     if args.print_users {
         say(describe_users(&config).trim_end());
-        return 0;
+        return Ok(ExitCode::SUCCESS);
     }
-    let warnings = match check_remote(&config, args.allow_remote) {
-        Ok(w) => w,
-        Err(e) => {
-            super::report("smtpscope sim", &e);
-            return 2;
-        }
-    };
+    let warnings = check_remote(&config, args.allow_remote).map_err(CommandError::usage)?;
     for w in &warnings {
         super::report("smtpscope sim", w);
     }
     let origin = config.origin.clone();
     let stop = stop_signal();
-    let mut running = match sim::start(config).await {
-        Ok(r) => r,
-        Err(e) => {
-            super::report("smtpscope sim", &e);
-            return 1;
-        }
-    };
+    let mut running = sim::start(config)
+        .await
+        .map_err(CommandError::environment)?;
     let ca_path = args
         .write_ca
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("smtpscope-sim-ca.pem"));
     if let Err(e) = running.write_ca(&ca_path) {
-        super::report("smtpscope sim", &e);
         running.shutdown().await;
-        return 1;
+        return Err(CommandError::environment(e));
     }
     say(&banner(&running, &origin, &ca_path));
     for w in &warnings {
@@ -350,7 +335,7 @@ pub async fn run(args: &SimArgs) -> i32 {
         stats.timeouts,
         accepted
     );
-    0
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::MissedTickBehavior;
 
 use super::action::Action;
-use super::app::{App, Level};
+use super::app::App;
 use super::input;
 use super::save;
-use super::update::{Effect, Msg, update};
+use super::update::{Effect, EffectFailure, Msg, update};
 use super::view;
 use crate::engine::driver::{self, Driver};
 
@@ -50,15 +50,13 @@ where
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    if let Ok(size) = terminal.size() {
-        app.size = (size.width, size.height);
-    }
-    for msg in first {
+    let size = terminal.size().ok().map(|s| Msg::Resize(s.width, s.height));
+    for msg in size.into_iter().chain(first) {
         handle(app, msg, &mut driver, &saved_tx);
     }
     draw(terminal, app)?;
-    // Debug builds only: lets the terminal-safety test check the restore path on a panic.
-    #[cfg(debug_assertions)]
+    // Test builds only: lets the terminal-safety test check the restore path on a panic.
+    #[cfg(feature = "test-support")]
     if std::env::var_os("SMTPSCOPE_TEST_PANIC").is_some() {
         panic!("SMTPSCOPE_TEST_PANIC: a test-only panic after the first frame");
     }
@@ -104,15 +102,17 @@ where
     Ok(())
 }
 
+/// Renders the model (read-only) and tells `update` the frame is on screen.
 fn draw<B>(terminal: &mut Terminal<B>, app: &mut App) -> io::Result<()>
 where
     B: Backend,
     B::Error: Into<io::Error>,
 {
+    let shown: &App = app;
     terminal
-        .draw(|frame| view::render(frame, app))
+        .draw(|frame| view::render(frame, shown))
         .map_err(Into::into)?;
-    app.dirty = false;
+    update(app, Msg::Drawn);
     Ok(())
 }
 
@@ -156,80 +156,83 @@ pub fn osc52(text: &str) -> String {
     format!("\x1b]52;c;{encoded}\x07")
 }
 
-/// Runs `update` and carries out its effects.
+/// Runs `update`, carries out its effects, and feeds any failure back to `update` as a
+/// message: the model has one writer.
 fn handle(
     app: &mut App,
     msg: Msg,
     driver: &mut Option<Driver>,
     saved_tx: &mpsc::UnboundedSender<Result<Vec<String>, String>>,
 ) {
-    for effect in update(app, msg) {
-        match effect {
-            Effect::Send(request) => {
-                if driver.is_none() && app.read_only.is_none() {
-                    *driver = Some(driver::spawn(app.config.clone()));
-                }
-                let Some(d) = driver.as_ref() else { continue };
-                match d.requests.try_send(request) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
-                        app.busy = false;
-                        app.set_status(
-                            Level::Warning,
-                            "Too many requests queued behind a slow server; not sent (c reconnects)",
-                        );
-                    }
-                    Err(TrySendError::Closed(_)) => {
-                        app.busy = false;
-                        app.set_status(
-                            Level::Error,
-                            "The session task has ended; c starts a new one",
-                        );
-                        *driver = None;
-                    }
-                }
+    let mut pending = vec![msg];
+    while let Some(msg) = pending.pop() {
+        for effect in update(app, msg) {
+            if let Err(failure) = perform(app, effect, driver, saved_tx) {
+                pending.push(Msg::EffectFailed(failure));
             }
-            Effect::RestartDriver => {
-                if let Some(d) = driver.take() {
-                    d.task.abort();
-                }
+        }
+    }
+}
+
+/// Carries out one effect. Reads the model (its configuration), never writes it.
+fn perform(
+    app: &App,
+    effect: Effect,
+    driver: &mut Option<Driver>,
+    saved_tx: &mpsc::UnboundedSender<Result<Vec<String>, String>>,
+) -> Result<(), EffectFailure> {
+    match effect {
+        Effect::Send(request) => {
+            if driver.is_none() && app.read_only.is_none() {
                 *driver = Some(driver::spawn(app.config.clone()));
             }
-            Effect::Save => {
-                let entries = app.store.entries().to_vec();
-                let reveal_user = app.reveal_user;
-                let tx = saved_tx.clone();
-                app.set_status(Level::Info, "Saving…");
-                tokio::task::spawn_blocking(move || {
-                    let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
-                    let result = save::save(&entries, &dir, &Local::now(), reveal_user)
-                        .map_err(|e| e.to_string());
-                    let _ = tx.send(result);
-                });
-            }
-            Effect::Copy(text) => {
-                // The terminal's writer is the backend's; OSC 52 goes straight to stdout.
-                let mut out = io::stdout();
-                if out
-                    .write_all(osc52(&text).as_bytes())
-                    .and_then(|()| out.flush())
-                    .is_err()
-                {
-                    app.set_status(Level::Warning, "Could not write to the terminal to copy");
+            let Some(d) = driver.as_ref() else {
+                return Ok(());
+            };
+            match d.requests.try_send(request) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(_)) => Err(EffectFailure::QueueFull),
+                Err(TrySendError::Closed(_)) => {
+                    *driver = None;
+                    Err(EffectFailure::SessionEnded)
                 }
             }
-            Effect::MouseCapture(on) => {
-                let mut out = io::stdout();
-                let done = if on {
-                    crossterm::execute!(out, crossterm::event::EnableMouseCapture)
-                } else {
-                    crossterm::execute!(out, crossterm::event::DisableMouseCapture)
-                };
-                if done.is_err() {
-                    app.set_status(Level::Warning, "Could not change the mouse capture");
-                }
+        }
+        Effect::RestartDriver => {
+            if let Some(d) = driver.take() {
+                d.task.abort();
             }
-            Effect::Quit => app.should_quit = true,
+            *driver = Some(driver::spawn(app.config.clone()));
+            Ok(())
+        }
+        Effect::Save {
+            entries,
+            reveal_user,
+        } => {
+            let tx = saved_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
+                let result = save::save(&entries, &dir, &Local::now(), reveal_user)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+            });
+            Ok(())
+        }
+        Effect::Copy(text) => {
+            // The terminal's writer is the backend's; OSC 52 goes straight to stdout.
+            let mut out = io::stdout();
+            out.write_all(osc52(&text).as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|_| EffectFailure::Copy)
+        }
+        Effect::MouseCapture(on) => {
+            let mut out = io::stdout();
+            let done = if on {
+                crossterm::execute!(out, crossterm::event::EnableMouseCapture)
+            } else {
+                crossterm::execute!(out, crossterm::event::DisableMouseCapture)
+            };
+            done.map_err(|_| EffectFailure::MouseCapture)
         }
     }
 }

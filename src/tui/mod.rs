@@ -15,6 +15,7 @@ pub mod keymap;
 pub mod layout;
 pub mod picker;
 pub mod replay;
+#[cfg(any(test, feature = "test-support"))]
 pub mod sample;
 pub mod save;
 pub mod store;
@@ -31,6 +32,7 @@ use crossterm::event::EventStream;
 use zeroize::Zeroizing;
 
 use crate::cli::AuthChoice;
+use crate::commands::error::CommandError;
 use crate::engine::classify::Catalog;
 use crate::engine::session::SessionConfig;
 
@@ -136,15 +138,17 @@ pub async fn run_with(
 }
 
 /// Opens a saved `.jsonl` transcript read-only, classified again with the built-in catalog.
-pub async fn replay(path: &Path) -> Result<(), String> {
-    let entries = replay::load(path).await?;
+/// A file that cannot be read is the user's to fix; a terminal that fails is not.
+pub async fn replay(path: &Path) -> Result<(), CommandError> {
+    let entries = replay::load(path).await.map_err(CommandError::usage)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let mut app = replay::app_for(entries, &name, Catalog::builtin());
     local_setup(&mut app);
-    let (mut terminal, guard) = terminal::init().map_err(|e| format!("terminal: {e}"))?;
+    let terminal_error = |e| CommandError::environment(e).context("terminal");
+    let (mut terminal, guard) = terminal::init().map_err(terminal_error)?;
     let result = event_loop::run(
         &mut terminal,
         &mut app,
@@ -154,7 +158,7 @@ pub async fn replay(path: &Path) -> Result<(), String> {
         None,
     )
     .await
-    .map_err(|e| format!("terminal: {e}"));
+    .map_err(terminal_error);
     drop(guard);
     result
 }

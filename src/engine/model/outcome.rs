@@ -75,7 +75,7 @@ impl Outcome {
     }
 
     /// The process exit code of `smtpscope run` for this outcome.
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Accepted | Outcome::Authenticated | Outcome::Incomplete => 0,
             Outcome::ConnectionFailed => 3,

@@ -41,14 +41,34 @@ pub enum Msg {
     /// An IAM decision of the in-process simulator (`smtpscope demo`), made after a final
     /// "." on its side, for the 554 that follows to be explained with.
     SimDecision(Box<SimDecision>),
+    /// The event loop could not carry out an effect.
+    EffectFailed(EffectFailure),
+    /// A frame showing the model as it is now has been drawn.
+    Drawn,
+}
+
+/// Why an effect was not carried out; reported back so that `update` stays the only writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EffectFailure {
+    /// The request queue is full behind a slow server: the request was dropped.
+    QueueFull,
+    /// The session task has ended: the request had nowhere to go.
+    SessionEnded,
+    /// Writing the OSC 52 sequence to the terminal failed.
+    Copy,
+    /// Changing the terminal's mouse capture failed.
+    MouseCapture,
 }
 
 /// What the event loop must do after an update.
 #[derive(Debug)]
 pub enum Effect {
     Send(Request),
-    /// Write the transcript to files.
-    Save,
+    /// Write these entries (the transcript so far) to files.
+    Save {
+        entries: Vec<Entry>,
+        reveal_user: bool,
+    },
     /// Abandon the session task (stuck on a slow server) and start a fresh one.
     RestartDriver,
     /// Put this text on the terminal's clipboard (OSC 52). Never a password: it comes from
@@ -56,7 +76,6 @@ pub enum Effect {
     Copy(String),
     /// Turn the terminal's mouse capture on or off.
     MouseCapture(bool),
-    Quit,
 }
 
 /// Applies one message to the model.
@@ -78,14 +97,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             app.dirty = true;
             if app.quitting.is_some() {
                 app.should_quit = true;
-                vec![Effect::Quit]
             } else {
                 app.set_status(
                     Level::Error,
                     "The session task has ended; c (or Enter) starts a new one",
                 );
-                Vec::new()
             }
+            Vec::new()
         }
         Msg::Resize(w, h) => {
             app.size = (w, h);
@@ -125,6 +143,40 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::EffectFailed(failure) => {
+            on_effect_failed(app, failure);
+            Vec::new()
+        }
+        Msg::Drawn => {
+            app.dirty = false;
+            Vec::new()
+        }
+    }
+}
+
+fn on_effect_failed(app: &mut App, failure: EffectFailure) {
+    app.dirty = true;
+    match failure {
+        EffectFailure::QueueFull => {
+            app.busy = false;
+            app.set_status(
+                Level::Warning,
+                "Too many requests queued behind a slow server; not sent (c reconnects)",
+            );
+        }
+        EffectFailure::SessionEnded => {
+            app.busy = false;
+            app.set_status(
+                Level::Error,
+                "The session task has ended; c starts a new one",
+            );
+        }
+        EffectFailure::Copy => {
+            app.set_status(Level::Warning, "Could not write to the terminal to copy");
+        }
+        EffectFailure::MouseCapture => {
+            app.set_status(Level::Warning, "Could not change the mouse capture");
+        }
     }
 }
 
@@ -136,7 +188,7 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
     match app.quitting {
         Some(0) => {
             app.should_quit = true;
-            vec![Effect::Quit]
+            Vec::new()
         }
         Some(n) => {
             app.quitting = Some(n - 1);
@@ -295,7 +347,11 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
                 app.set_status(Level::Info, "Nothing to save yet");
                 Vec::new()
             } else {
-                vec![Effect::Save]
+                app.set_status(Level::Info, "Saving…");
+                vec![Effect::Save {
+                    entries: app.store.entries().to_vec(),
+                    reveal_user: app.reveal_user,
+                }]
             }
         }
         Action::RevealUser => {
@@ -465,7 +521,7 @@ fn quit(app: &mut App) -> Vec<Effect> {
     let connected = app.session.connected() && !app.session.quit_sent();
     if app.quitting.is_some() || !connected || app.read_only.is_some() {
         app.should_quit = true;
-        return vec![Effect::Quit];
+        return Vec::new();
     }
     app.quitting = Some(QUIT_WAIT_TICKS);
     app.form = None;

@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use zeroize::Zeroizing;
 
-use super::{Effect, Msg, update};
+use super::{Effect, EffectFailure, Msg, update};
 use crate::engine::command::{Command, Verb};
 use crate::engine::driver::Request;
 use crate::engine::session::{Event, MessageSource, SessionConfig};
@@ -35,11 +35,10 @@ fn describe(e: &Effect) -> String {
         Effect::Send(Request::MessageLine(l)) => format!("line {l:?}"),
         Effect::Send(Request::Disconnect) => "disconnect".into(),
         Effect::Send(Request::Shutdown) => "shutdown".into(),
-        Effect::Save => "save".into(),
+        Effect::Save { entries, .. } => format!("save {} entries", entries.len()),
         Effect::RestartDriver => "restart".into(),
         Effect::Copy(text) => format!("copy {text}"),
         Effect::MouseCapture(on) => format!("mouse {on}"),
-        Effect::Quit => "quit".into(),
     }
 }
 
@@ -497,7 +496,7 @@ fn q_sends_quit_then_leaves() {
         .iter()
         .map(describe)
         .collect();
-    assert_eq!(effects, ["quit"]);
+    assert!(effects.is_empty(), "{effects:?}");
     assert!(app.should_quit);
 }
 
@@ -505,23 +504,24 @@ fn q_sends_quit_then_leaves() {
 fn q_leaves_after_a_bounded_wait_or_when_pressed_again() {
     let mut app = in_tls();
     act(&mut app, Action::Quit);
-    let mut quit = false;
-    for _ in 0..=QUIT_WAIT_TICKS {
-        quit |= update(&mut app, Msg::Tick)
-            .iter()
-            .any(|e| matches!(e, Effect::Quit));
+    for _ in 0..QUIT_WAIT_TICKS {
+        update(&mut app, Msg::Tick);
+        assert!(!app.should_quit);
     }
-    assert!(quit && app.should_quit);
+    update(&mut app, Msg::Tick);
+    assert!(app.should_quit);
 
     let mut app = in_tls();
     act(&mut app, Action::Quit);
-    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+    assert!(act(&mut app, Action::Quit).is_empty());
+    assert!(app.should_quit);
 }
 
 #[test]
 fn q_when_not_connected_leaves_at_once() {
     let mut app = fresh();
-    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+    assert!(act(&mut app, Action::Quit).is_empty());
+    assert!(app.should_quit);
     assert!(app.should_quit);
 }
 
@@ -557,7 +557,11 @@ fn save_help_certificate_and_reveal() {
     act(&mut app, Action::ToggleCertificate);
     assert_eq!(app.overlay, Overlay::None, "no TLS yet");
     let mut app = in_tls();
-    assert_eq!(act(&mut app, Action::Save), ["save"]);
+    let entries = app.store.entries().len();
+    assert_eq!(
+        act(&mut app, Action::Save),
+        [format!("save {entries} entries")]
+    );
     act(&mut app, Action::ToggleCertificate);
     assert_eq!(app.overlay, Overlay::Certificate);
     act(&mut app, Action::Close);
@@ -592,7 +596,8 @@ fn replay_is_read_only() {
         assert!(app.form.is_none());
     }
     assert!(app.status.as_ref().unwrap().text.contains("read-only"));
-    assert_eq!(act(&mut app, Action::Quit), ["quit"]);
+    assert!(act(&mut app, Action::Quit).is_empty());
+    assert!(app.should_quit);
 }
 
 #[test]
@@ -1128,4 +1133,37 @@ fn after_two_closing_421s_next_stops_and_says_when_to_retry() {
         status.text
     );
     assert!(!app.session.verdict().contains("Authentication failed"));
+}
+
+fn status_text(app: &App) -> String {
+    app.status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn effects_that_fail_come_back_as_messages() {
+    let mut app = in_tls();
+    app.busy = true;
+    update(&mut app, Msg::EffectFailed(EffectFailure::QueueFull));
+    assert!(!app.busy);
+    assert!(status_text(&app).contains("Too many requests queued"));
+    app.busy = true;
+    update(&mut app, Msg::EffectFailed(EffectFailure::SessionEnded));
+    assert!(!app.busy);
+    assert!(status_text(&app).contains("session task has ended"));
+    update(&mut app, Msg::EffectFailed(EffectFailure::Copy));
+    assert!(status_text(&app).contains("copy"));
+    update(&mut app, Msg::EffectFailed(EffectFailure::MouseCapture));
+    assert!(status_text(&app).contains("mouse capture"));
+}
+
+#[test]
+fn save_says_saving_and_carries_the_redacted_entries() {
+    let mut app = in_tls();
+    let effects = act(&mut app, Action::Save);
+    assert_eq!(effects.len(), 1);
+    assert!(effects[0].starts_with("save ") && !effects[0].starts_with("save 0 "));
+    assert!(status_text(&app).contains("Saving"));
 }

@@ -20,6 +20,7 @@ use super::layout::{self, MIN_SIZE};
 
 /// Draws one frame of `width`x`height` off-screen and returns it as plain text, one line per
 /// row: what a person would see, for tests and screen captures.
+#[cfg(any(test, feature = "test-support"))]
 pub fn render_to_text(app: &App, width: u16, height: u16) -> String {
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
         .unwrap_or_else(|e| match e {});
@@ -30,6 +31,7 @@ pub fn render_to_text(app: &App, width: u16, height: u16) -> String {
 }
 
 /// A buffer's symbols as text, one line per row.
+#[cfg(any(test, feature = "test-support"))]
 pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {

@@ -1,0 +1,422 @@
+//! The reply catalog: loading the TOML files in `assets/`, and finding the entry that
+//! matches a reply (a literal-prefix filter first, then the lazily compiled regex).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+use thiserror::Error;
+
+use super::phase::Phase;
+use crate::engine::command::Verb;
+use crate::engine::reply::Reply;
+
+#[derive(Debug, Error)]
+pub enum CatalogError {
+    #[error("{file}: {source}")]
+    Toml {
+        file: String,
+        source: toml::de::Error,
+    },
+    #[error("{file}: entry {id}: bad pattern: {source}")]
+    Pattern {
+        file: String,
+        id: String,
+        source: regex::Error,
+    },
+    #[error("{file}: entry {id}: unknown phase {phase:?}")]
+    Phase {
+        file: String,
+        id: String,
+        phase: String,
+    },
+    #[error("{file}: entry {id}: unknown command {after:?} in `after`")]
+    After {
+        file: String,
+        id: String,
+        after: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: String,
+    code: u16,
+    pattern: String,
+    after: Vec<String>,
+    phase: String,
+    title: String,
+    meaning: String,
+    remedy: String,
+    example: String,
+    evidence: String,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawReplies {
+    reply: Vec<RawEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawCodes {
+    code: Vec<RawCode>,
+    enhanced: Vec<RawEnhanced>,
+    success: Vec<RawSuccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuccess {
+    after: Vec<String>,
+    class: u16,
+    title: String,
+    meaning: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCode {
+    code: u16,
+    meaning: String,
+    phase: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnhanced {
+    code: String,
+    meaning: String,
+    phase: Option<String>,
+}
+
+/// One catalog entry. Its pattern is compiled on first use: a session meets a handful of reply
+/// codes, and compiling every pattern up front would cost more than the whole session.
+#[derive(Debug)]
+pub struct Entry {
+    pub id: String,
+    pub code: u16,
+    pattern_source: String,
+    pattern: OnceLock<Option<Regex>>,
+    /// The literal start of the pattern, upper-cased: a cheap filter before the regex.
+    pub(super) prefix: String,
+    /// `None` means ANY.
+    after: Option<Vec<Verb>>,
+    /// `None` means the phase of the command answered.
+    pub(super) phase: Option<Phase>,
+    pub title: String,
+    pub meaning: String,
+    pub remedy: String,
+    /// A reply this entry must match (checked by a test).
+    pub example: String,
+    pub evidence: String,
+    pub source: String,
+}
+
+impl Entry {
+    /// The first command this entry applies after (`None` = any), for self-checks.
+    pub fn first_after(&self) -> Option<Verb> {
+        self.after.as_ref().and_then(|v| v.first().copied())
+    }
+
+    fn applies_after(&self, verb: Option<Verb>) -> bool {
+        match (&self.after, verb) {
+            (None, _) => true,
+            (Some(list), Some(v)) => list.contains(&v),
+            // Unknown context (unsolicited, or pasted without --after): the text alone decides.
+            (Some(_), None) => true,
+        }
+    }
+
+    fn regex(&self) -> Option<&Regex> {
+        self.pattern
+            .get_or_init(|| build_pattern(&self.pattern_source).ok())
+            .as_ref()
+    }
+
+    /// Whether a reply line ("CODE TEXT") matches this entry's pattern.
+    pub fn matches_line(&self, line: &str) -> bool {
+        self.could_match(&line.to_ascii_uppercase())
+            && self.regex().is_some_and(|r| r.is_match(line))
+    }
+
+    pub(super) fn could_match(&self, upper_line: &str) -> bool {
+        upper_line.starts_with(&self.prefix)
+    }
+}
+
+fn build_pattern(source: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(source).case_insensitive(true).build()
+}
+
+/// The literal text every match must start with: what follows `^` up to the first regex
+/// syntax, minus a last character that a quantifier makes optional. Upper-cased.
+pub(super) fn literal_prefix(pattern: &str) -> String {
+    let Some(rest) = pattern.strip_prefix('^') else {
+        return String::new();
+    };
+    let chars: Vec<char> = rest.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !(c.is_ascii_alphanumeric() || c == ' ' || c == '-' || c == ':' || c == ',') {
+            break;
+        }
+        if matches!(chars.get(i + 1), Some('?' | '*' | '{')) {
+            break;
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+#[derive(Debug)]
+pub(super) struct Meaning {
+    pub(super) meaning: String,
+    pub(super) phase: Option<Phase>,
+}
+
+/// What a positive reply to a command says went well: the headline of a 2xx/3xx reply.
+#[derive(Debug)]
+pub(super) struct Success {
+    pub(super) title: String,
+    pub(super) meaning: String,
+}
+
+/// All reply knowledge, compiled once.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: Vec<Entry>,
+    pub(super) codes: HashMap<u16, Meaning>,
+    /// Keyed by "x.S" or "x.S.D".
+    pub(super) enhanced: HashMap<String, Meaning>,
+    /// Keyed by the command answered and the reply's first digit (2 or 3).
+    pub(super) success: HashMap<(Verb, u16), Success>,
+}
+
+pub(super) const SES_REPLIES: &str = include_str!("../../../assets/replies.toml");
+pub(super) const OTHER_REPLIES: &str = include_str!("../../../assets/replies-other.toml");
+pub(super) const RFC_CODES: &str = include_str!("../../../assets/rfc-codes.toml");
+
+fn verb_named(name: &str) -> Option<Verb> {
+    Some(match name {
+        "CONNECT" | "TLS-HANDSHAKE" => Verb::Connect,
+        "EHLO" => Verb::Ehlo,
+        "HELO" => Verb::Helo,
+        "STARTTLS" => Verb::StartTls,
+        "AUTH" => Verb::Auth,
+        "AUTH-RESPONSE" => Verb::AuthResponse,
+        "MAIL" => Verb::Mail,
+        "RCPT" => Verb::Rcpt,
+        "DATA" => Verb::Data,
+        "DATA-END" => Verb::DataEnd,
+        "RSET" => Verb::Rset,
+        "NOOP" => Verb::Noop,
+        "QUIT" => Verb::Quit,
+        _ => return None,
+    })
+}
+
+fn parse_phase(file: &str, id: &str, name: &str) -> Result<Option<Phase>, CatalogError> {
+    if name == "from-command" {
+        return Ok(None);
+    }
+    Phase::parse(name)
+        .map(Some)
+        .ok_or_else(|| CatalogError::Phase {
+            file: file.into(),
+            id: id.into(),
+            phase: name.into(),
+        })
+}
+
+impl Catalog {
+    /// The catalog built into the binary.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            // Lazily compiled: every pattern is compiled and checked by the tests instead.
+            Catalog::load(
+                &[
+                    ("replies.toml", SES_REPLIES),
+                    ("replies-other.toml", OTHER_REPLIES),
+                ],
+                RFC_CODES,
+                false,
+            )
+            .unwrap_or_else(|e| panic!("the built-in catalog is broken (a test catches this): {e}"))
+        })
+    }
+
+    /// Compiles reply files (checked in order) and the RFC code table; every pattern is
+    /// compiled now, so a bad one is reported here.
+    pub fn from_sources(
+        replies: &[(&str, &str)],
+        rfc_codes: &str,
+    ) -> Result<Catalog, CatalogError> {
+        Self::load(replies, rfc_codes, true)
+    }
+
+    fn load(
+        replies: &[(&str, &str)],
+        rfc_codes: &str,
+        eager: bool,
+    ) -> Result<Catalog, CatalogError> {
+        let mut entries = Vec::new();
+        for (file, text) in replies {
+            let raw: RawReplies = toml::from_str(text).map_err(|source| CatalogError::Toml {
+                file: (*file).into(),
+                source,
+            })?;
+            for e in raw.reply {
+                entries.push(Self::compile(file, e, eager)?);
+            }
+        }
+        let file = "rfc-codes.toml";
+        let raw: RawCodes = toml::from_str(rfc_codes).map_err(|source| CatalogError::Toml {
+            file: file.into(),
+            source,
+        })?;
+        let mut codes = HashMap::new();
+        for c in raw.code {
+            let id = c.code.to_string();
+            let phase = c
+                .phase
+                .as_deref()
+                .map(|p| parse_phase(file, &id, p))
+                .transpose()?
+                .flatten();
+            codes.insert(
+                c.code,
+                Meaning {
+                    meaning: c.meaning,
+                    phase,
+                },
+            );
+        }
+        let mut enhanced = HashMap::new();
+        for c in raw.enhanced {
+            let phase = c
+                .phase
+                .as_deref()
+                .map(|p| parse_phase(file, &c.code, p))
+                .transpose()?
+                .flatten();
+            enhanced.insert(
+                c.code,
+                Meaning {
+                    meaning: c.meaning,
+                    phase,
+                },
+            );
+        }
+        let mut success = HashMap::new();
+        for s in raw.success {
+            for a in &s.after {
+                let verb = verb_named(a).ok_or_else(|| CatalogError::After {
+                    file: file.into(),
+                    id: format!("success {}", s.title),
+                    after: a.clone(),
+                })?;
+                success.insert(
+                    (verb, s.class),
+                    Success {
+                        title: s.title.clone(),
+                        meaning: s.meaning.clone(),
+                    },
+                );
+            }
+        }
+        Ok(Catalog {
+            entries,
+            codes,
+            enhanced,
+            success,
+        })
+    }
+
+    fn compile(file: &str, e: RawEntry, eager: bool) -> Result<Entry, CatalogError> {
+        let pattern = OnceLock::new();
+        if eager {
+            let regex = build_pattern(&e.pattern).map_err(|source| CatalogError::Pattern {
+                file: file.into(),
+                id: e.id.clone(),
+                source,
+            })?;
+            let _ = pattern.set(Some(regex));
+        }
+        let after = if e.after.iter().any(|a| a == "ANY" || a == "IDLE") {
+            None
+        } else {
+            let verbs = e
+                .after
+                .iter()
+                .map(|a| {
+                    verb_named(a).ok_or_else(|| CatalogError::After {
+                        file: file.into(),
+                        id: e.id.clone(),
+                        after: a.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(verbs)
+        };
+        let phase = parse_phase(file, &e.id, &e.phase)?;
+        Ok(Entry {
+            id: e.id,
+            code: e.code,
+            prefix: literal_prefix(&e.pattern),
+            pattern_source: e.pattern,
+            pattern,
+            after,
+            phase,
+            title: e.title,
+            meaning: e.meaning,
+            remedy: e.remedy,
+            example: e.example,
+            evidence: e.evidence,
+            source: e.source,
+        })
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Finds the first entry that matches the reply's last line in this context.
+    pub fn find(
+        &self,
+        reply: &Reply,
+        after: Option<Verb>,
+    ) -> Option<(&Entry, Vec<(String, String)>)> {
+        let line = match_line(reply);
+        let upper = line.to_ascii_uppercase();
+        self.entries
+            .iter()
+            .filter(|e| e.applies_after(after) && e.could_match(&upper))
+            .find_map(|e| {
+                let regex = e.regex()?;
+                let caps = regex.captures(&line)?;
+                let details = regex
+                    .capture_names()
+                    .flatten()
+                    .filter_map(|name| {
+                        caps.name(name)
+                            .map(|m| (name.to_string(), m.as_str().to_string()))
+                    })
+                    .collect();
+                Some((e, details))
+            })
+    }
+}
+
+/// The reply's last line in the form the patterns expect: `CODE TEXT`.
+pub(super) fn match_line(reply: &Reply) -> String {
+    let text = reply.last_text();
+    if text.is_empty() {
+        reply.code.to_string()
+    } else {
+        format!("{} {}", reply.code, text)
+    }
+}

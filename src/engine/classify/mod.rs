@@ -1,0 +1,254 @@
+//! Reply classification: phase, verdict and diagnosis.
+//!
+//! The knowledge is data: `assets/replies.toml` (SES), `assets/replies-other.toml` (other
+//! servers) and `assets/rfc-codes.toml` (RFC 5321/3463 fallbacks). This module only matches.
+//! SES accepts MAIL, RCPT and DATA and reports policy problems after the final `.`, so the
+//! reply text decides the phase there; the command answered is only the fallback.
+
+mod catalog;
+mod details;
+mod phase;
+#[cfg(test)]
+mod tests;
+
+use super::command::Verb;
+use super::model::AuthContext;
+use super::reply::Reply;
+
+use catalog::Meaning;
+pub use catalog::{Catalog, CatalogError, Entry};
+use details::{add_context_notes, expand_details};
+pub use phase::{Classification, Diagnosis, Phase, Verdict};
+
+/// What the session knew when the reply arrived (read from the session model).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    /// The command the reply answers; `None` for an unsolicited reply.
+    pub after: Option<Verb>,
+    /// What AUTH has done on this connection so far.
+    pub auth: AuthContext,
+    /// An earlier AUTH in this session was refused with this code (kept for the note on a
+    /// later success).
+    pub earlier_auth_refusal: Option<u16>,
+    pub tls: bool,
+    /// The server is Amazon SES (or the simulator): SES-only remarks apply.
+    pub ses: bool,
+    /// The current transaction's sender (MAIL FROM), once the server accepted it.
+    pub mail_from: Option<String>,
+    /// The current transaction's accepted recipients (RCPT TO), so a note can tell a
+    /// recipient from a sender when a reply lists addresses.
+    pub rcpts: Vec<String>,
+}
+
+impl Context {
+    pub fn after(verb: Verb) -> Context {
+        Context {
+            after: Some(verb),
+            ..Context::default()
+        }
+    }
+
+    fn authenticated(&self) -> bool {
+        self.auth == AuthContext::Accepted
+    }
+}
+
+impl Catalog {
+    /// Classifies one reply.
+    pub fn classify(&self, reply: &Reply, ctx: &Context) -> Classification {
+        let verdict = Verdict::of(reply.class());
+        let positive = matches!(verdict, Verdict::Success | Verdict::Intermediate);
+        // A positive reply pasted without its command often says which one it answered.
+        let answered = ctx
+            .after
+            .or_else(|| positive.then(|| guess_command(reply)).flatten());
+        let verb_phase = Phase::of_verb(answered.unwrap_or(Verb::Other), positive);
+        let mut diagnosis;
+        let phase;
+        // A bare "250 Ok" answers most commands; without the command it says only "accepted".
+        let bare_ok = ctx.after.is_none() && positive && is_bare_ok(reply);
+        let found = if bare_ok {
+            None
+        } else {
+            self.find(reply, ctx.after)
+        };
+        if let Some((entry, captured)) = found {
+            phase = entry.phase.unwrap_or(verb_phase);
+            diagnosis = Diagnosis {
+                id: Some(entry.id.clone()),
+                title: entry.title.clone(),
+                meaning: entry.meaning.clone(),
+                remedy: nothing_to_do(&entry.remedy)
+                    .map_or_else(|| entry.remedy.clone(), |_| String::new()),
+                details: expand_details(captured),
+                // "None; <remark>" in the catalog: nothing to do, but worth knowing.
+                notes: nothing_to_do(&entry.remedy).flatten().into_iter().collect(),
+                evidence: Some(entry.evidence.clone()),
+                source: Some(entry.source.clone()),
+            };
+        } else if positive {
+            phase = verb_phase;
+            diagnosis = self.success(reply, answered);
+        } else {
+            (phase, diagnosis) = self.fallback(reply, verb_phase);
+        }
+        add_context_notes(&mut diagnosis, phase, verdict, reply, ctx);
+        Classification {
+            phase,
+            verdict,
+            diagnosis,
+        }
+    }
+
+    /// The RFC 3463 meaning of the reply's enhanced code: the exact one, else its subject's.
+    fn enhanced_meaning(&self, reply: &Reply) -> (Option<&Meaning>, Option<&Meaning>) {
+        match reply.enhanced {
+            Some(e) => (
+                self.enhanced.get(&format!("x.{}.{}", e.subject, e.detail)),
+                self.enhanced.get(&format!("x.{}", e.subject)),
+            ),
+            None => (None, None),
+        }
+    }
+
+    /// A 2xx/3xx reply no catalog entry explains. The headline says what went well (the
+    /// sender, a recipient, the message was accepted); the enhanced code names only a subject
+    /// (x.1: addressing), so it is a detail under the headline, never the headline itself.
+    fn success(&self, reply: &Reply, answered: Option<Verb>) -> Diagnosis {
+        let class = reply.code / 100;
+        let headline = answered.and_then(|v| self.success.get(&(v, class)));
+        let code_meaning = self.codes.get(&reply.code);
+        let (title, meaning) = match headline {
+            Some(h) => (h.title.clone(), h.meaning.clone()),
+            None if class == 3 => (
+                "Server waits for more".to_string(),
+                code_meaning.map_or_else(
+                    || "The server waits for the next part of the command.".to_string(),
+                    |m| format!("{}: {}", reply.code, m.meaning),
+                ),
+            ),
+            None => (
+                "Accepted".to_string(),
+                code_meaning.map_or_else(
+                    || "The server accepted the command.".to_string(),
+                    |m| format!("{}: {}", reply.code, m.meaning),
+                ),
+            ),
+        };
+        let mut details = Vec::new();
+        // The plain codes (250, 354, …) say nothing the headline does not; 251 or 252 do.
+        if headline.is_some()
+            && !matches!(reply.code, 220 | 221 | 235 | 250 | 334 | 354)
+            && let Some(m) = code_meaning
+        {
+            details.push((
+                "Reply code".into(),
+                format!("{}: {}", reply.code, m.meaning),
+            ));
+        }
+        let (exact, subject) = self.enhanced_meaning(reply);
+        if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
+            details.push(("Enhanced code".into(), format!("{e}: {}", m.meaning)));
+        }
+        Diagnosis {
+            id: None,
+            title,
+            meaning,
+            remedy: String::new(),
+            details,
+            notes: Vec::new(),
+            evidence: None,
+            source: None,
+        }
+    }
+
+    /// A failing reply no catalog entry explains: the RFC meanings of its codes.
+    fn fallback(&self, reply: &Reply, verb_phase: Phase) -> (Phase, Diagnosis) {
+        let code_meaning = self.codes.get(&reply.code);
+        let (exact, subject) = self.enhanced_meaning(reply);
+        let phase = exact
+            .and_then(|m| m.phase)
+            .or_else(|| code_meaning.and_then(|m| m.phase))
+            .or_else(|| subject.and_then(|m| m.phase))
+            .unwrap_or(verb_phase);
+        let mut meaning = code_meaning.map_or_else(
+            || format!("Reply code {} is not defined by RFC 5321.", reply.code),
+            |m| format!("{}: {}", reply.code, m.meaning),
+        );
+        if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
+            meaning.push_str(&format!(" {e}: {}", m.meaning));
+        }
+        let (title, remedy) = if reply.code / 100 == 4 {
+            (
+                format!("Temporary {} failure", phase.name()),
+                "A temporary failure: the same command may work later. Retry with backoff; if it persists, read the server's text.",
+            )
+        } else {
+            (
+                format!("{} failed", phase.title()),
+                "A permanent failure: repeating the same command will fail again. Read the server's text and fix the request.",
+            )
+        };
+        let diagnosis = Diagnosis {
+            id: None,
+            title,
+            meaning,
+            remedy: remedy.into(),
+            details: Vec::new(),
+            notes: Vec::new(),
+            evidence: None,
+            source: None,
+        };
+        (phase, diagnosis)
+    }
+}
+
+/// A reply whose text, after any enhanced code, is only "Ok".
+fn is_bare_ok(reply: &Reply) -> bool {
+    reply
+        .message()
+        .trim()
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case("ok")
+}
+
+/// The command a positive reply most likely answers when it came without one (a reply
+/// pasted into `explain`): some codes belong to one command, and servers answer an accepted
+/// sender with 2.1.0 and an accepted recipient with 2.1.5.
+fn guess_command(reply: &Reply) -> Option<Verb> {
+    match reply.code {
+        221 => Some(Verb::Quit),
+        235 | 334 => Some(Verb::Auth),
+        354 => Some(Verb::Data),
+        250 => match reply.enhanced.map(|e| (e.subject, e.detail)) {
+            Some((1, 0)) => Some(Verb::Mail),
+            Some((1, 5)) => Some(Verb::Rcpt),
+            _ if reply.last_text().to_ascii_lowercase().contains("queued as") => {
+                Some(Verb::DataEnd)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `Some` when a catalog remedy says there is nothing to do ("None", "None; remark"), with the
+/// remark if there is one.
+fn nothing_to_do(remedy: &str) -> Option<Option<String>> {
+    let rest = remedy
+        .strip_prefix("None")
+        .or_else(|| remedy.strip_prefix("none"))?;
+    if rest.starts_with(|c: char| c.is_alphanumeric()) {
+        return None; // a word such as "Nonetheless"
+    }
+    let remark = rest.trim_start_matches([';', ':', ',', '.', ' ']).trim();
+    if remark.is_empty() {
+        return Some(None);
+    }
+    let mut chars = remark.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
+    Some(Some(format!("{first}{}", chars.as_str())))
+}

@@ -1,0 +1,679 @@
+use super::catalog::{OTHER_REPLIES, RFC_CODES, SES_REPLIES, literal_prefix};
+use super::*;
+use crate::engine::iam::Arn;
+
+#[test]
+fn every_ehlo_says_what_the_server_offers() {
+    let postfix = Reply::from_lines(
+        250,
+        &[
+            "mail.example.test",
+            "PIPELINING",
+            "SIZE 10240000",
+            "STARTTLS",
+            "AUTH PLAIN LOGIN",
+            "8BITMIME",
+            "CHUNKING",
+        ],
+    );
+    let c = Catalog::builtin().classify(&postfix, &Context::after(Verb::Ehlo));
+    let note = c
+        .diagnosis
+        .notes
+        .iter()
+        .find(|n| n.starts_with("Offered:"))
+        .expect("an offers note");
+    for want in [
+        "STARTTLS",
+        "AUTH PLAIN LOGIN",
+        "SIZE 10240000 (10.2 MB)",
+        "PIPELINING",
+        "8BITMIME",
+        "CHUNKING",
+        "Not offered: SMTPUTF8.",
+    ] {
+        assert!(note.contains(want), "{want}: {note}");
+    }
+    let bare = Reply::from_lines(250, &["tiny.example.test"]);
+    let ctx = Context {
+        tls: true,
+        ..Context::after(Verb::Ehlo)
+    };
+    let c = Catalog::builtin().classify(&bare, &ctx);
+    let note = c.diagnosis.notes.join(" ");
+    assert!(note.contains("Offered: TLS (already on)."), "{note}");
+    assert!(
+        note.contains("Not offered: AUTH, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING."),
+        "{note}"
+    );
+}
+
+fn classify(text: &str, after: Verb) -> Classification {
+    let (code, rest) = text.split_at(3);
+    let reply = Reply::from_lines(
+        code.parse().unwrap(),
+        &[rest.trim_start_matches([' ', '-'])],
+    );
+    Catalog::builtin().classify(&reply, &Context::after(after))
+}
+
+#[test]
+fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
+    let eager = Catalog::from_sources(
+        &[
+            ("replies.toml", SES_REPLIES),
+            ("replies-other.toml", OTHER_REPLIES),
+        ],
+        RFC_CODES,
+    )
+    .expect("all patterns compile");
+    for e in eager.entries() {
+        assert!(
+            e.could_match(&e.example.to_ascii_uppercase()),
+            "{}: prefix {:?}",
+            e.id,
+            e.prefix
+        );
+    }
+    assert_eq!(
+        literal_prefix("^535 Authentication Credentials Invalid$"),
+        "535 AUTHENTICATION CREDENTIALS INVALID"
+    );
+    assert_eq!(literal_prefix("^451( 4\\.4\\.2)? Timeout"), "451");
+    assert_eq!(literal_prefix("^55\\d[ -]"), "55");
+    assert_eq!(literal_prefix("^250 Oks? x"), "250 OK");
+    assert_eq!(literal_prefix("(a|b)"), "");
+}
+
+#[test]
+fn every_catalog_entry_matches_its_own_example() {
+    let catalog = Catalog::builtin();
+    assert!(catalog.entries().len() > 70);
+    for entry in catalog.entries() {
+        let (code, rest) = entry.example.split_at(3);
+        let reply = Reply::from_lines(code.parse().unwrap(), &[rest.trim_start()]);
+        assert_eq!(reply.code, entry.code, "{}: code", entry.id);
+        let after = entry.first_after().or(Some(Verb::Other));
+        let found = catalog.find(&reply, after).map(|(e, _)| e.id.as_str());
+        assert_eq!(
+            found,
+            Some(entry.id.as_str()),
+            "example of {} matched another entry",
+            entry.id
+        );
+        let c = catalog.classify(&reply, &Context::after(after.unwrap_or(Verb::Other)));
+        assert!(!c.diagnosis.title.is_empty());
+    }
+}
+
+#[test]
+fn seed_scenarios() {
+    let c = classify("535 Authentication Credentials Invalid", Verb::AuthResponse);
+    assert_eq!(
+        (c.phase, c.verdict),
+        (Phase::Authentication, Verdict::Permanent)
+    );
+    assert!(c.diagnosis.remedy.contains("region"), "{:?}", c.diagnosis);
+    assert!(c.diagnosis.remedy.contains("secret"));
+
+    // The published walkthrough's wording of the 535.
+    let c = classify("535 Authentication failed", Verb::Auth);
+    assert_eq!(c.phase, Phase::Authentication);
+
+    let c = classify("530 Authentication required", Verb::Mail);
+    assert_eq!(c.phase, Phase::Authentication);
+
+    let c = classify("530 Must issue a STARTTLS command first", Verb::Auth);
+    assert_eq!(c.phase, Phase::Tls);
+
+    let text = "554 Access denied: User `arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:ap-northeast-1:123456789012:identity/example.com'";
+    let reply = Reply::from_lines(554, &[&text[4..]]);
+    let ctx = Context {
+        after: Some(Verb::DataEnd),
+        auth: AuthContext::Accepted,
+        ses: true,
+        ..Context::default()
+    };
+    let c = Catalog::builtin().classify(&reply, &ctx);
+    assert_eq!(c.phase, Phase::Authorization);
+    let get = |k: &str| {
+        c.diagnosis
+            .details
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        get("User ARN"),
+        Some("arn:aws:iam::123456789012:user/ses-smtp-user.20230808-1")
+    );
+    assert_eq!(get("Action"), Some("ses:SendRawEmail"));
+    assert_eq!(
+        get("Resource"),
+        Some("arn:aws:ses:ap-northeast-1:123456789012:identity/example.com")
+    );
+    assert_eq!(get("Region"), Some("ap-northeast-1"));
+    assert_eq!(get("Identity"), Some("example.com"));
+    assert_eq!(get("IAM user"), Some("ses-smtp-user.20230808-1"));
+    assert!(
+        c.diagnosis
+            .notes
+            .iter()
+            .any(|n| n.contains("Authentication had succeeded"))
+    );
+}
+
+#[test]
+fn unverified_identities() {
+    let c = classify(
+        "554 Message rejected: Email address is not verified. The following identities failed the check in region US-WEST-2: a@example.com, b@example.org",
+        Verb::DataEnd,
+    );
+    assert_eq!(c.phase, Phase::Authorization);
+    assert!(
+        c.diagnosis
+            .details
+            .contains(&("Region".into(), "us-west-2".into()))
+    );
+    assert!(
+        c.diagnosis
+            .details
+            .contains(&("Identities".into(), "a@example.com, b@example.org".into()))
+    );
+}
+
+#[test]
+fn throttling_and_content() {
+    assert_eq!(
+        classify(
+            "454 Throttling failure: Maximum sending rate exceeded.",
+            Verb::DataEnd
+        )
+        .phase,
+        Phase::Throttling
+    );
+    let c = classify(
+        "454 Throttling failure: Daily message quota exceeded.",
+        Verb::DataEnd,
+    );
+    assert_eq!(
+        (c.phase, c.verdict),
+        (Phase::Throttling, Verdict::Transient)
+    );
+    assert!(!c.diagnosis.notes.is_empty());
+    assert_eq!(
+        classify(
+            "554 Transaction failed: Duplicate header 'DKIM-Signature'.",
+            Verb::DataEnd
+        )
+        .phase,
+        Phase::Content
+    );
+    assert_eq!(
+        classify("552 Message is too long.", Verb::DataEnd).phase,
+        Phase::Content
+    );
+}
+
+#[test]
+fn other_servers_fall_back_sensibly() {
+    let cases = [
+        (
+            "535 5.7.8 Error: authentication failed: authentication failure",
+            Verb::AuthResponse,
+            Phase::Authentication,
+        ),
+        (
+            "535 5.7.8 Username and Password not accepted. Learn more",
+            Verb::AuthResponse,
+            Phase::Authentication,
+        ),
+        (
+            "530 5.7.0 Must issue a STARTTLS command first.",
+            Verb::Mail,
+            Phase::Tls,
+        ),
+        (
+            "554 5.7.1 <x@y>: Relay access denied",
+            Verb::Rcpt,
+            Phase::Authorization,
+        ),
+        (
+            "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table",
+            Verb::Rcpt,
+            Phase::Envelope,
+        ),
+        (
+            "421 4.7.0 Too many connections from your IP, try again later",
+            Verb::Mail,
+            Phase::Throttling,
+        ),
+        (
+            "552 5.3.4 Message size exceeds fixed limit",
+            Verb::DataEnd,
+            Phase::Content,
+        ),
+        (
+            "451 4.3.0 Error: queue file write error",
+            Verb::DataEnd,
+            Phase::Service,
+        ),
+        (
+            "550 5.7.26 Unauthenticated email is not accepted",
+            Verb::DataEnd,
+            Phase::Content,
+        ),
+        ("250 2.0.0 Ok: queued as 4ABC", Verb::DataEnd, Phase::Data),
+        ("250 2.1.5 Ok", Verb::Rcpt, Phase::Envelope),
+        (
+            "503 5.5.1 Error: authentication not enabled",
+            Verb::Auth,
+            Phase::Authentication,
+        ),
+        (
+            "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+            Verb::AuthResponse,
+            Phase::Authentication,
+        ),
+        (
+            "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied",
+            Verb::DataEnd,
+            Phase::Authorization,
+        ),
+        (
+            "454 4.7.0 TLS not available due to local problem",
+            Verb::StartTls,
+            Phase::Tls,
+        ),
+        (
+            "500 5.5.2 Error: command not recognized",
+            Verb::Other,
+            Phase::Service,
+        ),
+        ("221 2.0.0 Bye", Verb::Quit, Phase::Connection),
+        // A temporary problem is not rate limiting unless the server says so.
+        (
+            "421 4.7.0 Temporary System Problem. Try again later.",
+            Verb::Auth,
+            Phase::Service,
+        ),
+        (
+            "421 4.7.0 Too many connections from your IP, try again later",
+            Verb::Connect,
+            Phase::Throttling,
+        ),
+    ];
+    for (text, after, phase) in cases {
+        assert_eq!(classify(text, after).phase, phase, "{text}");
+    }
+}
+
+#[test]
+fn fallback_explains_codes() {
+    let c = classify("550 5.1.1 no such mailbox here", Verb::Rcpt);
+    assert!(c.diagnosis.meaning.contains("550"));
+    assert!(c.diagnosis.meaning.contains("5.1.1"));
+    assert!(!c.diagnosis.remedy.is_empty());
+}
+
+#[test]
+fn bad_catalog_is_a_clear_error() {
+    let bad = "[[reply]]\nid='x'\ncode=250\npattern='('\nafter=['ANY']\nphase='ehlo'\ntitle='t'\nmeaning='m'\nremedy='r'\nexample='250 x'\nevidence='E'\nsource='s'\n";
+    let err = Catalog::from_sources(&[("t.toml", bad)], RFC_CODES).unwrap_err();
+    assert!(err.to_string().contains("bad pattern"), "{err}");
+    let bad_phase = bad.replace("'('", "'x'").replace("'ehlo'", "'nope'");
+    let err = Catalog::from_sources(&[("t.toml", &bad_phase)], RFC_CODES).unwrap_err();
+    assert!(err.to_string().contains("unknown phase"), "{err}");
+}
+
+#[test]
+fn none_remedies_become_notes() {
+    assert_eq!(nothing_to_do("None"), Some(None));
+    assert_eq!(
+        nothing_to_do("None; do not assume x"),
+        Some(Some("Do not assume x".into()))
+    );
+    assert_eq!(nothing_to_do("Nonetheless retry"), None);
+    assert_eq!(nothing_to_do("Retry"), None);
+    let c = classify(
+        "220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-X Y",
+        Verb::Connect,
+    );
+    assert!(c.diagnosis.remedy.is_empty());
+    assert!(
+        c.diagnosis
+            .notes
+            .iter()
+            .any(|n| n.starts_with("On 465/2465")),
+        "{:?}",
+        c.diagnosis.notes
+    );
+}
+
+#[test]
+fn arn_parts() {
+    let a = Arn::parse("arn:aws:ses:eu-west-2:123456789012:identity/example.com").unwrap();
+    assert_eq!(
+        (a.service, a.region, a.account, a.resource),
+        ("ses", "eu-west-2", "123456789012", "identity/example.com")
+    );
+    assert!(Arn::parse("not-an-arn").is_none());
+}
+
+fn detail<'a>(c: &'a Classification, key: &str) -> Option<&'a str> {
+    c.diagnosis
+        .details
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Issue 18, item 1: a positive reply says what went well, for every step and every
+/// server we know the words of; an enhanced code's subject (x.1: addressing) is a detail.
+#[test]
+fn success_replies_say_what_succeeded() {
+    use Verb::*;
+    let gsmtp = "a1-20020a05.123 - gsmtp";
+    let cases: Vec<(Verb, String, &str)> = vec![
+        // greeting
+        (Connect, "220 postfix.smtpscope.test ESMTP Postfix (Debian/GNU)".into(), "Server ready"),
+        (Connect, "220 mail.example.com ESMTP Exim 4.96 Mon, 01 Jan 2024 00:00:00 +0000".into(), "Server ready"),
+        (Connect, format!("220 smtp.gmail.com ESMTP {gsmtp}"), "Server ready"),
+        (Connect, "220 BN8PR04CA0001.outlook.office365.com Microsoft ESMTP MAIL Service ready at Mon, 1 Jan 2024 00:00:00 +0000".into(), "Server ready"),
+        (Connect, "220 localhost Python SMTP 1.4.4".into(), "Server ready"),
+        (Connect, "220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-VCSHDP1YZ A1b2C3d4E5f6G7h8I9j0".into(), "SES greeting"),
+        // EHLO (the last line of the capability list)
+        (Ehlo, "250 CHUNKING".into(), "EHLO accepted"),
+        (Ehlo, "250 HELP".into(), "EHLO accepted"),
+        (Ehlo, "250 SMTPUTF8".into(), "EHLO accepted"),
+        (Ehlo, "250 Ok".into(), "EHLO capabilities"),
+        // STARTTLS
+        (StartTls, "220 2.0.0 Ready to start TLS".into(), "Ready for TLS"),
+        (StartTls, "220 TLS go ahead".into(), "Ready for TLS"),
+        (StartTls, "220 2.0.0 SMTP server ready".into(), "Ready for TLS"),
+        (StartTls, "220 Ready to start TLS".into(), "Ready for the TLS handshake"),
+        // AUTH
+        (Auth, "334 ".into(), "AUTH goes on"),
+        (Auth, "334 VXNlcm5hbWU6".into(), "AUTH LOGIN asks for the user name"),
+        (AuthResponse, "334 UGFzc3dvcmQ6".into(), "AUTH LOGIN asks for the password"),
+        (Auth, "235 2.7.0 Authentication successful".into(), "Authenticated"),
+        (AuthResponse, "235 Authentication succeeded".into(), "Authenticated"),
+        (AuthResponse, "235 2.7.0 Accepted".into(), "Authenticated"),
+        (AuthResponse, "235 Authentication successful.".into(), "Authenticated"),
+        // MAIL
+        (Mail, "250 2.1.0 Ok".into(), "Sender accepted"),
+        (Mail, "250 OK".into(), "Sender accepted"),
+        (Mail, format!("250 2.1.0 OK {gsmtp}"), "Sender accepted"),
+        (Mail, "250 2.1.0 Sender OK".into(), "Sender accepted"),
+        (Mail, "250 Ok".into(), "Sender accepted"),
+        // RCPT
+        (Rcpt, "250 2.1.5 Ok".into(), "Recipient accepted"),
+        (Rcpt, "250 Accepted".into(), "Recipient accepted"),
+        (Rcpt, format!("250 2.1.5 OK {gsmtp}"), "Recipient accepted"),
+        (Rcpt, "250 2.1.5 Recipient OK".into(), "Recipient accepted"),
+        (Rcpt, "250 Ok".into(), "Recipient accepted"),
+        (Rcpt, "251 2.1.5 User not local; will forward".into(), "Recipient accepted"),
+        // DATA
+        (Data, "354 End data with <CR><LF>.<CR><LF>".into(), "Ready for the message"),
+        (Data, "354 Enter message, ending with \".\" on a line by itself".into(), "Ready for the message"),
+        (Data, format!("354  Go ahead {gsmtp}"), "Ready for the message"),
+        (Data, "354 Start mail input; end with <CRLF>.<CRLF>".into(), "Ready for the message"),
+        // the final "."
+        (DataEnd, "250 2.0.0 Ok: queued as 4ABC123DEF".into(), "Message accepted"),
+        (DataEnd, "250 OK id=1r2s3t-0004Xy-AB".into(), "Message accepted"),
+        (DataEnd, format!("250 2.0.0 OK  1700000000 {gsmtp}"), "Message accepted"),
+        (DataEnd, "250 2.0.0 OK <BN8PR04MB0001@BN8PR04MB0001.namprd04.prod.outlook.com> [Hostname=BN8PR04MB0001.namprd04.prod.outlook.com]".into(), "Message accepted"),
+        (DataEnd, "250 Message accepted for delivery".into(), "Message accepted"),
+        (DataEnd, "250 Ok 0107017033dbb64d-be13a01e-dbf1-44b7-b876-3622165dacc1-000000".into(), "Message accepted by SES"),
+        // RSET, NOOP
+        (Rset, "250 2.0.0 Ok".into(), "Transaction reset"),
+        (Rset, "250 Reset OK".into(), "Transaction reset"),
+        (Rset, format!("250 2.1.5 Flushed {gsmtp}"), "Transaction reset"),
+        (Rset, "250 2.0.0 Resetting".into(), "Transaction reset"),
+        (Rset, "250 Ok".into(), "Transaction reset"),
+        (Noop, "250 2.0.0 Ok".into(), "Connection alive"),
+        (Noop, format!("250 2.0.0 OK {gsmtp}"), "Connection alive"),
+        (Noop, "250 OK".into(), "Connection alive"),
+        // QUIT
+        (Quit, "221 2.0.0 Bye".into(), "Session closed"),
+        (Quit, "221 mail.example.com closing connection".into(), "Session closed"),
+        (Quit, format!("221 2.0.0 closing connection {gsmtp}"), "Session closed"),
+        (Quit, "221 2.0.0 Service closing transmission channel".into(), "Session closed"),
+        (Quit, "221 Bye".into(), "Session closed"),
+    ];
+    for (after, text, title) in &cases {
+        let c = classify(text, *after);
+        let d = &c.diagnosis;
+        assert!(!c.verdict.is_failure(), "{text}");
+        assert_eq!(d.title, *title, "{text} after {after:?}: {d:?}");
+        let said = format!("{} {}", d.title, d.meaning).to_ascii_lowercase();
+        for bad in [
+            "problem",
+            "fail",
+            "refus",
+            "denied",
+            "error",
+            "connection accepted",
+        ] {
+            assert!(!said.contains(bad), "{text}: {bad:?} in {d:?}");
+        }
+        // The enhanced code is never the headline; when the RFC table explains it, it is
+        // a detail.
+        let reply = Reply::from_lines(text[..3].parse().unwrap(), &[&text[4..]]);
+        if let Some(e) = reply.enhanced {
+            assert!(!d.title.contains(&e.to_string()), "{text}");
+            if d.id.is_none() {
+                let shown = detail(&c, "Enhanced code").unwrap_or_else(|| panic!("{text}: {d:?}"));
+                assert!(shown.starts_with(&e.to_string()), "{text}: {shown}");
+            }
+        }
+    }
+    // The subject class reads neutrally, for failures too.
+    let c = classify("250 2.1.5 Ok", Verb::Rcpt);
+    assert_eq!(
+        detail(&c, "Enhanced code"),
+        Some("2.1.5: Destination address valid.")
+    );
+    let c = classify("250 2.1.0 Ok", Verb::Mail);
+    assert!(!detail(&c, "Enhanced code").unwrap().contains("problem"));
+    // The queue id is a parsed part.
+    let c = classify("250 2.0.0 Ok: queued as 4ABC123DEF", Verb::DataEnd);
+    assert_eq!(detail(&c, "Queue ID"), Some("4ABC123DEF"));
+}
+
+/// A positive reply pasted without its command (`explain` without --after): the code or
+/// the enhanced code says which command it answered, or the headline stays "Accepted".
+#[test]
+fn success_without_the_command() {
+    let ctx = Context::default();
+    let cases = [
+        ("250 2.1.0 Ok", "Sender accepted", Phase::Envelope),
+        ("250 2.1.5 Ok", "Recipient accepted", Phase::Envelope),
+        ("221 2.0.0 Bye", "Session closed", Phase::Connection),
+        (
+            "235 2.7.0 Authentication successful",
+            "Authenticated",
+            Phase::Authentication,
+        ),
+        (
+            "354 Start mail input; end with <CRLF>.<CRLF>",
+            "Ready for the message",
+            Phase::Data,
+        ),
+        (
+            "250 2.0.0 Ok: queued as 4ABC123DEF",
+            "Message accepted",
+            Phase::Data,
+        ),
+        ("250 Ok", "Accepted", Phase::Service),
+        ("250 2.0.0 Ok", "Accepted", Phase::Service),
+    ];
+    for (text, title, phase) in cases {
+        let reply = Reply::from_lines(text[..3].parse().unwrap(), &[&text[4..]]);
+        let c = Catalog::builtin().classify(&reply, &ctx);
+        assert_eq!(
+            (c.diagnosis.title.as_str(), c.phase),
+            (title, phase),
+            "{text}"
+        );
+    }
+}
+
+/// SES's MAIL/RCPT 250 is not a promise: its checks come after the final ".". Other
+/// servers get no such note.
+#[test]
+fn ses_envelope_acceptance_is_not_a_promise() {
+    let reply = Reply::from_lines(250, &["Ok"]);
+    let ses = Context {
+        after: Some(Verb::Rcpt),
+        ses: true,
+        ..Context::default()
+    };
+    let c = Catalog::builtin().classify(&reply, &ses);
+    assert!(
+        c.diagnosis
+            .notes
+            .iter()
+            .any(|n| n.contains("after the final"))
+    );
+    let other = Context { ses: false, ..ses };
+    assert!(
+        Catalog::builtin()
+            .classify(&reply, &other)
+            .diagnosis
+            .notes
+            .is_empty()
+    );
+}
+
+fn at_dot(ses: bool) -> Context {
+    Context {
+        after: Some(Verb::DataEnd),
+        auth: AuthContext::Accepted,
+        ses,
+        mail_from: Some("sender@example.com".into()),
+        rcpts: vec!["recipient@example.com".into()],
+        ..Context::default()
+    }
+}
+
+/// Issue 18, item 7: the sandbox refusal is about an unverified recipient, not about the
+/// identity (IAM user) behind the credentials; the note names the recipient and both fixes.
+#[test]
+fn sandbox_note_names_the_unverified_recipient_and_both_fixes() {
+    let text = "Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: recipient@example.com";
+    let reply = Reply::from_lines(554, &[text]);
+    let c = Catalog::builtin().classify(&reply, &at_dot(true));
+    assert_eq!(c.phase, Phase::Authorization);
+    assert_eq!(c.diagnosis.id.as_deref(), Some("ses-not-verified"));
+    let notes = &c.diagnosis.notes;
+    let first = &notes[0];
+    for needle in [
+        "recipient@example.com is a recipient",
+        "us-east-1",
+        "sandbox",
+        "verify recipient@example.com",
+        "request production access",
+    ] {
+        assert!(first.contains(needle), "{needle:?} missing from {first:?}");
+    }
+    assert!(
+        notes.iter().all(|n| !n.contains("identity behind them")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("235") && n.contains("not about the login or the IAM policy")),
+        "{notes:?}"
+    );
+
+    // The sender listed: verify the sender; no sandbox story.
+    let text = "Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: sender@example.com";
+    let c = Catalog::builtin().classify(&Reply::from_lines(554, &[text]), &at_dot(true));
+    let first = &c.diagnosis.notes[0];
+    assert!(
+        first.contains("sender@example.com is the sender"),
+        "{first}"
+    );
+    assert!(
+        first.contains("eu-west-1") && !first.contains("sandbox,"),
+        "{first}"
+    );
+
+    // Pasted without the session: both readings, each with its fix.
+    let c = Catalog::builtin().classify(
+        &Reply::from_lines(554, &[text]),
+        &Context::after(Verb::DataEnd),
+    );
+    let first = &c.diagnosis.notes[0];
+    assert!(first.contains("If that is a recipient"), "{first}");
+    assert!(first.contains("production access") && first.contains("If it is the sender"));
+}
+
+/// Issue 18, item 8: Postfix's "SASL login name rejected" comes after a successful AUTH:
+/// authorization, with the relayed ARN, action and resource parsed, and no SES claim.
+#[test]
+fn postfix_sasl_login_name_rejected_is_authorization() {
+    let text = "5.7.1 <denied>: SASL login name rejected: Access denied: User `arn:aws:iam::123456789012:user/denied' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'";
+    let reply = Reply::from_lines(554, &[text]);
+    for ses in [false, true] {
+        let c = Catalog::builtin().classify(&reply, &at_dot(ses));
+        assert_eq!(
+            (c.phase, c.verdict),
+            (Phase::Authorization, Verdict::Permanent)
+        );
+        assert_eq!(c.diagnosis.id.as_deref(), Some("postfix-sasl-access-iam"));
+        assert_eq!(detail(&c, "SASL login"), Some("denied"));
+        assert_eq!(
+            detail(&c, "User ARN"),
+            Some("arn:aws:iam::123456789012:user/denied")
+        );
+        assert_eq!(detail(&c, "IAM user"), Some("denied"));
+        assert_eq!(detail(&c, "Action"), Some("ses:SendRawEmail"));
+        assert_eq!(
+            detail(&c, "Resource"),
+            Some("arn:aws:ses:us-east-1:123456789012:identity/example.com")
+        );
+        assert_eq!(detail(&c, "Identity"), Some("example.com"));
+        assert_eq!(detail(&c, "Region"), Some("us-east-1"));
+        let all = format!(
+            "{} {} {:?}",
+            c.diagnosis.title, c.diagnosis.meaning, c.diagnosis.notes
+        );
+        assert!(c.diagnosis.title.contains("Authorization"), "{all}");
+        assert!(!all.contains("SES accepted"), "{all}");
+        assert!(!all.contains("Authentication failed"), "{all}");
+        assert!(
+            c.diagnosis
+                .notes
+                .iter()
+                .any(|n| n.contains("not a login failure") && n.contains("authorization")),
+            "{all}"
+        );
+    }
+    // Pasted alone, it still says the login had worked.
+    let c = Catalog::builtin().classify(&reply, &Context::default());
+    assert!(
+        c.diagnosis.notes[0].contains("only after a successful AUTH"),
+        "{c:?}"
+    );
+
+    // Any check_sasl_access refusal, at any step, temporary or not.
+    let c = classify(
+        "554 5.7.1 <bob>: SASL login name rejected: Access denied",
+        Verb::Rcpt,
+    );
+    assert_eq!(c.diagnosis.id.as_deref(), Some("postfix-sasl-access"));
+    assert_eq!(c.phase, Phase::Authorization);
+    assert_eq!(detail(&c, "SASL login"), Some("bob"));
+    assert_eq!(detail(&c, "Reason"), Some("Access denied"));
+    let c = classify(
+        "450 4.7.1 <bob>: SASL login name rejected: try again tomorrow",
+        Verb::Mail,
+    );
+    assert_eq!(
+        (c.phase, c.verdict),
+        (Phase::Authorization, Verdict::Transient)
+    );
+}
