@@ -60,6 +60,8 @@ const MAX_HEADERS: usize = 32;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_MAX_CONNECTIONS: usize = 64;
 const DEFAULT_MAX_PROBES: usize = 32;
+/// Targets whose lock and latest result are kept; idle ones are forgotten beyond this.
+const MAX_SLOTS: usize = 4096;
 /// The longest target name or address taken from a query.
 const MAX_TARGET_CHARS: usize = 512;
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -159,6 +161,10 @@ impl State {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
+        if slots.len() >= MAX_SLOTS && !slots.contains_key(key) {
+            // Ad-hoc targets come from queries: forget the idle ones rather than grow.
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
         slots.entry(key.to_string()).or_default().clone()
     }
 }
