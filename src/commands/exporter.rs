@@ -45,7 +45,8 @@ use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
 use crate::engine::metrics::{self, ProbeMode, RenderOptions, Writer};
 use crate::engine::runner::Values;
-use crate::engine::session::MessageSource;
+use crate::engine::session::{MessageSource, SessionConfig};
+use crate::engine::transport::{TlsClient, TlsMode};
 
 /// The default listen address (loopback: expose it on purpose, behind your own controls).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9125";
@@ -126,6 +127,9 @@ struct Stats {
 #[derive(Default)]
 struct Slot {
     lock: tokio::sync::Mutex<()>,
+    /// The session settings and TLS client, built at the first probe (checking the CA file
+    /// and loading the trusted roots once, not at every scrape).
+    prepared: std::sync::OnceLock<(SessionConfig, Option<TlsClient>)>,
     /// (results produced so far, the latest body)
     last: Mutex<(u64, Option<Arc<String>>)>,
 }
@@ -455,7 +459,7 @@ async fn probe(state: &State, req: &Request<Incoming>) -> Reply {
     };
     let remaining = deadline.saturating_sub(started.elapsed()).max(MIN_DEADLINE);
     state.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-    let result = run_probe(&target, remaining).await;
+    let result = run_probe(&target, &slot, remaining).await;
     state.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
     let (report, user) = match result {
         Ok(r) => r,
@@ -502,12 +506,24 @@ async fn probe(state: &State, req: &Request<Incoming>) -> Reply {
 /// Reads the secret, builds the session and runs the probe.
 async fn run_probe(
     target: &Target,
+    slot: &Slot,
     deadline: Duration,
 ) -> Result<(metrics::ProbeReport, Option<String>), String> {
-    let cfg = target
-        .target
-        .session_config()
-        .map_err(|e| format!("target {}: {e}", target.name))?;
+    let (cfg, tls) = match slot.prepared.get() {
+        Some(p) => p.clone(),
+        None => {
+            let cfg = target
+                .target
+                .session_config()
+                .map_err(|e| format!("target {}: {e}", target.name))?;
+            // Without TLS nothing is loaded; a client that cannot be built is left to the
+            // session, which records why as a TLS failure of the probe.
+            let tls = (cfg.tls_mode != TlsMode::None)
+                .then(|| TlsClient::new(cfg.tls.clone()).ok())
+                .flatten();
+            slot.prepared.get_or_init(|| (cfg, tls)).clone()
+        }
+    };
     let credentials = target.credentials().await.map_err(|e| e.to_string())?;
     let user = credentials.as_ref().map(|c| c.user.clone());
     let message = (target.mode == ProbeMode::Send).then(|| {
@@ -526,7 +542,7 @@ async fn run_probe(
         message,
         auth_warnings: Vec::new(),
     };
-    let report = crate::engine::probe::probe(cfg, values, target.mode, deadline).await;
+    let report = crate::engine::probe::probe(cfg, values, target.mode, deadline, tls).await;
     Ok((report, user))
 }
 

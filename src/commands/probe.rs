@@ -64,7 +64,7 @@ pub async fn run(args: &ProbeArgs) -> CommandResult {
 pub async fn probe(args: &ProbeArgs) -> Result<u8, ProbeError> {
     let (cfg, values, user) = prepare(args)?;
     let deadline = Duration::from_secs(args.target.timeout);
-    let report = crate::engine::probe::probe(cfg, values, args.mode, deadline).await;
+    let report = crate::engine::probe::probe(cfg, values, args.mode, deadline, None).await;
     let opts = RenderOptions {
         user_label: if args.label_user { user } else { None },
     };

@@ -8,6 +8,7 @@ use super::metrics::{ProbeMode, ProbeReport};
 use super::runner::{Runner, Values};
 use super::session::{Event, Session, SessionConfig};
 use super::transcript::Entry;
+use super::transport::TlsClient;
 
 /// The most entries one probe keeps: far more than a standard flow makes (it is bounded by
 /// [`super::model::MAX_STEPS`]), so a hostile server's chatter cannot grow it without end.
@@ -15,11 +16,13 @@ const MAX_ENTRIES: usize = 4096;
 
 /// Runs one probe. The session's own timeouts are capped by `deadline` too, so it usually ends
 /// by itself with a timeout error the model understands; the deadline is the hard stop.
+/// `tls`: a client built from `cfg.tls` earlier, so repeated probes do not load the roots again.
 pub async fn probe(
     mut cfg: SessionConfig,
     values: Values,
     mode: ProbeMode,
     deadline: Duration,
+    tls: Option<TlsClient>,
 ) -> ProbeReport {
     // A tenth of the deadline is left for the session's own timeout to be recorded (and QUIT).
     let inner = deadline.saturating_sub(deadline / 10);
@@ -36,6 +39,9 @@ pub async fn probe(
     });
     let run = async move {
         let mut session = Session::new(cfg, sink);
+        if let Some(client) = tls {
+            session.set_tls_client(client);
+        }
         let mut runner = Runner::new(values, false);
         runner.standard(&mut session, mode.stop_after()).await;
         session.close().await;
