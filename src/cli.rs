@@ -30,7 +30,7 @@ pub enum CliError {
 }
 
 /// The longest `--timeout` accepted: one day.
-pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+pub(crate) const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// Where to connect.
 #[derive(Debug, Clone, Args, Default)]
@@ -72,7 +72,7 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     /// The host to connect to: `--host`, or the SES endpoint of `--region`.
-    pub fn resolved_host(&self) -> Option<String> {
+    pub(crate) fn resolved_host(&self) -> Option<String> {
         self.host.clone().or_else(|| {
             self.region
                 .as_deref()
@@ -81,21 +81,21 @@ impl TargetArgs {
     }
 
     /// The SES region, from `--region` or the host name.
-    pub fn ses_region(&self) -> Option<String> {
+    pub(crate) fn ses_region(&self) -> Option<String> {
         self.region.clone().or_else(|| {
             self.resolved_host()
                 .and_then(|h| crate::engine::ses::region_from_host(&h))
         })
     }
 
-    pub fn resolved_port(&self) -> u16 {
+    pub(crate) fn resolved_port(&self) -> u16 {
         self.port.unwrap_or(match self.tls {
             Some(TlsMode::Implicit) => 465,
             _ => 587,
         })
     }
 
-    pub fn resolved_mode(&self) -> TlsMode {
+    pub(crate) fn resolved_mode(&self) -> TlsMode {
         self.tls
             .unwrap_or_else(|| TlsMode::for_port(self.resolved_port()))
     }
@@ -213,7 +213,7 @@ pub enum AuthChoice {
 }
 
 impl AuthChoice {
-    pub fn mechanism(self) -> Option<Mechanism> {
+    pub(crate) fn mechanism(self) -> Option<Mechanism> {
         match self {
             AuthChoice::Plain => Some(Mechanism::Plain),
             AuthChoice::Login => Some(Mechanism::Login),
@@ -321,13 +321,16 @@ impl CredentialArgs {
     }
 
     /// Credentials when AUTH is wanted, or a usage error naming what is missing.
-    pub fn credentials(&self) -> Result<Option<Credentials>, CliError> {
+    #[cfg(test)]
+    pub(crate) fn credentials(&self) -> Result<Option<Credentials>, CliError> {
         self.credentials_and_warnings().map(|(c, _)| c)
     }
 
     /// [`CredentialArgs::credentials`] and the warnings to show at start (see
     /// [`CredentialArgs::warnings`]); the password is read once, for both.
-    pub fn credentials_and_warnings(&self) -> Result<(Option<Credentials>, Vec<String>), CliError> {
+    pub(crate) fn credentials_and_warnings(
+        &self,
+    ) -> Result<(Option<Credentials>, Vec<String>), CliError> {
         if self.auth == AuthChoice::None {
             return Ok((None, self.warnings(None)));
         }
@@ -347,7 +350,7 @@ impl CredentialArgs {
 }
 
 /// Shown at start when the password came from argv (and again before AUTH by `run`).
-pub const ARGV_PASSWORD_WARNING: &str = "--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file";
+pub(crate) const ARGV_PASSWORD_WARNING: &str = "--password puts the password in the process list and shell history; prefer SMTPSCOPE_PASSWORD or --password-file";
 
 fn first_line(text: &str) -> Zeroizing<String> {
     Zeroizing::new(text.lines().next().unwrap_or("").to_string())

@@ -85,3 +85,72 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn provider_option_tries_that_providers_replies_first() {
+    // SES's IAM denial as a Postfix relay words it: with the provider known, no claim about SES.
+    let relayed = "554 5.7.1 <denied>: SASL login name rejected: Access denied: User `arn:aws:iam::123456789012:user/x' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'";
+    let out = smtpscope(
+        &[
+            "explain",
+            relayed,
+            "--after",
+            "data-end",
+            "--provider",
+            "postfix",
+            "--authenticated",
+        ],
+        &[],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("phase:    authorization"), "{t}");
+    assert!(t.contains("IAM user: x"), "{t}");
+    assert!(!t.contains("SES accepted"), "{t}");
+
+    // The same words mean Postmark's token when Postmark is named, Postfix's SASL otherwise.
+    let reply = "535 5.7.8 Error: authentication failed: ";
+    let id = |extra: &[&str]| {
+        let mut args = vec!["explain", reply, "--after", "auth-response", "--json"];
+        args.extend_from_slice(extra);
+        let out = smtpscope(&args, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["diagnosis"]["id"].as_str().unwrap().to_string()
+    };
+    assert_eq!(id(&["--provider", "postmark"]), "postmark-auth-failed");
+    assert_eq!(id(&[]), "postfix-auth-failed");
+}
+
+#[test]
+fn an_unknown_provider_is_a_usage_error_that_does_not_echo_it() {
+    for bad in ["nosuch", "postfix\r\nX", &"p".repeat(5000)] {
+        let out = smtpscope(&["explain", "535 nope", "--provider", bad], &[]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains("known: ses,"), "{t}");
+        assert!(!t.contains("nosuch") && !t.contains("ppppp"), "{t}");
+    }
+}
+
+#[test]
+fn gmail_app_password_and_a_221_read_right() {
+    let out = smtpscope(
+        &[
+            "explain",
+            "534-5.7.9 Application-specific password required. Learn more at\n534 5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor o13sm2119833lfg.90 - gsmtp",
+            "--json",
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["phase"], "authentication");
+    assert_eq!(v["diagnosis"]["id"], "gmail-app-password-required");
+    let out = smtpscope(
+        &["explain", "221 2.0.0 Bye", "--after", "rcpt", "--json"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["phase"], "connection");
+    assert_eq!(v["diagnosis"]["title"], "Server is closing the connection");
+}

@@ -266,3 +266,21 @@ fn a_killed_launcher_takes_its_daemons_with_it() {
     }
     assert_eq!(session_members(&pids), Vec::<u32>::new(), "left running");
 }
+
+#[test]
+fn the_summary_names_postfix_from_its_greeting() {
+    let out = run(GOOD.0, GOOD.1, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = json_lines(&out);
+    let greeting = reply_after(&lines, "connect");
+    assert!(
+        greeting["text"].as_str().unwrap().contains("ESMTP Postfix"),
+        "{greeting}"
+    );
+    let summary = lines
+        .iter()
+        .find(|l| l["type"] == "summary")
+        .expect("a summary line");
+    assert_eq!(summary["provider"], "postfix", "{summary}");
+    assert_eq!(summary["provider_from"], "greeting", "{summary}");
+}

@@ -235,10 +235,7 @@ async fn every_mode_and_outcome_gives_valid_metrics() {
                 "{metrics}"
             );
             assert_eq!(
-                value(
-                    &metrics,
-                    "smtp_probe_provider_info{provider=\"amazon_ses\"}"
-                ),
+                value(&metrics, "smtp_probe_provider_info{provider=\"ses\"}"),
                 Some(1.0),
                 "{metrics}"
             );

@@ -263,3 +263,23 @@ async fn run_json_output_replays_in_the_debugger() {
     );
     assert!(screen.contains("read-only"), "{screen}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_summary_names_the_provider_from_the_greeting() {
+    // The simulator listens on 127.0.0.1, so only its SES greeting can name the provider.
+    let sim = start(demo_config()).await;
+    let case = Case {
+        user: "good",
+        password: None,
+        extra: &[],
+        exit: 0,
+        decisive: ("data-end", 250, "data"),
+    };
+    let lines = tokio::task::block_in_place(|| run_case(&sim, &case));
+    let summary = lines
+        .iter()
+        .find(|l| l["type"] == "summary")
+        .expect("a summary line");
+    assert_eq!(summary["provider"], "ses", "{summary}");
+    assert_eq!(summary["provider_from"], "greeting", "{summary}");
+}

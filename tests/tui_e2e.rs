@@ -164,6 +164,8 @@ fn demo_picker_then_enter_reaches_the_554_authorization_screen() {
     tmux.wait_for("ip-restricted");
     tmux.keys(&["3"]);
     tmux.wait_for("IAM allows only another source IP");
+    // The scenario notes quote the decisive reply: wait for the greeting, so they are gone.
+    tmux.wait_for("220 email-smtp");
     let screen = tmux.enter_until("554 Access denied", 14);
     let screen = tmux.showing(screen, "Verdict:");
     println!("--- demo ip-restricted at 100x30 ---\n{screen}");
@@ -365,6 +367,8 @@ fn every_demo_scenario_at_80x24_keeps_the_decisive_reply_and_the_whole_teaching_
             flat(&screen).contains(&flat(note)),
             "{name}: the teaching line is cut:\n{screen}"
         );
+        // The scenario notes quote the decisive reply: wait for the greeting, so they are gone.
+        tmux.wait_for("220 email-smtp");
         tmux.enter_until(last, 14);
         // The simulator drops the idle connection: the header says so, the selection stays.
         let screen = tmux.wait_for("○ closed");
@@ -415,6 +419,8 @@ fn demo_ip_restrictions_name_the_source_ip_and_the_allowed_range() {
             &format!("{bin} demo --scenario {name}; echo EXITED $?; sleep 30"),
         );
         tmux.wait_for("Server's view");
+        // The scenario notes quote the decisive reply: wait for the greeting, so they are gone.
+        tmux.wait_for("220 email-smtp");
         tmux.enter_until("554 Access denied", 14);
         let want = format!("IAM policy: denied by {policy}: {decided}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -41,7 +41,7 @@ pub struct DemoArgs {
 }
 
 /// The demo's idle timeout: five minutes, time to read and type.
-pub const DEMO_IDLE_SECS: f64 = 300.0;
+pub(crate) const DEMO_IDLE_SECS: f64 = 300.0;
 
 fn idle_secs(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -57,7 +57,7 @@ fn idle_secs(s: &str) -> Result<f64, String> {
 /// One demo scenario, from assets/demo/scenarios.toml.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     pub name: String,
     pub user: String,
     #[serde(default)]
@@ -75,14 +75,14 @@ struct ScenarioFile {
 }
 
 /// The built-in scenarios.
-pub fn scenarios() -> Result<Vec<Scenario>, String> {
+pub(crate) fn scenarios() -> Result<Vec<Scenario>, String> {
     toml::from_str::<ScenarioFile>(SCENARIOS)
         .map(|f| f.scenario)
         .map_err(|e| format!("assets/demo/scenarios.toml: {e}"))
 }
 
 /// Builds the debugger's launch for a scenario against a running simulator.
-pub fn launch_for(
+pub(crate) fn launch_for(
     scenario: &Scenario,
     sim: &sim::RunningSim,
     login: bool,

@@ -9,14 +9,14 @@ use std::process::ExitCode;
 use crate::cli::CliError;
 
 /// Exit code for input the user can fix: flags, files, standard input, configuration.
-pub const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit code when this machine, not the input, is the problem: the terminal, the runtime, a
 /// port that cannot be bound, a file that cannot be written.
-pub const EXIT_ENVIRONMENT: u8 = 1;
+pub(crate) const EXIT_ENVIRONMENT: u8 = 1;
 
 /// Who can fix the problem, which decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Blame {
+pub(crate) enum Blame {
     /// The input (exit 2).
     Usage,
     /// The environment (exit 1).
@@ -58,12 +58,13 @@ impl CommandError {
         self
     }
 
-    pub fn blame(&self) -> Blame {
+    #[cfg(test)]
+    pub(crate) fn blame(&self) -> Blame {
         self.blame
     }
 
     /// The process exit code for this error.
-    pub fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self.blame {
             Blame::Usage => EXIT_USAGE,
             Blame::Environment => EXIT_ENVIRONMENT,

@@ -28,7 +28,11 @@ const MAX_ERROR_CHARS: usize = 2000;
 /// through here, and escaped here: many quote their input (a file name, a parser's
 /// "unknown variant `…`" with the file's bytes), and none may drive the terminal. Line breaks
 /// of multi-line messages are kept; everything else unsafe is shown as `\x1b`, `\u{202e}`.
-pub fn write_error(out: &mut dyn std::io::Write, context: &str, error: &dyn std::fmt::Display) {
+pub(crate) fn write_error(
+    out: &mut dyn std::io::Write,
+    context: &str,
+    error: &dyn std::fmt::Display,
+) {
     let text = error.to_string();
     let mut shown: String = text.chars().take(MAX_ERROR_CHARS).collect();
     if shown.len() < text.len() {

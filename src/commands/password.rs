@@ -13,7 +13,7 @@ use super::error::{CommandError, CommandResult};
 use crate::engine::ses;
 
 /// The environment variable the secret access key is read from.
-pub const SECRET_ENV: &str = "AWS_SECRET_ACCESS_KEY";
+pub(crate) const SECRET_ENV: &str = "AWS_SECRET_ACCESS_KEY";
 
 /// Secrets are short; refuse to buffer more than this from stdin.
 const MAX_SECRET_INPUT: u64 = 4096;

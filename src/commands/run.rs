@@ -99,6 +99,12 @@ struct Summary<'a> {
     /// The transcript entry (`seq`) that decided the outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     decided_by: Option<u64>,
+    /// Who the server is, from its host name, greeting and EHLO (`engine::provider`), or
+    /// "generic".
+    provider: &'a str,
+    /// Which signal named the provider: "host", "greeting" or "ehlo".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_from: Option<crate::engine::provider::Signal>,
 }
 
 /// Prints entries as they come: text or JSON, with colour on a terminal.
@@ -199,6 +205,8 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         failed_phase: failure.map(|f| f.phase),
         failed_step: failure.and_then(|f| f.step),
         decided_by: failure.map(|f| f.seq),
+        provider: crate::engine::provider::id_or_generic(model.provider()),
+        provider_from: model.provider().map(|p| p.by),
     };
     if args.json {
         crate::outln!("{}", serde_json::to_string(&summary).unwrap_or_default());

@@ -45,7 +45,7 @@ pub struct SimArgs {
 }
 
 /// Loads the configuration and applies the command-line overrides.
-pub fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
+pub(crate) fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
     let mut config = match &args.config {
         Some(path) => SimConfig::from_file(path),
         None => SimConfig::default_demo(),
@@ -71,7 +71,7 @@ pub fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
 
 /// `HOST:PORT` to one address: an IP literal as it is, a name (`localhost`) resolved, IPv4
 /// first (clients try 127.0.0.1 before ::1).
-pub fn resolve_listen(flag: &str, text: &str) -> Result<SocketAddr, String> {
+pub(crate) fn resolve_listen(flag: &str, text: &str) -> Result<SocketAddr, String> {
     let example = format!(
         "{flag} takes HOST:PORT, e.g. {flag} 127.0.0.1:2587, {flag} localhost:2587 or {flag} [::1]:2587"
     );
@@ -92,7 +92,7 @@ pub fn resolve_listen(flag: &str, text: &str) -> Result<SocketAddr, String> {
 
 /// The listeners that are not on loopback. Without `--allow-remote` they are refused; with it
 /// each gets a loud warning, since the simulator knows its users' passwords.
-pub fn check_remote(config: &SimConfig, allow_remote: bool) -> Result<Vec<String>, String> {
+pub(crate) fn check_remote(config: &SimConfig, allow_remote: bool) -> Result<Vec<String>, String> {
     let listeners = [Some(config.listen.starttls), config.listen.implicit];
     let remote: Vec<SocketAddr> = listeners
         .into_iter()
@@ -123,7 +123,7 @@ pub fn check_remote(config: &SimConfig, allow_remote: bool) -> Result<Vec<String
 }
 
 /// One line per user: name, SMTP user name, SMTP password (demo keys only), policies.
-pub fn describe_users(config: &SimConfig) -> String {
+pub(crate) fn describe_users(config: &SimConfig) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

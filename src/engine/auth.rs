@@ -22,7 +22,7 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
@@ -73,7 +73,7 @@ impl Credentials {
     }
 
     /// The password, for the few places that must use it (encoding, the credential lint).
-    pub fn password(&self) -> &str {
+    pub(crate) fn password(&self) -> &str {
         &self.password
     }
 
@@ -127,11 +127,11 @@ pub enum Redacted {
 
 impl Redacted {
     /// What a saved file keeps of a user name the screen was hiding.
-    pub const HIDDEN_USER: &'static str = "(hidden when saved)";
+    pub(crate) const HIDDEN_USER: &'static str = "(hidden when saved)";
 
     /// The same redaction with the user name (and authorization identity) replaced by
     /// [`Redacted::HIDDEN_USER`], for files saved while the screen hid user names.
-    pub fn without_user(&self) -> Redacted {
+    pub(crate) fn without_user(&self) -> Redacted {
         let hidden = || Self::HIDDEN_USER.to_string();
         match self {
             Redacted::PlainBlob {
@@ -181,7 +181,7 @@ impl Redacted {
 
 /// For a line typed by hand: the redaction it needs, if any. `in_sasl` says the server's last
 /// reply was a `334` challenge, so whatever is typed now is a credential.
-pub fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted> {
+pub(crate) fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted> {
     if in_sasl {
         return Some(Redacted::Typed {
             head: String::new(),
@@ -235,7 +235,7 @@ impl fmt::Debug for SecretScrubber {
 
 /// True for a password that masking in place would give away by context: short, or a word
 /// (letters only, perhaps followed by digits and punctuation, as in `Password123!`).
-pub fn is_weak_password(password: &str) -> bool {
+pub(crate) fn is_weak_password(password: &str) -> bool {
     if password.chars().count() < SecretScrubber::MIN_LEN {
         return true;
     }
@@ -293,7 +293,7 @@ impl SecretScrubber {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.forms.is_empty() && self.withhold.is_empty()
     }
 
@@ -337,7 +337,7 @@ impl SecretScrubber {
     }
 
     /// Masks every form in `text`; true when something was masked.
-    pub fn scrub_str(&self, text: &mut String) -> bool {
+    pub(crate) fn scrub_str(&self, text: &mut String) -> bool {
         let mut bytes = Zeroizing::new(std::mem::take(text).into_bytes());
         let changed = self.scrub_bytes(&mut bytes);
         // Masks replace whole forms (valid UTF-8 in, ASCII out), so the text stays UTF-8.

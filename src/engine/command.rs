@@ -40,7 +40,7 @@ pub fn check_arg(field: &str, value: &str) -> Result<(), InputError> {
 
 /// Checks an envelope address: no CR/LF/NUL, no angle brackets or spaces inside, and
 /// `local@domain` unless it is the null sender `""`.
-pub fn check_address(field: &str, address: &str) -> Result<(), InputError> {
+pub(crate) fn check_address(field: &str, address: &str) -> Result<(), InputError> {
     check_arg(field, address)?;
     let bad = |reason: &str| InputError::BadAddress {
         field: field.to_string(),
@@ -87,7 +87,7 @@ pub enum Verb {
 
 impl Verb {
     /// The name used in catalogs and JSON (`MAIL`, `DATA-END`, …).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Verb::Connect => "CONNECT",
             Verb::Ehlo => "EHLO",
@@ -171,7 +171,7 @@ impl Command {
     }
 
     /// Validates the arguments; an error here means nothing was sent.
-    pub fn validate(&self) -> Result<(), InputError> {
+    pub(crate) fn validate(&self) -> Result<(), InputError> {
         match self {
             Command::Ehlo(name) | Command::Helo(name) => {
                 check_arg("EHLO name", name)?;

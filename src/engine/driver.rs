@@ -31,7 +31,7 @@ pub enum Request {
 }
 
 /// Handle to a running session task.
-pub struct Driver {
+pub(crate) struct Driver {
     pub requests: mpsc::Sender<Request>,
     /// Unbounded on purpose: the front end keeps every entry anyway, and a bounded channel
     /// would force the session to drop or reorder events.
@@ -40,7 +40,7 @@ pub struct Driver {
 }
 
 /// Starts the session task.
-pub fn spawn(cfg: SessionConfig) -> Driver {
+pub(crate) fn spawn(cfg: SessionConfig) -> Driver {
     let (req_tx, mut req_rx) = mpsc::channel::<Request>(16);
     let (ev_tx, ev_rx) = mpsc::unbounded_channel::<Event>();
     let sink_tx = ev_tx.clone();

@@ -18,7 +18,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 }
 
 /// Escapes a string for display, as [`escape_bytes`] does.
-pub fn escape_str(text: &str) -> String {
+pub(crate) fn escape_str(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     escape_into(text, &mut out);
     out
@@ -46,7 +46,7 @@ fn escape_into(text: &str, out: &mut String) {
 
 /// Escapes each line of a multi-line text, keeping its line breaks (for messages such as
 /// errors, whose own layout is safe but which may quote input).
-pub fn escape_lines(text: &str) -> String {
+pub(crate) fn escape_lines(text: &str) -> String {
     text.split('\n')
         .map(escape_str)
         .collect::<Vec<_>>()
@@ -62,7 +62,7 @@ pub fn escape_lines(text: &str) -> String {
 /// - Zl, Zp: U+2028 and U+2029, line breaks to some viewers and not to others;
 /// - Co: private use, whose glyph is whatever a font decides (terminal icon fonts live here);
 /// - Cn: unassigned, which a later Unicode version may make a format character.
-pub fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
     if c.is_ascii() {
         return c.is_ascii_control();

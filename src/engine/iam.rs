@@ -28,7 +28,7 @@ use pattern::{action_matches, arn_matches};
 /// The action SES checks for every SMTP send.
 pub const SEND_RAW_EMAIL: &str = "ses:SendRawEmail";
 /// The `ses:ApiVersion` value of SMTP sends ("The SES SMTP interface uses SES API version 2").
-pub const SMTP_API_VERSION: &str = "2";
+pub(crate) const SMTP_API_VERSION: &str = "2";
 
 /// The demo policies shipped in `assets/policies/`, by file name.
 pub const DEMO_POLICIES: &[(&str, &str)] = &[
@@ -207,7 +207,7 @@ impl fmt::Display for StatementRef {
 }
 
 impl Effect {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Effect::Allow => "Allow",
             Effect::Deny => "Deny",
@@ -232,7 +232,7 @@ pub struct ConditionOutcome {
 impl ConditionOutcome {
     /// The condition in a few words, request value first: `aws:SourceIp 127.0.0.1 not in
     /// 203.0.113.0/24`.
-    pub fn short(&self) -> String {
+    pub(crate) fn short(&self) -> String {
         let operator = self.operator.to_ascii_lowercase();
         let request = if self.request.is_empty() {
             "absent".to_string()
@@ -273,7 +273,7 @@ pub struct StatementOutcome {
 impl StatementOutcome {
     /// The condition that decided: the one that failed, or, for a statement that applies,
     /// the first of those that held.
-    pub fn deciding_condition(&self) -> Option<&ConditionOutcome> {
+    pub(crate) fn deciding_condition(&self) -> Option<&ConditionOutcome> {
         if self.applies {
             self.conditions.first()
         } else {
@@ -320,7 +320,7 @@ impl Decision {
     /// The statements that decided: the one that made an explicit deny or an allow, or for
     /// an implicit deny every statement that did not apply because of a condition (Action
     /// and Resource matched, a condition did not).
-    pub fn deciding(&self) -> Vec<&StatementOutcome> {
+    pub(crate) fn deciding(&self) -> Vec<&StatementOutcome> {
         match &self.statement {
             Some(s) => self
                 .statements
@@ -353,7 +353,7 @@ pub struct Authorization {
 impl Authorization {
     /// One line: `denied by source-ip-office.json: aws:SourceIp 127.0.0.1 not in
     /// 203.0.113.0/24`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let verdict = if self.decision.allowed() {
             "allowed"
         } else {
@@ -381,7 +381,7 @@ impl Authorization {
 
     /// The explanation as lines: the verdict, one line per statement, and the address IAM
     /// evaluated `aws:SourceIp` with.
-    pub fn explanation(&self) -> Vec<String> {
+    pub(crate) fn explanation(&self) -> Vec<String> {
         let mut lines: Vec<String> = self
             .decision
             .explain()

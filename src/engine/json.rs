@@ -11,19 +11,14 @@ use serde::Serialize;
 use super::escape::is_unsafe;
 
 /// One line of JSON, safe to print.
-pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
     serde_json::to_string(value).map(escape_json)
-}
-
-/// Indented JSON, safe to print.
-pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(value).map(escape_json)
 }
 
 /// Rewrites the unsafe characters of serialized JSON as `\uXXXX` (UTF-16 pairs beyond the BMP).
 /// The layout whitespace of pretty output (newlines, spaces) is left alone: inside strings
 /// serde_json has already escaped those.
-pub fn escape_json(json: String) -> String {
+pub(crate) fn escape_json(json: String) -> String {
     let unsafe_char = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
     if !json.chars().any(unsafe_char) {
         return json;
@@ -74,9 +69,5 @@ mod tests {
         );
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["text"], text);
-        let pretty = to_string_pretty(&serde_json::json!({ "a": [text] })).unwrap();
-        assert!(pretty.contains('\n') && !pretty.contains('\u{9b}'));
-        let back: serde_json::Value = serde_json::from_str(&pretty).unwrap();
-        assert_eq!(back["a"][0], text);
     }
 }

@@ -30,19 +30,23 @@ impl fmt::Display for Size {
 }
 
 /// Caps of the inputs read whole.
-pub mod limit {
+pub(crate) mod limit {
     /// A password file or `--password-stdin` (only the first line is used).
-    pub const PASSWORD: u64 = 64 * 1024;
+    pub(crate) const PASSWORD: u64 = 64 * 1024;
     /// `--ca-file`: a whole system bundle is about 220 KiB.
-    pub const CA_FILE: u64 = 4 * 1024 * 1024;
+    pub(crate) const CA_FILE: u64 = 4 * 1024 * 1024;
     /// An IAM policy (IAM itself allows 6,144 characters for a managed policy).
-    pub const POLICY: u64 = 1024 * 1024;
+    pub(crate) const POLICY: u64 = 1024 * 1024;
     /// The simulator's TOML configuration.
-    pub const SIM_CONFIG: u64 = 1024 * 1024;
+    pub(crate) const SIM_CONFIG: u64 = 1024 * 1024;
     /// A saved transcript (`.jsonl`).
-    pub const TRANSCRIPT: u64 = 64 * 1024 * 1024;
+    pub(crate) const TRANSCRIPT: u64 = 64 * 1024 * 1024;
     /// One line of a saved transcript.
-    pub const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
+    pub(crate) const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
+    /// A reply or log pasted into `explain`.
+    pub(crate) const PASTED: u64 = 1024 * 1024;
+    /// How long `explain` waits for standard input to end.
+    pub(crate) const PASTED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 }
 
 /// An input that could not be read. Names are escaped when the error is made, so the message
@@ -69,17 +73,23 @@ pub enum ReadError {
     },
     #[error("{what} ({name}) is not UTF-8 text")]
     NotUtf8 { what: &'static str, name: String },
+    #[error("{what} ({name}) did not end within {secs} s")]
+    TimedOut {
+        what: &'static str,
+        name: String,
+        secs: u64,
+    },
 }
 
 /// How a path is shown in messages: escaped.
-pub fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     escape_str(&path.display().to_string())
 }
 
 /// Opens `path` for reading if it is a regular file or a FIFO; refuses devices, folders and
 /// sockets (checked before opening, and again on the open file). A regular file larger than
 /// `max` is refused without reading it.
-pub fn open(path: &Path, what: &'static str, max: u64) -> Result<File, ReadError> {
+pub(crate) fn open(path: &Path, what: &'static str, max: u64) -> Result<File, ReadError> {
     let name = shown(path);
     let io = |source| ReadError::Io {
         what,
@@ -138,7 +148,7 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 
 /// Reads `reader` to its end into `buf`, or fails once it holds more than `max` bytes: the
 /// read stops at `max + 1`, so memory stays bounded whatever the source.
-pub fn read_capped<R: Read>(
+pub(crate) fn read_capped<R: Read>(
     reader: R,
     buf: &mut Vec<u8>,
     what: &'static str,
@@ -163,8 +173,38 @@ pub fn read_capped<R: Read>(
     Ok(())
 }
 
+/// Reads `reader` to its end as [`read_capped`] does, waiting at most `wait` for the end. The
+/// read runs on its own thread; when the time is up the caller gets an error and the thread is
+/// left blocked until the process exits (a pipe that never closes cannot hold the command).
+pub fn read_capped_within<R: Read + Send + 'static>(
+    reader: R,
+    what: &'static str,
+    name: &str,
+    max: u64,
+    wait: std::time::Duration,
+) -> Result<Vec<u8>, ReadError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread_name = name.to_string();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let result = read_capped(reader, &mut buf, what, &thread_name, max).map(|()| buf);
+        let _ = tx.send(result);
+    });
+    rx.recv_timeout(wait).unwrap_or_else(|_| {
+        Err(ReadError::TimedOut {
+            what,
+            name: name.to_string(),
+            secs: wait.as_secs().max(1),
+        })
+    })
+}
+
 /// A whole file as text, at most `max` bytes.
-pub fn read_to_string(path: &Path, what: &'static str, max: u64) -> Result<String, ReadError> {
+pub(crate) fn read_to_string(
+    path: &Path,
+    what: &'static str,
+    max: u64,
+) -> Result<String, ReadError> {
     let file = open(path, what, max)?;
     let mut buf = Vec::new();
     read_capped(file, &mut buf, what, &shown(path), max)?;
@@ -176,7 +216,7 @@ pub fn read_to_string(path: &Path, what: &'static str, max: u64) -> Result<Strin
 
 /// A secret from a reader, at most `max` bytes, in memory that is wiped on drop. The buffer is
 /// sized up front so that growing it never leaves a copy of the secret behind.
-pub fn read_secret<R: Read>(
+pub(crate) fn read_secret<R: Read>(
     reader: R,
     what: &'static str,
     name: &str,
@@ -193,7 +233,7 @@ pub fn read_secret<R: Read>(
 }
 
 /// A secret from a file (see [`read_secret`]).
-pub fn read_secret_file(
+pub(crate) fn read_secret_file(
     path: &Path,
     what: &'static str,
     max: u64,
@@ -248,5 +288,53 @@ mod tests {
         assert_eq!(ok.as_str(), "pw\n");
         let err = read_secret(&[0xff][..], "the password", "standard input", 64).unwrap_err();
         assert!(matches!(err, ReadError::NotUtf8 { .. }));
+    }
+
+    #[test]
+    fn slow_readers_stop_at_the_time_limit() {
+        use std::time::{Duration, Instant};
+        struct Slow;
+        impl Read for Slow {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_secs(5));
+                Ok(0)
+            }
+        }
+        let start = Instant::now();
+        let err = read_capped_within(
+            Slow,
+            "the log",
+            "standard input",
+            64,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            err.to_string(),
+            "the log (standard input) did not end within 1 s"
+        );
+        let ok = read_capped_within(
+            &b"250 ok"[..],
+            "the log",
+            "standard input",
+            64,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(ok, b"250 ok");
+        let err = read_capped_within(
+            io::repeat(b'x'),
+            "the log",
+            "standard input",
+            64,
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge { .. }), "{err}");
     }
 }

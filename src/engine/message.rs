@@ -7,7 +7,7 @@
 use chrono::Utc;
 
 /// RFC 5321 §4.5.3.1.6: a text line may hold at most 998 octets before CRLF.
-pub const MAX_LINE_OCTETS: usize = 998;
+pub(crate) const MAX_LINE_OCTETS: usize = 998;
 
 /// What the encoder noticed while streaming, for the transcript summary and warnings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -29,7 +29,7 @@ pub struct MessageStats {
 
 impl MessageStats {
     /// Human warnings about the content, given what the server advertised.
-    pub fn warnings(&self, eight_bit_ok: bool) -> Vec<String> {
+    pub(crate) fn warnings(&self, eight_bit_ok: bool) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(first) = self.long_lines.first() {
             out.push(format!(
@@ -143,7 +143,7 @@ impl DotStuffer {
     }
 
     /// What has been seen so far (for a message cut short).
-    pub fn stats(&self) -> &MessageStats {
+    pub(crate) fn stats(&self) -> &MessageStats {
         &self.stats
     }
 
@@ -200,7 +200,7 @@ pub struct Draft {
 
 impl Draft {
     /// A test message that SES and strict receivers accept.
-    pub fn default_for(from: &str, to: &[String]) -> Draft {
+    pub(crate) fn default_for(from: &str, to: &[String]) -> Draft {
         Draft {
             from: from.to_string(),
             to: to.to_vec(),
@@ -210,7 +210,7 @@ impl Draft {
     }
 
     /// Renders the draft as an RFC 5322 message with Date and Message-ID, CRLF line endings.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let now = Utc::now();
         let domain = self
             .from

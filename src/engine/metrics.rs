@@ -87,6 +87,24 @@ pub const STEPS: [&str; 10] = [
     "dot",
 ];
 
+/// Every metric family a probe can print, in order (the optional ones included).
+pub const FAMILIES: [&str; 13] = [
+    "probe_success",
+    "probe_duration_seconds",
+    "probe_ssl_earliest_cert_expiry",
+    "probe_tls_version_info",
+    "smtp_probe_outcome",
+    "smtp_probe_failed_phase",
+    "smtp_probe_step_duration_seconds",
+    "smtp_probe_reply_code",
+    "smtp_probe_provider_info",
+    "smtp_probe_mode_info",
+    "smtp_probe_timed_out",
+    "smtp_probe_user_info",
+    // Listed last so the count above fails to compile when a family is added without it.
+    "",
+];
+
 /// What one probe found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeReport {
@@ -104,8 +122,9 @@ pub struct ProbeReport {
     pub tls_version: Option<String>,
     /// The earliest `notAfter` of the certificates presented, seconds since the epoch.
     pub earliest_cert_expiry: Option<i64>,
-    /// Who runs the server, as far as the session tells ("amazon_ses", else "unknown").
-    pub provider: &'static str,
+    /// Who runs the server or which software it is, as the session model detected it from the
+    /// host name, greeting and EHLO reply (`ses`, `postfix`…), else `generic`.
+    pub provider: String,
     /// The probe's deadline passed before the session ended by itself.
     pub timed_out: bool,
     /// One line that says what happened, for logs (never a label).
@@ -153,11 +172,7 @@ impl ProbeReport {
             (Some(a), Some(b)) => seconds(a.time, b.time),
             _ => 0.0,
         };
-        let provider = if model.conn.as_ref().is_some_and(|c| c.ses) {
-            "amazon_ses"
-        } else {
-            "unknown"
-        };
+        let provider = super::provider::id_or_generic(model.provider()).to_string();
         let mut verdict = model.verdict();
         if timed_out {
             verdict = format!("The probe's deadline passed: {verdict}");
@@ -450,11 +465,11 @@ pub fn render(report: &ProbeReport, opts: &RenderOptions) -> String {
     w.family(
         "smtp_probe_provider_info",
         "gauge",
-        "Who runs the server, as far as the session tells.",
+        "The provider or server software detected from the host name, greeting and EHLO reply (generic when none).",
     );
     w.sample(
         "smtp_probe_provider_info",
-        &[("provider", report.provider)],
+        &[("provider", &report.provider)],
         1.0,
     );
     w.family(
@@ -586,6 +601,22 @@ mod tests {
             !text.contains("user"),
             "no user label unless asked:\n{text}"
         );
+    }
+
+    #[test]
+    fn the_family_list_is_what_render_prints() {
+        let mut report = ProbeReport::from_entries(ProbeMode::Auth, &entries(AUTH_OK), false);
+        report.failed_phase = Some(Phase::Authorization);
+        let opts = RenderOptions {
+            user_label: Some("u".into()),
+        };
+        let printed: Vec<String> = render(&report, &opts)
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        let listed: Vec<&str> = FAMILIES.iter().copied().filter(|f| !f.is_empty()).collect();
+        assert_eq!(printed, listed);
     }
 
     #[test]

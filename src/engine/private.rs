@@ -20,7 +20,7 @@ fn new_file() -> OpenOptions {
 }
 
 /// Creates `path` (which must not exist) with mode 0600.
-pub fn create_new(path: &Path) -> io::Result<File> {
+pub(crate) fn create_new(path: &Path) -> io::Result<File> {
     new_file().open(path)
 }
 
@@ -28,7 +28,7 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// private file beside it, which is then renamed over the target. A symlink planted at
 /// `path` (say in /tmp) is replaced, never followed, and an older file's looser mode is not
 /// inherited.
-pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = temp_beside(path)?;
     let written = (|| {
         let mut f = create_new(&temp)?;
@@ -55,7 +55,7 @@ fn temp_beside(path: &Path) -> io::Result<PathBuf> {
 
 /// Creates a folder and its missing parents with mode 0700 (existing ones are left as they
 /// are).
-pub fn create_dir_all(path: &Path) -> io::Result<()> {
+pub(crate) fn create_dir_all(path: &Path) -> io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -17,7 +17,7 @@ const MAX_ENTRIES: usize = 4096;
 /// Runs one probe. The session's own timeouts are capped by `deadline` too, so it usually ends
 /// by itself with a timeout error the model understands; the deadline is the hard stop.
 /// `tls`: a client built from `cfg.tls` earlier, so repeated probes do not load the roots again.
-pub async fn probe(
+pub(crate) async fn probe(
     mut cfg: SessionConfig,
     values: Values,
     mode: ProbeMode,

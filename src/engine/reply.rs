@@ -49,7 +49,7 @@ pub struct EnhancedCode {
 
 impl EnhancedCode {
     /// Parses `c.s.d` at the start of `text`, returning the code and the rest of the text.
-    pub fn parse_prefix(text: &str) -> Option<(EnhancedCode, &str)> {
+    pub(crate) fn parse_prefix(text: &str) -> Option<(EnhancedCode, &str)> {
         let end = text.find(' ').unwrap_or(text.len());
         let token = &text[..end];
         let mut parts = token.split('.');
@@ -92,12 +92,13 @@ pub struct ReplyLine {
 
 impl ReplyLine {
     /// The text after the code and separator, decoded lossily.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(self.raw.get(4..).unwrap_or_default()).into_owned()
     }
 
     /// Whether the raw bytes are valid UTF-8.
-    pub fn is_utf8(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_utf8(&self) -> bool {
         std::str::from_utf8(&self.raw).is_ok()
     }
 }
@@ -197,10 +198,6 @@ impl Reply {
         }
     }
 
-    pub fn is_positive(&self) -> bool {
-        self.class() == ReplyClass::Positive
-    }
-
     /// All lines' texts joined with newlines, decoded lossily.
     pub fn text(&self) -> String {
         self.lines
@@ -292,7 +289,7 @@ impl ReplyParser {
     }
 
     /// True when part of a reply (a partial line or continuation lines) is waiting.
-    pub fn is_mid_reply(&self) -> bool {
+    pub(crate) fn is_mid_reply(&self) -> bool {
         !self.buf.is_empty() || !self.pending.is_empty()
     }
 

@@ -54,7 +54,7 @@ pub enum SavedError {
 }
 
 /// Reads a saved transcript file (a regular file or a FIFO, not a device).
-pub fn read_file(path: &Path) -> Result<Vec<Entry>, SavedError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<Entry>, SavedError> {
     const WHAT: &str = "the saved transcript";
     let file = limited::open(path, WHAT, limit::TRANSCRIPT)?;
     read_from(

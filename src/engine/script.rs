@@ -22,11 +22,11 @@ use super::command::{InputError, Verb, check_address, check_arg};
 use super::transcript::{Entry, EntryKind};
 
 /// The longest WAIT, in seconds.
-pub const MAX_WAIT_SECS: u64 = 600;
+pub(crate) const MAX_WAIT_SECS: u64 = 600;
 
 /// The largest script read, in bytes, and the most steps it may hold.
-pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
-pub const MAX_SCRIPT_STEPS: usize = 1000;
+pub(crate) const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_SCRIPT_STEPS: usize = 1000;
 
 /// One step of a script. Values not written in the step come from the usual flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,25 +131,25 @@ impl Script {
     }
 
     /// Whether any step needs this value from the flags.
-    pub fn needs_credentials(&self) -> bool {
+    pub(crate) fn needs_credentials(&self) -> bool {
         self.steps
             .iter()
             .any(|(_, s)| matches!(s, ScriptStep::Auth(_)))
     }
 
-    pub fn needs_from(&self) -> bool {
+    pub(crate) fn needs_from(&self) -> bool {
         self.steps
             .iter()
             .any(|(_, s)| matches!(s, ScriptStep::Mail(None)))
     }
 
-    pub fn needs_message(&self) -> bool {
+    pub(crate) fn needs_message(&self) -> bool {
         self.steps.iter().any(|(_, s)| *s == ScriptStep::Data)
     }
 
     /// Checks that every bare `RCPT` has a `--to` address left in its transaction (a
     /// transaction starts at MAIL and ends at DATA, RSET or RECONNECT).
-    pub fn check_recipients(&self, to: usize) -> Result<(), ScriptError> {
+    pub(crate) fn check_recipients(&self, to: usize) -> Result<(), ScriptError> {
         let mut used = 0;
         for (line, step) in &self.steps {
             match step {
@@ -241,7 +241,7 @@ fn parse_step(line: usize, text: &str) -> Result<ScriptStep, ScriptError> {
 
 /// The script that replays a recorded session: what was sent, in order. Credentials are
 /// never written; an AUTH line typed by hand becomes a comment, since its secret is not kept.
-pub fn from_entries(entries: &[Entry]) -> String {
+pub(crate) fn from_entries(entries: &[Entry]) -> String {
     let mut out = String::from(
         "# smtpscope session script: run it with `smtpscope run --script FILE` and the same\n# target, credential and envelope flags.\n",
     );

@@ -63,25 +63,26 @@ const VERSION_SIGV4: u8 = 0x04;
 const VERSION_LEGACY_V2: u8 = 0x02;
 
 /// Length of every derived SMTP password: base64 of 33 bytes.
-pub const SMTP_PASSWORD_LEN: usize = 44;
+pub(crate) const SMTP_PASSWORD_LEN: usize = 44;
 /// Length of an AWS secret access key.
-pub const SECRET_ACCESS_KEY_LEN: usize = 40;
+pub(crate) const SECRET_ACCESS_KEY_LEN: usize = 40;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// The standard SMTP endpoint host for `region`, e.g. `email-smtp.us-east-1.amazonaws.com`.
-pub fn smtp_endpoint(region: &str) -> String {
+pub(crate) fn smtp_endpoint(region: &str) -> String {
     format!("email-smtp.{region}.amazonaws.com")
 }
 
 /// The FIPS SMTP endpoint host for `region` (documented for a few US regions only).
-pub fn fips_smtp_endpoint(region: &str) -> String {
+#[cfg(test)]
+pub(crate) fn fips_smtp_endpoint(region: &str) -> String {
     format!("email-smtp-fips.{region}.amazonaws.com")
 }
 
 /// True when `region` has the shape of an AWS region name (`us-east-1`, `us-gov-west-1`):
 /// lower-case letters, digits and dashes, at least two parts, ending in a number.
-pub fn is_valid_region_name(region: &str) -> bool {
+pub(crate) fn is_valid_region_name(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {
@@ -99,7 +100,7 @@ pub fn is_valid_region_name(region: &str) -> bool {
 /// (`email-smtp.R.amazonaws.com`), FIPS (`email-smtp-fips.R.amazonaws.com`), dual-stack
 /// (`email-smtp.R.api.aws`) and VPC endpoint (`….email-smtp.R.vpce.amazonaws.com`) forms.
 /// Case-insensitive; a trailing dot is accepted.
-pub fn region_from_host(host: &str) -> Option<String> {
+pub(crate) fn region_from_host(host: &str) -> Option<String> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     let candidate = if let Some(rest) = host.strip_prefix("email-smtp.") {
         rest.strip_suffix(".amazonaws.com")
@@ -199,7 +200,7 @@ pub fn password_shape(password: &str) -> PasswordShape {
 /// characters of `[A-Z0-9]`, 20 in all.
 /// Whether a host name, greeting or reply text says it comes from Amazon SES itself (not a
 /// relay that quotes SES, such as Postfix's "SASL login name rejected: … Access denied").
-pub fn mentions_ses(text: &str) -> bool {
+pub(crate) fn mentions_ses(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
     let ses = ["email-smtp.", "simpleemailservice", "amazonses", "ses:send"]
         .iter()
@@ -207,7 +208,7 @@ pub fn mentions_ses(text: &str) -> bool {
     ses && !t.contains("sasl login name rejected")
 }
 
-pub fn is_access_key_id(s: &str) -> bool {
+pub(crate) fn is_access_key_id(s: &str) -> bool {
     s.len() == 20
         && (s.starts_with("AKIA") || s.starts_with("ASIA"))
         && s.bytes()
@@ -215,13 +216,13 @@ pub fn is_access_key_id(s: &str) -> bool {
 }
 
 /// True for a temporary (STS) access key ID, which cannot be turned into SMTP credentials.
-pub fn is_temporary_access_key_id(s: &str) -> bool {
+pub(crate) fn is_temporary_access_key_id(s: &str) -> bool {
     is_access_key_id(s) && s.starts_with("ASIA")
 }
 
 /// The region, among the known ones plus `extra_regions`, for which `password` is the SigV4
 /// SMTP password of `secret_access_key`. `extra_regions` are tried first.
-pub fn region_of_password(
+pub(crate) fn region_of_password(
     secret_access_key: &str,
     password: &str,
     extra_regions: &[&str],

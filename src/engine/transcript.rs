@@ -124,7 +124,7 @@ pub struct ReplyEntry {
 }
 
 impl ReplyEntry {
-    pub fn new(reply: Reply, after: Option<Verb>, class: Classification) -> ReplyEntry {
+    pub(crate) fn new(reply: Reply, after: Option<Verb>, class: Classification) -> ReplyEntry {
         ReplyEntry {
             code: reply.code,
             enhanced: reply.enhanced,
@@ -135,7 +135,7 @@ impl ReplyEntry {
         }
     }
 
-    pub fn reply(&self) -> Reply {
+    pub(crate) fn reply(&self) -> Reply {
         Reply {
             code: self.code,
             enhanced: self.enhanced,
@@ -148,15 +148,6 @@ impl Entry {
     pub fn reply(&self) -> Option<&ReplyEntry> {
         match &self.kind {
             EntryKind::Reply(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    /// The phase this entry is tagged with, if any.
-    pub fn phase(&self) -> Option<Phase> {
-        match &self.kind {
-            EntryKind::Reply(r) => Some(r.class.phase),
-            EntryKind::Error { phase, .. } => Some(*phase),
             _ => None,
         }
     }
@@ -180,7 +171,7 @@ pub struct TextOptions {
 }
 
 /// The direction marker in the style of swaks: `->`/`<-` in clear, `~>`/`<~` inside TLS.
-pub fn marker(entry: &Entry) -> &'static str {
+pub(crate) fn marker(entry: &Entry) -> &'static str {
     match (&entry.kind, entry.tls) {
         (EntryKind::Sent { .. } | EntryKind::Message { .. }, false) => " ->",
         (EntryKind::Sent { .. } | EntryKind::Message { .. }, true) => " ~>",
@@ -268,7 +259,7 @@ pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
 }
 
 /// The diagnosis block printed under a failing reply.
-pub fn render_diagnosis(r: &ReplyEntry) -> Vec<String> {
+pub(crate) fn render_diagnosis(r: &ReplyEntry) -> Vec<String> {
     let d = &r.class.diagnosis;
     let mut out = vec![
         format!("    ! {}: {}", r.class.phase, escape_str(&d.title)),
@@ -294,7 +285,7 @@ pub fn reclassify(entries: &mut [Entry], catalog: &Catalog) {
         if let EntryKind::Reply(r) = &mut e.kind {
             let mut ctx = model.context();
             ctx.after = r.after;
-            ctx.tls = e.tls;
+            ctx.tls = Some(e.tls);
             r.class = catalog.classify(&r.reply(), &ctx);
         }
         model.apply(e);

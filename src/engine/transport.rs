@@ -42,7 +42,7 @@ pub enum TlsMode {
 
 impl TlsMode {
     /// SES's convention: 465 and 2465 speak TLS from the start, every other port STARTTLS.
-    pub fn for_port(port: u16) -> TlsMode {
+    pub(crate) fn for_port(port: u16) -> TlsMode {
         if matches!(port, 465 | 2465) {
             TlsMode::Implicit
         } else {
@@ -50,7 +50,7 @@ impl TlsMode {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TlsMode::Starttls => "starttls",
             TlsMode::Implicit => "implicit",
@@ -59,7 +59,7 @@ impl TlsMode {
     }
 
     /// The inverse of [`TlsMode::name`].
-    pub fn parse(name: &str) -> Option<TlsMode> {
+    pub(crate) fn parse(name: &str) -> Option<TlsMode> {
         [TlsMode::Starttls, TlsMode::Implicit, TlsMode::None]
             .into_iter()
             .find(|m| m.name() == name)
@@ -118,7 +118,7 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// One line for headers and transcripts.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let verdict = match &self.verification {
             Verification::Verified => "certificate verified".to_string(),
             Verification::Insecure {
@@ -167,7 +167,7 @@ pub enum TlsError {
 
 impl TlsError {
     /// The chain the server presented, when it got that far.
-    pub fn chain(&self) -> &[CertInfo] {
+    pub(crate) fn chain(&self) -> &[CertInfo] {
         match self {
             TlsError::Verify { chain, .. } | TlsError::Handshake { chain, .. } => chain,
             _ => &[],
@@ -207,7 +207,7 @@ fn ses_dns_hint(host: &str) -> String {
 }
 
 /// Opens a TCP connection, trying each resolved address within one overall timeout.
-pub async fn connect_tcp(
+pub(crate) async fn connect_tcp(
     host: &str,
     port: u16,
     timeout: Duration,
@@ -261,21 +261,14 @@ pub async fn connect_tcp(
 
 /// A connection that may or may not be wrapped in TLS.
 #[derive(Debug)]
-pub enum Conn {
+pub(crate) enum Conn {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl Conn {
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Conn::Tls(_))
-    }
-
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            Conn::Plain(s) => s.peer_addr(),
-            Conn::Tls(s) => s.get_ref().0.peer_addr(),
-        }
     }
 }
 
@@ -321,7 +314,7 @@ impl AsyncWrite for Conn {
 
 /// Builds TLS client sessions; the trusted roots are loaded once.
 #[derive(Debug, Clone)]
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
     settings: TlsSettings,
@@ -329,7 +322,7 @@ pub struct TlsClient {
 
 impl TlsClient {
     /// Loads the platform's roots (unless disabled) and the optional CA file.
-    pub fn new(settings: TlsSettings) -> Result<TlsClient, TlsError> {
+    pub(crate) fn new(settings: TlsSettings) -> Result<TlsClient, TlsError> {
         let mut roots = RootCertStore::empty();
         if !settings.no_native_roots {
             for cert in rustls_native_certs::load_native_certs().certs {
@@ -364,12 +357,8 @@ impl TlsClient {
         })
     }
 
-    pub fn settings(&self) -> &TlsSettings {
-        &self.settings
-    }
-
     /// The name to verify: the SNI override, else the host.
-    pub fn server_name_for(&self, host: &str) -> String {
+    pub(crate) fn server_name_for(&self, host: &str) -> String {
         self.settings.sni.clone().unwrap_or_else(|| {
             host.trim_start_matches('[')
                 .trim_end_matches(']')
@@ -378,7 +367,7 @@ impl TlsClient {
     }
 
     /// Runs the handshake over an established TCP stream.
-    pub async fn handshake(
+    pub(crate) async fn handshake(
         &self,
         tcp: TcpStream,
         host: &str,
@@ -452,7 +441,10 @@ const CA_FILE_LIMIT: u64 = super::limited::limit::CA_FILE;
 /// Parses PEM CA certificates and checks that each one can be a trust anchor, so that a
 /// missing, empty or garbage `--ca-file` is a usage error before connecting, not a TLS failure
 /// after STARTTLS. `label` names the source in errors (escaped by the caller).
-pub fn parse_ca_pem(pem: &[u8], label: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn parse_ca_pem(
+    pem: &[u8],
+    label: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let err = |reason: String| TlsError::CaFile {
         path: label.to_string(),
         reason,
@@ -642,7 +634,7 @@ fn plain_cert_error(err: &rustls::Error, name: &str, chain: &[CertInfo]) -> Stri
 }
 
 /// Decodes a DER certificate for display; undecodable ones are named as such.
-pub fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
+pub(crate) fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
     use x509_parser::prelude::*;
     match X509Certificate::from_der(der.as_ref()) {
         Ok((_, cert)) => {

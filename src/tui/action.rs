@@ -84,7 +84,7 @@ pub enum FormAction {
 
 impl Action {
     /// True for actions that talk to the server (disabled in a read-only replay).
-    pub fn sends(self) -> bool {
+    pub(crate) fn sends(self) -> bool {
         matches!(
             self,
             Action::Ehlo

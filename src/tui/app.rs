@@ -18,7 +18,7 @@ use crate::engine::transcript::{Entry, EntryKind};
 use crate::engine::transport::TlsMode;
 
 /// Decisions of the in-process simulator kept for the screen, at most.
-pub const SIM_DECISIONS_KEPT: usize = 32;
+pub(crate) const SIM_DECISIONS_KEPT: usize = 32;
 
 /// One IAM decision of the in-process simulator (`smtpscope demo`), and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct SimDecision {
 }
 
 /// Ticks the app waits for the server's reply to QUIT before leaving anyway.
-pub const QUIT_WAIT_TICKS: u32 = 12;
+pub(crate) const QUIT_WAIT_TICKS: u32 = 12;
 
 /// Values from flags and the environment that prefill the forms and drive Next.
 #[derive(Clone, Default)]
@@ -218,7 +218,7 @@ impl App {
     }
 
     /// The standard flow this session follows.
-    pub fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self) -> Plan {
         Plan {
             tls_mode: self.config.tls_mode,
             auth: self.prefill.auth != AuthChoice::None,
@@ -233,7 +233,7 @@ impl App {
     }
 
     /// The entry the diagnosis panel explains.
-    pub fn explained(&self) -> Option<usize> {
+    pub(crate) fn explained(&self) -> Option<usize> {
         match self.follow {
             Follow::Latest => self.store.last_mark(),
             Follow::Decisive | Follow::User => self.selected.or_else(|| self.store.last_mark()),
@@ -242,7 +242,7 @@ impl App {
 
     /// The simulator's decision behind a `554 Access denied` entry: the latest one made before
     /// the reply came for the same user, action and resource (the parts the 554 names).
-    pub fn sim_decision_for(&self, entry: &Entry) -> Option<&Authorization> {
+    pub(crate) fn sim_decision_for(&self, entry: &Entry) -> Option<&Authorization> {
         let EntryKind::Reply(r) = &entry.kind else {
             return None;
         };
@@ -266,11 +266,11 @@ impl App {
     }
 
     /// Credentials would cross the network readable: connected and no TLS.
-    pub fn auth_in_clear(&self) -> bool {
+    pub(crate) fn auth_in_clear(&self) -> bool {
         self.session.connected() && self.session.tls().is_none()
     }
 
-    pub fn host_port(&self) -> String {
+    pub(crate) fn host_port(&self) -> String {
         if self.config.host.contains(':') {
             format!("[{}]:{}", self.config.host, self.config.port)
         } else {
@@ -279,13 +279,13 @@ impl App {
     }
 
     /// The message Next sends after 354.
-    pub fn message_draft(&self) -> Draft {
+    pub(crate) fn message_draft(&self) -> Draft {
         self.draft.clone().unwrap_or_else(|| {
             Draft::default_for(self.prefill.from.as_deref().unwrap_or(""), &self.prefill.to)
         })
     }
 
-    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+    pub(crate) fn set_status(&mut self, level: Level, text: impl Into<String>) {
         self.status = Some(Status {
             level,
             text: text.into(),
@@ -294,11 +294,11 @@ impl App {
     }
 
     /// The status line, unless the state it was about has ended.
-    pub fn current_status(&self) -> Option<&Status> {
+    pub(crate) fn current_status(&self) -> Option<&Status> {
         self.status.as_ref().filter(|s| s.epoch == self.epoch)
     }
 
-    pub fn tls_mode_name(&self) -> &'static str {
+    pub(crate) fn tls_mode_name(&self) -> &'static str {
         match self.config.tls_mode {
             TlsMode::Starttls => "STARTTLS",
             TlsMode::Implicit => "implicit TLS",

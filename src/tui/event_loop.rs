@@ -30,7 +30,7 @@ const DRAIN_LIMIT: usize = 4096;
 
 /// Runs until the user leaves. `live` is false for a read-only replay (no session task).
 /// `side` carries messages from another part of the program (the demo's simulator).
-pub async fn run<B, S>(
+pub(crate) async fn run<B, S>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     live: bool,
@@ -151,7 +151,7 @@ fn drain_engine(
 
 /// The OSC 52 sequence that puts `text` on the terminal's clipboard, base64-encoded so no byte
 /// of it can act as a control sequence.
-pub fn osc52(text: &str) -> String {
+pub(crate) fn osc52(text: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
     format!("\x1b]52;c;{encoded}\x07")
 }

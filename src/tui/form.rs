@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::engine::auth::Mechanism;
 
 /// Bullets a secret field shows, whatever the length of what was typed.
-pub const MASK_WIDTH: usize = 8;
+pub(crate) const MASK_WIDTH: usize = 8;
 
 /// One editable field. The cursor is a char index.
 pub struct Field {
@@ -39,7 +39,7 @@ impl fmt::Debug for Field {
 }
 
 impl Field {
-    pub fn new(label: &'static str, value: &str) -> Field {
+    pub(crate) fn new(label: &'static str, value: &str) -> Field {
         let value = Zeroizing::new(value.to_string());
         let cursor = value.chars().count();
         Field {
@@ -51,40 +51,41 @@ impl Field {
         }
     }
 
-    pub fn secret(label: &'static str, value: &str) -> Field {
+    pub(crate) fn secret(label: &'static str, value: &str) -> Field {
         Field {
             secret: true,
             ..Field::new(label, value)
         }
     }
 
-    pub fn multiline(label: &'static str, value: &str) -> Field {
+    pub(crate) fn multiline(label: &'static str, value: &str) -> Field {
         Field {
             multiline: true,
             ..Field::new(label, value)
         }
     }
 
-    pub fn value(&self) -> &str {
+    pub(crate) fn value(&self) -> &str {
         &self.value
     }
 
     /// The value as a secret buffer, for passwords.
-    pub fn secret_value(&self) -> Zeroizing<String> {
+    pub(crate) fn secret_value(&self) -> Zeroizing<String> {
         Zeroizing::new(self.value.to_string())
     }
 
-    pub fn cursor(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn cursor(&self) -> usize {
         self.cursor
     }
 
-    pub fn char_len(&self) -> usize {
+    pub(crate) fn char_len(&self) -> usize {
         self.value.chars().count()
     }
 
     /// What the screen shows: for a secret, a mask of [`MASK_WIDTH`] bullets whatever its
     /// length (nothing when it is empty).
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         if self.secret {
             if self.value.is_empty() {
                 String::new()
@@ -98,7 +99,7 @@ impl Field {
 
     /// Where the cursor shows in [`Field::shown`]: a secret's is at the end of its mask, so
     /// moving it says nothing about the length either.
-    pub fn shown_cursor(&self) -> usize {
+    pub(crate) fn shown_cursor(&self) -> usize {
         if self.secret {
             self.shown().chars().count()
         } else {
@@ -118,7 +119,7 @@ impl Field {
 
     /// Ctrl-U: deletes from the start of the line to the cursor; with the cursor at the end
     /// of a one-line field that clears it. A secret is cleared whole (its cursor is unseen).
-    pub fn kill_line(&mut self) {
+    pub(crate) fn kill_line(&mut self) {
         if self.secret {
             self.remove(0, self.char_len());
             return;
@@ -129,7 +130,7 @@ impl Field {
 
     /// Ctrl-W: deletes the word before the cursor (and the spaces after it). A secret is
     /// cleared whole: deleting by words would tell where its spaces are.
-    pub fn kill_word(&mut self) {
+    pub(crate) fn kill_word(&mut self) {
         if self.secret {
             self.remove(0, self.char_len());
             return;
@@ -152,7 +153,7 @@ impl Field {
             .map_or(self.value.len(), |(b, _)| b)
     }
 
-    pub fn insert(&mut self, c: char) {
+    pub(crate) fn insert(&mut self, c: char) {
         if c == '\n' && !self.multiline {
             return;
         }
@@ -170,7 +171,7 @@ impl Field {
     /// Inserts pasted text. A multi-line field keeps its lines (CRLF becomes LF); a
     /// single-line field keeps every character, so validation can name a pasted CR or LF
     /// instead of it vanishing.
-    pub fn paste(&mut self, text: &str) {
+    pub(crate) fn paste(&mut self, text: &str) {
         let text = if self.multiline {
             text.replace("\r\n", "\n")
         } else {
@@ -185,7 +186,7 @@ impl Field {
         self.cursor += text.chars().count();
     }
 
-    pub fn backspace(&mut self) {
+    pub(crate) fn backspace(&mut self) {
         if self.cursor == 0 {
             return;
         }
@@ -193,7 +194,7 @@ impl Field {
         self.delete();
     }
 
-    pub fn delete(&mut self) {
+    pub(crate) fn delete(&mut self) {
         if self.cursor >= self.char_len() {
             return;
         }
@@ -201,28 +202,28 @@ impl Field {
         self.remove(at, at + 1);
     }
 
-    pub fn left(&mut self) {
+    pub(crate) fn left(&mut self) {
         self.cursor = self.cursor.saturating_sub(1);
     }
 
-    pub fn right(&mut self) {
+    pub(crate) fn right(&mut self) {
         self.cursor = (self.cursor + 1).min(self.char_len());
     }
 
     /// Start of the current line.
-    pub fn home(&mut self) {
+    pub(crate) fn home(&mut self) {
         let (line, _) = self.line_col();
         self.cursor = self.line_start(line);
     }
 
     /// End of the current line.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         let (line, _) = self.line_col();
         self.cursor = self.line_start(line) + self.line_len(line);
     }
 
     /// The cursor's line and column (in chars).
-    pub fn line_col(&self) -> (usize, usize) {
+    pub(crate) fn line_col(&self) -> (usize, usize) {
         let mut line = 0;
         let mut col = 0;
         for c in self.value.chars().take(self.cursor) {
@@ -264,7 +265,7 @@ impl Field {
     }
 
     /// Moves up a line; false when already on the first.
-    pub fn up(&mut self) -> bool {
+    pub(crate) fn up(&mut self) -> bool {
         let (line, col) = self.line_col();
         if line == 0 {
             return false;
@@ -274,7 +275,7 @@ impl Field {
     }
 
     /// Moves down a line; false when already on the last.
-    pub fn down(&mut self) -> bool {
+    pub(crate) fn down(&mut self) -> bool {
         let (line, col) = self.line_col();
         if line + 1 >= self.line_count() {
             return false;
@@ -298,7 +299,7 @@ pub enum FormKind {
 }
 
 impl FormKind {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             FormKind::Auth(Mechanism::Plain) => "AUTH PLAIN",
             FormKind::Auth(Mechanism::Login) => "AUTH LOGIN",
@@ -324,7 +325,7 @@ pub struct Form {
 }
 
 impl Form {
-    pub fn new(kind: FormKind, fields: Vec<Field>) -> Form {
+    pub(crate) fn new(kind: FormKind, fields: Vec<Field>) -> Form {
         Form {
             kind,
             fields,
@@ -335,35 +336,31 @@ impl Form {
     }
 
     /// Puts the focus on the first empty field, so the form asks for what is missing.
-    pub fn focus_first_empty(mut self) -> Form {
+    pub(crate) fn focus_first_empty(mut self) -> Form {
         if let Some(i) = self.fields.iter().position(|f| f.value().is_empty()) {
             self.focus = i;
         }
         self
     }
 
-    pub fn focused(&mut self) -> Option<&mut Field> {
+    pub(crate) fn focused(&mut self) -> Option<&mut Field> {
         self.fields.get_mut(self.focus)
     }
 
-    pub fn value(&self, i: usize) -> &str {
+    pub(crate) fn value(&self, i: usize) -> &str {
         self.fields.get(i).map_or("", Field::value)
     }
 
-    pub fn next_field(&mut self) {
+    pub(crate) fn next_field(&mut self) {
         if !self.fields.is_empty() {
             self.focus = (self.focus + 1) % self.fields.len();
         }
     }
 
-    pub fn previous_field(&mut self) {
+    pub(crate) fn previous_field(&mut self) {
         if !self.fields.is_empty() {
             self.focus = (self.focus + self.fields.len() - 1) % self.fields.len();
         }
-    }
-
-    pub fn on_last_field(&self) -> bool {
-        self.focus + 1 >= self.fields.len()
     }
 }
 

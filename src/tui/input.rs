@@ -14,7 +14,7 @@ use super::update::Msg;
 const WHEEL_ROWS: i32 = 3;
 
 /// The action of a mouse event: buttons by position, the wheel, transcript clicks.
-pub fn mouse_action(app: &App, mouse: &MouseEvent) -> Option<Action> {
+pub(crate) fn mouse_action(app: &App, mouse: &MouseEvent) -> Option<Action> {
     match mouse.kind {
         MouseEventKind::ScrollUp if app.form.is_none() => Some(Action::Scroll(-WHEEL_ROWS)),
         MouseEventKind::ScrollDown if app.form.is_none() => Some(Action::Scroll(WHEEL_ROWS)),

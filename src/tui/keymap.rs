@@ -9,14 +9,14 @@ use super::app::{App, Overlay};
 
 /// Where a binding is listed in the help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
+pub(crate) enum Section {
     Smtp,
     App,
     Navigate,
 }
 
 impl Section {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Section::Smtp => {
                 "SMTP buttons (dimmed ones still work: a debugger may break the rules)"
@@ -29,7 +29,7 @@ impl Section {
 
 /// One key bound to one action.
 #[derive(Debug, Clone, Copy)]
-pub struct Binding {
+pub(crate) struct Binding {
     pub code: KeyCode,
     pub mods: KeyModifiers,
     /// How the key is written on buttons and in the help.
@@ -77,7 +77,7 @@ use Section::{App as A, Navigate as N, Smtp as S};
 
 /// The main screen's bindings, in button-bar order.
 #[rustfmt::skip]
-pub const NORMAL: &[Binding] = &[
+pub(crate) const NORMAL: &[Binding] = &[
     key(Char('e'), "e", Action::Ehlo, Some("EHLO"), S, "Send EHLO with the --ehlo name"),
     key(Char('s'), "s", Action::StartTls, Some("STARTTLS"), S, "Send STARTTLS; on 220 the TLS handshake starts"),
     key(Char('a'), "a", Action::AuthPlain, Some("AUTH PLAIN"), S, "AUTH PLAIN: asks for user and password (masked, prefilled)"),
@@ -119,7 +119,7 @@ pub const NORMAL: &[Binding] = &[
 ];
 
 /// What the mouse does, for the help (the keymap cannot express it as keys).
-pub const MOUSE_HELP: &[(&str, &str)] = &[
+pub(crate) const MOUSE_HELP: &[(&str, &str)] = &[
     (
         "click",
         "Press a button; select a reply in the transcript (leaves following)",
@@ -132,7 +132,7 @@ pub const MOUSE_HELP: &[(&str, &str)] = &[
 ];
 
 /// Keys inside a form, for the help and the form's footer.
-pub const FORM_HELP: &[(&str, &str)] = &[
+pub(crate) const FORM_HELP: &[(&str, &str)] = &[
     ("Enter", "Send (in the message body: new line)"),
     ("Ctrl-S", "Send from any field"),
     (
@@ -149,7 +149,8 @@ pub const FORM_HELP: &[(&str, &str)] = &[
 
 /// The key table of the README, generated from [`NORMAL`] so the documentation cannot drift
 /// from the real bindings (a test compares them).
-pub fn markdown_table() -> String {
+#[cfg(test)]
+pub(crate) fn markdown_table() -> String {
     let mut out = String::from("| key | does |\n|---|---|\n");
     let mut i = 0;
     while i < NORMAL.len() {
@@ -170,13 +171,8 @@ pub fn markdown_table() -> String {
 }
 
 /// Every binding listed on the button bar, in order.
-pub fn buttons() -> impl Iterator<Item = &'static Binding> {
+pub(crate) fn buttons() -> impl Iterator<Item = &'static Binding> {
     NORMAL.iter().filter(|b| b.button.is_some())
-}
-
-/// The first binding of an action (the one buttons and the help show).
-pub fn binding_of(action: Action) -> Option<&'static Binding> {
-    NORMAL.iter().find(|b| b.action == action)
 }
 
 /// Crossterm reports Shift+q as `Char('Q')` with SHIFT (and some terminals as `Char('q')`).
@@ -193,7 +189,7 @@ fn normalise(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
 }
 
 /// The action of a key on the main screen.
-pub fn normal_action(key: &KeyEvent) -> Option<Action> {
+pub(crate) fn normal_action(key: &KeyEvent) -> Option<Action> {
     let (code, mods) = normalise(key);
     NORMAL
         .iter()
@@ -251,7 +247,7 @@ fn overlay_action(key: &KeyEvent, overlay: Overlay) -> Option<Action> {
 }
 
 /// The action of a key, given what is open.
-pub fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
+pub(crate) fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     if app.form.is_some() {
         form_action(key)
     } else if app.overlay != Overlay::None {

@@ -26,7 +26,7 @@ use crate::engine::model::Step;
 
 /// One button on the bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
+pub(crate) struct Slot {
     pub rect: Rect,
     pub action: Action,
     pub key: &'static str,
@@ -39,7 +39,7 @@ pub struct Slot {
 
 /// The rectangles of one frame.
 #[derive(Debug, Clone, Default)]
-pub struct Areas {
+pub(crate) struct Areas {
     pub header: Rect,
     pub notes: Option<Rect>,
     /// The transcript's title row.
@@ -56,21 +56,19 @@ pub struct Areas {
 }
 
 /// The smallest screen the layout supports.
-pub const MIN_SIZE: (u16, u16) = (40, 14);
+pub(crate) const MIN_SIZE: (u16, u16) = (40, 14);
 
 /// Display columns of a string (wide characters count twice).
-pub fn width(s: &str) -> usize {
+pub(crate) fn width(s: &str) -> usize {
     Span::raw(s).width()
 }
 
-pub fn screen(size: (u16, u16)) -> Rect {
+pub(crate) fn screen(size: (u16, u16)) -> Rect {
     Rect::new(0, 0, size.0, size.1)
 }
 
-pub use super::content::status::step_name;
-
 /// A step as the Next button names it (short: the status line says it in full).
-pub fn next_label(step: Step) -> &'static str {
+pub(crate) fn next_label(step: Step) -> &'static str {
     match step {
         Step::Dot => "message",
         s => s.label(),
@@ -89,7 +87,7 @@ fn label(app: &App, action: Action, base: &str) -> String {
 }
 
 /// Whether an action makes sense now. Buttons that do not are dimmed, never refused.
-pub fn sensible(app: &App, action: Action) -> bool {
+pub(crate) fn sensible(app: &App, action: Action) -> bool {
     let s = &app.session;
     let live = s.connected() && !s.quit_sent() && app.read_only.is_none();
     let greeted = live && s.greeted();
@@ -177,7 +175,7 @@ fn rows_for(lines: Vec<ratatui::text::Line<'_>>, width: u16, min: u16, max: u16)
 /// Lays out the screen. The header, the notes, the verdict and the status line get the rows
 /// their wrapped text needs (within limits), so nothing is cut; the button bar's height
 /// depends only on the width.
-pub fn compute(area: Rect, app: &App) -> Areas {
+pub(crate) fn compute(area: Rect, app: &App) -> Areas {
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         return Areas {
             too_small: true,
@@ -256,7 +254,7 @@ pub fn compute(area: Rect, app: &App) -> Areas {
 }
 
 /// Rows the diagnosis text takes in this frame's panel, and the panel's height.
-pub fn diagnosis_fill(app: &App) -> (usize, usize) {
+pub(crate) fn diagnosis_fill(app: &App) -> (usize, usize) {
     let area = compute(screen(app.size), app).diagnosis;
     (
         content::diagnosis::content_rows(app, area.width),
@@ -266,7 +264,7 @@ pub fn diagnosis_fill(app: &App) -> (usize, usize) {
 
 impl Areas {
     /// The action under a click.
-    pub fn hit(&self, x: u16, y: u16) -> Option<Action> {
+    pub(crate) fn hit(&self, x: u16, y: u16) -> Option<Action> {
         let inside = |r: Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
         if let Some(s) = self.buttons.iter().find(|s| inside(s.rect)) {
             return Some(s.action);
@@ -276,7 +274,7 @@ impl Areas {
 }
 
 /// Rows of a full-screen overlay's text area, for paging.
-pub fn overlay_rows(app: &App) -> u16 {
+pub(crate) fn overlay_rows(app: &App) -> u16 {
     match app.overlay {
         Overlay::None => 0,
         _ => app.size.1.saturating_sub(4).max(1),

@@ -7,20 +7,20 @@
 
 pub mod action;
 pub mod app;
-pub mod content;
-pub mod event_loop;
-pub mod form;
+pub(crate) mod content;
+pub(crate) mod event_loop;
+pub(crate) mod form;
 pub mod input;
-pub mod keymap;
-pub mod layout;
-pub mod picker;
+pub(crate) mod keymap;
+pub(crate) mod layout;
+pub(crate) mod picker;
 pub mod replay;
 #[cfg(any(test, feature = "test-support"))]
 pub mod sample;
 pub mod save;
-pub mod store;
-pub mod terminal;
-pub mod theme;
+pub(crate) mod store;
+pub(crate) mod terminal;
+pub(crate) mod theme;
 pub mod update;
 pub mod view;
 
@@ -108,7 +108,7 @@ pub async fn run(launch: Launch) -> std::io::Result<()> {
 
 /// [`run`], with messages from the in-process simulator (`smtpscope demo`): its IAM
 /// decisions, which explain its 554s.
-pub async fn run_with(
+pub(crate) async fn run_with(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
 ) -> std::io::Result<()> {

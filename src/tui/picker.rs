@@ -14,7 +14,7 @@ use super::layout::width;
 use super::terminal;
 
 /// The picker's key hint, in the words of what the keys do: a digit starts at once.
-pub const HINT: &str =
+pub(crate) const HINT: &str =
     "1-9 starts that one at once · ↑/↓ then Enter starts the highlighted one · q leaves";
 
 /// Greedy word wrap at `cols` columns; a word longer than a line is split. Never cuts.
@@ -45,14 +45,14 @@ fn wrap(text: &str, cols: usize) -> Vec<String> {
 
 /// One choice: a short name and a line that says what it shows.
 #[derive(Debug, Clone)]
-pub struct Choice {
+pub(crate) struct Choice {
     pub name: String,
     pub summary: String,
 }
 
 /// The picker's state.
 #[derive(Debug, Clone, Default)]
-pub struct Picker {
+pub(crate) struct Picker {
     pub title: String,
     pub choices: Vec<Choice>,
     pub selected: usize,
@@ -68,7 +68,7 @@ pub enum Outcome {
 
 impl Picker {
     /// Applies one key: arrows/j/k move, Enter chooses, a digit chooses directly, q/Esc cancel.
-    pub fn key(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Outcome {
+    pub(crate) fn key(&mut self, code: KeyCode, modifiers: KeyModifiers) -> Outcome {
         let n = self.choices.len();
         match code {
             KeyCode::Up | KeyCode::Char('k') => {
@@ -94,7 +94,7 @@ impl Picker {
     }
 
     /// Draws the picker.
-    pub fn render(&self, frame: &mut Frame<'_>, area: Rect) {
+    pub(crate) fn render(&self, frame: &mut Frame<'_>, area: Rect) {
         let hint = Paragraph::new(HINT).wrap(Wrap { trim: true });
         let hint_rows = u16::try_from(hint.line_count(area.width.max(1))).unwrap_or(2);
         let [head, list, help] = Layout::vertical([
@@ -141,7 +141,7 @@ impl Picker {
 }
 
 /// Shows the picker full screen; `None` when the user leaves without choosing.
-pub async fn pick(mut picker: Picker) -> std::io::Result<Option<usize>> {
+pub(crate) async fn pick(mut picker: Picker) -> std::io::Result<Option<usize>> {
     let (mut term, guard) = terminal::init()?;
     let mut events = EventStream::new();
     let outcome = loop {

@@ -13,7 +13,7 @@ use crate::engine::transport::TlsMode;
 use super::app::{App, Prefill};
 
 /// Rebuilds what the session knew from its transcript: the same fold the live session does.
-pub fn state_from_entries(entries: &[Entry]) -> SessionModel {
+pub(crate) fn state_from_entries(entries: &[Entry]) -> SessionModel {
     let mut model = SessionModel::default();
     for e in entries {
         model.apply(e);

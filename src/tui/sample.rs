@@ -133,7 +133,7 @@ impl Script {
         let reply = Reply::from_lines(code, lines);
         let mut ctx = self.state.context();
         ctx.after = Some(verb);
-        ctx.tls = self.tls;
+        ctx.tls = Some(self.tls);
         let class = Catalog::builtin().classify(&reply, &ctx);
         let latency = 20 + u64::from(code % 97);
         self.push(

@@ -19,7 +19,7 @@ pub struct Store {
 
 /// Rows an entry takes on screen. It depends only on the entry, never on the width: long
 /// lines are cut (and scrolled sideways), so the totals never need recomputing.
-pub fn rows_of(entry: &Entry) -> u64 {
+pub(crate) fn rows_of(entry: &Entry) -> u64 {
     match &entry.kind {
         EntryKind::Reply(r) => r.lines.len().max(1) as u64,
         EntryKind::TlsStarted { info } if !info.chain.is_empty() => 2,
@@ -28,11 +28,11 @@ pub fn rows_of(entry: &Entry) -> u64 {
 }
 
 impl Store {
-    pub fn new() -> Store {
+    pub(crate) fn new() -> Store {
         Store::default()
     }
 
-    pub fn push(&mut self, entry: Entry) {
+    pub(crate) fn push(&mut self, entry: Entry) {
         let idx = self.entries.len();
         let total = self.total_rows() + rows_of(&entry);
         match &entry.kind {
@@ -56,15 +56,15 @@ impl Store {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, idx: usize) -> Option<&Entry> {
+    pub(crate) fn get(&self, idx: usize) -> Option<&Entry> {
         self.entries.get(idx)
     }
 
-    pub fn entries(&self) -> &[Entry] {
+    pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
@@ -73,7 +73,7 @@ impl Store {
     }
 
     /// The first row of entry `idx`.
-    pub fn start_row(&self, idx: usize) -> u64 {
+    pub(crate) fn start_row(&self, idx: usize) -> u64 {
         if idx == 0 {
             0
         } else {
@@ -85,27 +85,27 @@ impl Store {
     }
 
     /// The entry shown at `row`, and the row within it.
-    pub fn locate(&self, row: u64) -> Option<(usize, u64)> {
+    pub(crate) fn locate(&self, row: u64) -> Option<(usize, u64)> {
         let idx = self.ends.partition_point(|&end| end <= row);
         (idx < self.entries.len()).then(|| (idx, row - self.start_row(idx)))
     }
 
     /// The index of the entry with this sequence number (entries are kept in `seq` order).
-    pub fn index_of_seq(&self, seq: u64) -> Option<usize> {
+    pub(crate) fn index_of_seq(&self, seq: u64) -> Option<usize> {
         let idx = self.entries.partition_point(|e| e.seq < seq);
         (self.entries.get(idx)?.seq == seq).then_some(idx)
     }
 
-    pub fn first_mark(&self) -> Option<usize> {
+    pub(crate) fn first_mark(&self) -> Option<usize> {
         self.marks.first().copied()
     }
 
-    pub fn last_mark(&self) -> Option<usize> {
+    pub(crate) fn last_mark(&self) -> Option<usize> {
         self.marks.last().copied()
     }
 
     /// The explained entry before `idx` (or the last one when `idx` is `None`).
-    pub fn previous_mark(&self, idx: Option<usize>) -> Option<usize> {
+    pub(crate) fn previous_mark(&self, idx: Option<usize>) -> Option<usize> {
         match idx {
             None => self.last_mark(),
             Some(i) => {
@@ -116,17 +116,17 @@ impl Store {
     }
 
     /// The explained entry after `idx`, if any.
-    pub fn next_mark(&self, idx: usize) -> Option<usize> {
+    pub(crate) fn next_mark(&self, idx: usize) -> Option<usize> {
         let pos = self.marks.partition_point(|&m| m <= idx);
         self.marks.get(pos).copied()
     }
 
     /// Whether entry `idx` has a diagnosis.
-    pub fn is_mark(&self, idx: usize) -> bool {
+    pub(crate) fn is_mark(&self, idx: usize) -> bool {
         self.marks.binary_search(&idx).is_ok()
     }
 
-    pub fn last_chain(&self) -> Option<&Entry> {
+    pub(crate) fn last_chain(&self) -> Option<&Entry> {
         self.last_chain.and_then(|i| self.entries.get(i))
     }
 }

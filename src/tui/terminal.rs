@@ -15,10 +15,10 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub(crate) type Tui = Terminal<CrosstermBackend<Stdout>>;
 
 /// Restores the terminal when dropped, so early returns and `?` cannot leave it raw.
-pub struct Guard(());
+pub(crate) struct Guard(());
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Guard {
 }
 
 /// Undoes [`init`]. Safe to call more than once; every step is tried even if one fails.
-pub fn restore() {
+pub(crate) fn restore() {
     let mut out = stdout();
     let _ = execute!(
         out,
@@ -52,7 +52,7 @@ fn install_panic_hook() {
 }
 
 /// Takes over the terminal.
-pub fn init() -> io::Result<(Tui, Guard)> {
+pub(crate) fn init() -> io::Result<(Tui, Guard)> {
     install_panic_hook();
     enable_raw_mode()?;
     let guard = Guard(());

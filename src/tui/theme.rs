@@ -14,7 +14,7 @@ pub struct Theme {
 
 impl Theme {
     /// Colour unless `NO_COLOR` is set to a non-empty value.
-    pub fn from_env() -> Theme {
+    pub(crate) fn from_env() -> Theme {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Theme { color: !no_color }
     }
@@ -28,7 +28,7 @@ impl Theme {
     }
 
     /// A reply line, by its code's class.
-    pub fn reply(self, code: u16) -> Style {
+    pub(crate) fn reply(self, code: u16) -> Style {
         match code / 100 {
             2 => self.fg(Color::Green),
             3 => self.fg(Color::Cyan),
@@ -38,32 +38,32 @@ impl Theme {
     }
 
     /// A line the client sent.
-    pub fn sent(self) -> Style {
+    pub(crate) fn sent(self) -> Style {
         self.fg(Color::White)
     }
 
-    pub fn meta(self) -> Style {
+    pub(crate) fn meta(self) -> Style {
         self.fg(Color::Blue)
     }
 
-    pub fn warning(self) -> Style {
+    pub(crate) fn warning(self) -> Style {
         self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
     }
 
-    pub fn error(self) -> Style {
+    pub(crate) fn error(self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }
 
-    pub fn ok(self) -> Style {
+    pub(crate) fn ok(self) -> Style {
         self.fg(Color::Green).add_modifier(Modifier::BOLD)
     }
 
     /// The TLS marker and TLS facts.
-    pub fn tls(self) -> Style {
+    pub(crate) fn tls(self) -> Style {
         self.fg(Color::Magenta)
     }
 
-    pub fn dim(self) -> Style {
+    pub(crate) fn dim(self) -> Style {
         if self.color {
             Style::new().fg(Color::DarkGray)
         } else {
@@ -71,11 +71,11 @@ impl Theme {
         }
     }
 
-    pub fn title(self) -> Style {
+    pub(crate) fn title(self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
     }
 
-    pub fn header(self) -> Style {
+    pub(crate) fn header(self) -> Style {
         if self.color {
             Style::new().bg(Color::Blue).fg(Color::White)
         } else {
@@ -83,12 +83,12 @@ impl Theme {
         }
     }
 
-    pub fn selected(self) -> Style {
+    pub(crate) fn selected(self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
     /// The key cap of a button.
-    pub fn key(self, enabled: bool) -> Style {
+    pub(crate) fn key(self, enabled: bool) -> Style {
         let base = Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD);
         if enabled {
             base
@@ -97,12 +97,12 @@ impl Theme {
         }
     }
 
-    pub fn label(self, enabled: bool) -> Style {
+    pub(crate) fn label(self, enabled: bool) -> Style {
         if enabled { Style::new() } else { self.dim() }
     }
 
     /// The phase badge of a reply.
-    pub fn phase(self, phase: Phase) -> Style {
+    pub(crate) fn phase(self, phase: Phase) -> Style {
         let color = match phase {
             Phase::Authentication => Color::LightRed,
             Phase::Authorization => Color::LightMagenta,
@@ -115,7 +115,7 @@ impl Theme {
         self.fg(color)
     }
 
-    pub fn step(self, status: StepStatus) -> Style {
+    pub(crate) fn step(self, status: StepStatus) -> Style {
         match status {
             StepStatus::Passed => self.ok(),
             StepStatus::Failed => self.error().add_modifier(Modifier::REVERSED),

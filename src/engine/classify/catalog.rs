@@ -53,10 +53,18 @@ struct RawEntry {
     example: String,
     evidence: String,
     source: String,
+    /// The words are common to many servers: use this entry only when its file's provider is
+    /// the known provider.
+    #[serde(default)]
+    known_provider_only: bool,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawReplies {
+    /// The provider (`engine::provider` id) whose replies this file holds; none: any server.
+    provider: Option<String>,
+    #[serde(default)]
     reply: Vec<RawEntry>,
 }
 
@@ -72,6 +80,8 @@ struct RawCodes {
 struct RawSuccess {
     after: Vec<String>,
     class: u16,
+    /// A headline for one reply code only (e.g. 221), before the class-wide one.
+    code: Option<u16>,
     title: String,
     meaning: String,
 }
@@ -106,6 +116,9 @@ pub struct Entry {
     after: Option<Vec<Verb>>,
     /// `None` means the phase of the command answered.
     pub(super) phase: Option<Phase>,
+    /// `phase = "by-context"`: the fallback rules (enhanced code, command, AUTH state) decide,
+    /// as for a reply no entry explains; the entry still gives the words.
+    pub(super) phase_by_context: bool,
     pub title: String,
     pub meaning: String,
     pub remedy: String,
@@ -113,11 +126,16 @@ pub struct Entry {
     pub example: String,
     pub evidence: String,
     pub source: String,
+    /// The provider whose replies these are (`None`: any server).
+    pub provider: Option<String>,
+    /// Used only when `provider` is the known provider (the words are common to many servers).
+    pub known_provider_only: bool,
 }
 
 impl Entry {
     /// The first command this entry applies after (`None` = any), for self-checks.
-    pub fn first_after(&self) -> Option<Verb> {
+    #[cfg(test)]
+    pub(crate) fn first_after(&self) -> Option<Verb> {
         self.after.as_ref().and_then(|v| v.first().copied())
     }
 
@@ -134,12 +152,6 @@ impl Entry {
         self.pattern
             .get_or_init(|| build_pattern(&self.pattern_source).ok())
             .as_ref()
-    }
-
-    /// Whether a reply line ("CODE TEXT") matches this entry's pattern.
-    pub fn matches_line(&self, line: &str) -> bool {
-        self.could_match(&line.to_ascii_uppercase())
-            && self.regex().is_some_and(|r| r.is_match(line))
     }
 
     pub(super) fn could_match(&self, upper_line: &str) -> bool {
@@ -191,13 +203,49 @@ pub struct Catalog {
     pub(super) codes: HashMap<u16, Meaning>,
     /// Keyed by "x.S" or "x.S.D".
     pub(super) enhanced: HashMap<String, Meaning>,
-    /// Keyed by the command answered and the reply's first digit (2 or 3).
+    /// Keyed by the command answered and the reply's first digit (2 or 3), or its whole code
+    /// for a code-specific headline (221).
     pub(super) success: HashMap<(Verb, u16), Success>,
 }
 
 pub(super) const SES_REPLIES: &str = include_str!("../../../assets/replies.toml");
 pub(super) const OTHER_REPLIES: &str = include_str!("../../../assets/replies-other.toml");
 pub(super) const RFC_CODES: &str = include_str!("../../../assets/rfc-codes.toml");
+
+/// `(file name, text)` of `assets/replies/<id>.toml`.
+macro_rules! provider_replies {
+    ($id:literal) => {
+        (
+            concat!("replies/", $id, ".toml"),
+            include_str!(concat!("../../../assets/replies/", $id, ".toml")),
+        )
+    };
+}
+
+/// Every reply file, in the order they are tried when the provider is unknown: SES, the
+/// providers, then the replies of any server. A known provider's own file goes first.
+pub const REPLY_FILES: &[(&str, &str)] = &[
+    ("replies.toml", SES_REPLIES),
+    provider_replies!("microsoft365"),
+    provider_replies!("exchange"),
+    provider_replies!("gmail"),
+    // Server software before the hosted services that run it: Postmark answers in Postfix's
+    // words, and without a known provider the Postfix reading is the safer one.
+    provider_replies!("postfix"),
+    provider_replies!("exim"),
+    provider_replies!("sendmail"),
+    provider_replies!("qmail"),
+    provider_replies!("opensmtpd"),
+    provider_replies!("hmailserver"),
+    provider_replies!("sendgrid"),
+    provider_replies!("mailgun"),
+    provider_replies!("postmark"),
+    provider_replies!("sparkpost"),
+    provider_replies!("zoho"),
+    provider_replies!("yahoo"),
+    provider_replies!("icloud"),
+    ("replies-other.toml", OTHER_REPLIES),
+];
 
 fn verb_named(name: &str) -> Option<Verb> {
     Some(match name {
@@ -237,21 +285,16 @@ impl Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
-            Catalog::load(
-                &[
-                    ("replies.toml", SES_REPLIES),
-                    ("replies-other.toml", OTHER_REPLIES),
-                ],
-                RFC_CODES,
-                false,
-            )
-            .unwrap_or_else(|e| panic!("the built-in catalog is broken (a test catches this): {e}"))
+            Catalog::load(REPLY_FILES, RFC_CODES, false).unwrap_or_else(|e| {
+                panic!("the built-in catalog is broken (a test catches this): {e}")
+            })
         })
     }
 
     /// Compiles reply files (checked in order) and the RFC code table; every pattern is
     /// compiled now, so a bad one is reported here.
-    pub fn from_sources(
+    #[cfg(test)]
+    pub(crate) fn from_sources(
         replies: &[(&str, &str)],
         rfc_codes: &str,
     ) -> Result<Catalog, CatalogError> {
@@ -270,7 +313,7 @@ impl Catalog {
                 source,
             })?;
             for e in raw.reply {
-                entries.push(Self::compile(file, e, eager)?);
+                entries.push(Self::compile(file, e, raw.provider.clone(), eager)?);
             }
         }
         let file = "rfc-codes.toml";
@@ -320,7 +363,7 @@ impl Catalog {
                     after: a.clone(),
                 })?;
                 success.insert(
-                    (verb, s.class),
+                    (verb, s.code.unwrap_or(s.class)),
                     Success {
                         title: s.title.clone(),
                         meaning: s.meaning.clone(),
@@ -336,7 +379,12 @@ impl Catalog {
         })
     }
 
-    fn compile(file: &str, e: RawEntry, eager: bool) -> Result<Entry, CatalogError> {
+    fn compile(
+        file: &str,
+        e: RawEntry,
+        provider: Option<String>,
+        eager: bool,
+    ) -> Result<Entry, CatalogError> {
         let pattern = OnceLock::new();
         if eager {
             let regex = build_pattern(&e.pattern).map_err(|source| CatalogError::Pattern {
@@ -362,7 +410,12 @@ impl Catalog {
                 .collect::<Result<Vec<_>, _>>()?;
             Some(verbs)
         };
-        let phase = parse_phase(file, &e.id, &e.phase)?;
+        let phase_by_context = e.phase == "by-context";
+        let phase = if phase_by_context {
+            None
+        } else {
+            parse_phase(file, &e.id, &e.phase)?
+        };
         Ok(Entry {
             id: e.id,
             code: e.code,
@@ -371,16 +424,20 @@ impl Catalog {
             pattern,
             after,
             phase,
+            phase_by_context,
             title: e.title,
             meaning: e.meaning,
             remedy: e.remedy,
             example: e.example,
             evidence: e.evidence,
             source: e.source,
+            provider,
+            known_provider_only: e.known_provider_only,
         })
     }
 
-    pub fn entries(&self) -> &[Entry] {
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
@@ -390,10 +447,24 @@ impl Catalog {
         reply: &Reply,
         after: Option<Verb>,
     ) -> Option<(&Entry, Vec<(String, String)>)> {
+        self.find_for(reply, after, None)
+    }
+
+    /// Like `find`, trying the entries of `provider` (when known) before all others.
+    pub fn find_for(
+        &self,
+        reply: &Reply,
+        after: Option<Verb>,
+        provider: Option<&str>,
+    ) -> Option<(&Entry, Vec<(String, String)>)> {
         let line = match_line(reply);
         let upper = line.to_ascii_uppercase();
+        let own = |e: &&Entry| provider.is_some() && e.provider.as_deref() == provider;
         self.entries
             .iter()
+            .filter(own)
+            .chain(self.entries.iter().filter(|e| !own(e)))
+            .filter(|e| !e.known_provider_only || own(e))
             .filter(|e| e.applies_after(after) && e.could_match(&upper))
             .find_map(|e| {
                 let regex = e.regex()?;

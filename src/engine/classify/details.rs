@@ -84,6 +84,32 @@ fn unauthenticated_note(auth: AuthContext) -> &'static str {
     }
 }
 
+/// The next step after a "530 authentication required" once the session says why the client
+/// is not authenticated; `None` when AUTH was never sent (the catalog's own remedy fits then).
+fn unauthenticated_next_step(auth: AuthContext) -> Option<&'static str> {
+    Some(match auth {
+        AuthContext::NeverTried => return None,
+        AuthContext::Rejected(AuthRejection::BadCredentials) => {
+            "Fix the credentials the server refused at AUTH (the 535 before this), then AUTH again before MAIL FROM. AUTH itself is switched on: it was sent and answered."
+        }
+        AuthContext::Rejected(AuthRejection::TlsRequired) => {
+            "Send STARTTLS, EHLO again, then AUTH, and only then MAIL FROM."
+        }
+        AuthContext::Rejected(AuthRejection::Temporary) => {
+            "Wait, then AUTH again before MAIL FROM: the earlier refusal was temporary."
+        }
+        AuthContext::Rejected(_) => {
+            "Complete AUTH successfully (a 235 reply) before MAIL FROM; the earlier attempt did not finish."
+        }
+        AuthContext::InProgress => {
+            "Finish the AUTH exchange (answer the server's 334 prompts) before sending MAIL FROM."
+        }
+        AuthContext::Accepted => {
+            "Log in again on this connection: a new EHLO after STARTTLS, or a reset, forgets the earlier login. Then send MAIL FROM."
+        }
+    })
+}
+
 /// What an authorization refusal is about, for the notes that go with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Denial {
@@ -246,10 +272,20 @@ pub(super) fn add_context_notes(
                 d.notes.push("Already authenticated: one connection allows one successful AUTH (RFC 4954). This refusal is a misstep; authentication still holds.".into());
             } else if !at_auth && reply.code == 530 {
                 d.notes.push(unauthenticated_note(ctx.auth).into());
+                // What to do depends on whether the credentials were ever checked.
+                if let Some(next) = unauthenticated_next_step(ctx.auth) {
+                    d.remedy = next.into();
+                }
             }
-            if !ctx.tls && at_auth {
-                d.notes
-                    .push("This AUTH went over a connection without TLS.".into());
+            match ctx.tls {
+                Some(false) if at_auth => d
+                    .notes
+                    .push("This AUTH went over a connection without TLS.".into()),
+                None if at_auth => d.notes.push(
+                    "TLS: unknown. The reply alone does not say whether this AUTH went over an encrypted connection."
+                        .into(),
+                ),
+                _ => {}
             }
         }
         Phase::Throttling
@@ -260,7 +296,7 @@ pub(super) fn add_context_notes(
         _ => {}
     }
     if ctx.after == Some(Verb::Ehlo) && reply.code == 250 {
-        d.notes.push(ehlo_offers(reply, ctx.tls));
+        d.notes.push(ehlo_offers(reply, ctx.tls == Some(true)));
     }
     if reply.has_bare_lf() {
         d.notes.push(

@@ -30,9 +30,14 @@ pub struct Context {
     /// An earlier AUTH in this session was refused with this code (kept for the note on a
     /// later success).
     pub earlier_auth_refusal: Option<u16>,
-    pub tls: bool,
+    /// Whether the connection was encrypted: `None` when that is not known (a reply pasted
+    /// into `explain` says nothing about its connection).
+    pub tls: Option<bool>,
     /// The server is Amazon SES (or the simulator): SES-only remarks apply.
     pub ses: bool,
+    /// The provider detected for this server (`engine::provider` id), when known: its catalog
+    /// entries are tried first.
+    pub provider: Option<String>,
     /// The current transaction's sender (MAIL FROM), once the server accepted it.
     pub mail_from: Option<String>,
     /// The current transaction's accepted recipients (RCPT TO), so a note can tell a
@@ -70,10 +75,16 @@ impl Catalog {
         let found = if bare_ok {
             None
         } else {
-            self.find(reply, ctx.after)
+            self.find_for(reply, ctx.after, ctx.provider.as_deref())
         };
         if let Some((entry, captured)) = found {
-            phase = entry.phase.unwrap_or(verb_phase);
+            phase = if entry.phase_by_context {
+                super::phase_rules::Rules::builtin()
+                    .decide(reply, ctx)
+                    .map_or(verb_phase, |d| d.phase)
+            } else {
+                entry.phase.unwrap_or(verb_phase)
+            };
             diagnosis = Diagnosis {
                 id: Some(entry.id.clone()),
                 title: entry.title.clone(),
@@ -87,10 +98,15 @@ impl Catalog {
                 source: Some(entry.source.clone()),
             };
         } else if positive {
-            phase = verb_phase;
+            // 221 closes the connection whatever command it answers.
+            phase = if reply.code == 221 {
+                Phase::Connection
+            } else {
+                verb_phase
+            };
             diagnosis = self.success(reply, answered);
         } else {
-            (phase, diagnosis) = self.fallback(reply, verb_phase);
+            (phase, diagnosis) = self.fallback(reply, verb_phase, ctx);
         }
         add_context_notes(&mut diagnosis, phase, verdict, reply, ctx);
         Classification {
@@ -116,7 +132,11 @@ impl Catalog {
     /// (x.1: addressing), so it is a detail under the headline, never the headline itself.
     fn success(&self, reply: &Reply, answered: Option<Verb>) -> Diagnosis {
         let class = reply.code / 100;
-        let headline = answered.and_then(|v| self.success.get(&(v, class)));
+        let headline = answered.and_then(|v| {
+            self.success
+                .get(&(v, reply.code))
+                .or_else(|| self.success.get(&(v, class)))
+        });
         let code_meaning = self.codes.get(&reply.code);
         let (title, meaning) = match headline {
             Some(h) => (h.title.clone(), h.meaning.clone()),
@@ -163,14 +183,22 @@ impl Catalog {
     }
 
     /// A failing reply no catalog entry explains: the RFC meanings of its codes.
-    fn fallback(&self, reply: &Reply, verb_phase: Phase) -> (Phase, Diagnosis) {
+    fn fallback(&self, reply: &Reply, verb_phase: Phase, ctx: &Context) -> (Phase, Diagnosis) {
         let code_meaning = self.codes.get(&reply.code);
         let (exact, subject) = self.enhanced_meaning(reply);
-        let phase = exact
-            .and_then(|m| m.phase)
-            .or_else(|| code_meaning.and_then(|m| m.phase))
-            .or_else(|| subject.and_then(|m| m.phase))
-            .unwrap_or(verb_phase);
+        // The enhanced code with the command and the session decide first (rfc-codes.toml's
+        // [[rule]] tables); then the code tables; then the command's own phase.
+        let rule = super::phase_rules::Rules::builtin().decide(reply, ctx);
+        let phase = rule.as_ref().map_or_else(
+            || {
+                exact
+                    .and_then(|m| m.phase)
+                    .or_else(|| code_meaning.and_then(|m| m.phase))
+                    .or_else(|| subject.and_then(|m| m.phase))
+                    .unwrap_or(verb_phase)
+            },
+            |r| r.phase,
+        );
         let mut meaning = code_meaning.map_or_else(
             || format!("Reply code {} is not defined by RFC 5321.", reply.code),
             |m| format!("{}: {}", reply.code, m.meaning),
@@ -178,7 +206,22 @@ impl Catalog {
         if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
             meaning.push_str(&format!(" {e}: {}", m.meaning));
         }
-        let (title, remedy) = if reply.code / 100 == 4 {
+        if let Some(r) = &rule {
+            meaning = format!("{} ({meaning})", r.meaning);
+        }
+        let (title, remedy) = if let Some(r) = &rule {
+            if reply.code / 100 == 4 {
+                (
+                    format!("{} (temporary)", r.title),
+                    "A temporary refusal: the same command may work later. Retry with backoff; if it lasts, act on what the server's text names.",
+                )
+            } else {
+                (
+                    r.title.clone(),
+                    "A permanent refusal: repeating the same command will fail the same way. Fix what the server's text names first.",
+                )
+            }
+        } else if reply.code / 100 == 4 {
             (
                 format!("Temporary {} failure", phase.name()),
                 "A temporary failure: the same command may work later. Retry with backoff; if it persists, read the server's text.",

@@ -25,7 +25,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub(crate) const ALL: [Phase; 10] = [
         Phase::Connection,
         Phase::Ehlo,
         Phase::Tls,
@@ -54,7 +54,7 @@ impl Phase {
     }
 
     /// The name as a title: "TLS", "EHLO", "Authentication", …
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Phase::Connection => "Connection",
             Phase::Ehlo => "EHLO",
@@ -69,12 +69,12 @@ impl Phase {
         }
     }
 
-    pub fn parse(name: &str) -> Option<Phase> {
+    pub(crate) fn parse(name: &str) -> Option<Phase> {
         Phase::ALL.into_iter().find(|p| p.name() == name)
     }
 
     /// The phase of a command's own step, used when the text says nothing more specific.
-    pub fn of_verb(verb: Verb, positive: bool) -> Phase {
+    pub(crate) fn of_verb(verb: Verb, positive: bool) -> Phase {
         match verb {
             Verb::Connect | Verb::Quit => Phase::Connection,
             Verb::Ehlo | Verb::Helo => Phase::Ehlo,
@@ -106,7 +106,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn of(class: ReplyClass) -> Verdict {
+    pub(crate) fn of(class: ReplyClass) -> Verdict {
         match class {
             ReplyClass::Positive => Verdict::Success,
             ReplyClass::Intermediate => Verdict::Intermediate,
@@ -115,7 +115,7 @@ impl Verdict {
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Verdict::Success => "success",
             Verdict::Intermediate => "intermediate",

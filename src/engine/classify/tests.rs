@@ -36,7 +36,7 @@ fn every_ehlo_says_what_the_server_offers() {
     }
     let bare = Reply::from_lines(250, &["tiny.example.test"]);
     let ctx = Context {
-        tls: true,
+        tls: Some(true),
         ..Context::after(Verb::Ehlo)
     };
     let c = Catalog::builtin().classify(&bare, &ctx);
@@ -94,7 +94,11 @@ fn every_catalog_entry_matches_its_own_example() {
         let reply = Reply::from_lines(code.parse().unwrap(), &[rest.trim_start()]);
         assert_eq!(reply.code, entry.code, "{}: code", entry.id);
         let after = entry.first_after().or(Some(Verb::Other));
-        let found = catalog.find(&reply, after).map(|(e, _)| e.id.as_str());
+        // A provider's entry must win at least when that provider is known (its file goes
+        // first); without it, an earlier file may explain the same words.
+        let found = catalog
+            .find_for(&reply, after, entry.provider.as_deref())
+            .map(|(e, _)| e.id.as_str());
         assert_eq!(
             found,
             Some(entry.id.as_str()),
@@ -233,10 +237,11 @@ fn other_servers_fall_back_sensibly() {
             Verb::Mail,
             Phase::Tls,
         ),
+        // Without a login, relay denied means "log in first" (authentication).
         (
             "554 5.7.1 <x@y>: Relay access denied",
             Verb::Rcpt,
-            Phase::Authorization,
+            Phase::Authentication,
         ),
         (
             "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table",
@@ -344,7 +349,7 @@ fn none_remedies_become_notes() {
         c.diagnosis
             .notes
             .iter()
-            .any(|n| n.starts_with("On 465/2465")),
+            .any(|n| n.starts_with("On ports 465 and 2465")),
         "{:?}",
         c.diagnosis.notes
     );
@@ -675,5 +680,214 @@ fn postfix_sasl_login_name_rejected_is_authorization() {
     assert_eq!(
         (c.phase, c.verdict),
         (Phase::Authorization, Verdict::Transient)
+    );
+}
+
+// Known wrong results of issue 11, and the provider-aware catalog.
+
+#[test]
+fn gmail_534_is_an_app_password_not_a_weak_mechanism() {
+    // The first line alone (as pasted from a log), and the whole two-line reply.
+    for reply in [
+        Reply::from_lines(
+            534,
+            &["5.7.9 Application-specific password required. Learn more at"],
+        ),
+        Reply::from_lines(
+            534,
+            &[
+                "5.7.9 Application-specific password required. Learn more at",
+                "5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor o13sm2119833lfg.90 - gsmtp",
+            ],
+        ),
+    ] {
+        for ctx in [Context::after(Verb::AuthResponse), Context::default()] {
+            let c = Catalog::builtin().classify(&reply, &ctx);
+            assert_eq!(c.phase, Phase::Authentication);
+            assert_eq!(
+                c.diagnosis.id.as_deref(),
+                Some("gmail-app-password-required")
+            );
+            assert!(
+                !c.diagnosis.title.to_lowercase().contains("weak"),
+                "{}",
+                c.diagnosis.title
+            );
+            assert!(c.diagnosis.remedy.contains("App passwords"));
+        }
+    }
+}
+
+#[test]
+fn a_221_is_closing_wherever_it_comes() {
+    let bye = Reply::from_lines(221, &["2.0.0 Bye"]);
+    for verb in [
+        Verb::Rcpt,
+        Verb::Mail,
+        Verb::Connect,
+        Verb::DataEnd,
+        Verb::Ehlo,
+    ] {
+        let c = Catalog::builtin().classify(&bye, &Context::after(verb));
+        assert_eq!(
+            c.diagnosis.title, "Server is closing the connection",
+            "after {verb:?}"
+        );
+        assert_eq!(c.phase, Phase::Connection, "after {verb:?}");
+    }
+    for ctx in [Context::after(Verb::Quit), Context::default()] {
+        let c = Catalog::builtin().classify(&bye, &ctx);
+        assert_eq!(c.diagnosis.title, "Session closed");
+    }
+    let greeting = Catalog::builtin().classify(&bye, &Context::after(Verb::Connect));
+    assert!(!greeting.diagnosis.title.contains("ready"));
+}
+
+#[test]
+fn ses_denial_relayed_by_postfix_keeps_the_arn_and_claims_nothing_about_ses() {
+    let text = "5.7.1 <denied>: SASL login name rejected: Access denied: User `arn:aws:iam::123456789012:user/x' is not authorized to perform `ses:SendRawEmail' on resource `arn:aws:ses:us-east-1:123456789012:identity/example.com'";
+    let reply = Reply::from_lines(554, &[text]);
+    for auth in [AuthContext::Accepted, AuthContext::NeverTried] {
+        let ctx = Context {
+            after: Some(Verb::DataEnd),
+            auth,
+            provider: Some("postfix".into()),
+            ses: false,
+            ..Context::default()
+        };
+        let c = Catalog::builtin().classify(&reply, &ctx);
+        assert_eq!(c.phase, Phase::Authorization);
+        assert_eq!(c.diagnosis.id.as_deref(), Some("postfix-sasl-access-iam"));
+        assert_eq!(detail(&c, "IAM user"), Some("x"));
+        assert_eq!(detail(&c, "Account"), Some("123456789012"));
+        assert_eq!(detail(&c, "Action"), Some("ses:SendRawEmail"));
+        assert_eq!(detail(&c, "Region"), Some("us-east-1"));
+        assert_eq!(detail(&c, "Identity"), Some("example.com"));
+        for n in &c.diagnosis.notes {
+            assert!(!n.contains("SES accepted"), "{n}");
+        }
+        assert!(!c.diagnosis.meaning.contains("SES accepted"));
+    }
+}
+
+#[test]
+fn the_530_next_step_depends_on_whether_credentials_were_checked() {
+    let reply = Reply::from_lines(530, &["Authentication required"]);
+    let at_mail = |auth| Context {
+        after: Some(Verb::Mail),
+        auth,
+        ..Context::default()
+    };
+    let refused = Catalog::builtin().classify(
+        &reply,
+        &at_mail(AuthContext::Rejected(
+            crate::engine::model::AuthRejection::BadCredentials,
+        )),
+    );
+    assert_eq!(refused.phase, Phase::Authentication);
+    let next = &refused.diagnosis.remedy;
+    assert!(next.contains("credentials"), "{next}");
+    assert!(!next.contains("smtp_sasl_auth_enable"), "{next}");
+    assert!(!next.to_lowercase().contains("enable smtp auth"), "{next}");
+    let never = Catalog::builtin().classify(&reply, &at_mail(AuthContext::NeverTried));
+    assert_ne!(never.diagnosis.remedy, *next);
+    assert!(never.diagnosis.remedy.contains("AUTH"));
+    // The entry's source is a transcript, labelled as one.
+    assert_eq!(never.diagnosis.evidence.as_deref(), Some("SEEN"));
+    assert!(
+        !never
+            .diagnosis
+            .source
+            .as_deref()
+            .unwrap_or_default()
+            .contains("BillionMail")
+    );
+}
+
+#[test]
+fn a_known_providers_entries_come_first() {
+    let reply = Reply::from_lines(535, &["5.7.8 Error: authentication failed: "]);
+    let id = |provider: Option<&str>| {
+        let ctx = Context {
+            after: Some(Verb::AuthResponse),
+            provider: provider.map(str::to_string),
+            ..Context::default()
+        };
+        Catalog::builtin().classify(&reply, &ctx).diagnosis.id
+    };
+    assert_eq!(
+        id(Some("postmark")).as_deref(),
+        Some("postmark-auth-failed")
+    );
+    assert_eq!(id(None).as_deref(), Some("postfix-auth-failed"));
+    assert_eq!(id(Some("postfix")).as_deref(), Some("postfix-auth-failed"));
+}
+
+#[test]
+fn relay_denied_is_authentication_without_a_login_and_authorization_with_one() {
+    for (code, text) in [
+        (554, "5.7.1 <x@example.org>: Relay access denied"),
+        (550, "relay not permitted"),
+        (
+            553,
+            "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+        ),
+        (550, "5.7.1 Unable to relay for paris.team@example.com"),
+        (550, "5.7.1 Relaying denied"),
+    ] {
+        let reply = Reply::from_lines(code, &[text]);
+        let with = |auth| Context {
+            after: Some(Verb::Rcpt),
+            auth,
+            ..Context::default()
+        };
+        assert_eq!(
+            Catalog::builtin()
+                .classify(&reply, &with(AuthContext::NeverTried))
+                .phase,
+            Phase::Authentication,
+            "{text}"
+        );
+        assert_eq!(
+            Catalog::builtin()
+                .classify(&reply, &with(AuthContext::Accepted))
+                .phase,
+            Phase::Authorization,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_fallback_reads_the_enhanced_code_with_the_command() {
+    let at = |code, text: &str, after, auth| {
+        let ctx = Context {
+            after: Some(after),
+            auth,
+            ..Context::default()
+        };
+        Catalog::builtin().classify(&Reply::from_lines(code, &[text]), &ctx)
+    };
+    let c = at(550, "5.7.0 Nope", Verb::DataEnd, AuthContext::Accepted);
+    assert_eq!(c.phase, Phase::Content);
+    let c = at(
+        535,
+        "5.7.0 Nope",
+        Verb::AuthResponse,
+        AuthContext::NeverTried,
+    );
+    assert_eq!(c.phase, Phase::Authentication);
+    let c = at(550, "5.7.1 Nope", Verb::Rcpt, AuthContext::NeverTried);
+    assert_eq!(c.phase, Phase::Authentication);
+    assert_eq!(c.diagnosis.title, "Relay denied: authenticate first");
+    let c = at(452, "4.4.5 Busy", Verb::Rcpt, AuthContext::Accepted);
+    assert_eq!(c.phase, Phase::Throttling);
+    assert!(c.diagnosis.title.ends_with("(temporary)"));
+    let c = at(552, "5.2.2 Mailbox full", Verb::Rcpt, AuthContext::Accepted);
+    assert_eq!(c.phase, Phase::Envelope);
+    assert!(
+        c.diagnosis.meaning.contains("5.2.2"),
+        "{}",
+        c.diagnosis.meaning
     );
 }

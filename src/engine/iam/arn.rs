@@ -37,7 +37,7 @@ pub struct Arn<'a> {
 }
 
 impl<'a> Arn<'a> {
-    pub fn parse(text: &'a str) -> Option<Arn<'a>> {
+    pub(crate) fn parse(text: &'a str) -> Option<Arn<'a>> {
         let mut parts = text.splitn(6, ':');
         if parts.next()? != "arn" {
             return None;

@@ -9,7 +9,6 @@ use super::strict_json::{Json, parse_json};
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub(super) name: Option<String>,
-    pub(super) version: String,
     pub(super) statements: Vec<Statement>,
 }
 
@@ -58,13 +57,13 @@ impl Policy {
                 "a JSON object",
             ));
         };
-        // Documents without Version use the 2008 language (IAM's default).
-        let mut version = "2008-10-17".to_string();
+        // Only the two language versions IAM knows are accepted; the evaluator treats both
+        // alike (it does not expand policy variables, the one difference between them).
         let mut statement_node = None;
         for (name, value) in entries {
             match name.as_str() {
                 "Version" => match value {
-                    Json::String(v) if v == "2012-10-17" || v == "2008-10-17" => version = v,
+                    Json::String(v) if v == "2012-10-17" || v == "2008-10-17" => {}
                     Json::String(v) => return Err(PolicyError::UnsupportedVersion(v)),
                     other => return Err(wrong_type("policy", "Version", &other, "a string")),
                 },
@@ -113,7 +112,6 @@ impl Policy {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Policy {
             name: None,
-            version,
             statements,
         })
     }
@@ -122,15 +120,6 @@ impl Policy {
     pub fn with_name(mut self, name: impl Into<String>) -> Policy {
         self.name = Some(name.into());
         self
-    }
-
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// The policy language version ("2012-10-17" or "2008-10-17").
-    pub fn version(&self) -> &str {
-        &self.version
     }
 
     pub fn statement_count(&self) -> usize {

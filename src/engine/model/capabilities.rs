@@ -20,7 +20,7 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// Reads an EHLO reply (the first line is the server's name, not a keyword).
-    pub fn from_ehlo(reply: &Reply) -> Capabilities {
+    pub(crate) fn from_ehlo(reply: &Reply) -> Capabilities {
         let mut caps = Capabilities::default();
         for line in reply.lines.iter().skip(1) {
             let text = line.text();
@@ -43,7 +43,7 @@ impl Capabilities {
         caps
     }
 
-    pub fn offers_auth(&self, mechanism: &str) -> bool {
+    pub(crate) fn offers_auth(&self, mechanism: &str) -> bool {
         self.auth.iter().any(|m| m.eq_ignore_ascii_case(mechanism))
     }
 }

@@ -118,7 +118,7 @@ pub struct Progress {
 }
 
 impl SessionModel {
-    pub fn progress(&self) -> Progress {
+    pub(crate) fn progress(&self) -> Progress {
         let c = self.conn.as_ref();
         Progress {
             connections: self.connections,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Redacted;
 use super::classify::{Context, Phase};
 use super::command::Verb;
+use super::provider::{Detected, Providers, Signal};
 use super::transcript::{Entry, EntryKind, ErrorKind, ReplyEntry};
 use super::transport::{TlsInfo, TlsMode};
 
@@ -17,9 +18,9 @@ mod capabilities;
 mod flow;
 mod outcome;
 
-pub use capabilities::Capabilities;
+pub(crate) use capabilities::Capabilities;
 pub use flow::{MAX_STEPS, Plan, Progress, next_step};
-pub use outcome::{AuthRejection, Failure, Outcome};
+pub(crate) use outcome::{AuthRejection, Failure, Outcome};
 
 /// The steps a session is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,7 +43,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Step::Connect => "connect",
             Step::Ehlo => "EHLO",
@@ -59,7 +60,7 @@ impl Step {
         }
     }
 
-    pub fn of_verb(verb: Verb) -> Step {
+    pub(crate) fn of_verb(verb: Verb) -> Step {
         match verb {
             Verb::Connect => Step::Connect,
             Verb::Ehlo | Verb::Helo => Step::Ehlo,
@@ -79,7 +80,7 @@ impl Step {
     /// How far along a submission a step is. A success at a level at or past a failure's
     /// level settles that failure (a good AUTH after a 535, a reconnect after a drop).
     /// Steps off the submission path have no level: they neither decide nor settle.
-    pub fn level(self) -> Option<u8> {
+    pub(crate) fn level(self) -> Option<u8> {
         Some(match self {
             Step::Connect => 0,
             Step::Ehlo => 1,
@@ -117,7 +118,7 @@ pub struct HistoryItem {
 }
 
 /// How much history is kept; older steps are counted, not stored.
-pub const HISTORY_LIMIT: usize = 256;
+pub(crate) const HISTORY_LIMIT: usize = 256;
 
 /// The latest AUTH attempt on a connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +169,7 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub fn rcpts_attempted(&self) -> usize {
+    pub(crate) fn rcpts_attempted(&self) -> usize {
         self.rcpts_accepted.len() + self.rcpts_refused.len()
     }
 }
@@ -212,6 +213,9 @@ pub struct Connection {
     pub notice: Option<(u16, Phase)>,
     /// Amazon SES (or a server that presents itself as SES): SES-only remarks apply.
     pub ses: bool,
+    /// The provider or server software its host name, greeting and EHLO reply name.
+    #[serde(default)]
+    pub provider: Option<Detected>,
 }
 
 impl Connection {
@@ -236,10 +240,11 @@ impl Connection {
             pending: None,
             notice: None,
             ses: super::ses::mentions_ses(host),
+            provider: Providers::builtin().observe(None, Signal::Host, host),
         }
     }
 
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.link == Link::Open
     }
 }
@@ -276,7 +281,7 @@ impl SessionModel {
     }
 
     /// The open connection.
-    pub fn open(&self) -> Option<&Connection> {
+    pub(crate) fn open(&self) -> Option<&Connection> {
         self.conn.as_ref().filter(|c| c.is_open())
     }
 
@@ -288,40 +293,41 @@ impl SessionModel {
         self.open().and_then(|c| c.capabilities.as_ref())
     }
 
-    pub fn authenticated_as(&self) -> Option<&str> {
+    pub(crate) fn authenticated_as(&self) -> Option<&str> {
         self.open().and_then(|c| c.authenticated_as.as_deref())
     }
 
-    pub fn sasl_challenge(&self) -> bool {
+    pub(crate) fn sasl_challenge(&self) -> bool {
         self.open().is_some_and(|c| c.sasl_challenge)
     }
 
-    pub fn quit_sent(&self) -> bool {
+    pub(crate) fn quit_sent(&self) -> bool {
         self.conn.as_ref().is_some_and(|c| c.quit_sent)
     }
 
     /// The greeting of the open connection was a 2xx.
-    pub fn greeted(&self) -> bool {
+    pub(crate) fn greeted(&self) -> bool {
         self.open().is_some_and(|c| c.greeted == Some(true))
     }
 
     /// DATA was answered 354: what is sent next is the message.
-    pub fn data_open(&self) -> bool {
+    pub(crate) fn data_open(&self) -> bool {
         self.transaction()
             .is_some_and(|t| t.data == DataStage::Open)
     }
 
     /// RCPT commands answered in the current transaction.
-    pub fn rcpts_attempted(&self) -> usize {
+    pub(crate) fn rcpts_attempted(&self) -> usize {
         self.transaction().map_or(0, Transaction::rcpts_attempted)
     }
 
-    pub fn transaction(&self) -> Option<&Transaction> {
+    pub(crate) fn transaction(&self) -> Option<&Transaction> {
         self.open().map(|c| &c.transaction)
     }
 
     /// A command is waiting for its reply.
-    pub fn waiting(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> bool {
         self.open().is_some_and(|c| c.pending.is_some())
             || self
                 .conn
@@ -330,7 +336,7 @@ impl SessionModel {
     }
 
     /// The outcome so far (or final, once the session ended).
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         if let Some(f) = &self.failure {
             f.outcome
         } else if self.messages_accepted > 0 {
@@ -344,7 +350,7 @@ impl SessionModel {
 
     /// One line that says what happened: which of authentication and authorization failed,
     /// if either did.
-    pub fn verdict(&self) -> String {
+    pub(crate) fn verdict(&self) -> String {
         if let Some(f) = &self.failure {
             return f.verdict();
         }
@@ -391,7 +397,7 @@ impl SessionModel {
     }
 
     /// The IAM check of the current or latest message, for SES (other servers have none).
-    pub fn iam_check(&self) -> Option<&IamCheck> {
+    pub(crate) fn iam_check(&self) -> Option<&IamCheck> {
         self.conn
             .as_ref()
             .is_some_and(|c| c.ses)
@@ -400,7 +406,7 @@ impl SessionModel {
 
     /// The transcript entry (its `seq`) whose reply or error decided the verdict, while that
     /// failure stands. Front ends keep it in view: a later QUIT or idle timeout decides nothing.
-    pub fn decisive_seq(&self) -> Option<u64> {
+    pub(crate) fn decisive_seq(&self) -> Option<u64> {
         self.failure.as_ref().map(|f| f.seq)
     }
 
@@ -410,7 +416,7 @@ impl SessionModel {
     }
 
     /// Takes one transcript entry into account.
-    pub fn apply(&mut self, entry: &Entry) {
+    pub(crate) fn apply(&mut self, entry: &Entry) {
         let seq = entry.seq;
         match &entry.kind {
             EntryKind::Connecting { host, port, mode } => {
@@ -570,8 +576,12 @@ impl SessionModel {
             Verb::Connect => {
                 c.greeted = Some(ok);
                 c.ses |= super::ses::mentions_ses(&r.text);
+                c.provider =
+                    Providers::builtin().observe(c.provider.as_ref(), Signal::Greeting, &r.text);
             }
             Verb::Ehlo if ok => {
+                c.provider =
+                    Providers::builtin().observe(c.provider.as_ref(), Signal::Ehlo, &r.text);
                 c.capabilities = Some(Capabilities::from_ehlo(&r.reply()));
                 c.ehlo_refused = false;
             }
@@ -795,21 +805,32 @@ impl SessionModel {
     }
 
     /// The settled failure that a note should mention, e.g. the 535 before a good AUTH.
-    pub fn settled_auth_failure(&self) -> Option<&Failure> {
+    #[cfg(test)]
+    pub(crate) fn settled_auth_failure(&self) -> Option<&Failure> {
         self.settled
             .iter()
             .rev()
             .find(|f| f.step == Some(Step::Auth))
     }
 
+    /// The provider or server software detected on the current (or last) connection.
+    pub fn provider(&self) -> Option<&Detected> {
+        self.conn.as_ref().and_then(|c| c.provider.as_ref())
+    }
+
     /// Classification context for the next reply: what the server knows right now.
-    pub fn context(&self) -> Context {
+    pub(crate) fn context(&self) -> Context {
         Context {
             after: None,
             auth: self.auth_context(),
             earlier_auth_refusal: self.last_auth_refusal,
-            tls: self.tls().is_some(),
-            ses: self.conn.as_ref().is_some_and(|c| c.ses),
+            tls: Some(self.tls().is_some()),
+            // A server known to be something else is not SES, whatever its texts quote.
+            ses: self
+                .conn
+                .as_ref()
+                .is_some_and(|c| c.ses && c.provider.as_ref().is_none_or(|p| p.id == "ses")),
+            provider: self.provider().map(|p| p.id.clone()),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self
                 .transaction()
@@ -819,7 +840,7 @@ impl SessionModel {
     }
 
     /// What AUTH has done on the open connection.
-    pub fn auth_context(&self) -> AuthContext {
+    pub(crate) fn auth_context(&self) -> AuthContext {
         let Some(c) = self.open() else {
             return AuthContext::NeverTried;
         };

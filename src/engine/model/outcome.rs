@@ -35,7 +35,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 15] = [
+    /// Every outcome, in the README's order (the probe metrics list them all).
+    pub(crate) const ALL: [Outcome; 15] = [
         Outcome::Accepted,
         Outcome::Authenticated,
         Outcome::Incomplete,
@@ -54,7 +55,7 @@ impl Outcome {
     ];
 
     /// The name in JSON and in the README.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Authenticated => "authenticated",
@@ -75,7 +76,7 @@ impl Outcome {
     }
 
     /// The process exit code of `smtpscope run` for this outcome.
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             Outcome::Accepted | Outcome::Authenticated | Outcome::Incomplete => 0,
             Outcome::ConnectionFailed => 3,
@@ -93,7 +94,8 @@ impl Outcome {
     }
 
     /// One line for the README's table and `--help`.
-    pub fn meaning(self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn meaning(self) -> &'static str {
         match self {
             Outcome::Accepted => "the server accepted the message (after AUTH, if AUTH was used)",
             Outcome::Authenticated => "AUTH was accepted; the session stopped before a message",
@@ -129,7 +131,7 @@ impl Outcome {
         }
     }
 
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         !matches!(
             self,
             Outcome::Accepted | Outcome::Authenticated | Outcome::Incomplete
@@ -139,7 +141,7 @@ impl Outcome {
 
 /// The README's outcome table, generated from [`Outcome::ALL`] so it cannot drift.
 #[cfg(test)]
-pub fn readme_table() -> String {
+pub(crate) fn readme_table() -> String {
     let mut out = String::from("| outcome | exit | meaning |\n|---|---|---|\n");
     for o in Outcome::ALL {
         out.push_str(&format!(
@@ -180,7 +182,7 @@ pub enum AuthRejection {
 
 impl AuthRejection {
     /// Reads the reason from a failing reply to AUTH, sent with or without TLS.
-    pub fn of(code: u16, phase: Phase, text: &str, tls: bool) -> AuthRejection {
+    pub(crate) fn of(code: u16, phase: Phase, text: &str, tls: bool) -> AuthRejection {
         let lower = text.to_ascii_lowercase();
         // Postfix with smtpd_tls_auth_only answers "503 5.5.1 Error: authentication not
         // enabled" before STARTTLS: AUTH does not exist yet on a plain connection.
@@ -205,11 +207,11 @@ impl AuthRejection {
     }
 
     /// Whether the server's answer says anything about the credentials themselves.
-    pub fn checked_credentials(self) -> bool {
+    pub(crate) fn checked_credentials(self) -> bool {
         self == AuthRejection::BadCredentials
     }
 
-    pub fn outcome(self) -> Outcome {
+    pub(crate) fn outcome(self) -> Outcome {
         match self {
             AuthRejection::BadCredentials => Outcome::AuthenticationFailed,
             AuthRejection::TlsRequired => Outcome::TlsFailed,
@@ -221,7 +223,7 @@ impl AuthRejection {
     }
 
     /// A few words for the header and the server's view.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             AuthRejection::BadCredentials => "credentials rejected",
             AuthRejection::TlsRequired => {
@@ -258,7 +260,7 @@ pub struct Failure {
 
 impl Failure {
     /// The step's name as the verdict says it.
-    pub fn at(&self) -> String {
+    pub(crate) fn at(&self) -> String {
         match self.step {
             Some(Step::Dot) => "after DATA".into(),
             Some(step) => format!("at {}", step.label()),
@@ -267,7 +269,7 @@ impl Failure {
     }
 
     /// The verdict line for this failure.
-    pub fn verdict(&self) -> String {
+    pub(crate) fn verdict(&self) -> String {
         let at = self.at();
         let authed = if self.while_authenticated {
             "Authenticated; "

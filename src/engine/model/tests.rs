@@ -559,3 +559,75 @@ fn lines_typed_after_354_are_the_message_and_a_lone_dot_ends_it() {
     assert_eq!(w.outcome(), Outcome::Accepted);
     assert_eq!(w.model.history.last().map(|h| h.step), Some(Step::Dot));
 }
+
+fn connect_to(w: &mut Walk, host: &str, greeting: &str) {
+    w.push(EntryKind::Connecting {
+        host: host.into(),
+        port: 587,
+        mode: TlsMode::Starttls.name().into(),
+    })
+    .push(EntryKind::Connected {
+        peer: "192.0.2.1:587".into(),
+    })
+    .reply(Verb::Connect, 220, greeting);
+}
+
+#[test]
+fn the_provider_comes_from_the_host_then_the_greeting() {
+    // A host name of a known service: detected before the greeting arrives.
+    let mut w = Walk::new();
+    w.push(EntryKind::Connecting {
+        host: "smtp.gmail.com".into(),
+        port: 587,
+        mode: TlsMode::Starttls.name().into(),
+    });
+    assert_eq!(w.model.provider().map(|p| p.id.as_str()), Some("gmail"));
+    assert_eq!(w.model.provider().map(|p| p.by), Some(Signal::Host));
+
+    // An unknown host: the greeting names Postfix, and the context carries it.
+    let mut w = Walk::new();
+    connect_to(
+        &mut w,
+        "mail.example.net",
+        "mail.example.net ESMTP Postfix (Debian/GNU)",
+    );
+    assert_eq!(w.model.provider().map(|p| p.id.as_str()), Some("postfix"));
+    assert_eq!(w.model.provider().map(|p| p.by), Some(Signal::Greeting));
+    assert_eq!(w.model.context().provider.as_deref(), Some("postfix"));
+
+    // The SES greeting behind a custom host name refines nothing-known into SES.
+    let mut w = Walk::new();
+    connect_to(
+        &mut w,
+        "smtp.example.org",
+        "email-smtp.amazonaws.com ESMTP SimpleEmailService-d-1 x",
+    );
+    assert_eq!(w.model.provider().map(|p| p.id.as_str()), Some("ses"));
+    assert!(w.model.context().ses);
+
+    // Nothing recognisable: no provider.
+    let mut w = Walk::new();
+    connect_to(&mut w, "127.0.0.1", "localhost Python SMTP 1.4.6");
+    assert_eq!(w.model.provider(), None);
+}
+
+#[test]
+fn a_known_non_ses_server_is_not_ses_even_when_its_text_quotes_ses() {
+    // Postfix relaying an SES IAM denial quotes "ses:SendRawEmail": the model must not call it
+    // SES, so no note claims SES accepted MAIL FROM.
+    let mut w = Walk::new();
+    connect_to(
+        &mut w,
+        "email-smtp.relay.example.com",
+        "relay.example.com ESMTP Postfix",
+    );
+    assert!(
+        w.model.conn.as_ref().unwrap().ses,
+        "the host name looks like SES's"
+    );
+    assert_eq!(w.model.provider().map(|p| p.id.as_str()), Some("postfix"));
+    assert!(
+        !w.model.context().ses,
+        "a server known to be Postfix is not SES"
+    );
+}

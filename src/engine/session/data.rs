@@ -83,7 +83,7 @@ impl Session {
     /// typed. A line that is only "." ends the message: it is recorded as the final "."
     /// (`Verb::DataEnd`, so the model waits for the answer to the message) and the reply is
     /// read. Empty lines are allowed; CR, LF and NUL are refused.
-    pub async fn message_line(&mut self, line: &str) -> Result<Option<Reply>, SessionError> {
+    pub(crate) async fn message_line(&mut self, line: &str) -> Result<Option<Reply>, SessionError> {
         super::super::command::check_arg("message line", line)?;
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));

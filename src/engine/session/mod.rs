@@ -95,7 +95,7 @@ pub enum Event {
 }
 
 /// Receives events as they happen.
-pub type Sink = Box<dyn FnMut(Event) + Send>;
+pub(crate) type Sink = Box<dyn FnMut(Event) + Send>;
 
 /// Why an operation failed. Each failure is also recorded in the transcript.
 #[derive(Debug, Error)]
@@ -155,7 +155,7 @@ impl SessionError {
     }
 
     /// The kind recorded with the error, which the session model judges by.
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             SessionError::Input(_) => ErrorKind::Input,
             SessionError::NotConnected | SessionError::MessageSource { .. } => ErrorKind::Local,
@@ -173,9 +173,9 @@ impl SessionError {
 const READ_CHUNK: usize = 16 * 1024;
 /// Unsolicited replies allowed between two commands (a real server sends one, a 421, at most
 /// a few); past either bound the connection is closed as a protocol error.
-pub const MAX_UNSOLICITED_REPLIES: usize = 100;
+pub(crate) const MAX_UNSOLICITED_REPLIES: usize = 100;
 /// Bytes of unsolicited replies allowed between two commands.
-pub const MAX_UNSOLICITED_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_UNSOLICITED_BYTES: usize = 256 * 1024;
 const MESSAGE_CHUNK: usize = 64 * 1024;
 /// While a write is blocked, how often to look for an early reply from the server.
 const STALL_CHECK: Duration = Duration::from_millis(200);
@@ -222,7 +222,7 @@ impl Session {
         &self.model
     }
 
-    pub fn config(&self) -> &SessionConfig {
+    pub(crate) fn config(&self) -> &SessionConfig {
         &self.cfg
     }
 
@@ -274,12 +274,12 @@ impl Session {
     }
 
     /// Records an informational line.
-    pub fn info(&mut self, text: impl Into<String>) {
+    pub(crate) fn info(&mut self, text: impl Into<String>) {
         self.record(EntryKind::Info { text: text.into() }, None);
     }
 
     /// Records a warning.
-    pub fn warn(&mut self, text: impl Into<String>) {
+    pub(crate) fn warn(&mut self, text: impl Into<String>) {
         self.record(
             EntryKind::Warning {
                 text: text.into(),
@@ -360,7 +360,7 @@ impl Session {
 
     /// Uses `client` (built from this session's TLS settings) instead of loading the trusted
     /// roots again: a monitor probing every few seconds builds it once.
-    pub fn set_tls_client(&mut self, client: TlsClient) {
+    pub(crate) fn set_tls_client(&mut self, client: TlsClient) {
         self.tls_client = Some(client);
     }
 
@@ -545,7 +545,7 @@ impl Session {
 
     /// Ends a run that cannot go on (no progress, the step bound): recorded as a protocol
     /// error, and the connection is closed.
-    pub fn give_up(&mut self, why: &str) {
+    pub(crate) fn give_up(&mut self, why: &str) {
         self.record(
             EntryKind::Error {
                 phase: Phase::Service,

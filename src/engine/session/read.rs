@@ -171,7 +171,7 @@ impl Session {
     pub(super) fn record_reply(&mut self, reply: &Reply, verb: Option<Verb>) {
         let mut ctx = self.model.context();
         ctx.after = verb;
-        ctx.tls = self.in_tls();
+        ctx.tls = Some(self.in_tls());
         let class = self.catalog.classify(reply, &ctx);
         if verb == Some(Verb::Auth)
             && reply.code == 334

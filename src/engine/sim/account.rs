@@ -14,15 +14,15 @@ use super::mailbox::Mailbox;
 use super::quota::{SendQuota, Throttle};
 
 /// SES's reply to a pre-2019 (SigV2) SMTP password, as seen in the wild.
-pub const SIGV2_DEPRECATED: &str = "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. From that date on, we are progressively rejecting such requests. To resolve the issue, you must migrate to Signature Version 4. If you created your SMTP credentials in the SES Console, please create new credentials and replace the former ones. If you are deriving Signature Version 2 credentials from a IAM user, please start using the Signature Version 4 algorithm: https://docs.aws.amazon.com/ses/latest/DeveloperGuide/smtp-credentials.html";
+pub(crate) const SIGV2_DEPRECATED: &str = "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. From that date on, we are progressively rejecting such requests. To resolve the issue, you must migrate to Signature Version 4. If you created your SMTP credentials in the SES Console, please create new credentials and replace the former ones. If you are deriving Signature Version 2 credentials from a IAM user, please start using the Signature Version 4 algorithm: https://docs.aws.amazon.com/ses/latest/DeveloperGuide/smtp-credentials.html";
 
 /// Memory for message bodies being received at once, over all connections. A body that
 /// would exceed it gets `451 Temporary service failure` (SES's "local processing error").
-pub const DATA_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const DATA_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 
 /// The outcome of checking a user name and password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthCheck {
+pub(crate) enum AuthCheck {
     /// The index of the user in [`SimConfig::users`].
     Valid(usize),
     /// Unknown access key, or the wrong password (SES does not say which).
@@ -84,13 +84,14 @@ impl SimAccount {
     }
 
     /// Replaces the memory budget for bodies in flight (default [`DATA_BUDGET_BYTES`]).
-    pub fn with_data_budget(mut self, bytes: usize) -> SimAccount {
+    #[cfg(test)]
+    pub(crate) fn with_data_budget(mut self, bytes: usize) -> SimAccount {
         self.data_budget = std::sync::Arc::new(DataBudget::new(bytes));
         self
     }
 
     /// `220 email-smtp.amazonaws.com ESMTP SimpleEmailService-d-XXXXXXXXX <session id>`
-    pub fn greeting(&self, session_id: &str) -> String {
+    pub(crate) fn greeting(&self, session_id: &str) -> String {
         format!(
             "220 email-smtp.amazonaws.com ESMTP SimpleEmailService-{} {session_id}",
             self.build_id
@@ -99,7 +100,7 @@ impl SimAccount {
 
     /// Checks SMTP credentials: the user name is an access key ID, the password must be the
     /// one derived from that key's secret for the configured region.
-    pub fn authenticate(&self, username: &str, password: &str) -> AuthCheck {
+    pub(crate) fn authenticate(&self, username: &str, password: &str) -> AuthCheck {
         let Some(index) = self
             .config
             .users
@@ -119,7 +120,12 @@ impl SimAccount {
 
     /// Charges a send of `recipients` recipients by user `user` to its quota (its own when
     /// it has own limits, the account's otherwise).
-    pub fn charge(&self, user: usize, recipients: u64, now: Instant) -> Result<(), Throttle> {
+    pub(crate) fn charge(
+        &self,
+        user: usize,
+        recipients: u64,
+        now: Instant,
+    ) -> Result<(), Throttle> {
         let Some(u) = self.config.users.get(user) else {
             return Ok(());
         };

@@ -20,7 +20,7 @@ use crate::engine::limited::{self, limit};
 use crate::engine::ses;
 
 /// The built-in demo configuration (fake keys only).
-pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../assets/sim/default.toml");
+pub(crate) const DEFAULT_CONFIG_TOML: &str = include_str!("../../../assets/sim/default.toml");
 
 /// A configuration that could not be used. `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,42 +112,19 @@ impl fmt::Debug for SimUser {
 }
 
 impl SimUser {
-    /// A user with the given credentials and policies and no overrides.
-    pub fn new(
-        name: &str,
-        access_key_id: &str,
-        secret_access_key: Zeroizing<String>,
-        policies: Vec<Policy>,
-    ) -> SimUser {
-        SimUser {
-            name: name.to_string(),
-            access_key_id: access_key_id.to_string(),
-            secret_access_key,
-            policy_sources: policies
-                .iter()
-                .map(|p| p.name().unwrap_or("(inline)").to_string())
-                .collect(),
-            policies,
-            apparent_source_ip: None,
-            sandbox: None,
-            max_send_rate: None,
-            daily_quota: None,
-        }
-    }
-
     /// The SMTP password SES would accept from this user in `region`.
     pub fn smtp_password(&self, region: &str) -> Zeroizing<String> {
         Zeroizing::new(ses::derive_smtp_password(&self.secret_access_key, region))
     }
 
     /// The pre-2019 (SigV2) password of the same key, which SES now refuses with its own 535.
-    pub fn legacy_v2_password(&self) -> Zeroizing<String> {
+    pub(crate) fn legacy_v2_password(&self) -> Zeroizing<String> {
         Zeroizing::new(ses::derive_legacy_v2_password(&self.secret_access_key))
     }
 
     /// True when the secret is one of AWS's documentation-style fake keys (it contains
     /// `EXAMPLE`), so showing its derived password reveals nothing real.
-    pub fn is_example_key(&self) -> bool {
+    pub(crate) fn is_example_key(&self) -> bool {
         self.secret_access_key.contains("EXAMPLE")
     }
 }
@@ -186,7 +163,7 @@ impl SimConfig {
     }
 
     /// Reads and parses a configuration file.
-    pub fn from_file(path: &Path) -> Result<SimConfig, ConfigError> {
+    pub(crate) fn from_file(path: &Path) -> Result<SimConfig, ConfigError> {
         let origin = limited::shown(path);
         let text = limited::read_to_string(path, "the simulator config", limit::SIM_CONFIG)
             .map_err(|e| ConfigError {
@@ -198,19 +175,9 @@ impl SimConfig {
         parse(&text, Some(base), &origin)
     }
 
-    /// The user whose access key ID is `access_key_id`.
-    pub fn user_by_key(&self, access_key_id: &str) -> Option<&SimUser> {
-        self.users.iter().find(|u| u.access_key_id == access_key_id)
-    }
-
     /// The user called `name`.
     pub fn user(&self, name: &str) -> Option<&SimUser> {
         self.users.iter().find(|u| u.name == name)
-    }
-
-    /// The host name SES uses for this region (the certificate's first name by default).
-    pub fn endpoint_host(&self) -> String {
-        ses::smtp_endpoint(&self.region)
     }
 }
 

@@ -21,13 +21,13 @@ use super::mailbox::StoredMessage;
 use super::parse::{ClientCommand, CommandVerb, parse_command};
 
 /// Sent when the client stays silent for the idle timeout; then the server closes.
-pub const IDLE_TIMEOUT_REPLY: &str = "451 4.4.2 Timeout waiting for data from client.";
+pub(crate) const IDLE_TIMEOUT_REPLY: &str = "451 4.4.2 Timeout waiting for data from client.";
 /// Sent to a connection over the concurrency limit; then the server closes.
-pub const TOO_MANY_CONNECTIONS_REPLY: &str = "421 Too many concurrent SMTP connections";
+pub(crate) const TOO_MANY_CONNECTIONS_REPLY: &str = "421 Too many concurrent SMTP connections";
 
 /// RCPTs kept per transaction at most (SES refuses more than 50 after the dot anyway; this
 /// only bounds memory).
-pub const MAX_RCPT_PER_TRANSACTION: usize = 1000;
+pub(crate) const MAX_RCPT_PER_TRANSACTION: usize = 1000;
 
 const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
@@ -65,7 +65,7 @@ impl Outbox {
     }
 
     /// The replies as wire bytes, CRLF after each.
-    pub fn wire(&self) -> Vec<u8> {
+    pub(crate) fn wire(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.replies.iter().map(|r| r.len() + 2).sum());
         for r in &self.replies {
             out.extend_from_slice(r.as_bytes());
@@ -134,16 +134,13 @@ impl Conversation {
     }
 
     /// The 220 greeting to send first.
-    pub fn greeting(&self) -> String {
+    pub(crate) fn greeting(&self) -> String {
         self.account.greeting(&self.session_id)
     }
 
-    pub fn is_tls(&self) -> bool {
-        self.tls
-    }
-
     /// The authenticated user's IAM name, if any.
-    pub fn user_name(&self) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn user_name(&self) -> Option<&str> {
         self.user
             .and_then(|i| self.account.config.users.get(i))
             .map(|u| u.name.as_str())
@@ -151,7 +148,7 @@ impl Conversation {
 
     /// True while a line (a command, an AUTH response or a line of DATA) has begun but not
     /// ended: the server's per-line deadline runs.
-    pub fn mid_line(&self) -> bool {
+    pub(crate) fn mid_line(&self) -> bool {
         match &self.mode {
             Mode::Data(reader) => !reader.at_line_start(),
             _ => !self.framer.is_empty(),

@@ -58,21 +58,22 @@ impl Verdict {
 /// The From header: its first address and display name, and any further addresses (a From
 /// may list several mailboxes; SES checks each one's identity).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FromHeader {
+pub(crate) struct FromHeader {
     pub address: String,
     pub display_name: Option<String>,
     pub others: Vec<String>,
 }
 
 /// Finds the From header in a message's header block (unfolding continuation lines).
-pub fn from_header(message: &[u8]) -> Option<FromHeader> {
+#[cfg(test)]
+pub(crate) fn from_header(message: &[u8]) -> Option<FromHeader> {
     check_from(message).ok().flatten()
 }
 
 /// The From header as SES reads it, or the `554` SES sends for it: a second From header is
 /// a duplicate (From may appear once), and an address with a control character in it is
 /// illegal. `Ok(None)`: no usable From (MAIL FROM stands in).
-pub fn check_from(message: &[u8]) -> Result<Option<FromHeader>, String> {
+pub(crate) fn check_from(message: &[u8]) -> Result<Option<FromHeader>, String> {
     let head_end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -192,7 +193,7 @@ fn is_verified(address: &str, verified: &[String]) -> bool {
 
 impl SimAccount {
     /// Runs SES's end-of-data checks on a transaction and, if it passes, keeps the message.
-    pub fn deliver(&self, tx: Transaction<'_>) -> Verdict {
+    pub(crate) fn deliver(&self, tx: Transaction<'_>) -> Verdict {
         let cfg = &self.config;
         let Some(user) = cfg.users.get(tx.user) else {
             return Verdict::rejected("451 Temporary service failure", None);

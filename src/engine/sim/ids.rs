@@ -6,7 +6,7 @@ use rand::distr::{Alphanumeric, SampleString};
 
 /// The greeting's build tag, `d-` and nine upper-case letters or digits (SES:
 /// `SimpleEmailService-d-VCSHDP1YZ`).
-pub fn build_id() -> String {
+pub(crate) fn build_id() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
     let tag: String = (0..9)
@@ -16,13 +16,13 @@ pub fn build_id() -> String {
 }
 
 /// The greeting's per-connection session ID: 20 letters and digits.
-pub fn session_id() -> String {
+pub(crate) fn session_id() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 20)
 }
 
 /// An SES message ID: 16 hex (`0100` then the time in milliseconds as 12 hex digits), then
 /// 8-4-4-4-12 random hex, then `-000000`.
-pub fn message_id(at: DateTime<Utc>) -> String {
+pub(crate) fn message_id(at: DateTime<Utc>) -> String {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0) & 0xffff_ffff_ffff;
     let r: u128 = rand::rng().random();
     let hex = format!("{r:032x}");
@@ -37,7 +37,8 @@ pub fn message_id(at: DateTime<Utc>) -> String {
 }
 
 /// The time encoded in a message ID made by [`message_id`] (or by SES).
-pub fn message_id_time(id: &str) -> Option<DateTime<Utc>> {
+#[cfg(test)]
+pub(crate) fn message_id_time(id: &str) -> Option<DateTime<Utc>> {
     let millis = i64::from_str_radix(id.get(4..16)?, 16).ok()?;
     DateTime::from_timestamp_millis(millis)
 }

@@ -20,7 +20,7 @@ pub struct DataBudget {
 }
 
 impl DataBudget {
-    pub fn new(limit: usize) -> DataBudget {
+    pub(crate) fn new(limit: usize) -> DataBudget {
         DataBudget {
             used: AtomicUsize::new(0),
             limit,
@@ -40,17 +40,18 @@ impl DataBudget {
     }
 
     /// Bytes reserved right now.
-    pub fn in_use(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn in_use(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
 }
 
 /// The longest command line accepted, CRLF excluded (RFC 5321 §4.5.3.1.6: 1000 with CRLF).
-pub const MAX_LINE: usize = 998;
+pub(crate) const MAX_LINE: usize = 998;
 
 /// What the framer found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Framed {
+pub(crate) enum Framed {
     /// A complete line, without its CRLF.
     Line(Vec<u8>),
     /// A line that held a bare CR or LF; `position` is where the first one was.
@@ -61,7 +62,7 @@ pub enum Framed {
 
 /// Collects one command line at a time; never holds more than [`MAX_LINE`] + 2 bytes.
 #[derive(Debug, Default)]
-pub struct LineFramer {
+pub(crate) struct LineFramer {
     buf: Vec<u8>,
     cr: bool,
     tainted: Option<usize>,
@@ -70,7 +71,7 @@ pub struct LineFramer {
 impl LineFramer {
     /// Consumes bytes from `input` until a line completes (or is refused). Returns how many
     /// bytes were consumed and the line, if one completed.
-    pub fn push(&mut self, input: &[u8]) -> (usize, Option<Framed>) {
+    pub(crate) fn push(&mut self, input: &[u8]) -> (usize, Option<Framed>) {
         for (i, &b) in input.iter().enumerate() {
             if self.cr {
                 match b {
@@ -118,14 +119,14 @@ impl LineFramer {
     }
 
     /// Drops a partial line (after STARTTLS, bytes sent before the handshake must not count).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.buf.clear();
         self.cr = false;
         self.tainted = None;
     }
 
     /// True when no partial line is buffered.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty() && !self.cr
     }
 }
@@ -147,7 +148,7 @@ enum DataState {
 /// `limit` bytes and counts the rest. Memory comes from the budget in steps; when the budget
 /// is exhausted the reader keeps counting but stops keeping (see [`DataReader::starved`]).
 #[derive(Debug)]
-pub struct DataReader {
+pub(crate) struct DataReader {
     state: DataState,
     body: Vec<u8>,
     size: usize,
@@ -158,7 +159,7 @@ pub struct DataReader {
 }
 
 impl DataReader {
-    pub fn new(limit: usize, budget: Option<Arc<DataBudget>>) -> DataReader {
+    pub(crate) fn new(limit: usize, budget: Option<Arc<DataBudget>>) -> DataReader {
         DataReader {
             state: DataState::LineStart,
             body: Vec::new(),
@@ -194,13 +195,13 @@ impl DataReader {
 
     /// True when the shared budget ran out while this body was being received: the body is
     /// incomplete and must not be accepted.
-    pub fn starved(&self) -> bool {
+    pub(crate) fn starved(&self) -> bool {
         self.starved
     }
 
     /// Consumes bytes until the end of the body. Returns how many bytes were consumed and
     /// whether the final `.` line was seen.
-    pub fn push(&mut self, input: &[u8]) -> (usize, bool) {
+    pub(crate) fn push(&mut self, input: &[u8]) -> (usize, bool) {
         let mut i = 0;
         while i < input.len() {
             if self.state == DataState::Middle {
@@ -258,23 +259,24 @@ impl DataReader {
     }
 
     /// True between lines of the body (no partial line pending).
-    pub fn at_line_start(&self) -> bool {
+    pub(crate) fn at_line_start(&self) -> bool {
         self.state == DataState::LineStart
     }
 
     /// Bytes of the body seen so far (including any beyond the limit).
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// True when the body grew past the limit (only its first `limit` bytes were kept).
-    pub fn overflowed(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn overflowed(&self) -> bool {
         self.size > self.limit
     }
 
     /// The body kept so far. The budget is released when the reader is dropped, so the
     /// caller should drop the body soon too (the mailbox has its own bound).
-    pub fn into_body(mut self) -> Vec<u8> {
+    pub(crate) fn into_body(mut self) -> Vec<u8> {
         std::mem::take(&mut self.body)
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use super::config::MailboxConfig;
 
 /// Bytes of message data kept in memory at most, over all messages.
-pub const MAX_MAILBOX_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_MAILBOX_BYTES: usize = 256 * 1024 * 1024;
 
 /// One accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct StoredMessage {
 impl StoredMessage {
     /// The message as an `.eml` file: the envelope as `Return-Path` and `X-Smtpscope-Rcpt-To`
     /// header lines, then the data as received.
-    pub fn to_eml(&self) -> Vec<u8> {
+    pub(crate) fn to_eml(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.data.len() + 256);
         out.extend_from_slice(format!("Return-Path: <{}>\r\n", self.mail_from).as_bytes());
         out.extend_from_slice(
@@ -58,7 +58,8 @@ impl StoredMessage {
     }
 
     /// The Subject header's raw value, if any (for listings).
-    pub fn subject(&self) -> Option<String> {
+    #[cfg(test)]
+    pub(crate) fn subject(&self) -> Option<String> {
         let head_end = find(&self.data, b"\r\n\r\n").unwrap_or(self.data.len());
         let head = String::from_utf8_lossy(&self.data[..head_end]);
         head.split("\r\n").find_map(|line| {
@@ -69,6 +70,7 @@ impl StoredMessage {
     }
 }
 
+#[cfg(test)]
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -101,7 +103,7 @@ impl std::fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub fn new(config: &MailboxConfig) -> Mailbox {
+    pub(crate) fn new(config: &MailboxConfig) -> Mailbox {
         Mailbox {
             max_messages: config.max_messages,
             max_bytes: MAX_MAILBOX_BYTES,
@@ -118,7 +120,7 @@ impl Mailbox {
     }
 
     /// Keeps a message, dropping the oldest ones beyond the limits.
-    pub fn push(&self, message: StoredMessage) -> std::sync::Arc<StoredMessage> {
+    pub(crate) fn push(&self, message: StoredMessage) -> std::sync::Arc<StoredMessage> {
         let message = std::sync::Arc::new(message);
         {
             let mut stored = self.lock();
@@ -137,7 +139,8 @@ impl Mailbox {
     }
 
     /// The messages kept, oldest first.
-    pub fn messages(&self) -> Vec<std::sync::Arc<StoredMessage>> {
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<std::sync::Arc<StoredMessage>> {
         self.lock().messages.iter().cloned().collect()
     }
 
@@ -159,19 +162,16 @@ impl Mailbox {
         self.accepted.load(Ordering::Relaxed)
     }
 
-    pub fn clear(&self) {
+    #[cfg(test)]
+    pub(crate) fn clear(&self) {
         let mut stored = self.lock();
         stored.messages.clear();
         stored.bytes = 0;
     }
 
-    /// The spool folder, if messages are also written to disk.
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_deref()
-    }
-
     /// Waits until the mailbox holds at least `n` messages accepted since start.
-    pub async fn wait_for(&self, n: u64) {
+    #[cfg(test)]
+    pub(crate) async fn wait_for(&self, n: u64) {
         loop {
             let notified = self.changed.notified();
             if self.total_accepted() >= n {
@@ -182,7 +182,7 @@ impl Mailbox {
     }
 
     /// Writes the message as `<dir>/<id>.eml` when a folder is configured.
-    pub async fn write_eml(&self, message: &StoredMessage) -> io::Result<Option<PathBuf>> {
+    pub(crate) async fn write_eml(&self, message: &StoredMessage) -> io::Result<Option<PathBuf>> {
         let Some(dir) = &self.dir else {
             return Ok(None);
         };

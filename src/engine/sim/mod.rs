@@ -11,23 +11,22 @@
 //! [`account`] (shared state), [`quota`], [`mailbox`], [`tls`], [`server`] (sockets).
 
 pub mod account;
-pub mod config;
-pub mod conversation;
-pub mod delivery;
-pub mod ids;
-pub mod lines;
-pub mod mailbox;
-pub mod parse;
-pub mod quota;
-pub mod server;
-pub mod tls;
+pub(crate) mod config;
+pub(crate) mod conversation;
+pub(crate) mod delivery;
+pub(crate) mod ids;
+pub(crate) mod lines;
+pub(crate) mod mailbox;
+pub(crate) mod parse;
+pub(crate) mod quota;
+pub(crate) mod server;
+pub(crate) mod tls;
 
 pub use config::{ConfigError, Limits, ListenConfig, MailboxConfig, SimConfig, SimUser};
 pub use conversation::{Action, Conversation, Outbox};
-pub use mailbox::{Mailbox, StoredMessage};
 pub use parse::{ClientCommand, ParseError, parse_command};
 pub use server::{RunningSim, SimEvent, SimStats, start};
-pub use tls::TlsSetupError;
+pub(crate) use tls::TlsSetupError;
 
 /// Why the simulator could not start (or write its CA file).
 #[derive(Debug, thiserror::Error)]

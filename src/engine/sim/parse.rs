@@ -137,14 +137,14 @@ pub struct ParseError {
     pub reply: &'static str,
 }
 
-pub const BAD_SYNTAX: &str = "500 Error: bad syntax";
-pub const NOT_IMPLEMENTED: &str = "500 Error: command not implemented";
-pub const EHLO_SYNTAX: &str = "501 Syntax: EHLO hostname";
-pub const HELO_SYNTAX: &str = "501 Syntax: HELO <hostname>";
-pub const STARTTLS_SYNTAX: &str = "501 Syntax error (no parameters allowed)";
-pub const AUTH_SYNTAX: &str = "501 Syntax: AUTH mechanism [initial-response]";
-pub const BAD_MAIL_FROM: &str = "501 Invalid MAIL FROM address provided";
-pub const BAD_RCPT_TO: &str = "501 Invalid RCPT TO address provided";
+pub(crate) const BAD_SYNTAX: &str = "500 Error: bad syntax";
+pub(crate) const NOT_IMPLEMENTED: &str = "500 Error: command not implemented";
+pub(crate) const EHLO_SYNTAX: &str = "501 Syntax: EHLO hostname";
+pub(crate) const HELO_SYNTAX: &str = "501 Syntax: HELO <hostname>";
+pub(crate) const STARTTLS_SYNTAX: &str = "501 Syntax error (no parameters allowed)";
+pub(crate) const AUTH_SYNTAX: &str = "501 Syntax: AUTH mechanism [initial-response]";
+pub(crate) const BAD_MAIL_FROM: &str = "501 Invalid MAIL FROM address provided";
+pub(crate) const BAD_RCPT_TO: &str = "501 Invalid RCPT TO address provided";
 
 fn fail(verb: Option<CommandVerb>, reply: &'static str) -> ParseError {
     ParseError { verb, reply }
@@ -279,7 +279,7 @@ fn is_valid_param(param: &str) -> bool {
 
 /// An RFC 5321 mailbox in plain ASCII: `local@domain`, where local is a dot-atom or a quoted
 /// string and domain is a host name or an address literal. (SMTPUTF8 is not offered.)
-pub fn is_valid_address(address: &str) -> bool {
+pub(crate) fn is_valid_address(address: &str) -> bool {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return false;
     };

@@ -8,13 +8,13 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Why a send was throttled, with SES's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Throttle {
+pub(crate) enum Throttle {
     Rate,
     Daily,
 }
 
 impl Throttle {
-    pub fn reply(self) -> &'static str {
+    pub(crate) fn reply(self) -> &'static str {
         match self {
             Throttle::Rate => "454 Throttling failure: Maximum sending rate exceeded.",
             Throttle::Daily => "454 Throttling failure: Daily message quota exceeded.",
@@ -24,7 +24,7 @@ impl Throttle {
 
 /// The counters of one account (or of one user with own limits).
 #[derive(Debug)]
-pub struct SendQuota {
+pub(crate) struct SendQuota {
     rate: Option<u32>,
     daily: Option<u64>,
     tokens: f64,
@@ -34,7 +34,7 @@ pub struct SendQuota {
 }
 
 impl SendQuota {
-    pub fn new(rate: Option<u32>, daily: Option<u64>, now: Instant) -> SendQuota {
+    pub(crate) fn new(rate: Option<u32>, daily: Option<u64>, now: Instant) -> SendQuota {
         SendQuota {
             rate,
             daily,
@@ -48,7 +48,7 @@ impl SendQuota {
     /// Charges a message to `recipients` recipients, or says why it may not be sent now.
     /// The daily quota is checked first: it is the one that does not heal in a second. A
     /// refused send costs nothing.
-    pub fn try_send(&mut self, recipients: u64, now: Instant) -> Result<(), Throttle> {
+    pub(crate) fn try_send(&mut self, recipients: u64, now: Instant) -> Result<(), Throttle> {
         while let Some(&(at, n)) = self.sent.front() {
             if now.saturating_duration_since(at) < DAY {
                 break;

@@ -245,7 +245,7 @@ impl RunningSim {
 
     /// Stops accepting, tells open connections to close, and waits (up to a few seconds)
     /// until they have.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for l in std::mem::take(&mut self.listeners) {
             let _ = l.await;

@@ -25,10 +25,11 @@ fn setup<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> TlsSetupError + 
 
 /// The generated certificates and the acceptor that serves them.
 #[derive(Clone)]
-pub struct SimTls {
+pub(crate) struct SimTls {
     /// The CA certificate in PEM, for clients to trust.
     pub ca_pem: String,
     /// The server certificate in PEM (the names it carries are `names`).
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests"))]
     pub server_pem: String,
     pub names: Vec<String>,
     pub acceptor: TlsAcceptor,
@@ -50,7 +51,7 @@ fn random_serial() -> SerialNumber {
 
 /// Makes a CA and a server certificate for `names` (DNS names or IP addresses; the first is
 /// the common name) and a TLS 1.2/1.3 server configuration with them.
-pub fn generate(names: &[String]) -> Result<SimTls, TlsSetupError> {
+pub(crate) fn generate(names: &[String]) -> Result<SimTls, TlsSetupError> {
     let Some(first) = names.first() else {
         return Err(TlsSetupError("no certificate names".into()));
     };

@@ -247,7 +247,7 @@ fn message(app: &App, seq: u64, stats: &MessageStats) -> (String, Vec<Line<'stat
 }
 
 /// The panel's title and text for the explained entry.
-pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
+pub(crate) fn content(app: &App) -> (String, Vec<Line<'static>>) {
     let t = app.theme;
     let idx = app.explained();
     let entry = idx.and_then(|i| app.store.get(i));
@@ -301,12 +301,12 @@ pub fn content(app: &App) -> (String, Vec<Line<'static>>) {
 }
 
 /// Rows the panel's text takes at this width (the panel keeps a column of margin each side).
-pub fn content_rows(app: &App, width: u16) -> usize {
+pub(crate) fn content_rows(app: &App, width: u16) -> usize {
     super::wrapped_rows(content(app).1, width.saturating_sub(2))
 }
 
 /// The overflow marker in the panel's title: which keys scroll it, in the help's words.
-pub fn overflow_hint(at_end: bool, scrolled: bool) -> &'static str {
+pub(crate) fn overflow_hint(at_end: bool, scrolled: bool) -> &'static str {
     match (at_end, scrolled) {
         (true, _) => " [ scrolls back ",
         (false, true) => " more: ] · back: [ ",

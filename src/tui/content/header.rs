@@ -10,6 +10,7 @@ use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
 use crate::engine::iam::Authorization;
 use crate::engine::model::{AuthRejection, IamCheck, Link};
+use crate::engine::provider::Providers;
 use crate::engine::transcript::EntryKind;
 use crate::engine::transport::{TlsMode, Verification};
 use crate::tui::app::App;
@@ -17,7 +18,7 @@ use crate::tui::app::App;
 const SPINNER: [&str; 4] = ["◐", "◓", "◑", "◒"];
 
 /// A user name shown partly, unless the user asked to see it (`u`).
-pub fn masked_user(user: &str, reveal: bool) -> String {
+pub(crate) fn masked_user(user: &str, reveal: bool) -> String {
     let n = user.chars().count();
     if reveal {
         escape_str(user)
@@ -181,7 +182,7 @@ fn iam(app: &App) -> Option<(String, Style)> {
 }
 
 /// The first header line: what this session is, and the target.
-pub fn title_line(app: &App) -> Line<'static> {
+pub(crate) fn title_line(app: &App) -> Line<'static> {
     let t = app.theme;
     let title = match (&app.title, &app.read_only) {
         (_, Some(file)) => Some(format!("replay of {} (read-only)", escape_str(file))),
@@ -197,11 +198,18 @@ pub fn title_line(app: &App) -> Line<'static> {
         escape_str(&app.host_port()),
         app.tls_mode_name()
     )));
+    // Who the server is, once its host name, greeting or EHLO reply says so.
+    if let Some(p) = app.session.provider() {
+        first.push(Span::styled(
+            format!("· {} ", Providers::builtin().name_of(&p.id)),
+            t.meta(),
+        ));
+    }
     Line::from(first)
 }
 
 /// The server's view: the connection, TLS, authentication, the transaction and the IAM check.
-pub fn server_view(app: &App, width: u16) -> Line<'static> {
+pub(crate) fn server_view(app: &App, width: u16) -> Line<'static> {
     let t = app.theme;
     let wide = width >= 110;
     let (conn, conn_style) = connection(app);
@@ -229,13 +237,13 @@ pub fn server_view(app: &App, width: u16) -> Line<'static> {
 }
 
 /// The header's lines (wrapped on screen, never cut).
-pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
+pub(crate) fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     vec![title_line(app), server_view(app, width)]
 }
 
 /// The notes row (demo scenarios): the teaching line, the first note, whole (wrapped). The
 /// others are in the diagnosis panel before the first reply, and in the help.
-pub fn notes(app: &App) -> Option<Line<'static>> {
+pub(crate) fn notes(app: &App) -> Option<Line<'static>> {
     let t = app.theme;
     let first = app.notes.first()?;
     Some(Line::from(vec![

@@ -2,15 +2,15 @@
 //! the layout measures it (so that what is wrapped gets the rows it needs, never cut).
 //! A leaf: it imports neither `layout`, `update` nor `view`.
 
-pub mod diagnosis;
-pub mod header;
-pub mod status;
+pub(crate) mod diagnosis;
+pub(crate) mod header;
+pub(crate) mod status;
 
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
 /// Rows `lines` take when word-wrapped at `width`, exactly as the view wraps them.
-pub fn wrapped_rows(lines: Vec<Line<'_>>, width: u16) -> usize {
+pub(crate) fn wrapped_rows(lines: Vec<Line<'_>>, width: u16) -> usize {
     if width == 0 {
         return lines.len();
     }

@@ -9,7 +9,7 @@ use crate::engine::model::{Outcome, Step};
 use crate::tui::app::{App, Level};
 
 /// A step as the Next button names it.
-pub fn step_name(step: Step) -> &'static str {
+pub(crate) fn step_name(step: Step) -> &'static str {
     match step {
         Step::Connect => "connect",
         Step::Ehlo => "EHLO",
@@ -51,7 +51,7 @@ fn hint(app: &App) -> String {
 }
 
 /// The status line: the current message, else the hint.
-pub fn status(app: &App) -> Line<'static> {
+pub(crate) fn status(app: &App) -> Line<'static> {
     let t = app.theme;
     let (text, style): (String, Style) = match app.current_status() {
         Some(s) => (
@@ -68,7 +68,7 @@ pub fn status(app: &App) -> Line<'static> {
 }
 
 /// The verdict line, from the session model.
-pub fn verdict(app: &App) -> Line<'static> {
+pub(crate) fn verdict(app: &App) -> Line<'static> {
     let t = app.theme;
     let outcome = app.session.outcome();
     let style = if outcome.is_failure() {

@@ -23,7 +23,7 @@ use self::forms::{
     mail, on_form, open_auth, open_compose, open_mail, open_rcpt, rcpt, set_form_error,
 };
 use self::navigate::{follow_latest, navigate, set_top};
-pub use self::navigate::{top_row, track_decisive, view_rows};
+pub(crate) use self::navigate::{top_row, track_decisive};
 
 /// Everything that can change the model.
 #[derive(Debug)]
@@ -280,7 +280,7 @@ fn on_state(app: &mut App) -> Vec<Effect> {
 }
 
 /// Most bytes of a composed message kept to show it again (its `<message …>` entry).
-pub const MESSAGE_COPY_LIMIT: usize = 64 * 1024;
+pub(crate) const MESSAGE_COPY_LIMIT: usize = 64 * 1024;
 /// Composed messages kept for showing; older ones are dropped.
 const MESSAGES_KEPT: usize = 16;
 
@@ -459,7 +459,7 @@ fn flip(app: &mut App, flag: fn(&mut App) -> &mut bool, on: &str, off: &str) -> 
 }
 
 /// Most bytes put on the clipboard: terminals refuse longer OSC 52 sequences.
-pub const COPY_LIMIT: usize = 64 * 1024;
+pub(crate) const COPY_LIMIT: usize = 64 * 1024;
 
 /// `y`: the selected entry as shown (server bytes escaped); `Y` (`part`): its main parsed
 /// part, the user ARN first.

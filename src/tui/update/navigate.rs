@@ -7,7 +7,7 @@ use crate::tui::layout;
 use crate::tui::store::rows_of;
 
 /// Rows the transcript shows.
-pub fn view_rows(app: &App) -> u64 {
+pub(crate) fn view_rows(app: &App) -> u64 {
     let areas = layout::compute(layout::screen(app.size), app);
     u64::from(areas.transcript.height)
 }
@@ -17,7 +17,7 @@ fn max_top(app: &App) -> u64 {
 }
 
 /// The first transcript row on screen.
-pub fn top_row(app: &App) -> u64 {
+pub(crate) fn top_row(app: &App) -> u64 {
     let max = max_top(app);
     app.scroll.map_or(max, |t| t.min(max))
 }
@@ -46,7 +46,7 @@ pub(super) fn follow_latest(app: &mut App) {
 
 /// Keeps the selection on the reply that decided the verdict, unless the user chose another
 /// entry. Called after every entry and state: the session model says which reply decided.
-pub fn track_decisive(app: &mut App) {
+pub(crate) fn track_decisive(app: &mut App) {
     let seq = app.session.decisive_seq();
     let idx = seq.and_then(|s| app.store.index_of_seq(s));
     if seq.is_some() && idx.is_none() {

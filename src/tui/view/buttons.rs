@@ -9,7 +9,7 @@ use crate::tui::app::App;
 use crate::tui::content::status;
 use crate::tui::layout::Areas;
 
-pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+pub(crate) fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
     frame.render_widget(
         Paragraph::new(status::status(app)).wrap(Wrap { trim: false }),

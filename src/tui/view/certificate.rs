@@ -72,7 +72,7 @@ fn info_lines(t: Theme, info: &TlsInfo) -> Vec<Line<'static>> {
     out
 }
 
-pub fn lines(app: &App) -> Vec<Line<'static>> {
+pub(crate) fn lines(app: &App) -> Vec<Line<'static>> {
     let t = app.theme;
     if let Some(info) = app.session.tls() {
         return info_lines(t, info);
@@ -98,6 +98,6 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     }
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App) {
     overlay(frame, area, app, "Certificate chain", lines(app));
 }

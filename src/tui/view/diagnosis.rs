@@ -10,7 +10,7 @@ use crate::tui::app::App;
 use crate::tui::content::{diagnosis, wrapped_rows};
 use crate::tui::layout::Areas;
 
-pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+pub(crate) fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
     let (title, lines) = diagnosis::content(app);
     let total = wrapped_rows(lines.clone(), areas.diagnosis.width.saturating_sub(2));

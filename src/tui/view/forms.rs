@@ -20,10 +20,14 @@ fn footer(kind: FormKind) -> &'static str {
     }
 }
 
-fn explain(kind: FormKind) -> &'static str {
+fn explain(kind: FormKind, tls: bool) -> &'static str {
     match kind {
+        // Base64 is an encoding anyone can reverse: only TLS hides the password on the wire.
+        FormKind::Auth(_) if tls => {
+            "The password is base64-encoded (an encoding, not encryption); TLS is on, so it is encrypted on the wire. It is never recorded."
+        }
         FormKind::Auth(_) => {
-            "The password is sent base64-encoded (not encrypted) and never recorded."
+            "No TLS yet: the password would go base64-encoded, which anyone on the path can decode. It is never recorded."
         }
         FormKind::Mail => "The envelope sender; smtpscope adds the angle brackets.",
         FormKind::Rcpt => "One recipient; RCPT again adds more.",
@@ -52,7 +56,7 @@ fn window(text: &str, cursor: usize, cols: usize) -> (String, usize) {
     (shown, col)
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
+pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     let t = app.theme;
     let compose = form.kind == FormKind::Compose;
     let w = area
@@ -68,7 +72,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
         if let Some(w) = &form.warning {
             head.push(Line::raw(format!("⚠ {w}")));
         }
-        head.push(Line::raw(explain(form.kind)));
+        head.push(Line::raw(explain(form.kind, app.session.tls().is_some())));
         let head_rows = wrapped_rows(&head, w.saturating_sub(2));
         let error_rows = u16::from(form.error.is_some()) * 2;
         2 + head_rows + 1 + (form.fields.len() as u16) + error_rows
@@ -88,7 +92,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     if let Some(w) = &form.warning {
         head.push(Line::from(Span::styled(format!("⚠ {w}"), t.warning())));
     }
-    head.push(Line::from(Span::styled(explain(form.kind), t.dim())));
+    head.push(Line::from(Span::styled(
+        explain(form.kind, app.session.tls().is_some()),
+        t.dim(),
+    )));
     let head_rows = wrapped_rows(&head, inner.width);
     frame.render_widget(
         Paragraph::new(head).wrap(Wrap { trim: true }),

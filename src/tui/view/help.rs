@@ -10,7 +10,7 @@ use crate::tui::app::App;
 use crate::tui::keymap::{FORM_HELP, MOUSE_HELP, NORMAL, Section};
 
 /// How the selection moves, in the words of the transcript's title.
-pub const SELECTION_RULES: &[&str] = &[
+pub(crate) const SELECTION_RULES: &[&str] = &[
     "following: each new reply is selected and explained.",
     "When a reply decides the verdict (a 535, a 554…), it is marked ✗, selected and kept: a later QUIT, 221, idle timeout or reconnect does not replace it.",
     "↑/k, ↓/j, a click or Home/g select a reply yourself; the selection stays where you put it.",
@@ -18,7 +18,7 @@ pub const SELECTION_RULES: &[&str] = &[
 ];
 
 /// Every binding, grouped by section; keys of the same action share a line.
-pub fn lines(app: &App) -> Vec<Line<'static>> {
+pub(crate) fn lines(app: &App) -> Vec<Line<'static>> {
     let t = app.theme;
     let mut out = Vec::new();
     let row = |keys: String, help: &str| {
@@ -82,6 +82,6 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
     out
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App) {
     overlay(frame, area, app, "Help: keys and buttons", lines(app));
 }

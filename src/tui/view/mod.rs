@@ -32,7 +32,7 @@ pub fn render_to_text(app: &App, width: u16, height: u16) -> String {
 
 /// A buffer's symbols as text, one line per row.
 #[cfg(any(test, feature = "test-support"))]
-pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+pub(crate) fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {

@@ -10,12 +10,12 @@ use crate::engine::command::{Command, Verb};
 use crate::engine::transport::TlsMode;
 use crate::tui::action::Action;
 use crate::tui::app::App;
-pub use crate::tui::sample::app_after;
+pub(crate) use crate::tui::sample::app_after;
 use crate::tui::sample::{self, Script, USER, USER_ARN};
 use crate::tui::theme::Theme;
 use crate::tui::update::{Msg, update};
 
-pub fn draw(app: &App) -> Terminal<TestBackend> {
+pub(crate) fn draw(app: &App) -> Terminal<TestBackend> {
     let mut terminal =
         Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap_or_else(|e| match e {});
     terminal
@@ -25,7 +25,7 @@ pub fn draw(app: &App) -> Terminal<TestBackend> {
 }
 
 /// The screen as plain text, one line per row.
-pub fn text(terminal: &Terminal<TestBackend>) -> String {
+pub(crate) fn text(terminal: &Terminal<TestBackend>) -> String {
     super::buffer_text(terminal.backend().buffer())
 }
 

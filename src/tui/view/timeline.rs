@@ -19,7 +19,7 @@ fn glyph(status: StepStatus) -> &'static str {
     }
 }
 
-pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+pub(crate) fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
     let next = if app.read_only.is_none() {
         app.next_step()

@@ -19,7 +19,7 @@ use crate::tui::update::top_row;
 /// Columns before the text: gutter, time, marker.
 const PREFIX: u16 = 14;
 
-pub fn render(frame: &mut Frame, areas: &Areas, app: &App) {
+pub(crate) fn render(frame: &mut Frame, areas: &Areas, app: &App) {
     let t = app.theme;
     let top = top_row(app);
     let total = app.store.total_rows();
