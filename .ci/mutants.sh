@@ -32,6 +32,11 @@ MUTATIONS=(
   "dot-stuffing-off|src/engine/message.rs|out\.push\(b'\.'\);(\s*self\.stats\.stuffed_lines\s*\+=\s*1;)|\1|run_peer fuzz_seeds|a body line that starts with a dot goes out unstuffed (the server drops the dot)"
   "catalog-phase-flipped|assets/replies.toml|(id = \"ses-access-denied\"\n(?:(?!\[\[reply\]\]).*\n)*?phase = )\"authorization\"|\1\"authentication\"|ses_fixtures|SES's 554 Access denied is filed under authentication instead of authorization"
   "login-535-misfiled|assets/replies.toml|(id = \"ses-credentials-invalid\"\n(?:(?!\[\[reply\]\]).*\n)*?after = )\[\"AUTH\", \"AUTH-RESPONSE\"\]|\1[\"AUTH\"]|run_peer|SES's 535 is recognised only as the answer to AUTH, not to the AUTH LOGIN password line"
+  "metrics-help-dropped|src/engine/metrics.rs|let _ = writeln!\(self\.out, \"# HELP \{name\} \{help\}\"\);|let _ = &help;|probe_metrics|probe metrics lose their HELP lines (promtool check metrics must object)"
+  "probe-phase-flipped|src/engine/metrics.rs|failed_phase: model\.failure\.as_ref\(\)\.map\(.f. f\.phase\),|failed_phase: model.failure.as_ref().and(Some(Phase::Authentication)),|probe_metrics exporter_prometheus|every failed probe reports the authentication phase (a denied send looks like a bad password)"
+  "exporter-lock-off|src/commands/exporter.rs|let _guard = if target\.concurrent \{|let _guard = if true {|exporter_http|two scrapes of one target run two sessions at once (no per-target lock)"
+  "scrape-timeout-ignored|src/commands/exporter.rs|Some\(a\) => own\.min\(a\.saturating_sub\(TIMEOUT_MARGIN\)\.max\(MIN_DEADLINE\)\),|Some(_) => own,|exporter_http|the exporter ignores Prometheus's scrape timeout header"
+  "alert-phase-wrong|assets/monitoring/alerts.yml|(alert: SMTPAuthorizationDenied\n\s*expr: smtp_probe_failed_phase\{phase=)\"authorization\"|\1\"authentication\"|monitoring_assets exporter_prometheus|the SMTPAuthorizationDenied alert watches the authentication phase"
 )
 
 # The copy lives at a fixed place: its path is compiled into the test binaries

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
-use smtpscope::commands::{demo, explain, password, policy, report, run, sim};
+use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
 use smtpscope::tui::{self, Launch};
 
 #[derive(Parser, Debug)]
@@ -49,6 +49,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a whole session headless (scripts, CI): transcript on stdout, exit code per outcome
     Run(Box<run::RunArgs>),
+    /// One session, its result as Prometheus metrics on stdout (cron, textfile collector, CI)
+    Probe(Box<probe::ProbeArgs>),
+    /// Serve probes to Prometheus over HTTP (/probe?target=NAME, /metrics), from a config file
+    Exporter(exporter::ExporterArgs),
     /// Classify one reply pasted from a log: phase, meaning, what to do
     Explain(explain::ExplainArgs),
     /// Open a saved session (.jsonl from the debugger's `w`, or `run --json`) read-only
@@ -77,6 +81,8 @@ fn main() -> ExitCode {
         None => ("smtpscope", block_on(interactive(&cli.interactive))),
         Some(Command::Demo(args)) => ("smtpscope demo", block_on(demo::run(args))),
         Some(Command::Run(args)) => ("smtpscope run", block_on(run::run(args))),
+        Some(Command::Probe(args)) => ("smtpscope probe", block_on(probe::run(args))),
+        Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
         Some(Command::Explain(args)) => ("smtpscope explain", explain::run(args)),
         Some(Command::Replay { file }) => ("smtpscope replay", block_on(replay(file))),
         Some(Command::Sim(args)) => ("smtpscope sim", block_on(sim::run(args))),

@@ -4,8 +4,10 @@
 pub mod demo;
 pub mod error;
 pub mod explain;
+pub mod exporter;
 pub mod password;
 pub mod policy;
+pub mod probe;
 pub mod run;
 pub mod sim;
 

@@ -88,6 +88,9 @@ pub struct CertInfo {
     pub issuer: String,
     pub not_before: String,
     pub not_after: String,
+    /// `not_after` as seconds since the Unix epoch (for monitoring: the earliest expiry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after_unix: Option<i64>,
     pub sans: Vec<String>,
     pub serial: String,
     pub self_signed: bool,
@@ -659,6 +662,7 @@ pub(crate) fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
                 issuer,
                 not_before: cert.validity().not_before.to_string(),
                 not_after: cert.validity().not_after.to_string(),
+                not_after_unix: Some(cert.validity().not_after.timestamp()),
                 sans,
                 serial: cert.raw_serial_as_string(),
             }
@@ -668,6 +672,7 @@ pub(crate) fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
             issuer: String::new(),
             not_before: String::new(),
             not_after: String::new(),
+            not_after_unix: None,
             sans: Vec::new(),
             serial: String::new(),
             self_signed: false,
@@ -697,6 +702,7 @@ mod tests {
             issuer: issuer.into(),
             not_before: "Jan  1 00:00:00 2020 +00:00".into(),
             not_after: "Jan  1 00:00:00 2021 +00:00".into(),
+            not_after_unix: Some(1_609_459_200),
             sans: vec!["mail.example".into()],
             serial: "01".into(),
             self_signed: subject == issuer,

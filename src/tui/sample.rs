@@ -206,6 +206,7 @@ pub fn tls_info() -> TlsInfo {
                 issuer: "C=US, O=Amazon, CN=Amazon RSA 2048 M01".into(),
                 not_before: "2023-06-01T00:00:00Z".into(),
                 not_after: "2024-06-29T23:59:59Z".into(),
+                not_after_unix: Some(1_719_705_599),
                 sans: vec![
                     HOST.into(),
                     "email-smtp-fips.ap-northeast-1.amazonaws.com".into(),
@@ -218,6 +219,7 @@ pub fn tls_info() -> TlsInfo {
                 issuer: "C=US, O=Amazon, CN=Amazon Root CA 1".into(),
                 not_before: "2022-08-23T22:21:28Z".into(),
                 not_after: "2030-08-23T22:21:28Z".into(),
+                not_after_unix: Some(1_913_754_088),
                 sans: vec![],
                 serial: "07:73:f4".into(),
                 self_signed: false,

@@ -358,6 +358,12 @@ impl Session {
         self.unsolicited = (0, 0);
     }
 
+    /// Uses `client` (built from this session's TLS settings) instead of loading the trusted
+    /// roots again: a monitor probing every few seconds builds it once.
+    pub(crate) fn set_tls_client(&mut self, client: TlsClient) {
+        self.tls_client = Some(client);
+    }
+
     fn tls_client(&mut self) -> Result<TlsClient, TlsError> {
         if let Some(c) = &self.tls_client {
             return Ok(c.clone());
