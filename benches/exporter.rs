@@ -8,6 +8,7 @@
 //! `cargo bench --bench exporter` (needs Debian's prometheus package for nothing here, but
 //! `prometheus-blackbox-exporter` for the comparison). Under `cargo test` it only says how.
 
+use std::fmt::Write as _;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "../tests/sim_support/mod.rs"]
@@ -25,7 +26,7 @@ const LOAD_SECS: u64 = 5;
 const IDLE_SECS: u64 = 10;
 const CONCURRENCY: [usize; 3] = [1, 10, 50];
 
-/// Scrapes `path(i)` from `n` threads for LOAD_SECS; returns (probes/s, failed probes).
+/// Scrapes `path(i)` from `n` threads for `LOAD_SECS`; returns (probes/s, failed probes).
 fn load(port: u16, n: usize, path: impl Fn(usize) -> String + Send + Sync + 'static) -> (f64, u64) {
     let path = Arc::new(path);
     let stop = Arc::new(AtomicBool::new(false));
@@ -72,14 +73,13 @@ fn usage(pid: u32) -> (u64, f64) {
         .rsplit_once(')')
         .map(|(_, r)| r.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
     (rss, ticks / 100.0)
 }
 
-/// Idle cost: RSS after the load settles, and CPU used over IDLE_SECS with nobody scraping.
+/// Idle cost: RSS after the load settles, and CPU used over `IDLE_SECS` with nobody scraping.
 fn idle(pid: u32) -> (u64, f64) {
     std::thread::sleep(Duration::from_secs(2));
     let (_, before) = usage(pid);
@@ -101,8 +101,7 @@ fn report(
     }
     let (rss, cpu) = idle(pid);
     println!(
-        "{label:<34} idle: RSS {} KiB at start, {rss} KiB after the load; CPU {cpu:.2}% over {IDLE_SECS} s",
-        rss0
+        "{label:<34} idle: RSS {rss0} KiB at start, {rss} KiB after the load; CPU {cpu:.2}% over {IDLE_SECS} s"
     );
 }
 
@@ -116,7 +115,7 @@ fn exporter_config(dir: &Path, sim: &sim_support::TestSim, mode: &str) -> std::p
         sim.ca.display()
     );
     for i in 0..50 {
-        text.push_str(&format!("[targets.t{i}]\nmodule = \"m\"\n"));
+        let _ = write!(text, "[targets.t{i}]\nmodule = \"m\"\n");
     }
     let path = dir.join(format!("exporter-{mode}.toml"));
     std::fs::write(&path, text).unwrap();

@@ -11,14 +11,14 @@ mod common;
 
 use std::process::Command;
 
-use common::*;
+use common::{LeafSpec, make_pki, python, start_ses_peer};
 
 const USER: &str = "AKIAIOSFODNN7EXAMPLE";
 const PASSWORD: &str = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9";
 
 /// Runs a command `n` times under Python's getrusage; returns (median seconds, max RSS KiB).
 fn measure(label: &str, argv: &[String], stdin: Option<&str>, n: usize) -> (f64, u64) {
-    let script = r#"
+    let script = r"
 import resource, subprocess, sys, time, json
 argv = json.loads(sys.argv[1]); n = int(sys.argv[2]); data = sys.argv[3].encode() if len(sys.argv) > 3 else None
 times = []
@@ -30,7 +30,7 @@ for _ in range(n):
         sys.stderr.write(p.stdout.decode('utf-8', 'replace')[-2000:]); sys.exit(p.returncode)
 times.sort()
 print(times[len(times)//2], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-"#;
+";
     let mut cmd = Command::new(python());
     cmd.arg("-c")
         .arg(script)
@@ -68,7 +68,11 @@ fn main() {
     let peer = start_ses_peer("127.0.0.1", "starttls", Some(&pki), &["--user", &user]);
     let port = peer.port.to_string();
     let ca = pki.ca_pem.to_str().unwrap().to_string();
-    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let s = |v: &[&str]| {
+        v.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>()
+    };
 
     let ours = s(&[
         env!("CARGO_BIN_EXE_smtpscope"),

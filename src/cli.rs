@@ -244,7 +244,7 @@ pub struct CredentialArgs {
     /// Read the password from standard input (first line)
     #[arg(long, help_heading = "Credentials")]
     pub password_stdin: bool,
-    /// Password on the command line: visible in `ps` and shell history. Prefer SMTPSCOPE_PASSWORD.
+    /// Password on the command line: visible in `ps` and shell history. Prefer `SMTPSCOPE_PASSWORD`.
     #[arg(long, hide = true, help_heading = "Credentials")]
     pub password: Option<String>,
     /// AUTH mechanism

@@ -1,5 +1,8 @@
 //! The `smtpscope` binary: parse the command line and hand over to a front end.
 
+// A panic is a bug in shipped code: errors are values, reported in plain words at the edge.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

@@ -24,7 +24,7 @@ enum Input<'a> {
     Zeros,
 }
 
-/// Runs smtpscope and samples its VmHWM (peak RSS) from /proc while it runs. Returns the
+/// Runs smtpscope and samples its `VmHWM` (peak RSS) from /proc while it runs. Returns the
 /// output, the peak in KiB (0 when it ended before the first sample) and how long it ran.
 fn run_measured(args: &[&str], input: Input<'_>) -> (Output, u64, Duration) {
     let started = std::time::Instant::now();

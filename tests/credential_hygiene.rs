@@ -5,6 +5,7 @@
 //! printed or recorded. Front ends that do not exist yet (the TUI's saved transcript, replay,
 //! log files) add their producers to that list.
 
+use std::fmt::Write as _;
 mod common;
 mod hostile;
 
@@ -62,7 +63,7 @@ impl Fixture {
         Fixture { pki, peer }
     }
 
-    /// `run` against the aiosmtpd peer, with PASSWORD in SMTPSCOPE_PASSWORD.
+    /// `run` against the aiosmtpd peer, with PASSWORD in `SMTPSCOPE_PASSWORD`.
     fn run_peer(&self, user: &str, extra: &[&str]) -> String {
         let port = self.peer.port.to_string();
         let mut args = vec![
@@ -170,7 +171,7 @@ const PREVIEW: usize = 200;
 
 const GARBAGE_PREFIX: &str = "what is this? ------------------------------------------------------------------------------------------------------------------------------ ";
 
-/// The echoed line is GARBAGE_PREFIX, "AUTH PLAIN ", then the blob: the cut falls well inside
+/// The echoed line is `GARBAGE_PREFIX`, "AUTH PLAIN ", then the blob: the cut falls well inside
 /// the blob, with more than a leak's worth of it on each side.
 #[test]
 fn garbage_straddles_the_cut() {
@@ -240,8 +241,12 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
             .await
             .unwrap();
         match session.auth(mechanism, &creds, true).await {
-            Ok(reply) => printed.push_str(&format!("{reply:?}\n")),
-            Err(e) => printed.push_str(&format!("{e}\n{e:?}\n")),
+            Ok(reply) => {
+                let _ = writeln!(printed, "{reply:?}");
+            }
+            Err(e) => {
+                let _ = writeln!(printed, "{e}\n{e:?}");
+            }
         }
         session.close().await;
     });
@@ -255,7 +260,7 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
         printed.push('\n');
         printed.push_str(&e.to_json());
         printed.push('\n');
-        printed.push_str(&format!("{e:?}\n"));
+        let _ = writeln!(printed, "{e:?}");
     }
     printed
 }
@@ -695,7 +700,7 @@ fn own_entries_after_a_hostile_certificate(insecure: bool) -> Vec<(String, Strin
         .lock()
         .unwrap()
         .iter()
-        .map(|e| e.to_json())
+        .map(smtpscope::engine::transcript::Entry::to_json)
         .collect();
     assert_no_secret(&json, USER, CERT_PASSWORD);
     entries

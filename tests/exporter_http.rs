@@ -2,6 +2,7 @@
 //! the first one's result), the scrape timeout bounds a probe, requests are bounded, errors
 //! are plain and escaped, configuration mistakes name file, line and key, and SIGTERM stops it.
 
+use std::fmt::Write as _;
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -200,7 +201,7 @@ fn requests_are_bounded_and_errors_escaped() {
     assert!(status == 431 || status == 0, "{status}");
     let mut many = String::from("GET /metrics HTTP/1.1\r\nHost: x\r\n");
     for i in 0..100 {
-        many.push_str(&format!("X-H{i}: v\r\n"));
+        let _ = write!(many, "X-H{i}: v\r\n");
     }
     many.push_str("\r\n");
     let status = raw_status(port, many.as_bytes());

@@ -1,7 +1,7 @@
 //! A real Prometheus on loopback scrapes a running `smtpscope exporter` that probes two
 //! servers: the built-in SES simulator and a private Postfix with Dovecot SASL (a server
 //! nobody on this project wrote). Each has a good user, a wrong password and a user who logs
-//! in but may not send. The test asks Prometheus's HTTP API what it stored: probe_success,
+//! in but may not send. The test asks Prometheus's HTTP API what it stored: `probe_success`,
 //! the failed phase (authentication for the wrong password, authorization for the denied
 //! user), and the shipped alert rules going pending for the right targets.
 

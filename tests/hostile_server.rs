@@ -4,6 +4,7 @@
 //! never a hang past the configured timeout. Engine runs are wrapped in a hard time bound;
 //! binary runs are timed.
 
+use std::fmt::Write as _;
 mod common;
 mod hostile;
 
@@ -149,8 +150,8 @@ async fn bounded<T>(limit: Duration, fut: impl Future<Output = T>) -> T {
     let start = Instant::now();
     match tokio::time::timeout(limit, fut).await {
         Ok(v) => v,
-        Err(_) => panic!(
-            "hung: still running after {:?} (limit {limit:?})",
+        Err(elapsed) => panic!(
+            "hung: still running after {:?} (limit {limit:?}, {elapsed})",
             start.elapsed()
         ),
     }
@@ -883,7 +884,7 @@ fn huge_multiline_reply_binary_memory_stays_bounded() {
 fn long_ehlo(lines: usize) -> String {
     let mut r = String::from("250-hostile.test greets you\r\n");
     for i in 1..lines - 1 {
-        r.push_str(&format!("250-X-CAPABILITY-{i:05} some argument\r\n"));
+        let _ = write!(r, "250-X-CAPABILITY-{i:05} some argument\r\n");
     }
     r.push_str("250 Ok\r\n");
     r
@@ -1137,7 +1138,7 @@ fn starttls_refused_454_binary() {
     assert_eq!(run.summary()["failed_step"], "start-tls");
 }
 
-/// The server says 220 to STARTTLS, then answers the ClientHello with plaintext.
+/// The server says 220 to STARTTLS, then answers the `ClientHello` with plaintext.
 fn starttls_then_plaintext() -> Vec<Step> {
     starttls_answer(vec![
         send("220 Ready to start TLS\r\n"),

@@ -1,6 +1,7 @@
 //! Input safety: every user-supplied field refuses CR, LF and NUL before anything is sent;
 //! DATA dot-stuffing is exact at an independent server; the content warnings fire.
 
+use std::fmt::Write as _;
 mod common;
 mod hostile;
 
@@ -514,7 +515,7 @@ fn dot_lines_arrive_intact_at_an_independent_server() {
 async fn warnings_for(ehlo_keywords: &[&str], message: &str) -> Vec<String> {
     let mut ehlo = String::from("250-safety.test\r\n");
     for k in ehlo_keywords {
-        ehlo.push_str(&format!("250-{k}\r\n"));
+        let _ = write!(ehlo, "250-{k}\r\n");
     }
     ehlo.push_str("250 Ok\r\n");
     let server = Server::start(vec![

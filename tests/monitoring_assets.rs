@@ -1,8 +1,9 @@
 //! The shipped monitoring files (assets/monitoring/) checked by Prometheus's own promtool:
-//! the alert rules load and fire on synthetic series (tests/monitoring/alerts_test.yml), the
+//! the alert rules load and fire on synthetic series (`tests/monitoring/alerts_test.yml`), the
 //! scrape configuration is valid, the dashboard's queries parse and use only metrics the
 //! exporter serves, and the example exporter configuration loads.
 
+use std::fmt::Write as _;
 mod common;
 mod sim_support;
 
@@ -60,7 +61,7 @@ fn probe_families() -> Vec<String> {
     FAMILIES
         .iter()
         .filter(|f| !f.is_empty())
-        .map(|f| f.to_string())
+        .map(std::string::ToString::to_string)
         .collect()
 }
 
@@ -86,10 +87,11 @@ fn the_dashboard_queries_parse_and_use_served_metrics() {
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, e) in exprs.iter().enumerate() {
         let e = e.replace("$target", ".*");
-        rules.push_str(&format!(
+        let _ = write!(
+            rules,
             "      - record: dashboard:query_{i}\n        expr: {}\n",
             serde_json::to_string(&e).unwrap()
-        ));
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("dashboard-rules.yml");
@@ -129,7 +131,7 @@ fn the_example_exporter_config_loads() {
 }
 
 /// The README's walk without AWS: the demo exporter configuration against the simulator
-/// gives `ses-tokyo` an authorization failure (what SMTPAuthorizationDenied fires on) and
+/// gives `ses-tokyo` an authorization failure (what `SMTPAuthorizationDenied` fires on) and
 /// `sim-good` a success.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_config_denies_ses_tokyo_on_the_simulator() {

@@ -84,7 +84,10 @@ for line in sys.stdin.read().splitlines():
 fn matches_python_on_random_secrets_and_regions() {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+";
     let mut rng = rand::rng();
-    let mut regions: Vec<String> = KNOWN_SMTP_REGIONS.iter().map(|r| r.to_string()).collect();
+    let mut regions: Vec<String> = KNOWN_SMTP_REGIONS
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     regions.push("xx-madeup-7".to_string());
     let cases: Vec<(String, String)> = (0..24)
         .map(|i| {

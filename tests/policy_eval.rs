@@ -531,7 +531,11 @@ fn every_shipped_policy_parses_and_is_embedded() {
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        })
         .collect();
     on_disk.sort();
     assert!(on_disk.len() >= 6, "{on_disk:?}");

@@ -65,7 +65,7 @@ fn probe(sim: &TestSim, case: &Case<'_>) -> String {
     ]
     .map(String::from)
     .to_vec();
-    args.extend(case.args.iter().map(|s| s.to_string()));
+    args.extend(case.args.iter().map(std::string::ToString::to_string));
     let mut env = Vec::new();
     let mut secret = None;
     if let Some((user, password)) = case.user {

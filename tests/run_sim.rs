@@ -28,7 +28,7 @@ fn run_json(
     extra: &[&str],
 ) -> std::process::Output {
     let mut args = sim.run_args(user, from, to);
-    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(std::string::ToString::to_string));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
 }

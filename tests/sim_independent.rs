@@ -48,8 +48,7 @@ print(json.dumps(out))
 
 fn require(tool: &str, install: &str) {
     let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false);
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
     assert!(
         found,
         "{tool} is not on PATH; this test needs it (install: {install}). It fails rather than skip."

@@ -579,7 +579,7 @@ fn serve_flood(mut stream: TcpStream, long: bool) {
     }
 }
 
-/// Peak RSS (VmHWM) of a process, in KiB.
+/// Peak RSS (`VmHWM`) of a process, in KiB.
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?

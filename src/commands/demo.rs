@@ -161,9 +161,8 @@ pub async fn run(args: &DemoArgs) -> CommandResult {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let chosen = match &args.scenario {
-        Some(name) => list
-            .iter()
+    let chosen = if let Some(name) = &args.scenario {
+        list.iter()
             .find(|s| &s.name == name)
             .cloned()
             .ok_or_else(|| {
@@ -172,20 +171,19 @@ pub async fn run(args: &DemoArgs) -> CommandResult {
                     "no scenario {name:?}; choose one of: {}",
                     names.join(", ")
                 ))
-            })?,
-        None => {
-            let p = picker::Picker {
-                title: "smtpscope demo: an SES simulator runs on this machine. Which session do you want to debug?".into(),
-                choices: list.iter().map(|s| picker::Choice { name: s.name.clone(), summary: s.summary.clone() }).collect(),
-                selected: 0,
-            };
-            let picked = picker::pick(p)
-                .await
-                .map_err(|e| CommandError::environment(e).context("terminal"))?;
-            match picked {
-                Some(i) => list[i].clone(),
-                None => return Ok(ExitCode::SUCCESS),
-            }
+            })?
+    } else {
+        let p = picker::Picker {
+            title: "smtpscope demo: an SES simulator runs on this machine. Which session do you want to debug?".into(),
+            choices: list.iter().map(|s| picker::Choice { name: s.name.clone(), summary: s.summary.clone() }).collect(),
+            selected: 0,
+        };
+        let picked = picker::pick(p)
+            .await
+            .map_err(|e| CommandError::environment(e).context("terminal"))?;
+        match picked {
+            Some(i) => list[i].clone(),
+            None => return Ok(ExitCode::SUCCESS),
         }
     };
     let mut config = match &args.config {

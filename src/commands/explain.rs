@@ -5,6 +5,7 @@
 //! alone or a whole log (as the argument, or on standard input): every reply in it is
 //! explained, with the command it answered when the log says.
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -24,8 +25,8 @@ use crate::engine::reply::{Reply, ReplyParser};
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The reply as the server sent it, e.g. "535 Authentication Credentials Invalid", or a
-    /// pasted log that contains replies (Postfix, Exim, Sendmail, Nodemailer, PHPMailer,
-    /// Python smtplib, JavaMail, .NET, an SES bounce notification, a transcript). Several
+    /// pasted log that contains replies (Postfix, Exim, Sendmail, Nodemailer, `PHPMailer`,
+    /// Python smtplib, `JavaMail`, .NET, an SES bounce notification, a transcript). Several
     /// lines may be separated by newlines or a literal \r\n. Give "-" or nothing to read
     /// standard input.
     pub reply: Option<String>,
@@ -244,12 +245,7 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
 fn nothing_found(extraction: &Extraction) -> String {
     let mut text = String::new();
     for s in extraction.skipped.iter().take(5) {
-        text.push_str(&format!(
-            "line {} ({}): {}\n",
-            s.line,
-            s.format.title(),
-            s.why
-        ));
+        let _ = writeln!(text, "line {} ({}): {}", s.line, s.format.title(), s.why);
     }
     text.push_str(NOTHING_FOUND);
     text

@@ -1,4 +1,4 @@
-//! `smtpscope exporter`: probes over HTTP for Prometheus, the way blackbox_exporter serves them.
+//! `smtpscope exporter`: probes over HTTP for Prometheus, the way `blackbox_exporter` serves them.
 //!
 //! - `/probe?target=NAME` runs the named target of the configuration and returns its metrics;
 //!   `/probe?module=M&target=HOST:PORT` applies a module to an address.
@@ -509,20 +509,19 @@ async fn run_probe(
     slot: &Slot,
     deadline: Duration,
 ) -> Result<(metrics::ProbeReport, Option<String>), String> {
-    let (cfg, tls) = match slot.prepared.get() {
-        Some(p) => p.clone(),
-        None => {
-            let cfg = target
-                .target
-                .session_config()
-                .map_err(|e| format!("target {}: {e}", target.name))?;
-            // Without TLS nothing is loaded; a client that cannot be built is left to the
-            // session, which records why as a TLS failure of the probe.
-            let tls = (cfg.tls_mode != TlsMode::None)
-                .then(|| TlsClient::new(cfg.tls.clone()).ok())
-                .flatten();
-            slot.prepared.get_or_init(|| (cfg, tls)).clone()
-        }
+    let (cfg, tls) = if let Some(p) = slot.prepared.get() {
+        p.clone()
+    } else {
+        let cfg = target
+            .target
+            .session_config()
+            .map_err(|e| format!("target {}: {e}", target.name))?;
+        // Without TLS nothing is loaded; a client that cannot be built is left to the
+        // session, which records why as a TLS failure of the probe.
+        let tls = (cfg.tls_mode != TlsMode::None)
+            .then(|| TlsClient::new(cfg.tls.clone()).ok())
+            .flatten();
+        slot.prepared.get_or_init(|| (cfg, tls)).clone()
     };
     let credentials = target.credentials().await.map_err(|e| e.to_string())?;
     let user = credentials.as_ref().map(|c| c.user.clone());

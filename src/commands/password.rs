@@ -34,7 +34,7 @@ pub struct PasswordArgs {
     /// Print one "REGION PASSWORD" line for every known SES SMTP region (plus --region)
     #[arg(long)]
     pub all_regions: bool,
-    /// Read the secret access key from standard input instead of AWS_SECRET_ACCESS_KEY
+    /// Read the secret access key from standard input instead of `AWS_SECRET_ACCESS_KEY`
     #[arg(long)]
     pub secret_stdin: bool,
 }
@@ -208,6 +208,10 @@ mod tests {
         }
     }
 
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the environment's value is an Option; this builds a present one"
+    )]
     fn env(s: &str) -> EnvSecret {
         Some(Ok(Zeroizing::new(s.to_string())))
     }

@@ -161,8 +161,7 @@ fn load_policies(paths: &[PathBuf]) -> Result<Vec<Policy>, String> {
                 .map_err(|e| e.to_string())?;
             let name = path
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| shown.to_string());
+                .map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
             Policy::from_json(&text)
                 .map(|p| p.with_name(name))
                 .map_err(|e| format!("bad policy file {shown}: {e}"))
@@ -193,11 +192,11 @@ fn request(args: &PolicyCheckArgs) -> RequestContext {
         iam::identity_arn(&args.region, &args.account, &identity),
         args.source_ip,
     );
-    ctx.action = args.action.clone();
+    ctx.action.clone_from(&args.action);
     ctx.from_address = Some(from_address);
     ctx.from_display_name = args.from_display_name.clone().or(display_name);
     ctx.recipients = args.to.iter().map(|t| split_mailbox(t).1).collect();
-    ctx.feedback_address = args.feedback_address.clone();
+    ctx.feedback_address.clone_from(&args.feedback_address);
     ctx.secure_transport = args.secure_transport;
     if let Some(time) = args.time {
         ctx.current_time = time;

@@ -1,6 +1,6 @@
 //! `smtpscope probe`: one session, its result as Prometheus metrics on stdout.
 //!
-//! For cron with node_exporter's textfile collector, or CI. The session is `run`'s standard
+//! For cron with `node_exporter`'s textfile collector, or CI. The session is `run`'s standard
 //! flow, stopped where `--mode` says; the metrics come from its transcript
 //! ([`crate::engine::metrics`]). Nothing else goes to stdout: the verdict of a failed probe
 //! goes to stderr.
@@ -32,7 +32,7 @@ pub struct ProbeArgs {
     /// whole message (send)
     #[arg(long, value_enum, help_heading = "Probe")]
     pub mode: ProbeMode,
-    /// Add the SMTP user name as a label (smtp_probe_user_info); it is left out by default
+    /// Add the SMTP user name as a label (`smtp_probe_user_info`); it is left out by default
     #[arg(long, help_heading = "Probe")]
     pub label_user: bool,
 }

@@ -233,25 +233,22 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
         Some(s) if !s.needs_credentials() => (None, Vec::new()),
         _ => args.credentials.credentials_and_warnings()?,
     };
-    let (needs_from, needs_to, needs_message) = match &script {
-        Some(s) => {
-            if s.needs_credentials() && credentials.is_none() {
-                return Err(CliError::Usage(
-                    "the script has AUTH: give --user and a password (SMTPSCOPE_PASSWORD, --password-file or --password-stdin)".into(),
-                ));
-            }
-            s.check_recipients(args.envelope.to.len())
-                .map_err(|e| CliError::Usage(format!("--script: {e}")))?;
-            (s.needs_from(), false, s.needs_message())
+    let (needs_from, needs_to, needs_message) = if let Some(s) = &script {
+        if s.needs_credentials() && credentials.is_none() {
+            return Err(CliError::Usage(
+                "the script has AUTH: give --user and a password (SMTPSCOPE_PASSWORD, --password-file or --password-stdin)".into(),
+            ));
         }
-        None => {
-            let stops_before = |step: QuitAfter| args.quit_after.is_some_and(|q| q < step);
-            (
-                !stops_before(QuitAfter::Mail),
-                !stops_before(QuitAfter::Rcpt),
-                true,
-            )
-        }
+        s.check_recipients(args.envelope.to.len())
+            .map_err(|e| CliError::Usage(format!("--script: {e}")))?;
+        (s.needs_from(), false, s.needs_message())
+    } else {
+        let stops_before = |step: QuitAfter| args.quit_after.is_some_and(|q| q < step);
+        (
+            !stops_before(QuitAfter::Mail),
+            !stops_before(QuitAfter::Rcpt),
+            true,
+        )
     };
     if needs_from && args.envelope.from.is_none() {
         return Err(CliError::Usage(

@@ -70,7 +70,7 @@ pub(crate) fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
 }
 
 /// `HOST:PORT` to one address: an IP literal as it is, a name (`localhost`) resolved, IPv4
-/// first (clients try 127.0.0.1 before ::1).
+/// first (clients try 127.0.0.1 before `::1`).
 pub(crate) fn resolve_listen(flag: &str, text: &str) -> Result<SocketAddr, String> {
     let example = format!(
         "{flag} takes HOST:PORT, e.g. {flag} 127.0.0.1:2587, {flag} localhost:2587 or {flag} [::1]:2587"
@@ -169,7 +169,11 @@ pub(crate) fn describe_users(config: &SimConfig) -> String {
             user.name, user.access_key_id
         );
     }
-    if config.users.iter().any(|u| u.is_example_key()) {
+    if config
+        .users
+        .iter()
+        .any(super::super::engine::sim::config::SimUser::is_example_key)
+    {
         let _ = writeln!(
             out,
             "  (these are fake demo keys: their secrets sit in the config, so the passwords protect nothing)"
@@ -322,8 +326,8 @@ pub async fn run(args: &SimArgs) -> CommandResult {
         }
     };
     tokio::select! {
-        _ = stop => {}
-        _ = log => {}
+        () = stop => {}
+        () = log => {}
     }
     let stats = running.stats();
     let accepted = running.mailbox().total_accepted();

@@ -5,6 +5,7 @@
 //! [`Redacted`] description, never the base64 that decodes back to the credentials.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -201,7 +202,7 @@ pub(crate) fn redaction_for_typed(line: &str, in_sasl: bool) -> Option<Redacted>
 
 /// Removes the forms of a password from text the server sent back.
 ///
-/// A server may echo what it was sent ("500 unrecognized command: AGFraWEA..."), and then the
+/// A server may echo what it was sent ("500 unrecognized command: `AGFraWEA`..."), and then the
 /// secret would reach the screen, the saved transcript and error messages through the reply.
 /// The session remembers every form it sent and replaces them with `<redacted>` wherever
 /// server text is recorded. The forms: the password, its hex, its base64 (padded or not, as
@@ -264,9 +265,13 @@ impl SecretScrubber {
         }
         let blob = creds.plain_blob();
         let raw_blob = Zeroizing::new(B64.decode(blob.as_bytes()).unwrap_or_default());
-        let hex: String = password.iter().map(|b| format!("{b:02x}")).collect();
+        // Built in place, in wiped memory: no per-byte strings left behind.
+        let mut hex = Zeroizing::new(String::with_capacity(password.len() * 2));
+        for b in password {
+            let _ = write!(hex, "{b:02x}");
+        }
         let derived = [
-            Zeroizing::new(hex),
+            hex,
             Zeroizing::new(B64.encode(password)),
             Zeroizing::new(B64_NO_PAD.encode(password)),
             Zeroizing::new(blob.to_string()),

@@ -4,6 +4,7 @@
 //! rewrite the user's terminal. Every byte that reaches a screen goes through here first:
 //! printable text stays as it is, everything else becomes a visible escape such as `\x1b`.
 
+use std::fmt::Write as _;
 /// Escapes bytes for display: printable UTF-8 is kept, control characters and invalid UTF-8
 /// become `\xNN` (or `\t`, `\r`, `\n`).
 pub fn escape_bytes(bytes: &[u8]) -> String {
@@ -11,7 +12,7 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     for chunk in bytes.utf8_chunks() {
         escape_into(chunk.valid(), &mut out);
         for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+            let _ = write!(out, "\\x{b:02x}");
         }
     }
     out
@@ -34,9 +35,9 @@ fn escape_into(text: &str, out: &mut String) {
             c if is_unsafe(c) => {
                 let n = c as u32;
                 if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02x}"));
+                    let _ = write!(out, "\\x{n:02x}");
                 } else {
-                    out.push_str(&format!("\\u{{{n:04x}}}"));
+                    let _ = write!(out, "\\u{{{n:04x}}}");
                 }
             }
             c => out.push(c),

@@ -1,12 +1,13 @@
 //! JSON that is safe to `cat`: every control and format character inside a string is written
 //! as `\uXXXX`, so a transcript or `--json` output shown raw cannot drive a terminal.
 //!
-//! serde_json escapes only U+0000–001F, `"` and `\`; U+009B (a one-byte CSI), U+202E (a bidi
+//! `serde_json` escapes only U+0000–001F, `"` and `\`; U+009B (a one-byte CSI), U+202E (a bidi
 //! override) and the rest of [`is_unsafe`] would be written as they are. Outside strings,
-//! serde_json writes only ASCII punctuation, digits, letters and whitespace, so escaping the
+//! `serde_json` writes only ASCII punctuation, digits, letters and whitespace, so escaping the
 //! finished text cannot touch the structure.
 
 use serde::Serialize;
+use std::fmt::Write as _;
 
 use super::escape::is_unsafe;
 
@@ -17,7 +18,7 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<
 
 /// Rewrites the unsafe characters of serialized JSON as `\uXXXX` (UTF-16 pairs beyond the BMP).
 /// The layout whitespace of pretty output (newlines, spaces) is left alone: inside strings
-/// serde_json has already escaped those.
+/// `serde_json` has already escaped those.
 pub(crate) fn escape_json(json: String) -> String {
     let unsafe_char = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
     if !json.chars().any(unsafe_char) {
@@ -28,7 +29,7 @@ pub(crate) fn escape_json(json: String) -> String {
         if unsafe_char(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
+                let _ = write!(out, "\\u{unit:04x}");
             }
         } else {
             out.push(c);

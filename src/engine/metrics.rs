@@ -6,7 +6,7 @@
 //! entries' timestamps, the reply codes from the replies, the TLS facts from `tls-started`. No
 //! timer of its own, so `run`, the debugger and a probe cannot tell different stories.
 //!
-//! Names follow blackbox_exporter where they mean the same (`probe_success`,
+//! Names follow `blackbox_exporter` where they mean the same (`probe_success`,
 //! `probe_duration_seconds`, `probe_ssl_earliest_cert_expiry`, `probe_tls_version_info`), so
 //! dashboards and alerts written for it keep working. Labels hold only our own words (outcome,
 //! phase, step, TLS version, provider), never a secret; the user name only when asked for.
@@ -376,7 +376,12 @@ pub fn number(v: f64) -> String {
             "-Inf".into()
         }
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a whole number below 1e15 fits an i64 exactly"
+        )]
+        let whole = v as i64;
+        format!("{whole}")
     } else {
         format!("{v}")
     }

@@ -7,6 +7,7 @@
 //! [`Limits::max_reply_bytes`], is a protocol error, not a buffer that grows without end.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -408,7 +409,7 @@ fn preview(raw: &[u8]) -> String {
     const SHOWN: usize = 200;
     let mut text = crate::engine::escape::escape_bytes(&raw[..raw.len().min(SHOWN)]);
     if raw.len() > SHOWN {
-        text.push_str(&format!("... ({} bytes)", raw.len()));
+        let _ = write!(text, "... ({} bytes)", raw.len());
     }
     text
 }
@@ -629,7 +630,7 @@ mod tests {
     fn errors_show_only_the_start_of_a_long_bad_line() {
         let mut p = ReplyParser::default();
         let mut line = b"xyz".to_vec();
-        line.extend([b'q'; 60_000]);
+        line.extend(std::iter::repeat_n(b'q', 60_000));
         line.extend(b"\r\n");
         p.push(&line);
         let err = p.next_reply().unwrap_err();

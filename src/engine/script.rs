@@ -112,11 +112,11 @@ impl Script {
         for (i, raw) in text.split('\n').enumerate() {
             let line = i + 1;
             let content = raw.strip_suffix('\r').unwrap_or(raw);
-            if content.contains(['\r', '\0']) {
-                return Err(ScriptError::Input {
-                    line,
-                    source: check_arg("the step", content).unwrap_err(),
-                });
+            // A bare CR or a NUL inside the line: refused with the same words as an argument.
+            if let Err(source) = check_arg("the step", content)
+                && content.contains(['\r', '\0'])
+            {
+                return Err(ScriptError::Input { line, source });
             }
             let trimmed = content.trim();
             if trimmed.is_empty() || trimmed.starts_with('#') {

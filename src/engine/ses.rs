@@ -118,6 +118,10 @@ pub(crate) fn region_from_host(host: &str) -> Option<String> {
 /// HMAC-SHA256 into a zeroizing buffer; the intermediate output is wiped too.
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Zeroizing<[u8; 32]> {
     // HMAC accepts keys of any length, so this constructor cannot fail.
+    #[expect(
+        clippy::expect_used,
+        reason = "HMAC takes keys of any length: this cannot fail"
+    )]
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(message);
     let mut out = mac.finalize().into_bytes();
@@ -157,7 +161,7 @@ pub fn derive_smtp_password(secret_access_key: &str, region: &str) -> String {
 }
 
 /// The pre-2019 (Signature Version 2) SMTP password: base64(0x02 || HMAC(secret,
-/// "SendRawEmail")). Not region-bound; SES now rejects these.
+/// "`SendRawEmail`")). Not region-bound; SES now rejects these.
 pub fn derive_legacy_v2_password(secret_access_key: &str) -> String {
     let mac = hmac_sha256(secret_access_key.as_bytes(), SIGV4_MESSAGE.as_bytes());
     encode_password(VERSION_LEGACY_V2, &mac)
@@ -220,7 +224,7 @@ pub(crate) fn is_temporary_access_key_id(s: &str) -> bool {
     is_access_key_id(s) && s.starts_with("ASIA")
 }
 
-/// The region, among the known ones plus `extra_regions`, for which `password` is the SigV4
+/// The region, among the known ones plus `extra_regions`, for which `password` is the `SigV4`
 /// SMTP password of `secret_access_key`. `extra_regions` are tried first.
 pub(crate) fn region_of_password(
     secret_access_key: &str,
@@ -232,7 +236,7 @@ pub(crate) fn region_of_password(
         .chain(KNOWN_SMTP_REGIONS)
         .chain(OTHER_AWS_REGIONS)
         .find(|region| derive_smtp_password(secret_access_key, region) == password)
-        .map(|region| region.to_string())
+        .map(std::string::ToString::to_string)
 }
 
 /// One finding of [`lint_credentials`]. `code` is stable (for tests and filters); `message`

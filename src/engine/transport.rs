@@ -131,8 +131,7 @@ impl TlsInfo {
         let subject = self
             .chain
             .first()
-            .map(|c| c.subject.as_str())
-            .unwrap_or("no certificate");
+            .map_or("no certificate", |c| c.subject.as_str());
         format!("{} {} ({subject}; {verdict})", self.version, self.cipher)
     }
 }
@@ -234,13 +233,13 @@ pub(crate) async fn connect_tcp(
                     return Ok(s);
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    last = Some(ConnectError::Refused { addr: *addr })
+                    last = Some(ConnectError::Refused { addr: *addr });
                 }
                 Err(source) => {
                     last = Some(ConnectError::Io {
                         addr: *addr,
                         source,
-                    })
+                    });
                 }
             }
         }
@@ -470,7 +469,7 @@ struct Observed {
     error: Option<rustls::Error>,
 }
 
-/// Delegates to the WebPKI verifier but remembers the presented chain and the outcome.
+/// Delegates to the `WebPKI` verifier but remembers the presented chain and the outcome.
 #[derive(Debug)]
 struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
@@ -542,14 +541,14 @@ fn explain_failure(err: &io::Error, name: &str, chain: Vec<CertInfo>) -> TlsErro
                 .unwrap_or_default();
             TlsError::Verify { reason, chain }
         }
-        Some(rustls::Error::InvalidMessage(_))
-        | Some(rustls::Error::InappropriateMessage { .. }) => TlsError::Handshake {
-            reason: format!(
-                "the server did not answer with TLS ({}); it may be speaking plaintext: wrong TLS mode for this port?",
-                err
-            ),
-            chain,
-        },
+        Some(rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }) => {
+            TlsError::Handshake {
+                reason: format!(
+                    "the server did not answer with TLS ({err}); it may be speaking plaintext: wrong TLS mode for this port?"
+                ),
+                chain,
+            }
+        }
         Some(other) => TlsError::Handshake {
             reason: other.to_string(),
             chain,

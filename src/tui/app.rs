@@ -205,7 +205,7 @@ impl App {
             pending_answer: None,
             draft: None,
             outgoing: None,
-            messages: Default::default(),
+            messages: std::collections::VecDeque::default(),
             closed_reason: None,
             alert: None,
             theme: Theme { color: true },

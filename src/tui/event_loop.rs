@@ -57,9 +57,10 @@ where
     draw(terminal, app)?;
     // Test builds only: lets the terminal-safety test check the restore path on a panic.
     #[cfg(feature = "test-support")]
-    if std::env::var_os("SMTPSCOPE_TEST_PANIC").is_some() {
-        panic!("SMTPSCOPE_TEST_PANIC: a test-only panic after the first frame");
-    }
+    assert!(
+        std::env::var_os("SMTPSCOPE_TEST_PANIC").is_none(),
+        "SMTPSCOPE_TEST_PANIC: a test-only panic after the first frame"
+    );
     while !app.should_quit {
         let engine_open = driver.is_some();
         let msg = tokio::select! {
@@ -68,21 +69,15 @@ where
                 Some(Err(e)) => return Err(e),
                 None => break,
             },
-            ev = next_engine_event(&mut driver), if engine_open => Some(match ev {
-                Some(ev) => Msg::Engine(ev),
-                None => {
-                    driver = None;
-                    Msg::EngineClosed
-                }
+            ev = next_engine_event(&mut driver), if engine_open => Some(if let Some(ev) = ev { Msg::Engine(ev) } else {
+                driver = None;
+                Msg::EngineClosed
             }),
             _ = tick.tick() => Some(Msg::Tick),
             Some(result) = saved_rx.recv() => Some(Msg::Saved(result)),
-            msg = next_side(&mut side) => match msg {
-                Some(msg) => Some(msg),
-                None => {
-                    side = None;
-                    None
-                }
+            msg = next_side(&mut side) => if let Some(msg) = msg { Some(msg) } else {
+                side = None;
+                None
             },
             _ = sigint.recv() => Some(Msg::Action(Action::Quit)),
             _ = sigterm.recv() => break,

@@ -14,7 +14,7 @@ use super::update::Msg;
 const WHEEL_ROWS: i32 = 3;
 
 /// The action of a mouse event: buttons by position, the wheel, transcript clicks.
-pub(crate) fn mouse_action(app: &App, mouse: &MouseEvent) -> Option<Action> {
+pub(crate) fn mouse_action(app: &App, mouse: MouseEvent) -> Option<Action> {
     match mouse.kind {
         MouseEventKind::ScrollUp if app.form.is_none() => Some(Action::Scroll(-WHEEL_ROWS)),
         MouseEventKind::ScrollDown if app.form.is_none() => Some(Action::Scroll(WHEEL_ROWS)),
@@ -34,7 +34,7 @@ pub fn translate(app: &App, event: &TermEvent) -> Option<Msg> {
         TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
             keymap::key_action(app, key).map(Msg::Action)
         }
-        TermEvent::Mouse(mouse) => mouse_action(app, mouse).map(Msg::Action),
+        TermEvent::Mouse(mouse) => mouse_action(app, *mouse).map(Msg::Action),
         TermEvent::Resize(w, h) => Some(Msg::Resize(*w, *h)),
         TermEvent::Paste(text) if app.form.is_some() => Some(Msg::Paste(text.clone())),
         _ => None,

@@ -151,6 +151,7 @@ pub(crate) const FORM_HELP: &[(&str, &str)] = &[
 /// from the real bindings (a test compares them).
 #[cfg(test)]
 pub(crate) fn markdown_table() -> String {
+    use std::fmt::Write as _;
     let mut out = String::from("| key | does |\n|---|---|\n");
     let mut i = 0;
     while i < NORMAL.len() {
@@ -161,11 +162,11 @@ pub(crate) fn markdown_table() -> String {
             keys.push(format!("`{}`", NORMAL[j].key));
             j += 1;
         }
-        out.push_str(&format!("| {} | {} |\n", keys.join(" / "), NORMAL[i].help));
+        let _ = writeln!(out, "| {} | {} |", keys.join(" / "), NORMAL[i].help);
         i = j;
     }
     for (what, help) in MOUSE_HELP {
-        out.push_str(&format!("| mouse {what} | {help} |\n"));
+        let _ = writeln!(out, "| mouse {what} | {help} |");
     }
     out
 }

@@ -95,7 +95,7 @@ pub(crate) fn sensible(app: &App, action: Action) -> bool {
     let t = s.transaction();
     let data_open = s.data_open();
     match action {
-        Action::Ehlo => greeted,
+        Action::Ehlo | Action::Rset | Action::Noop | Action::Raw | Action::SmtpQuit => greeted,
         Action::StartTls => {
             ehloed && s.tls().is_none() && s.capabilities().is_some_and(|c| c.starttls)
         }
@@ -103,7 +103,6 @@ pub(crate) fn sensible(app: &App, action: Action) -> bool {
         Action::MailFrom => ehloed && t.is_some_and(|t| t.mail_from.is_none()) && !data_open,
         Action::RcptTo => greeted && t.is_some_and(|t| t.mail_from.is_some()) && !data_open,
         Action::Data => greeted && (t.is_some_and(|t| !t.rcpts_accepted.is_empty()) || data_open),
-        Action::Rset | Action::Noop | Action::Raw | Action::SmtpQuit => greeted,
         Action::Next => app.read_only.is_none() && !app.busy && app.next_step().is_some(),
         Action::Connect => app.read_only.is_none(),
         Action::ToggleCertificate => s.tls().is_some() || app.store.last_chain().is_some(),

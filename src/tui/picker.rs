@@ -72,10 +72,10 @@ impl Picker {
         let n = self.choices.len();
         match code {
             KeyCode::Up | KeyCode::Char('k') => {
-                self.selected = self.selected.checked_sub(1).unwrap_or(n.saturating_sub(1))
+                self.selected = self.selected.checked_sub(1).unwrap_or(n.saturating_sub(1));
             }
             KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
-                self.selected = (self.selected + 1) % n.max(1)
+                self.selected = (self.selected + 1) % n.max(1);
             }
             KeyCode::Enter => return Outcome::Chosen(self.selected),
             KeyCode::Char(c @ '1'..='9') => {
@@ -224,7 +224,7 @@ mod tests {
             .buffer()
             .content()
             .iter()
-            .map(|c| c.symbol())
+            .map(ratatui::buffer::Cell::symbol)
             .collect();
         for needle in ["c1", "s2", "c3", "1-9 starts that one at once"] {
             assert!(text.contains(needle), "{needle}");

@@ -37,7 +37,7 @@ impl Store {
         let total = self.total_rows() + rows_of(&entry);
         match &entry.kind {
             EntryKind::Reply(_) | EntryKind::Warning { .. } | EntryKind::Message { .. } => {
-                self.marks.push(idx)
+                self.marks.push(idx);
             }
             EntryKind::Error { chain, .. } => {
                 self.marks.push(idx);

@@ -130,7 +130,11 @@ fn ca_params(cn: &str) -> CertificateParams {
 
 pub fn make_pki(spec: LeafSpec<'_>) -> Pki {
     let dir = tempfile::tempdir().expect("tempdir");
-    let names: Vec<String> = spec.names.iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = spec
+        .names
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let mut leaf = CertificateParams::new(names).expect("leaf params");
     leaf.distinguished_name
         .push(DnType::CommonName, spec.names[0]);

@@ -32,9 +32,9 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 /// How to start an instance of your own; `Default` is the shared instance's set-up.
 #[derive(Clone, Debug)]
 pub struct PostfixOptions {
-    /// Also listen with TLS from the first byte (smtpd_tls_wrappermode) on `implicit_port`.
+    /// Also listen with TLS from the first byte (`smtpd_tls_wrappermode`) on `implicit_port`.
     pub implicit_tls: bool,
-    /// Postfix's smtpd_timeout: idle clients get `421 4.4.2 … Error: timeout exceeded`.
+    /// Postfix's `smtpd_timeout`: idle clients get `421 4.4.2 … Error: timeout exceeded`.
     pub smtpd_timeout: String,
     /// Extra or replaced main.cf parameters, e.g. `("smtpd_tls_security_level", "encrypt")`.
     pub main_cf: Vec<(String, String)>,
@@ -55,7 +55,7 @@ pub struct PostfixPeer {
     pub port: u16,
     /// TLS from the first byte, when asked for.
     pub implicit_port: Option<u16>,
-    /// The CA that signed the server certificate (names localhost, 127.0.0.1, ::1).
+    /// The CA that signed the server certificate (names localhost, 127.0.0.1, `::1`).
     pub ca_file: PathBuf,
     /// The instance's private directory: etc/, queue/, maillog, dovecot.log, mail/.
     pub dir: PathBuf,
@@ -127,18 +127,15 @@ impl PostfixPeer {
             }
             for _ in lines {}
         });
-        let ready = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(json) => json,
-            Err(_) => {
-                let _ = launcher.kill();
-                let status = launcher.wait();
-                panic!(
-                    "the Postfix peer did not start within {START_TIMEOUT:?} (launcher: {status:?}; its stderr is above; it must run as root)"
-                );
-            }
+        let Ok(ready) = rx.recv_timeout(START_TIMEOUT) else {
+            let _ = launcher.kill();
+            let status = launcher.wait();
+            panic!(
+                "the Postfix peer did not start within {START_TIMEOUT:?} (launcher: {status:?}; its stderr is above; it must run as root)"
+            );
         };
         let info: serde_json::Value = serde_json::from_str(&ready).expect("READY JSON");
-        let port = |key: &str| info[key].as_u64().map(|p| p as u16);
+        let port = |key: &str| info[key].as_u64().map(|p| u16::try_from(p).unwrap());
         PostfixPeer {
             port: port("port").expect("READY port"),
             implicit_port: port("implicit_port"),
@@ -148,7 +145,7 @@ impl PostfixPeer {
                 .as_array()
                 .expect("READY pids")
                 .iter()
-                .filter_map(|p| p.as_u64().map(|p| p as u32))
+                .filter_map(|p| p.as_u64().map(|p| u32::try_from(p).unwrap()))
                 .collect(),
             launcher,
             lifeline,
@@ -186,7 +183,7 @@ impl PostfixPeer {
             ]
             .map(String::from),
         );
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         super::smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password)])
     }

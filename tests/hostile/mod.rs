@@ -1,7 +1,7 @@
 //! A scriptable fake SMTP server for hostile-server tests.
 //!
 //! A scenario is a list of [`Step`]s played against one client connection on 127.0.0.1 (or
-//! [::1]), port 0. The server runs on its own thread with its own runtime, so the same script
+//! [`::1`]), port 0. The server runs on its own thread with its own runtime, so the same script
 //! drives the engine in-process and the `smtpscope` binary as a child process. Every script
 //! runs under an overall guard, and [`Server::finish`] stops a stalled script, so no test can
 //! hang on the server side.
@@ -53,7 +53,7 @@ pub enum Step {
     Flood(u64),
     /// Closes the connection cleanly (FIN).
     Close,
-    /// Aborts the connection: SO_LINGER 0, then drop, so the client sees a reset (RST).
+    /// Aborts the connection: `SO_LINGER` 0, then drop, so the client sees a reset (RST).
     Reset,
     Sleep(Duration),
     /// Holds the connection open without reading or writing until the test finishes.
@@ -343,7 +343,7 @@ async fn play(tcp: TcpStream, script: Vec<Step>, log: &mut Log) -> io::Result<()
                 let chunk = vec![b'A'; 256 * 1024];
                 let mut left = total;
                 while left > 0 {
-                    let n = left.min(chunk.len() as u64) as usize;
+                    let n = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
                     if let Err(e) = conn.write_all(&chunk[..n]).await {
                         log.stopped = Some(format!("flood stopped: {e}"));
                         return Ok(());

@@ -518,7 +518,7 @@ async fn run_command(argv: &[String]) -> Result<Zeroizing<String>, String> {
         .spawn()
         .map_err(|e| format!("the password command {:?} could not start: {e}", argv[0]))?;
     let mut out = child.stdout.take().ok_or("no output")?;
-    let cap = limit::PASSWORD as usize;
+    let cap = usize::try_from(limit::PASSWORD).unwrap_or(usize::MAX);
     let mut buf = Zeroizing::new(Vec::with_capacity(cap + 1));
     let read = async {
         let mut chunk = [0u8; 4096];
@@ -579,7 +579,7 @@ fn is_private(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 == 0)
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode().trailing_zeros() >= 6)
     }
     #[cfg(not(unix))]
     {

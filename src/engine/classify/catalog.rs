@@ -141,10 +141,10 @@ impl Entry {
 
     fn applies_after(&self, verb: Option<Verb>) -> bool {
         match (&self.after, verb) {
-            (None, _) => true,
             (Some(list), Some(v)) => list.contains(&v),
-            // Unknown context (unsolicited, or pasted without --after): the text alone decides.
-            (Some(_), None) => true,
+            // ANY; or an unknown context (unsolicited, or pasted without --after): the text
+            // alone decides.
+            (None, _) | (Some(_), None) => true,
         }
     }
 

@@ -7,6 +7,7 @@ use crate::engine::command::Verb;
 use crate::engine::iam::Arn;
 use crate::engine::model::{AuthContext, AuthRejection};
 use crate::engine::reply::Reply;
+use std::fmt::Write as _;
 
 /// Turns captured groups into labelled details, and splits ARNs into their parts.
 pub(super) fn expand_details(captured: Vec<(String, String)>) -> Vec<(String, String)> {
@@ -117,7 +118,7 @@ enum Denial {
     Iam,
     /// SES's verified identities: the sender, and in the sandbox the recipients.
     Identity,
-    /// Postfix's check_sasl_access: a site rule keyed on the (already accepted) login name.
+    /// Postfix's `check_sasl_access`: a site rule keyed on the (already accepted) login name.
     SaslAccess,
     Other,
 }
@@ -351,7 +352,7 @@ fn ehlo_offers(reply: &Reply, tls: bool) -> String {
         format!("Offered: {}.", offered.join(" · "))
     };
     if !missing.is_empty() {
-        note.push_str(&format!(" Not offered: {}.", missing.join(", ")));
+        let _ = write!(note, " Not offered: {}.", missing.join(", "));
     }
     note
 }

@@ -5,6 +5,7 @@
 //! SES accepts MAIL, RCPT and DATA and reports policy problems after the final `.`, so the
 //! reply text decides the phase there; the command answered is only the fallback.
 
+use std::fmt::Write as _;
 mod catalog;
 mod details;
 mod phase;
@@ -204,7 +205,7 @@ impl Catalog {
             |m| format!("{}: {}", reply.code, m.meaning),
         );
         if let (Some(e), Some(m)) = (reply.enhanced, exact.or(subject)) {
-            meaning.push_str(&format!(" {e}: {}", m.meaning));
+            let _ = write!(meaning, " {e}: {}", m.meaning);
         }
         if let Some(r) = &rule {
             meaning = format!("{} ({meaning})", r.meaning);

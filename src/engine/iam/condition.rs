@@ -17,7 +17,7 @@ enum SetOp {
     ForAnyValue,
 }
 
-/// Base operators, without set prefix or IfExists suffix.
+/// Base operators, without set prefix or `IfExists` suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BaseOp {
     StringEquals,
@@ -118,8 +118,7 @@ impl Key {
     fn name(self) -> &'static str {
         KEYS.iter()
             .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+            .map_or("?", |(n, _)| *n)
     }
     fn multivalued(self) -> bool {
         self == Key::Recipients
@@ -237,7 +236,13 @@ fn check_operator_key(
     base: BaseOp,
     key: Key,
 ) -> Result<(), PolicyError> {
-    use BaseOp::*;
+    use BaseOp::{
+        Bool, DateEquals, DateGreaterThan, DateGreaterThanEquals, DateLessThan, DateLessThanEquals,
+        DateNotEquals, IpAddress, NotIpAddress, Null, NumericEquals, NumericGreaterThan,
+        NumericGreaterThanEquals, NumericLessThan, NumericLessThanEquals, NumericNotEquals,
+        StringEquals, StringEqualsIgnoreCase, StringLike, StringNotEquals,
+        StringNotEqualsIgnoreCase, StringNotLike,
+    };
     let fits = match base {
         // String operators compare any key's string form.
         StringEquals
@@ -322,7 +327,13 @@ fn parse_values(
     key: Key,
     raw: &[String],
 ) -> Result<Values, PolicyError> {
-    use BaseOp::*;
+    use BaseOp::{
+        Bool, DateEquals, DateGreaterThan, DateGreaterThanEquals, DateLessThan, DateLessThanEquals,
+        DateNotEquals, IpAddress, NotIpAddress, Null, NumericEquals, NumericGreaterThan,
+        NumericGreaterThanEquals, NumericLessThan, NumericLessThanEquals, NumericNotEquals,
+        StringEquals, StringEqualsIgnoreCase, StringLike, StringNotEquals,
+        StringNotEqualsIgnoreCase, StringNotLike,
+    };
     let bad = |value: &str, reason: &'static str| PolicyError::BadConditionValue {
         at: at.to_string(),
         operator: operator.to_string(),
@@ -476,7 +487,12 @@ impl RequestValue {
 impl Condition {
     /// Does this single request value match any policy value (non-negated sense)?
     fn matches_any(&self, value: &RequestValue) -> bool {
-        use BaseOp::*;
+        use BaseOp::{
+            DateEquals, DateGreaterThan, DateLessThan, DateLessThanEquals, DateNotEquals,
+            NumericEquals, NumericGreaterThan, NumericLessThan, NumericLessThanEquals,
+            NumericNotEquals, StringEquals, StringEqualsIgnoreCase, StringNotEquals,
+            StringNotEqualsIgnoreCase,
+        };
         match (&self.values, value) {
             (Values::Strings(ps), v) => {
                 let s = v.as_string(self.key);

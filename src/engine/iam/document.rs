@@ -117,6 +117,7 @@ impl Policy {
     }
 
     /// Give the policy a name (e.g. its file name) for traces and statement references.
+    #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Policy {
         self.name = Some(name.into());
         self
@@ -173,7 +174,7 @@ fn parse_statement(number: usize, node: Json) -> Result<Statement, PolicyError> 
                     Json::String(s) if s == "Deny" => Effect::Deny,
                     Json::String(s) => return Err(PolicyError::BadEffect { at, value: s }),
                     other => return Err(wrong_type(&at, "Effect", &other, "a string")),
-                })
+                });
             }
             "Action" | "NotAction" => {
                 let element = if name == "Action" {

@@ -1,5 +1,5 @@
 //! Strict JSON for policy documents: like `serde_json::Value`, but objects keep their order
-//! and a duplicate key is an error. serde_json would keep the last duplicate, which could
+//! and a duplicate key is an error. `serde_json` would keep the last duplicate, which could
 //! silently drop a `Condition` and turn a restricted Allow into an unconditional one.
 
 use std::collections::HashSet;

@@ -142,14 +142,16 @@ impl Outcome {
 /// The README's outcome table, generated from [`Outcome::ALL`] so it cannot drift.
 #[cfg(test)]
 pub(crate) fn readme_table() -> String {
+    use std::fmt::Write as _;
     let mut out = String::from("| outcome | exit | meaning |\n|---|---|---|\n");
     for o in Outcome::ALL {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
             o.name(),
             o.exit_code(),
             o.meaning()
-        ));
+        );
     }
     out
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::engine::classify::Catalog;
+use crate::engine::message::MessageStats;
 use crate::engine::transport::Verification;
 use chrono::Utc;
 
@@ -176,7 +177,7 @@ fn the_standard_flow_to_an_accepted_message() {
     w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
     assert_eq!(w.next(&plan()), Some(Step::Dot));
     w.push(EntryKind::Message {
-        stats: Default::default(),
+        stats: MessageStats::default(),
     })
     .reply(Verb::DataEnd, 250, "Ok 0100-id");
     assert_eq!(w.outcome(), Outcome::Accepted);
@@ -413,7 +414,7 @@ fn authorization_after_dot_with_and_without_a_login() {
         .cmd(Verb::Rcpt, "RCPT TO:<b@example.net>", 250, "Ok")
         .cmd(Verb::Data, "DATA", 354, "go ahead");
     w.push(EntryKind::Message {
-        stats: Default::default(),
+        stats: MessageStats::default(),
     })
     .reply(Verb::DataEnd, 554, DENIED);
     assert_eq!(w.outcome(), Outcome::AuthorizationDenied);

@@ -13,7 +13,11 @@ use super::{
 };
 use crate::engine::command::Verb;
 
-fn re(pattern: &str) -> Regex {
+#[expect(
+    clippy::expect_used,
+    reason = "the patterns are literals of this file, and the tests compile every one"
+)]
+pub(super) fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static regex")
 }
 
@@ -763,10 +767,10 @@ fn javamail(lines: &[Line], i: usize, _: &mut Scan, out: &mut Extraction) -> Opt
 
 // --- .NET --------------------------------------------------------------------------------
 
-/// System.Net.Mail's messages for the status codes it names (SmtpException's
-/// GetMessageForStatus and its string resources). The SmtpException text carries the
+/// System.Net.Mail's messages for the status codes it names (`SmtpException`'s
+/// `GetMessageForStatus` and its string resources). The `SmtpException` text carries the
 /// message, not the code, so the code is read back from it. "Mailbox unavailable." names both
-/// MailboxBusy (450) and MailboxUnavailable (550): the enhanced code's class decides.
+/// `MailboxBusy` (450) and `MailboxUnavailable` (550): the enhanced code's class decides.
 const DOTNET_MESSAGES: &[(&str, u16, &str)] = &[
     (
         "The SMTP server requires a secure connection or the client was not authenticated.",
@@ -906,7 +910,7 @@ fn dotnet(lines: &[Line], i: usize, _: &mut Scan, out: &mut Extraction) -> Optio
 regex!(SMTP_PREFIX, r"(?i)^\s*smtp\s*;\s*");
 
 /// Walks a JSON value for SES bounce or delivery-delay notifications (also inside an SNS
-/// envelope's `Message` string or an EventBridge `detail`) and nodemailer error objects.
+/// envelope's `Message` string or an `EventBridge` `detail`) and nodemailer error objects.
 pub(super) fn ses_json(value: &Value, line: usize, out: &mut Extraction, depth: usize) {
     if depth > 6 || out.capped {
         return;

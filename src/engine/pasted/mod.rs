@@ -1,7 +1,7 @@
 //! Finding SMTP replies in text people paste: a bare reply, or a whole log.
 //!
 //! Replies are rarely seen bare. They turn up inside a Postfix or Exim log line, a bounce
-//! message, an exception from nodemailer, PHPMailer, Python's smtplib, JavaMail or .NET, an
+//! message, an exception from nodemailer, `PHPMailer`, Python's smtplib, `JavaMail` or .NET, an
 //! SMTP transcript, or an Amazon SES bounce notification. [`extract`] finds every reply in
 //! such a text and, where the log's own words say so ("in reply to end of DATA command",
 //! "after RCPT TO", "Password command failed", …), which command it answered.
@@ -231,8 +231,7 @@ fn logical_lines(text: &str) -> Vec<Line<'_>> {
     out
 }
 
-static CODE_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*[2-5]\d\d[ -]").expect("static regex"));
+static CODE_START: LazyLock<Regex> = LazyLock::new(|| formats::re(r"^\s*[2-5]\d\d[ -]"));
 
 /// A reply's text as a log quotes it: `CODE text`, possibly several lines, joined by real or
 /// literal line breaks, by Postfix's `?`, or glued (`… Learn more at535 5.7.8 …`).
@@ -355,10 +354,7 @@ pub fn command_of_words(words: &str) -> Option<Verb> {
     {
         return Some(Verb::Connect);
     }
-    let first: String = w
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let first: String = w.chars().take_while(char::is_ascii_alphanumeric).collect();
     Some(match first.as_str() {
         "EHLO" => Verb::Ehlo,
         "HELO" | "LHLO" => Verb::Helo,

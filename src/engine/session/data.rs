@@ -1,7 +1,10 @@
 //! The message after DATA: streamed in chunks, dot-stuffed, watched for an early reply from a
 //! server that stops reading, so neither a 40 MB file nor a hostile server can hang the client.
 
-use super::*;
+use super::{
+    AsyncRead, AsyncReadExt, AsyncWriteExt, DotStuffer, Duration, EntryKind, FutureExt, Instant,
+    MESSAGE_CHUNK, MessageStats, PathBuf, Reply, STALL_CHECK, Session, SessionError, Verb, io,
+};
 
 /// Where the message after DATA comes from.
 #[derive(Debug, Clone)]

@@ -397,8 +397,7 @@ impl Session {
         };
         let peer = tcp
             .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| format!("{host}:{port}"));
+            .map_or_else(|_| format!("{host}:{port}"), |a| a.to_string());
         self.record(EntryKind::Connected { peer }, Some(started.elapsed()));
         self.conn = Some(Conn::Plain(tcp));
         if mode == TlsMode::Implicit {
@@ -524,7 +523,7 @@ impl Session {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        self.drain_unsolicited(verb).await?;
+        self.drain_unsolicited(verb)?;
         self.record(
             EntryKind::Sent {
                 line: shown,

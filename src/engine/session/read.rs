@@ -1,13 +1,16 @@
 //! Reading replies: within the reply timeout, bounded, classified and recorded; unsolicited
 //! replies are recorded as such, never mistaken for the answer to the next command.
 
-use super::*;
+use super::{
+    AsyncReadExt, Duration, EntryKind, FutureExt, MAX_UNSOLICITED_BYTES, MAX_UNSOLICITED_REPLIES,
+    Reply, ReplyEntry, Session, SessionError, TlsMode, Verb, decode_challenge,
+};
 
 impl Session {
     /// Records replies the server sent without being asked, before the next command (`verb`).
     /// Reads only what has already arrived, and at most a bounded amount of it, so a server
     /// that floods cannot keep the command from going out.
-    pub(super) async fn drain_unsolicited(&mut self, verb: Verb) -> Result<(), SessionError> {
+    pub(super) fn drain_unsolicited(&mut self, verb: Verb) -> Result<(), SessionError> {
         // Replies that came in the same read as the last answer are already buffered.
         self.record_unsolicited()?;
         for _ in 0..64 {
@@ -54,7 +57,7 @@ impl Session {
                         return Err(self.fail(SessionError::Flood { replies, bytes }));
                     }
                     self.scrub_reply(&mut reply);
-                    self.record_reply(&reply, None)
+                    self.record_reply(&reply, None);
                 }
                 Ok(None) => return Ok(()),
                 Err(source) => {

@@ -1,6 +1,6 @@
 //! AUTH exchanges: the secret lines are sent, only their redacted forms are recorded.
 
-use super::*;
+use super::{Credentials, Mechanism, Redacted, Reply, Session, SessionError, Verb};
 
 impl Session {
     /// Runs an AUTH exchange. Secrets are sent but only their redacted form is recorded.

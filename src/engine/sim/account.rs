@@ -13,7 +13,7 @@ use super::lines::DataBudget;
 use super::mailbox::Mailbox;
 use super::quota::{SendQuota, Throttle};
 
-/// SES's reply to a pre-2019 (SigV2) SMTP password, as seen in the wild.
+/// SES's reply to a pre-2019 (`SigV2`) SMTP password, as seen in the wild.
 pub(crate) const SIGV2_DEPRECATED: &str = "535 Signature Version 2 is deprecated for use with SES from March 26, 2021. From that date on, we are progressively rejecting such requests. To resolve the issue, you must migrate to Signature Version 4. If you created your SMTP credentials in the SES Console, please create new credentials and replace the former ones. If you are deriving Signature Version 2 credentials from a IAM user, please start using the Signature Version 4 algorithm: https://docs.aws.amazon.com/ses/latest/DeveloperGuide/smtp-credentials.html";
 
 /// Memory for message bodies being received at once, over all connections. A body that
@@ -27,7 +27,7 @@ pub(crate) enum AuthCheck {
     Valid(usize),
     /// Unknown access key, or the wrong password (SES does not say which).
     Invalid,
-    /// The right key with its legacy SigV2 password.
+    /// The right key with its legacy `SigV2` password.
     SigV2,
 }
 
@@ -64,7 +64,7 @@ impl SimAccount {
         let legacy_passwords = config
             .users
             .iter()
-            .map(|u| u.legacy_v2_password())
+            .map(super::config::SimUser::legacy_v2_password)
             .collect();
         let now = Instant::now();
         SimAccount {
@@ -130,7 +130,10 @@ impl SimAccount {
             return Ok(());
         };
         if u.max_send_rate.is_some() || u.daily_quota.is_some() {
-            let mut quotas = self.user_quotas.lock().unwrap_or_else(|e| e.into_inner());
+            let mut quotas = self
+                .user_quotas
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             quotas
                 .entry(user)
                 .or_insert_with(|| SendQuota::new(u.max_send_rate, u.daily_quota, now))
@@ -138,7 +141,7 @@ impl SimAccount {
         } else {
             self.account_quota
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .try_send(recipients, now)
         }
     }

@@ -117,7 +117,7 @@ impl SimUser {
         Zeroizing::new(ses::derive_smtp_password(&self.secret_access_key, region))
     }
 
-    /// The pre-2019 (SigV2) password of the same key, which SES now refuses with its own 535.
+    /// The pre-2019 (`SigV2`) password of the same key, which SES now refuses with its own 535.
     pub(crate) fn legacy_v2_password(&self) -> Zeroizing<String> {
         Zeroizing::new(ses::derive_legacy_v2_password(&self.secret_access_key))
     }
@@ -300,7 +300,7 @@ impl Default for RawLimits {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawTls {
-    /// Defaults to the region's endpoint name, localhost, 127.0.0.1 and ::1.
+    /// Defaults to the region's endpoint name, localhost, 127.0.0.1 and `::1`.
     names: Option<Vec<Spanned<String>>>,
 }
 
@@ -449,7 +449,7 @@ fn parse(text: &str, base_dir: Option<&Path>, origin: &str) -> Result<SimConfig,
         ));
     }
     let mailbox = MailboxConfig {
-        max_messages: max_messages as usize,
+        max_messages: to_usize(max_messages),
         dir: raw.mailbox.dir.map(|d| match base_dir {
             Some(base) if d.is_relative() => base.join(d),
             _ => d,
@@ -510,9 +510,11 @@ fn parse_limits(src: &Source<'_>, raw: &RawLimits) -> Result<Limits, ConfigError
         1,
         64 * 1024 * 1024,
         "max_message_bytes",
-    )? as usize;
-    let max_recipients = in_range(&raw.max_recipients, 1, 1000, "max_recipients")? as usize;
-    let max_connections = in_range(&raw.max_connections, 1, 100_000, "max_connections")? as usize;
+    )
+    .map(to_usize)?;
+    let max_recipients = in_range(&raw.max_recipients, 1, 1000, "max_recipients").map(to_usize)?;
+    let max_connections =
+        in_range(&raw.max_connections, 1, 100_000, "max_connections").map(to_usize)?;
     let seconds = |v: &Spanned<f64>, hi: f64, name: &str| {
         let secs = *v.get_ref();
         if (0.05..=hi).contains(&secs) {
@@ -718,6 +720,12 @@ fn load_policy(
     let policy = Policy::from_json(text)
         .map_err(|e| src.error(Some(&span), format!("built-in policy {name}: {e}")))?;
     Ok((format!("built-in {name}"), policy.with_name(name.clone())))
+}
+
+/// A bounded count as a `usize`. The bounds checked above are far below `usize::MAX` on every
+/// target, so the saturation never happens; it only replaces an unchecked `as`.
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

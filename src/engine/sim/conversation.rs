@@ -392,12 +392,11 @@ impl Conversation {
                 Zeroizing::new(std::str::from_utf8(pass).ok()?.to_string()),
             ))
         });
-        match parts {
-            Some((user, pass)) => self.check_credentials(user, &pass, out),
-            None => {
-                out.log.push("AUTH PLAIN with a malformed blob".into());
-                out.reply("535 Authentication failed");
-            }
+        if let Some((user, pass)) = parts {
+            self.check_credentials(user, &pass, out);
+        } else {
+            out.log.push("AUTH PLAIN with a malformed blob".into());
+            out.reply("535 Authentication failed");
         }
     }
 
@@ -823,7 +822,7 @@ mod tests {
             let len = (seed % 64) as usize;
             let chunk: Vec<u8> = (0..len)
                 .map(|i| {
-                    let b = (seed >> (i % 8 * 8)) as u8;
+                    let b = (seed >> (i % 8 * 8)).to_le_bytes()[0];
                     if b.is_multiple_of(5) {
                         b'\r'
                     } else if b.is_multiple_of(7) {

@@ -64,6 +64,15 @@ pub(crate) struct FromHeader {
     pub others: Vec<String>,
 }
 
+/// SES's mailbox simulator (`success@`, `bounce@`, `complaint@`, `ooto@`, `suppressionlist@`
+/// `simulator.amazonses.com`): SES accepts mail to it from any account, sandboxed or not,
+/// without verifying it, so monitoring probes can send real test messages.
+pub(crate) fn is_mailbox_simulator(address: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case("simulator.amazonses.com"))
+}
+
 /// Finds the From header in a message's header block (unfolding continuation lines).
 #[cfg(test)]
 pub(crate) fn from_header(message: &[u8]) -> Option<FromHeader> {
@@ -226,10 +235,11 @@ impl SimAccount {
         let source_ip: IpAddr = stand_in.unwrap_or_else(|| tx.peer.ip().to_canonical());
         let sandbox = user.sandbox.unwrap_or(cfg.sandbox);
 
-        // IAM: the sending identity first; in the sandbox, each recipient's identity too.
+        // IAM: the sending identity first; in the sandbox, each recipient's identity too
+        // (SES's mailbox simulator excepted: the sandbox lets everyone send to it).
         let mut resources = vec![sending_identity(&from, &cfg.verified_identities)];
         if sandbox {
-            for r in tx.recipients {
+            for r in tx.recipients.iter().filter(|r| !is_mailbox_simulator(r)) {
                 let id = sending_identity(r, &cfg.verified_identities);
                 if !resources.contains(&id) {
                     resources.push(id);
@@ -281,7 +291,10 @@ impl SimAccount {
         }
         check(tx.mail_from);
         if sandbox {
-            tx.recipients.iter().for_each(|r| check(r));
+            tx.recipients
+                .iter()
+                .filter(|r| !is_mailbox_simulator(r))
+                .for_each(|r| check(r));
         }
         if !unverified.is_empty() {
             return Verdict::rejected(
@@ -541,6 +554,20 @@ mod tests {
             v.reply,
             "554 Message rejected: Email address is not verified. The following identities failed the check in region US-EAST-1: me@example.net, friend@example.org, other@gmail.example"
         );
+    }
+
+    #[test]
+    fn the_sandbox_lets_anyone_send_to_the_mailbox_simulator() {
+        let account = SimAccount::new(SimConfig::default_demo().unwrap());
+        let user = user_index(&account, "sandbox-user");
+        let body = "From: bounce@example.com\r\n\r\nx\r\n";
+        let to = vec!["success@simulator.amazonses.com".to_string()];
+        let v = account.deliver(tx(user, "bounce@example.com", &to, body));
+        assert!(v.reply.starts_with("250 Ok "), "{}", v.reply);
+        // Only that domain: a look-alike is an ordinary unverified recipient.
+        let to = vec!["success@simulator.amazonses.com.example".to_string()];
+        let v = account.deliver(tx(user, "bounce@example.com", &to, body));
+        assert!(v.reply.starts_with("554 Message rejected"), "{}", v.reply);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and a DATA body ends at `<CRLF>.<CRLF>` only. Bodies being received draw on a shared
 //! [`DataBudget`], so many large messages at once cannot exhaust memory.
 //!
-//! Like SubEthaSMTP (whose replies SES's front end shares), a bare CR or LF inside a command
+//! Like `SubEthaSMTP` (whose replies SES's front end shares), a bare CR or LF inside a command
 //! line does not end it; the line is refused when its CRLF arrives. In a body, a bare LF is
 //! plain data, so `\n.\n` or `\n.\r\n` can never end the message early (no SMTP smuggling).
 
@@ -227,14 +227,6 @@ impl DataReader {
                     self.emit(b"\r\n");
                     DataState::LineStart
                 }
-                (DataState::MiddleCr, b'\r') => {
-                    self.emit(b"\r");
-                    DataState::MiddleCr
-                }
-                (DataState::MiddleCr, _) => {
-                    self.emit(&[b'\r', b]);
-                    DataState::Middle
-                }
                 (DataState::Dot, b'\r') => DataState::DotCr,
                 (DataState::Dot, _) => {
                     // A stuffed dot: drop it, keep the rest of the line.
@@ -245,11 +237,12 @@ impl DataReader {
                     self.state = DataState::LineStart;
                     return (i, true);
                 }
-                (DataState::DotCr, b'\r') => {
+                // A CR not followed by LF is data, after a dot as anywhere else in a line.
+                (DataState::MiddleCr | DataState::DotCr, b'\r') => {
                     self.emit(b"\r");
                     DataState::MiddleCr
                 }
-                (DataState::DotCr, _) => {
+                (DataState::MiddleCr | DataState::DotCr, _) => {
                     self.emit(&[b'\r', b]);
                     DataState::Middle
                 }

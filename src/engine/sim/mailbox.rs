@@ -116,7 +116,9 @@ impl Mailbox {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Stored> {
         // A panic elsewhere must not take the mailbox down with it.
-        self.stored.lock().unwrap_or_else(|e| e.into_inner())
+        self.stored
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keeps a message, dropping the oldest ones beyond the limits.

@@ -3,7 +3,7 @@
 //!
 //! [`parse_command`] is pure and total: any byte string gives an answer and never a panic,
 //! so a fuzz target can call it directly. Reply texts are SES's where known and otherwise
-//! SubEthaSMTP's, the library SES's front end matches word for word.
+//! `SubEthaSMTP`'s, the library SES's front end matches word for word.
 
 use std::fmt;
 

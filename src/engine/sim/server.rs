@@ -141,7 +141,7 @@ impl std::fmt::Debug for RunningSim {
     }
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, SimError> {
+fn bind(addr: SocketAddr) -> Result<TcpListener, SimError> {
     let err = |source| SimError::Bind { addr, source };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -158,9 +158,9 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, SimError> {
 /// free port; see the `*_addr` fields) and serves until shut down.
 pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let tls = tls::generate(&config.tls_names)?;
-    let starttls = bind(config.listen.starttls).await?;
+    let starttls = bind(config.listen.starttls)?;
     let implicit = match config.listen.implicit {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr)?),
         None => None,
     };
     let local = |l: &TcpListener, addr: SocketAddr| {
@@ -287,25 +287,22 @@ async fn accept_loop(
             }
         };
         let _ = tcp.set_nodelay(true);
-        match shared.slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                bump(&shared.counters.served);
+        if let Ok(permit) = shared.slots.clone().try_acquire_owned() {
+            bump(&shared.counters.served);
+            let shared = shared.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                serve(&shared, tcp, peer, implicit, stop).await;
+                drop(permit);
+            });
+        } else {
+            bump(&shared.counters.refused_busy);
+            if let Ok(permit) = shared.refusing.clone().try_acquire_owned() {
                 let shared = shared.clone();
-                let stop = stop.clone();
                 tokio::spawn(async move {
-                    serve(&shared, tcp, peer, implicit, stop).await;
+                    refuse(&shared, tcp, peer, implicit).await;
                     drop(permit);
                 });
-            }
-            Err(_) => {
-                bump(&shared.counters.refused_busy);
-                if let Ok(permit) = shared.refusing.clone().try_acquire_owned() {
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        refuse(&shared, tcp, peer, implicit).await;
-                        drop(permit);
-                    });
-                }
             }
         }
     }
@@ -338,7 +335,7 @@ impl Stream {
         }
     }
 
-    /// Sends FIN (after TLS close_notify), then reads until the client closes too, so the
+    /// Sends FIN (after TLS `close_notify`), then reads until the client closes too, so the
     /// last reply is not lost to a reset.
     async fn close(mut self) {
         let shut = match &mut self {
@@ -495,7 +492,7 @@ async fn serve(
                 let _ = write_reply(shared, &mut stream, line.as_bytes()).await;
                 break;
             }
-            Ok(Ok(0)) | Ok(Err(_)) => {
+            Ok(Ok(0) | Err(_)) => {
                 shared.event(peer, "client closed the connection");
                 return;
             }
@@ -531,7 +528,7 @@ async fn serve(
                         Some(s) => s,
                         None => return,
                     },
-                    tls => tls, // the conversation never asks twice
+                    tls @ Stream::Tls(_) => tls, // the conversation never asks twice
                 };
                 conv.tls_started();
                 shared.event(peer, "STARTTLS: TLS started");

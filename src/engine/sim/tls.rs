@@ -58,7 +58,9 @@ pub(crate) fn generate(names: &[String]) -> Result<SimTls, TlsSetupError> {
     let now = Utc::now();
     // Whole days in UTC: chrono's dates are always valid, so rcgen's helper cannot fail.
     let date = |at: chrono::DateTime<Utc>| {
-        rcgen::date_time_ymd(at.year(), at.month() as u8, at.day() as u8)
+        // Month (1-12) and day (1-31) always fit in a u8.
+        let small = |v: u32| u8::try_from(v).unwrap_or(1);
+        rcgen::date_time_ymd(at.year(), small(at.month()), small(at.day()))
     };
 
     let mut ca_params = CertificateParams::default();

@@ -5,6 +5,7 @@
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
+use std::fmt::Write as _;
 
 use crate::engine::command::Verb;
 use crate::engine::escape::escape_str;
@@ -34,7 +35,7 @@ pub(crate) fn masked_user(user: &str, reveal: bool) -> String {
 fn connection(app: &App) -> (String, Style) {
     let t = app.theme;
     if app.busy {
-        let secs = app.busy_ticks as f64 * app.tick_ms as f64 / 1000.0;
+        let secs = f64::from(app.busy_ticks) * app.tick_ms as f64 / 1000.0;
         let spin = SPINNER[app.busy_ticks as usize % SPINNER.len()];
         return (format!("{spin} waiting {secs:.1}s"), t.warning());
     }
@@ -114,13 +115,17 @@ fn transaction(app: &App) -> Option<(String, Style)> {
     let from = tx.mail_from.as_ref()?;
     let mut text = format!("MAIL FROM <{}>", escape_str(from));
     let n = tx.rcpts_accepted.len();
-    text.push_str(&match n {
-        0 => " · no recipient accepted".to_string(),
-        1 => format!(" · RCPT <{}> accepted", escape_str(&tx.rcpts_accepted[0])),
-        n => format!(" · {n} recipients accepted"),
-    });
+    let _ = match n {
+        0 => write!(text, " · no recipient accepted"),
+        1 => write!(
+            text,
+            " · RCPT <{}> accepted",
+            escape_str(&tx.rcpts_accepted[0])
+        ),
+        n => write!(text, " · {n} recipients accepted"),
+    };
     if !tx.rcpts_refused.is_empty() {
-        text.push_str(&format!(" ({} refused)", tx.rcpts_refused.len()));
+        let _ = write!(text, " ({} refused)", tx.rcpts_refused.len());
     }
     if app.session.data_open() {
         text.push_str(" · DATA open");

@@ -483,15 +483,14 @@ fn copy(app: &mut App, part: bool) -> Vec<Effect> {
                 .iter()
                 .find_map(|k| details.iter().find(|(dk, _)| dk == k))
                 .or_else(|| details.first());
-            match pick {
-                Some((k, v)) => (k.clone(), escape_str(v)),
-                None => {
-                    app.set_status(
-                        Level::Info,
-                        "This reply has no parsed part; y copies the reply",
-                    );
-                    return Vec::new();
-                }
+            if let Some((k, v)) = pick {
+                (k.clone(), escape_str(v))
+            } else {
+                app.set_status(
+                    Level::Info,
+                    "This reply has no parsed part; y copies the reply",
+                );
+                return Vec::new();
             }
         }
         (EntryKind::Warning { text, .. }, _) => ("the warning".into(), escape_str(text)),

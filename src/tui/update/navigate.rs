@@ -56,7 +56,7 @@ pub(crate) fn track_decisive(app: &mut App) {
         // A new decision (or the old one settled by a later success).
         app.decided_seq = seq;
         match (idx, app.follow) {
-            (_, Follow::User) => {}
+            (_, Follow::User) | (None, Follow::Latest) => {}
             (Some(i), _) => {
                 app.follow = Follow::Decisive;
                 app.selected = Some(i);
@@ -67,7 +67,6 @@ pub(crate) fn track_decisive(app: &mut App) {
                 app.selected = None;
                 app.diagnosis_scroll = 0;
             }
-            (None, Follow::Latest) => {}
         }
     }
     if app.follow == Follow::Decisive

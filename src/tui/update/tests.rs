@@ -157,7 +157,10 @@ fn auth_form_is_prefilled_masked_and_asks_for_what_is_missing() {
     assert!(app.form.is_none());
     // What was typed is kept for Next, as a secret.
     assert_eq!(
-        app.prefill.password.as_deref().map(|p| p.as_str()),
+        app.prefill
+            .password
+            .as_deref()
+            .map(std::string::String::as_str),
         Some("s3cret")
     );
 }
@@ -646,7 +649,7 @@ fn clicks_press_buttons_and_select_replies() {
         modifiers: KeyModifiers::NONE,
     };
     assert_eq!(
-        input::mouse_action(&app, &click(slot.rect.x + 1, slot.rect.y)),
+        input::mouse_action(&app, click(slot.rect.x + 1, slot.rect.y)),
         Some(Action::Noop)
     );
     // A click on a reply's row selects it.
@@ -659,14 +662,14 @@ fn clicks_press_buttons_and_select_replies() {
         })
         .map(|r| areas.transcript.y + r)
         .expect("a reply on screen");
-    let action = input::mouse_action(&app, &click(20, row)).unwrap();
+    let action = input::mouse_action(&app, click(20, row)).unwrap();
     act(&mut app, action);
     assert!(app.selected.is_some());
     let wheel = MouseEvent {
         kind: MouseEventKind::ScrollUp,
         ..click(0, 0)
     };
-    assert_eq!(input::mouse_action(&app, &wheel), Some(Action::Scroll(-3)));
+    assert_eq!(input::mouse_action(&app, wheel), Some(Action::Scroll(-3)));
 }
 
 #[test]
@@ -1087,7 +1090,7 @@ fn the_message_entry_opens_on_what_was_sent_and_says_when_cut() {
     app.selected = Some(idx);
     app.follow = Follow::User;
     let (title, lines) = crate::tui::content::diagnosis::content(&app);
-    let shown: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let shown: Vec<String> = lines.iter().map(std::string::ToString::to_string).collect();
     assert!(title.contains("Message sent"), "{title}");
     assert!(shown.contains(&"Subject: hello".to_string()), "{shown:?}");
     assert!(shown.contains(&"first body line".to_string()), "{shown:?}");

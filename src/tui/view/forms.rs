@@ -75,7 +75,8 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
         head.push(Line::raw(explain(form.kind, app.session.tls().is_some())));
         let head_rows = wrapped_rows(&head, w.saturating_sub(2));
         let error_rows = u16::from(form.error.is_some()) * 2;
-        2 + head_rows + 1 + (form.fields.len() as u16) + error_rows
+        let fields = u16::try_from(form.fields.len()).unwrap_or(u16::MAX);
+        2 + head_rows + 1 + fields + error_rows
     };
     let rect = centered(area, w, h);
     frame.render_widget(Clear, rect);
@@ -106,7 +107,7 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
         .iter()
         .map(|f| width(f.label))
         .max()
-        .unwrap_or(0) as u16
+        .map_or(0, |w| u16::try_from(w).unwrap_or(u16::MAX))
         + 2;
     let mut y = inner.y + head_rows + 1;
     let bottom = inner.y + inner.height;

@@ -86,8 +86,8 @@ fn reply_lines_are_coloured_by_class_unless_no_color() {
         let screen = text(&term);
         let row = screen.lines().position(|l| l.contains(needle)).unwrap();
         let col = screen.lines().nth(row).unwrap().find(needle).unwrap();
-        let x = screen.lines().nth(row).unwrap()[..col].chars().count() as u16;
-        buf[(x, row as u16)].fg
+        let x = screen.lines().nth(row).unwrap()[..col].chars().count();
+        buf[(u16::try_from(x).unwrap(), u16::try_from(row).unwrap())].fg
     };
     let mut app = app_after(sample::access_denied(), (120, 40));
     assert_eq!(find(&app, "554 Access"), Color::Red);
@@ -275,7 +275,7 @@ fn the_servers_view_in_each_demo_scenario() {
                 ratatui::widgets::Paragraph::new(lines)
                     .wrap(ratatui::widgets::Wrap { trim: false }),
                 f.area(),
-            )
+            );
         })
         .unwrap_or_else(|e| match e {});
         let shown = text(&term);
@@ -339,7 +339,7 @@ fn the_554_names_the_simulators_iam_decision() {
     let flat = |lines: Vec<ratatui::text::Line<'static>>| {
         lines
             .iter()
-            .map(|l| l.to_string())
+            .map(std::string::ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n")
     };
