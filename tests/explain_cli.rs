@@ -154,3 +154,23 @@ fn gmail_app_password_and_a_221_read_right() {
     assert_eq!(v["phase"], "connection");
     assert_eq!(v["diagnosis"]["title"], "Server is closing the connection");
 }
+
+/// A new user's mistakes get the basic missing piece first, with the values that would work.
+#[test]
+fn usage_errors_name_what_would_work() {
+    let out = smtpscope(&["explain", "250 Ok", "--after", "FOO"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for valid in [
+        "connect", "ehlo", "auth", "mail", "rcpt", "data-end", "quit",
+    ] {
+        assert!(err.contains(valid), "{valid} missing from: {err}");
+    }
+    // `run` with nothing: the target is what is missing first, not a user for AUTH.
+    let out = smtpscope(&["run"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("say where to connect"), "{err}");
+    assert!(err.contains("--region us-east-1"), "{err}");
+    assert!(!err.contains("AUTH needs a user"), "{err}");
+}
