@@ -247,7 +247,10 @@ pub struct CredentialArgs {
     pub password_file: Option<PathBuf>,
     /// Read the password from standard input (first line). Without this or --password-file,
     /// the password comes from the SMTPSCOPE_PASSWORD environment variable
-    #[expect(clippy::doc_markdown, reason = "this comment is --help text, shown verbatim")]
+    #[expect(
+        clippy::doc_markdown,
+        reason = "this comment is --help text, shown verbatim"
+    )]
     #[arg(long, help_heading = "Credentials")]
     pub password_stdin: bool,
     /// Password on the command line: visible in `ps` and shell history. Prefer `SMTPSCOPE_PASSWORD`.
