@@ -173,4 +173,15 @@ fn usage_errors_name_what_would_work() {
     assert!(err.contains("say where to connect"), "{err}");
     assert!(err.contains("--region us-east-1"), "{err}");
     assert!(!err.contains("AUTH needs a user"), "{err}");
+
+    // `replay` given the .txt of a save: it says it reads the .jsonl, and names the one beside.
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("session.txt");
+    std::fs::write(&txt, "->  EHLO client\n").unwrap();
+    std::fs::write(dir.path().join("session.jsonl"), "{}\n").unwrap();
+    let out = smtpscope(&["replay", txt.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replay reads the .jsonl"), "{err}");
+    assert!(err.contains("session.jsonl"), "{err}");
 }
