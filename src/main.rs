@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
@@ -70,6 +70,13 @@ enum Command {
     /// IAM policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print a shell completion script, e.g. `smtpscope completions bash > /etc/bash_completion.d/smtpscope`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `smtpscope man | man -l -`
+    Man,
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,6 +93,8 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => ("smtpscope run", block_on(run::run(args))),
         Some(Command::Probe(args)) => ("smtpscope probe", block_on(probe::run(args))),
         Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
+        Some(Command::Completions { shell }) => ("smtpscope completions", completions(*shell)),
+        Some(Command::Man) => ("smtpscope man", man_page()),
         Some(Command::Explain(args)) => ("smtpscope explain", explain::run(args)),
         Some(Command::Replay { file }) => ("smtpscope replay", block_on(replay(file))),
         Some(Command::Sim(args)) => ("smtpscope sim", block_on(sim::run(args))),
@@ -147,4 +156,59 @@ async fn interactive(args: &InteractiveArgs) -> CommandResult {
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The completion script for `shell`, from the same definition as `--help`.
+fn completions(shell: clap_complete::Shell) -> CommandResult {
+    // Into memory first: clap_complete panics on a failed write (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "smtpscope", &mut script);
+    print_bytes(without_hidden_password(&String::from_utf8_lossy(&script)).as_bytes())
+}
+
+/// The script without the hidden `--password` flag, which the generators list anyway: Tab
+/// must never suggest putting a password on the command line.
+fn without_hidden_password(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    for line in script.split_inclusive('\n') {
+        let offers_it = line.contains("'--password=[")
+            || line.contains(" -l password ")
+            || line.contains("::new('--password',");
+        if offers_it {
+            continue;
+        }
+        // bash: one word in the `opts="…"` lists.
+        if line.contains(" --password ") || line.trim_end().ends_with(" --password\"") {
+            out.push_str(
+                &line
+                    .replace(" --password ", " ")
+                    .replace(" --password\"", "\""),
+            );
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// The man page, in roff, from the same definition as `--help`.
+fn man_page() -> CommandResult {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| CommandError::environment(e).context("cannot render the man page"))?;
+    print_bytes(&page)
+}
+
+/// Writes generated text to standard output; a reader that went away (`| head`) is not an
+/// error.
+fn print_bytes(bytes: &[u8]) -> CommandResult {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CommandError::environment(e).context("cannot write to standard output"))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
