@@ -319,7 +319,10 @@ impl Conversation {
                 if self.tls {
                     out.reply("454 TLS not available due to temporary reason: TLS already active");
                 } else {
-                    out.reply("220 Ready to start TLS");
+                    out.reply(
+                        self.profile()
+                            .map_or("220 Ready to start TLS", |p| p.starttls_ready.as_str()),
+                    );
                     out.action = Action::StartTls;
                 }
             }
@@ -600,6 +603,9 @@ mod tests {
             one(&mut c, "MAIL FROM:<a@example.com>")
                 .starts_with("530-5.7.0 Authentication Required. Learn more at\r\n530 5.7.0 ")
         );
+        let go = c.feed(b"STARTTLS\r\n");
+        assert_eq!(go.replies, ["220 2.0.0 Ready to start TLS"]);
+        assert_eq!(go.action, Action::StartTls);
         c.tls_started();
         let ehlo = one(&mut c, "EHLO client.example");
         assert!(ehlo.contains("250-AUTH LOGIN PLAIN XOAUTH2"), "{ehlo}");

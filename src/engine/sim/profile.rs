@@ -78,6 +78,8 @@ pub struct ProviderProfile {
     pub ehlo_tls: String,
     /// The reply to HELO.
     pub helo: String,
+    /// The go-ahead to STARTTLS.
+    pub starttls_ready: String,
     /// AUTH before STARTTLS.
     pub starttls_first: String,
     /// MAIL FROM, RCPT TO or DATA before a successful AUTH.
@@ -104,6 +106,7 @@ struct RawProfile {
     ehlo_before_tls: Vec<String>,
     ehlo_after_tls: Vec<String>,
     helo: RawReply,
+    starttls_ready: RawReply,
     starttls_first: RawReply,
     auth_required: RawReply,
     wrong_password: RawReply,
@@ -203,6 +206,7 @@ impl ProviderProfile {
             ehlo_plain: reply("ehlo_before_tls", RawReply::Many(raw.ehlo_before_tls))?,
             ehlo_tls: reply("ehlo_after_tls", RawReply::Many(raw.ehlo_after_tls))?,
             helo: reply("helo", raw.helo)?,
+            starttls_ready: reply("starttls_ready", raw.starttls_ready)?,
             starttls_first: reply("starttls_first", raw.starttls_first)?,
             auth_required: reply("auth_required", raw.auth_required)?,
             wrong_password: reply("wrong_password", raw.wrong_password)?,
