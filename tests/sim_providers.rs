@@ -11,6 +11,8 @@ use sim_support::*;
 
 struct Case<'a> {
     user: &'a str,
+    /// The AUTH mechanism `run` uses (`plain`, `login`).
+    auth: &'a str,
     /// Sent instead of the user's demo password.
     password: Option<&'a str>,
     outcome: &'a str,
@@ -50,6 +52,8 @@ async fn check_provider(provider: &str, cases: &[Case<'_>]) {
             "--json",
             "--timeout",
             "10",
+            "--auth",
+            case.auth,
         ];
         let out = tokio::task::block_in_place(|| {
             smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password.as_str())])
@@ -59,9 +63,11 @@ async fn check_provider(provider: &str, cases: &[Case<'_>]) {
         assert_eq!(out.status.code(), Some(case.exit), "{who}: {shown}");
         common::assert_no_secret(&shown, &user.username, &password);
         let lines = json_lines(&out);
+        // The last reply of the AUTH exchange (LOGIN has 334 prompts before it).
         let auth = replies(&lines)
             .into_iter()
-            .find(|r| r["after"] == "auth")
+            .rev()
+            .find(|r| r["after"].as_str().is_some_and(|a| a.starts_with("auth")))
             .unwrap_or_else(|| panic!("{who}: no reply to AUTH: {shown}"));
         let got: Vec<&str> = auth["lines"]
             .as_array()
@@ -104,6 +110,7 @@ async fn microsoft365_profile_through_run() {
         &[
             Case {
                 user: "good",
+                auth: "login",
                 password: None,
                 outcome: "accepted",
                 exit: 0,
@@ -111,6 +118,7 @@ async fn microsoft365_profile_through_run() {
             },
             Case {
                 user: "wrong-password",
+                auth: "login",
                 password: Some("abcdefg"),
                 outcome: "authentication_failed",
                 exit: 6,
@@ -120,6 +128,7 @@ async fn microsoft365_profile_through_run() {
             },
             Case {
                 user: "basic-auth-disabled",
+                auth: "login",
                 password: None,
                 outcome: "authentication_failed",
                 exit: 6,
@@ -129,11 +138,24 @@ async fn microsoft365_profile_through_run() {
             },
             Case {
                 user: "smtp-auth-disabled",
+                auth: "login",
                 password: None,
                 outcome: "authentication_failed",
                 exit: 6,
                 auth_reply: &[
                     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.",
+                ],
+            },
+            // AUTH PLAIN, which smtp.office365.com does not take: refused before any password
+            // is weighed.
+            Case {
+                user: "good",
+                auth: "plain",
+                password: None,
+                outcome: "not_authenticated",
+                exit: 12,
+                auth_reply: &[
+                    "504 5.7.4 Unrecognized authentication type [DBBPR09CA0015.eurprd09.prod.outlook.com]",
                 ],
             },
         ],
@@ -148,6 +170,7 @@ async fn gmail_profile_through_run() {
         &[
             Case {
                 user: "good",
+                auth: "plain",
                 password: None,
                 outcome: "accepted",
                 exit: 0,
@@ -155,6 +178,7 @@ async fn gmail_profile_through_run() {
             },
             Case {
                 user: "wrong-password",
+                auth: "plain",
                 password: Some("abcdefg"),
                 outcome: "authentication_failed",
                 exit: 6,
@@ -165,6 +189,7 @@ async fn gmail_profile_through_run() {
             },
             Case {
                 user: "app-password-required",
+                auth: "plain",
                 password: None,
                 outcome: "authentication_failed",
                 exit: 6,

@@ -166,7 +166,8 @@ fn launch_for_profile(
         ehlo: "client.example.com".into(),
         user: Some(user.username.clone()),
         password: Some(password),
-        auth: if login {
+        // Microsoft 365 takes LOGIN only: the demo uses what the service takes.
+        auth: if login || !profile.takes("PLAIN") {
             AuthChoice::Login
         } else {
             AuthChoice::Plain

@@ -309,15 +309,24 @@ fn banner(running: &sim::RunningSim, origin: &str, ca_path: &std::path::Path) ->
         let _ = writeln!(out, "mailbox folder: {}", dir.display());
     }
     let _ = writeln!(out, "{}", describe_users(cfg).trim_end());
-    if let Some(user) = cfg.profile.as_ref().and_then(|p| p.user("good")) {
+    if let Some((profile, user)) = cfg
+        .profile
+        .as_ref()
+        .and_then(|p| p.user("good").map(|u| (p, u)))
+    {
         let _ = writeln!(
             out,
-            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",
+            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com{}",
             user.password().as_str(),
             running.starttls_addr.ip(),
             running.starttls_addr.port(),
             ca_path.display(),
-            user.username
+            user.username,
+            if profile.takes("PLAIN") {
+                ""
+            } else {
+                " --auth login"
+            }
         );
     } else if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
         let _ = writeln!(

@@ -381,6 +381,12 @@ impl Conversation {
         initial: Option<Zeroizing<String>>,
         out: &mut Outbox,
     ) {
+        if let Some(p) = self.profile()
+            && let Some((_, refusal)) = &p.mechanisms
+            && !p.takes(mechanism)
+        {
+            return out.reply(refusal);
+        }
         match (mechanism, initial) {
             ("PLAIN", Some(blob)) => self.finish_plain(blob.as_bytes(), out),
             ("PLAIN", None) => {

@@ -86,6 +86,9 @@ pub struct ProviderProfile {
     pub auth_required: String,
     /// An unknown user name or a wrong password.
     pub wrong_password: String,
+    /// The AUTH mechanisms the service takes of those the simulator implements (PLAIN, LOGIN),
+    /// and its reply to any other; `None`: both, with the SES simulator's reply to others.
+    pub mechanisms: Option<(Vec<String>, String)>,
     pub users: Vec<ProfileUser>,
 }
 
@@ -110,6 +113,8 @@ struct RawProfile {
     starttls_first: RawReply,
     auth_required: RawReply,
     wrong_password: RawReply,
+    auth_mechanisms: Option<Vec<String>>,
+    unsupported_mechanism: Option<RawReply>,
     #[serde(rename = "user")]
     users: Vec<RawUser>,
 }
@@ -199,6 +204,22 @@ impl ProviderProfile {
                 deliver_as: u.deliver_as,
             });
         }
+        let mechanisms = match (raw.auth_mechanisms, raw.unsupported_mechanism) {
+            (None, None) => None,
+            (Some(list), Some(refusal)) => {
+                if list.is_empty() || list.iter().any(|m| m != "PLAIN" && m != "LOGIN") {
+                    return Err(error(
+                        "auth_mechanisms may list PLAIN and LOGIN, at least one".into(),
+                    ));
+                }
+                Some((list, reply("unsupported_mechanism", refusal)?))
+            }
+            _ => {
+                return Err(error(
+                    "auth_mechanisms and unsupported_mechanism go together".into(),
+                ));
+            }
+        };
         Ok(ProviderProfile {
             provider: raw.provider,
             name: raw.name,
@@ -210,8 +231,17 @@ impl ProviderProfile {
             starttls_first: reply("starttls_first", raw.starttls_first)?,
             auth_required: reply("auth_required", raw.auth_required)?,
             wrong_password: reply("wrong_password", raw.wrong_password)?,
+            mechanisms,
             users,
         })
+    }
+
+    /// Whether the service takes this AUTH mechanism (`PLAIN`, `LOGIN`).
+    #[must_use]
+    pub fn takes(&self, mechanism: &str) -> bool {
+        self.mechanisms
+            .as_ref()
+            .is_none_or(|(list, _)| list.iter().any(|m| m == mechanism))
     }
 
     /// The profile user called `name`.
