@@ -103,7 +103,11 @@ impl TargetArgs {
     /// Builds the session configuration, or says what is missing.
     pub fn session_config(&self) -> Result<SessionConfig, CliError> {
         let host = self.resolved_host().ok_or_else(|| {
-            CliError::Usage("say where to connect: --region REGION (SES) or --host HOST".into())
+            CliError::Usage(
+                "say where to connect: --region REGION (SES) or --host HOST, e.g. \
+                 --region us-east-1 (SES in N. Virginia) or --host smtp.example.com"
+                    .into(),
+            )
         })?;
         check_arg("--host", &host).map_err(|e| CliError::Usage(e.to_string()))?;
         check_host(&host)?;
@@ -241,7 +245,12 @@ pub struct CredentialArgs {
         conflicts_with = "password_stdin"
     )]
     pub password_file: Option<PathBuf>,
-    /// Read the password from standard input (first line)
+    /// Read the password from standard input (first line). Without this or --password-file,
+    /// the password comes from the SMTPSCOPE_PASSWORD environment variable
+    #[expect(
+        clippy::doc_markdown,
+        reason = "this comment is --help text, shown verbatim"
+    )]
     #[arg(long, help_heading = "Credentials")]
     pub password_stdin: bool,
     /// Password on the command line: visible in `ps` and shell history. Prefer `SMTPSCOPE_PASSWORD`.

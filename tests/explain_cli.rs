@@ -154,3 +154,34 @@ fn gmail_app_password_and_a_221_read_right() {
     assert_eq!(v["phase"], "connection");
     assert_eq!(v["diagnosis"]["title"], "Server is closing the connection");
 }
+
+/// A new user's mistakes get the basic missing piece first, with the values that would work.
+#[test]
+fn usage_errors_name_what_would_work() {
+    let out = smtpscope(&["explain", "250 Ok", "--after", "FOO"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for valid in [
+        "connect", "ehlo", "auth", "mail", "rcpt", "data-end", "quit",
+    ] {
+        assert!(err.contains(valid), "{valid} missing from: {err}");
+    }
+    // `run` with nothing: the target is what is missing first, not a user for AUTH.
+    let out = smtpscope(&["run"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("say where to connect"), "{err}");
+    assert!(err.contains("--region us-east-1"), "{err}");
+    assert!(!err.contains("AUTH needs a user"), "{err}");
+
+    // `replay` given the .txt of a save: it says it reads the .jsonl, and names the one beside.
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("session.txt");
+    std::fs::write(&txt, "->  EHLO client\n").unwrap();
+    std::fs::write(dir.path().join("session.jsonl"), "{}\n").unwrap();
+    let out = smtpscope(&["replay", txt.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replay reads the .jsonl"), "{err}");
+    assert!(err.contains("session.jsonl"), "{err}");
+}

@@ -189,8 +189,19 @@ fn binary_derives_from_stdin_for_all_regions() {
 }
 
 #[test]
+fn binary_reads_a_piped_secret_without_the_flag() {
+    // No variable, the secret on a pipe: read it, as `--secret-stdin` would.
+    let input = format!("{EXAMPLE_SECRET}\n");
+    let (code, out, err) = smtpscope(&["password", "--region", "eu-west-1"], None, &input);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "BMW5RDrXmmVs0lV7GpI4oLkHXpZ4stDsk6q91z1g38Pk\n");
+    assert!(!out.contains(EXAMPLE_SECRET) && !err.contains(EXAMPLE_SECRET));
+}
+
+#[test]
 fn binary_without_secret_exits_2() {
-    let (code, out, err) = smtpscope(&["password", "--region", "us-east-1"], None, EXAMPLE_SECRET);
+    // Nothing in the variable and an empty pipe: a clear error naming both ways in.
+    let (code, out, err) = smtpscope(&["password", "--region", "us-east-1"], None, "");
     assert_eq!(code, 2);
     assert_eq!(out, "");
     assert!(err.contains("AWS_SECRET_ACCESS_KEY"), "{err}");

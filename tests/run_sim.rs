@@ -283,3 +283,41 @@ async fn the_summary_names_the_provider_from_the_greeting() {
     assert_eq!(summary["provider"], "ses", "{summary}");
     assert_eq!(summary["provider_from"], "greeting", "{summary}");
 }
+
+/// Reached by IP address, without --region: the SES credential checks still run, because the
+/// greeting says SES. A 40-character secret key used as the password is named before AUTH.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_greeting_alone_turns_on_the_ses_credential_checks() {
+    let sim = start(demo_config()).await;
+    let (user, _) = sim.credentials("good");
+    let port = sim.port().to_string();
+    let ca = sim.ca.to_str().unwrap().to_string();
+    let out = tokio::task::block_in_place(|| {
+        smtpscope(
+            &[
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--ca-file",
+                &ca,
+                "--user",
+                &user,
+                "--quit-after",
+                "auth",
+                "--json",
+            ],
+            &[(
+                "SMTPSCOPE_PASSWORD",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )],
+        )
+    });
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let lines = json_lines(&out);
+    let lint = lines
+        .iter()
+        .find(|l| l["type"] == "warning" && l["lint"] == "secret-key-as-password");
+    assert!(lint.is_some(), "no secret-key lint in:\n{}", text(&out));
+}

@@ -162,7 +162,8 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
     let explicit = match args.after.as_deref().map(|a| (a, parse_after(a))) {
         Some((a, None)) => {
             return Err(CommandError::usage(format!(
-                "unknown command {a:?} for --after"
+                "unknown command {a:?} for --after; use one of: connect, ehlo, helo, starttls, \
+                 auth, auth-response, mail, rcpt, data, data-end (the final \".\"), rset, noop, quit"
             )));
         }
         Some((_, v)) => v,

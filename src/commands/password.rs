@@ -4,7 +4,7 @@
 //! `ps` and shell history would see it). Printing the derived password is the point of the
 //! command; the secret itself is never printed.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use zeroize::Zeroizing;
@@ -35,6 +35,7 @@ pub struct PasswordArgs {
     #[arg(long)]
     pub all_regions: bool,
     /// Read the secret access key from standard input instead of `AWS_SECRET_ACCESS_KEY`
+    /// (also done without this flag when the variable is unset and the input is a pipe)
     #[arg(long)]
     pub secret_stdin: bool,
 }
@@ -44,8 +45,16 @@ pub fn run(args: &PasswordArgs) -> CommandResult {
     let env_secret = std::env::var_os(SECRET_ENV)
         .map(|v| v.into_string().map(Zeroizing::new).map_err(|_| NotUtf8));
     let stdin = io::stdin();
+    // `… | smtpscope password --region R` does what it says: a pipe and no variable mean the
+    // secret is on the pipe. A terminal is never read without the flag (no echoing prompt).
+    let piped = env_secret.is_none() && !stdin.is_terminal();
+    let args = PasswordArgs {
+        secret_stdin: args.secret_stdin || piped,
+        region: args.region.clone(),
+        all_regions: args.all_regions,
+    };
     run_io(
-        args,
+        &args,
         env_secret,
         &mut stdin.lock(),
         &mut io::stdout().lock(),
@@ -168,7 +177,9 @@ fn read_secret(
         } else {
             SECRET_ENV
         };
-        return Err(format!("the secret access key from {source} is empty"));
+        return Err(format!(
+            "the secret access key from {source} is empty: set {SECRET_ENV}, or pipe the key in"
+        ));
     }
     if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(

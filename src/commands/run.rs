@@ -154,8 +154,9 @@ struct Prepared {
 
 /// Runs `smtpscope run`: its exit code is the outcome's (see [`Outcome::exit_code`]).
 pub async fn run(args: &RunArgs) -> CommandResult {
-    let prepared = prepare(args)?;
+    // Where to connect is the most basic piece: said first when missing.
     let cfg = args.target.session_config()?;
+    let prepared = prepare(args)?;
     let color =
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let printer = Arc::new(Mutex::new(Printer {

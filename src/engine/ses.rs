@@ -283,12 +283,38 @@ pub fn lint_credentials(
     let Some(region) = endpoint_region else {
         return warnings;
     };
-    let region = region.to_ascii_lowercase();
+    lint_ses(
+        user,
+        password,
+        Some(region),
+        secret_access_key,
+        &mut warnings,
+    );
+    warnings
+}
+
+/// [`lint_credentials`] for a server that said it is SES (its greeting or EHLO) at an address
+/// that does not name the region (an IP address, a VPC endpoint): every check but the one that
+/// needs the region.
+pub fn lint_credentials_region_unknown(user: &str, password: &str) -> Vec<CredentialWarning> {
+    let mut warnings = lint_credentials(user, password, None, None);
+    lint_ses(user, password, None, None, &mut warnings);
+    warnings
+}
+
+fn lint_ses(
+    user: &str,
+    password: &str,
+    region: Option<&str>,
+    secret_access_key: Option<&str>,
+    warnings: &mut Vec<CredentialWarning>,
+) {
+    let region = region.map_or_else(|| "REGION".to_string(), str::to_ascii_lowercase);
     let user = user.trim();
     let password = password.trim();
     let shape = password_shape(password);
 
-    lint_username(user, password, &mut warnings);
+    lint_username(user, password, warnings);
 
     match shape {
         PasswordShape::LooksLikeSecretKey => warnings.push(CredentialWarning::new(
@@ -310,11 +336,10 @@ pub fn lint_credentials(
         PasswordShape::Malformed => warnings.push(malformed_password_warning(password)),
         PasswordShape::SigV4 => {
             if let Some(secret) = secret_access_key {
-                lint_password_region(secret, password, &region, &mut warnings);
+                lint_password_region(secret, password, &region, warnings);
             }
         }
     }
-    warnings
 }
 
 fn lint_username(user: &str, password: &str, warnings: &mut Vec<CredentialWarning>) {
@@ -430,6 +455,19 @@ mod tests {
 
     fn codes(w: &[CredentialWarning]) -> Vec<&'static str> {
         w.iter().map(|w| w.code).collect()
+    }
+
+    #[test]
+    fn a_server_that_says_ses_gets_the_checks_without_a_region() {
+        let w = lint_credentials_region_unknown(EXAMPLE_KEY_ID, EXAMPLE_SECRET);
+        let codes: Vec<&str> = w.iter().map(|w| w.code).collect();
+        assert!(codes.contains(&"secret-key-as-password"), "{codes:?}");
+        assert!(
+            w.iter().any(|w| w.message.contains("--region REGION")),
+            "{w:?}"
+        );
+        // A well-formed SMTP password for an access key ID: nothing to say.
+        assert!(lint_credentials_region_unknown(EXAMPLE_KEY_ID, US_EAST_1_PASSWORD).is_empty());
     }
 
     #[test]

@@ -197,11 +197,23 @@ pub enum ConnectError {
     Io { addr: SocketAddr, source: io::Error },
 }
 
+/// What a failed lookup of an SES endpoint means: for a region smtpscope knows has an SMTP
+/// endpoint, the name is right and DNS or the network is at fault; otherwise the region may
+/// be misspelled or have no endpoint.
 fn ses_dns_hint(host: &str) -> String {
-    if host.starts_with("email-smtp.") && host.ends_with(".amazonaws.com") {
-        " (this region may have no SES SMTP endpoint, or the region name is misspelled)".into()
+    let Some(region) = host
+        .strip_prefix("email-smtp.")
+        .and_then(|h| h.strip_suffix(".amazonaws.com"))
+    else {
+        return String::new();
+    };
+    if crate::engine::ses::KNOWN_SMTP_REGIONS.contains(&region) {
+        format!(
+            " ({region} has an SES SMTP endpoint, so the name is right: this machine's DNS \
+             or network is failing; try another resolver, or check the connection)"
+        )
     } else {
-        String::new()
+        " (this region may have no SES SMTP endpoint, or the region name is misspelled)".into()
     }
 }
 
@@ -693,6 +705,16 @@ fn format_ip(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_dns_failure_for_a_known_region_blames_dns_not_the_name() {
+        let known = super::ses_dns_hint("email-smtp.eu-west-1.amazonaws.com");
+        assert!(known.contains("DNS or network"), "{known}");
+        assert!(!known.contains("misspelled"), "{known}");
+        let unknown = super::ses_dns_hint("email-smtp.eu-wets-1.amazonaws.com");
+        assert!(unknown.contains("misspelled"), "{unknown}");
+        assert!(super::ses_dns_hint("smtp.example.com").is_empty());
+    }
     use super::*;
 
     fn cert(subject: &str, issuer: &str) -> CertInfo {

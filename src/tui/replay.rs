@@ -1,6 +1,7 @@
 //! `smtpscope replay FILE`: a saved `.jsonl` transcript, classified again with today's catalog
 //! and shown read-only. The header, timeline and verdict are rebuilt from the entries alone.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::engine::classify::Catalog;
@@ -55,11 +56,28 @@ pub fn app_for(mut entries: Vec<Entry>, name: &str, catalog: &Catalog) -> App {
 /// Reads and parses a saved transcript, bounded (see [`crate::engine::saved`]), off the
 /// async threads.
 pub async fn load(path: &Path) -> Result<Vec<Entry>, String> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || saved::read_file(&path))
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || saved::read_file(&owned))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    read.map_err(|e| match e {
+        // Not JSON Lines at all: most likely the .txt saved beside the .jsonl.
+        saved::SavedError::Bad { line: 1, .. } => format!("{e}\n{}", not_jsonl_hint(path)),
+        e => e.to_string(),
+    })
+}
+
+/// What `replay` reads, and the file that would do, when it is next to the one given.
+fn not_jsonl_hint(path: &Path) -> String {
+    let sibling = path.with_extension("jsonl");
+    let mut hint = String::from(
+        "replay reads the .jsonl that the debugger's `w` saves (or `run --json` prints), \
+         not the .txt beside it",
+    );
+    if sibling != path && sibling.is_file() {
+        let _ = write!(hint, ": try {}", crate::engine::limited::shown(&sibling));
+    }
+    hint
 }
 
 #[cfg(test)]

@@ -21,16 +21,22 @@ impl Session {
                 mechanism.name()
             ));
         }
-        if let Some(lint) = self.cfg.ses_lint.clone() {
+        let warnings = if let Some(lint) = self.cfg.ses_lint.clone() {
             let secret = lint.secret_access_key.as_deref().map(String::as_str);
-            for w in crate::engine::ses::lint_credentials(
+            crate::engine::ses::lint_credentials(
                 &creds.user,
                 creds.password(),
                 lint.region.as_deref(),
                 secret,
-            ) {
-                self.warn_lint(w.code, w.message);
-            }
+            )
+        } else if self.model.conn.as_ref().is_some_and(|c| c.ses) {
+            // No SES host name or --region, but the greeting or EHLO said SES.
+            crate::engine::ses::lint_credentials_region_unknown(&creds.user, creds.password())
+        } else {
+            Vec::new()
+        };
+        for w in warnings {
+            self.warn_lint(w.code, w.message);
         }
         self.scrubber.add(creds);
         let user = creds.user.clone();
