@@ -59,6 +59,10 @@ fn idle_secs(s: &str) -> Result<f64, String> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Scenario {
     pub name: String,
+    /// The provider the simulator imitates (`microsoft365`, `gmail`); SES without it.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A user of the SES config, or of the provider's profile.
     pub user: String,
     #[serde(default)]
     pub password: Option<String>,
@@ -88,6 +92,9 @@ pub(crate) fn launch_for(
     login: bool,
 ) -> Result<Launch, String> {
     let config = sim.config();
+    if let Some(profile) = &config.profile {
+        return launch_for_profile(scenario, sim, profile, login);
+    }
     let user = config.user(&scenario.user).ok_or_else(|| {
         format!(
             "scenario {}: the simulator has no user {:?}",
@@ -116,6 +123,51 @@ pub(crate) fn launch_for(
         user: Some(user.access_key_id.clone()),
         password: Some(password),
         auth: if login {
+            AuthChoice::Login
+        } else {
+            AuthChoice::Plain
+        },
+        from: Some(scenario.from.clone()),
+        to: scenario.to.clone(),
+        title: Some(scenario.title.clone()),
+        notes,
+        autoconnect: true,
+    })
+}
+
+/// The launch for a scenario against a simulator that speaks like another provider: the
+/// profile user's address and demo password (or the scenario's wrong one), no SES lint.
+fn launch_for_profile(
+    scenario: &Scenario,
+    sim: &sim::RunningSim,
+    profile: &sim::ProviderProfile,
+    login: bool,
+) -> Result<Launch, String> {
+    let user = profile.user(&scenario.user).ok_or_else(|| {
+        format!(
+            "scenario {}: the {} profile has no user {:?}",
+            scenario.name, profile.name, scenario.user
+        )
+    })?;
+    let password = match &scenario.password {
+        Some(wrong) => Zeroizing::new(wrong.clone()),
+        None => user.password(),
+    };
+    let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
+    session.tls.ca_pem = Some(sim.ca_pem.clone());
+    session.tls.no_native_roots = true;
+    let mut notes = scenario.notes.clone();
+    notes.push(format!(
+        "Simulator: {} at the greeting, EHLO and AUTH, on {} (STARTTLS); its CA is trusted for this session only.",
+        profile.name, sim.starttls_addr
+    ));
+    Ok(Launch {
+        config: session,
+        ehlo: "client.example.com".into(),
+        user: Some(user.username.clone()),
+        password: Some(password),
+        // Microsoft 365 takes LOGIN only: the demo uses what the service takes.
+        auth: if login || !profile.takes("PLAIN") {
             AuthChoice::Login
         } else {
             AuthChoice::Plain
@@ -190,6 +242,11 @@ pub async fn run(args: &DemoArgs) -> CommandResult {
         Some(path) => SimConfig::from_file(path).map_err(CommandError::usage)?,
         None => SimConfig::default_demo().map_err(CommandError::environment)?,
     };
+    if let Some(provider) = &chosen.provider {
+        config
+            .set_provider(provider)
+            .map_err(CommandError::environment)?;
+    }
     // Free ports on loopback only: the demo never listens beyond this machine.
     config.listen.starttls = ([127, 0, 0, 1], 0).into();
     config.listen.implicit = None;
@@ -223,6 +280,18 @@ mod tests {
             assert!(list.iter().any(|s| s.name == name), "{name}");
         }
         for s in &list {
+            if let Some(provider) = &s.provider {
+                let mut config = config.clone();
+                config.set_provider(provider).unwrap();
+                let profile = config.profile.as_ref().unwrap();
+                assert!(
+                    profile.user(&s.user).is_some(),
+                    "scenario {} names unknown {provider} user {}",
+                    s.name,
+                    s.user
+                );
+                continue;
+            }
             assert!(
                 config.user(&s.user).is_some(),
                 "scenario {} names unknown user {}",

@@ -18,6 +18,10 @@ pub struct SimArgs {
     /// Simulator configuration (TOML) [default: the built-in demo configuration]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Speak like this provider at the greeting, EHLO and AUTH, with its own login refusals
+    /// (its users are listed at start)
+    #[arg(long, value_enum, default_value_t = SimProvider::Ses)]
+    pub provider: SimProvider,
     /// Address of the STARTTLS listener (overrides the config), e.g. 127.0.0.1:2587 or
     /// localhost:2587
     #[arg(long, value_name = "HOST:PORT")]
@@ -44,6 +48,30 @@ pub struct SimArgs {
     pub quiet: bool,
 }
 
+/// The providers the simulator can imitate.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SimProvider {
+    /// Amazon SES (the default)
+    #[default]
+    Ses,
+    /// Microsoft 365 (smtp.office365.com)
+    #[value(name = "microsoft365")]
+    Microsoft365,
+    /// Gmail (smtp.gmail.com)
+    Gmail,
+}
+
+impl SimProvider {
+    /// The profile name (assets/sim/<name>.toml; `ses` has none).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SimProvider::Ses => "ses",
+            SimProvider::Microsoft365 => "microsoft365",
+            SimProvider::Gmail => "gmail",
+        }
+    }
+}
+
 /// Loads the configuration and applies the command-line overrides.
 pub(crate) fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
     let mut config = match &args.config {
@@ -51,6 +79,9 @@ pub(crate) fn load_config(args: &SimArgs) -> Result<SimConfig, String> {
         None => SimConfig::default_demo(),
     }
     .map_err(|e| e.to_string())?;
+    config
+        .set_provider(args.provider.name())
+        .map_err(|e| e.to_string())?;
     if let Some(text) = &args.listen {
         config.listen.starttls = resolve_listen("--listen", text)?;
     }
@@ -125,6 +156,45 @@ pub(crate) fn check_remote(config: &SimConfig, allow_remote: bool) -> Result<Vec
 /// One line per user: name, SMTP user name, SMTP password (demo keys only), policies.
 pub(crate) fn describe_users(config: &SimConfig) -> String {
     let mut out = String::new();
+    if let Some(profile) = &config.profile {
+        let _ = writeln!(out, "users of the {} profile:", profile.name);
+        let width = profile
+            .users
+            .iter()
+            .map(|u| u.name.len())
+            .max()
+            .unwrap_or(4);
+        let user_width = profile
+            .users
+            .iter()
+            .map(|u| u.username.len())
+            .max()
+            .unwrap_or(4);
+        for user in &profile.users {
+            let last_line = user.reply.lines().last().unwrap_or_default();
+            let outcome = if user.logs_in() {
+                format!(
+                    "logs in, sends as SES user {}",
+                    user.deliver_as.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!("refused: {last_line}")
+            };
+            let _ = writeln!(
+                out,
+                "  {:width$}  {:user_width$}  {}  {outcome}",
+                user.name,
+                user.username,
+                user.password().as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  (made-up demo passwords; any other password gets: {})",
+            profile.wrong_password.lines().next().unwrap_or_default()
+        );
+        return out;
+    }
     let _ = writeln!(
         out,
         "users (region {}; SMTP user name = access key ID):",
@@ -194,10 +264,18 @@ fn say(text: &str) {
 fn banner(running: &sim::RunningSim, origin: &str, ca_path: &std::path::Path) -> String {
     let cfg = running.config();
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
-    );
+    match &cfg.profile {
+        Some(p) => writeln!(
+            out,
+            "smtpscope sim: greeting, EHLO and AUTH like {}, the rest like Amazon SES. Nothing is relayed; accepted mail stays in its mailbox.",
+            p.name
+        ),
+        None => writeln!(
+            out,
+            "smtpscope sim: an Amazon SES SMTP simulator. Nothing is relayed; accepted mail stays in its mailbox."
+        ),
+    }
+    .unwrap_or_default();
     let _ = writeln!(out, "config: {origin}");
     let _ = writeln!(
         out,
@@ -231,7 +309,26 @@ fn banner(running: &sim::RunningSim, origin: &str, ca_path: &std::path::Path) ->
         let _ = writeln!(out, "mailbox folder: {}", dir.display());
     }
     let _ = writeln!(out, "{}", describe_users(cfg).trim_end());
-    if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
+    if let Some((profile, user)) = cfg
+        .profile
+        .as_ref()
+        .and_then(|p| p.user("good").map(|u| (p, u)))
+    {
+        let _ = writeln!(
+            out,
+            "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com{}",
+            user.password().as_str(),
+            running.starttls_addr.ip(),
+            running.starttls_addr.port(),
+            ca_path.display(),
+            user.username,
+            if profile.takes("PLAIN") {
+                ""
+            } else {
+                " --auth login"
+            }
+        );
+    } else if let Some(user) = cfg.users.iter().find(|u| u.is_example_key()) {
         let _ = writeln!(
             out,
             "try: SMTPSCOPE_PASSWORD='{}' smtpscope run --host {} --port {} --ca-file {} --user {} --from sender@example.com --to rcpt@example.com",

@@ -148,7 +148,7 @@ impl SimAccount {
 }
 
 /// Compares without an early exit, so timing does not tell how much of a password matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -148,6 +148,8 @@ pub struct SimConfig {
     pub tls_names: Vec<String>,
     pub mailbox: MailboxConfig,
     pub users: Vec<SimUser>,
+    /// Speak like another provider at the greeting, EHLO and AUTH (`sim --provider`).
+    pub profile: Option<std::sync::Arc<super::profile::ProviderProfile>>,
 }
 
 impl SimConfig {
@@ -173,6 +175,32 @@ impl SimConfig {
             })?;
         let base = path.parent().unwrap_or(Path::new("."));
         parse(&text, Some(base), &origin)
+    }
+
+    /// Makes the simulator speak like a built-in provider profile (`microsoft365`, `gmail`);
+    /// `ses` keeps SES. Every profile user who logs in must send as a user of this config.
+    pub fn set_provider(&mut self, name: &str) -> Result<(), ConfigError> {
+        if name == "ses" {
+            self.profile = None;
+            return Ok(());
+        }
+        let profile = super::profile::ProviderProfile::builtin(name)?;
+        for u in &profile.users {
+            if let Some(target) = &u.deliver_as
+                && self.user(target).is_none()
+            {
+                return Err(ConfigError {
+                    origin: self.origin.clone(),
+                    line: None,
+                    message: format!(
+                        "the {name} profile's user {} sends as user {target:?}, which this config does not have",
+                        u.name
+                    ),
+                });
+            }
+        }
+        self.profile = Some(std::sync::Arc::new(profile));
+        Ok(())
     }
 
     /// The user called `name`.
@@ -489,6 +517,7 @@ fn parse(text: &str, base_dir: Option<&Path>, origin: &str) -> Result<SimConfig,
         tls_names,
         mailbox,
         users,
+        profile: None,
     })
 }
 

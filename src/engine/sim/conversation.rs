@@ -135,7 +135,15 @@ impl Conversation {
 
     /// The 220 greeting to send first.
     pub(crate) fn greeting(&self) -> String {
-        self.account.greeting(&self.session_id)
+        match self.profile() {
+            Some(p) => p.greeting.clone(),
+            None => self.account.greeting(&self.session_id),
+        }
+    }
+
+    /// The provider profile, when the simulator speaks like another provider.
+    fn profile(&self) -> Option<&super::profile::ProviderProfile> {
+        self.account.config.profile.as_deref()
     }
 
     /// The authenticated user's IAM name, if any.
@@ -258,7 +266,12 @@ impl Conversation {
         // SES checks TLS and authentication before it looks at the arguments.
         match verb {
             Some(CommandVerb::Auth) if !self.tls => {
-                return out.reply("530 Must issue a STARTTLS command first");
+                return out.reply(
+                    self.profile()
+                        .map_or("530 Must issue a STARTTLS command first", |p| {
+                            p.starttls_first.as_str()
+                        }),
+                );
             }
             Some(CommandVerb::Auth) if self.user.is_some() => {
                 return out.reply("503 Refusing any other AUTH command.");
@@ -266,7 +279,10 @@ impl Conversation {
             Some(CommandVerb::Mail | CommandVerb::Rcpt | CommandVerb::Data)
                 if self.user.is_none() =>
             {
-                return out.reply("530 Authentication required");
+                return out.reply(
+                    self.profile()
+                        .map_or("530 Authentication required", |p| p.auth_required.as_str()),
+                );
             }
             _ => {}
         }
@@ -275,6 +291,17 @@ impl Conversation {
             Err(e) => return out.reply(e.reply),
         };
         match command {
+            ClientCommand::Ehlo(_) | ClientCommand::Helo(_) if self.profile().is_some() => {
+                self.reset_transaction();
+                let account = self.account.clone();
+                if let Some(p) = account.config.profile.as_deref() {
+                    out.reply(match (&command, self.tls) {
+                        (ClientCommand::Helo(_), _) => &p.helo,
+                        (_, true) => &p.ehlo_tls,
+                        (_, false) => &p.ehlo_plain,
+                    });
+                }
+            }
             ClientCommand::Ehlo(_) => {
                 self.reset_transaction();
                 let mut lines = vec!["250-email-smtp.amazonaws.com", "250-8BITMIME"];
@@ -292,7 +319,10 @@ impl Conversation {
                 if self.tls {
                     out.reply("454 TLS not available due to temporary reason: TLS already active");
                 } else {
-                    out.reply("220 Ready to start TLS");
+                    out.reply(
+                        self.profile()
+                            .map_or("220 Ready to start TLS", |p| p.starttls_ready.as_str()),
+                    );
                     out.action = Action::StartTls;
                 }
             }
@@ -351,6 +381,12 @@ impl Conversation {
         initial: Option<Zeroizing<String>>,
         out: &mut Outbox,
     ) {
+        if let Some(p) = self.profile()
+            && let Some((_, refusal)) = &p.mechanisms
+            && !p.takes(mechanism)
+        {
+            return out.reply(refusal);
+        }
         match (mechanism, initial) {
             ("PLAIN", Some(blob)) => self.finish_plain(blob.as_bytes(), out),
             ("PLAIN", None) => {
@@ -401,6 +437,9 @@ impl Conversation {
     }
 
     fn check_credentials(&mut self, username: &str, password: &str, out: &mut Outbox) {
+        if self.account.config.profile.is_some() {
+            return self.check_profile_credentials(username, password, out);
+        }
         // Someone who swapped the fields would have typed the password as the user name:
         // show only what looks like an access key ID.
         let shown_user = if crate::engine::ses::is_access_key_id(username) {
@@ -429,6 +468,42 @@ impl Conversation {
                 out.reply(SIGV2_DEPRECATED);
             }
         }
+    }
+
+    /// A login against the provider profile: its user's reply, or its wrong-password reply.
+    /// Only the profile's own user names are shown in the log.
+    fn check_profile_credentials(&mut self, username: &str, password: &str, out: &mut Outbox) {
+        let account = self.account.clone();
+        let Some(profile) = account.config.profile.as_deref() else {
+            return;
+        };
+        let Some(user) = profile.authenticate(username, password) else {
+            let known = profile.users.iter().any(|u| u.username == username);
+            out.log.push(if known {
+                format!("AUTH failed for {username}: wrong password")
+            } else {
+                "AUTH failed for a user name the profile does not know".to_string()
+            });
+            return out.reply(&profile.wrong_password);
+        };
+        let index = user
+            .deliver_as
+            .as_deref()
+            .and_then(|name| account.config.users.iter().position(|u| u.name == name));
+        match index {
+            Some(i) if user.logs_in() => {
+                self.user = Some(i);
+                out.log.push(format!(
+                    "AUTH ok: {} (profile user {})",
+                    user.username, user.name
+                ));
+            }
+            _ => out.log.push(format!(
+                "AUTH refused for {} (profile user {}), as the profile says",
+                user.username, user.name
+            )),
+        }
+        out.reply(&user.reply);
     }
 
     fn finish_data(&mut self, out: &mut Outbox) {
@@ -513,6 +588,47 @@ mod tests {
 
     fn plain(user: &str, pass: &str) -> String {
         B64.encode(format!("{user}\0{user}\0{pass}"))
+    }
+
+    #[test]
+    fn a_provider_profile_supplies_the_texts() {
+        let mut config = SimConfig::default_demo().unwrap();
+        config.set_provider("gmail").unwrap();
+        let account = Arc::new(SimAccount::new(config));
+        let mut c = Conversation::new(account, "127.0.0.1:40000".parse().unwrap(), false);
+        assert_eq!(
+            c.greeting(),
+            "220 smtp.gmail.com ESMTP o13sm2119833lfg.90 - gsmtp"
+        );
+        assert!(one(&mut c, "EHLO client.example").contains("\r\n250-STARTTLS\r\n"));
+        assert_eq!(
+            one(&mut c, "AUTH LOGIN"),
+            "530 5.7.0 Must issue a STARTTLS command first. m129sm2162575qkc.2 - gsmtp"
+        );
+        assert!(
+            one(&mut c, "MAIL FROM:<a@example.com>")
+                .starts_with("530-5.7.0 Authentication Required. Learn more at\r\n530 5.7.0 ")
+        );
+        let go = c.feed(b"STARTTLS\r\n");
+        assert_eq!(go.replies, ["220 2.0.0 Ready to start TLS"]);
+        assert_eq!(go.action, Action::StartTls);
+        c.tls_started();
+        let ehlo = one(&mut c, "EHLO client.example");
+        assert!(ehlo.contains("250-AUTH LOGIN PLAIN XOAUTH2"), "{ehlo}");
+        assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+        assert_eq!(
+            one(
+                &mut c,
+                &format!("AUTH PLAIN {}", plain("wrong.sender@gmail.example", "x"))
+            ),
+            "535-5.7.8 Username and Password not accepted. Learn more at\r\n535 5.7.8 https://support.google.com/mail/?p=BadCredentials n19-20020a05600c4f9300b0037c06fe68casm3105077wmq.44 - gsmtp"
+        );
+        let good = plain("good.sender@gmail.example", "demoapppasswordgm");
+        assert_eq!(
+            one(&mut c, &format!("AUTH PLAIN {good}")),
+            "235 2.7.0 Accepted"
+        );
+        assert_eq!(c.user_name(), Some("good"));
     }
 
     fn authed() -> Conversation {

@@ -7,7 +7,7 @@
 //! accepted messages in a mailbox. Nothing is ever relayed.
 //!
 //! Map: [`config`] (TOML), [`conversation`] (the per-connection state machine, pure),
-//! [`parse`] (command lines), [`lines`] (bounded framing), [`delivery`] (end-of-data checks),
+//! [`parse`] (command lines), [`profile`] (another provider's texts), [`lines`] (bounded framing), [`delivery`] (end-of-data checks),
 //! [`account`] (shared state), [`quota`], [`mailbox`], [`tls`], [`server`] (sockets).
 
 pub mod account;
@@ -18,6 +18,7 @@ pub(crate) mod ids;
 pub(crate) mod lines;
 pub(crate) mod mailbox;
 pub(crate) mod parse;
+pub(crate) mod profile;
 pub(crate) mod quota;
 pub(crate) mod server;
 pub(crate) mod tls;
@@ -25,6 +26,7 @@ pub(crate) mod tls;
 pub use config::{ConfigError, Limits, ListenConfig, MailboxConfig, SimConfig, SimUser};
 pub use conversation::{Action, Conversation, Outbox};
 pub use parse::{ClientCommand, ParseError, parse_command};
+pub use profile::{ProfileUser, ProviderProfile};
 pub use server::{RunningSim, SimEvent, SimStats, start};
 pub(crate) use tls::TlsSetupError;
 
