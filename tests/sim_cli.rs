@@ -149,3 +149,37 @@ fn runs_serves_and_stops_on_sigterm() {
     assert!(rest.contains("connected (STARTTLS listener)"), "{rest}");
     assert!(rest.contains("stopped: 1 connection(s) served"), "{rest}");
 }
+
+/// `demo --list` names every scenario, with the summaries in one column however long a name.
+#[test]
+fn demo_list_lines_the_summaries_up() {
+    let out = smtpscope().args(["demo", "--list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 10, "{text}");
+    for name in [
+        "good",
+        "wrong-password",
+        "ip-restricted",
+        "gmail-wrong-password",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("{name} "))),
+            "{name}: {text}"
+        );
+    }
+    // Where each summary starts: after the name and its padding.
+    let columns: std::collections::HashSet<usize> = lines
+        .iter()
+        .map(|l| {
+            let name_end = l.find(' ').unwrap();
+            name_end + l[name_end..].find(|c: char| c != ' ').unwrap()
+        })
+        .collect();
+    assert_eq!(
+        columns.len(),
+        1,
+        "summaries start at different columns:\n{text}"
+    );
+}

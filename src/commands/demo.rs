@@ -208,8 +208,10 @@ pub async fn run(args: &DemoArgs) -> CommandResult {
     // The scenarios and the default config are built in: a failure to load them is ours.
     let list = scenarios().map_err(CommandError::environment)?;
     if args.list {
+        // Names padded to the longest, so the summaries line up however long a name gets.
+        let name_width = list.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in &list {
-            crate::outln!("{:<16} {}", s.name, s.summary);
+            crate::outln!("{:<width$}  {}", s.name, s.summary, width = name_width);
         }
         return Ok(ExitCode::SUCCESS);
     }
