@@ -14,7 +14,7 @@ use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::classify::{Context, Phase};
+use super::classify::{Context, Phase, verb_named};
 use super::command::Verb;
 use super::model::AuthContext;
 use super::reply::Reply;
@@ -107,25 +107,6 @@ pub struct Decision {
 #[derive(Debug)]
 pub struct Rules {
     rules: Vec<Rule>,
-}
-
-fn verb_named(name: &str) -> Option<Verb> {
-    Some(match name {
-        "CONNECT" => Verb::Connect,
-        "EHLO" => Verb::Ehlo,
-        "HELO" => Verb::Helo,
-        "STARTTLS" => Verb::StartTls,
-        "AUTH" => Verb::Auth,
-        "AUTH-RESPONSE" => Verb::AuthResponse,
-        "MAIL" => Verb::Mail,
-        "RCPT" => Verb::Rcpt,
-        "DATA" => Verb::Data,
-        "DATA-END" => Verb::DataEnd,
-        "RSET" => Verb::Rset,
-        "NOOP" => Verb::Noop,
-        "QUIT" => Verb::Quit,
-        _ => return None,
-    })
 }
 
 fn parse_code(id: &str, s: &str) -> Result<CodeMatch, RuleError> {

@@ -247,7 +247,8 @@ pub const REPLY_FILES: &[(&str, &str)] = &[
     ("replies-other.toml", OTHER_REPLIES),
 ];
 
-fn verb_named(name: &str) -> Option<Verb> {
+/// A command as the catalogs and the fallback rules name it in `after`.
+pub(crate) fn verb_named(name: &str) -> Option<Verb> {
     Some(match name {
         "CONNECT" | "TLS-HANDSHAKE" => Verb::Connect,
         "EHLO" => Verb::Ehlo,

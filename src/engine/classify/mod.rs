@@ -17,6 +17,7 @@ use super::model::AuthContext;
 use super::reply::Reply;
 
 use catalog::Meaning;
+pub(crate) use catalog::verb_named;
 pub use catalog::{Catalog, CatalogError, Entry};
 use details::{add_context_notes, expand_details};
 pub use phase::{Classification, Diagnosis, Phase, Verdict};
