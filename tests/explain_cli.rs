@@ -5,7 +5,7 @@ mod common;
 use common::*;
 
 #[test]
-fn explains_the_seed_replies_as_json() {
+fn explains_the_ses_replies_as_json() {
     let cases = [
         (
             "535 Authentication Credentials Invalid",

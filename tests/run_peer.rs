@@ -1,5 +1,6 @@
 //! `smtpscope run` against an SMTP server we did not write (Python aiosmtpd, dressed as SES),
-//! for the seed article's three scenarios and for TLS verification.
+//! for the three scenarios of the story (authentication, authorization, success) and for TLS
+//! verification.
 
 mod common;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sim_support::{TestSim, demo_config, start};
 
-/// Drives one seed scenario with smtplib and prints what the server said as JSON.
+/// Drives one demo scenario with smtplib and prints what the server said as JSON.
 const SMTPLIB_SCRIPT: &str = r#"
 import json, smtplib, ssl, sys
 host, port, ca, user, password, sender, rcpt = sys.argv[1:8]

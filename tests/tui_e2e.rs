@@ -1,7 +1,7 @@
 //! End to end: the real binary in a real pseudo-terminal (tmux), against a scripted SES-like
-//! server on 127.0.0.1, walked with Enter through the seed's 554 case; then the saved
+//! server on 127.0.0.1, walked with Enter through the 554 authorization case; then the saved
 //! transcript opened with `smtpscope replay`; and `smtpscope demo` through its picker and the
-//! seed's scenarios. tmux is installed by `.ci/test`; without it these tests fail.
+//! demo's scenarios. tmux is installed by `.ci/test`; without it these tests fail.
 
 mod common;
 
