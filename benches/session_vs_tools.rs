@@ -13,6 +13,7 @@ use std::process::Command;
 
 use common::{LeafSpec, make_pki, python, start_ses_peer};
 
+/// AWS's documented example access key ID (from its IAM docs), not a real key.
 const USER: &str = "AKIAIOSFODNN7EXAMPLE";
 const PASSWORD: &str = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9";
 

@@ -629,6 +629,7 @@ fn key_at(text: &str, offset: usize) -> String {
 mod tests {
     use super::*;
 
+    // The user is AWS's documented example access key ID, not a real key.
     const GOOD: &str = r#"
 [exporter]
 max_timeout_secs = 20
