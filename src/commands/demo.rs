@@ -85,89 +85,70 @@ pub(crate) fn scenarios() -> Result<Vec<Scenario>, String> {
         .map_err(|e| format!("assets/demo/scenarios.toml: {e}"))
 }
 
-/// Builds the debugger's launch for a scenario against a running simulator.
+/// Builds the debugger's launch for a scenario against a running simulator: SES's, or one
+/// that speaks like another provider (its profile user and demo password, no SES lint).
 pub(crate) fn launch_for(
     scenario: &Scenario,
     sim: &sim::RunningSim,
     login: bool,
 ) -> Result<Launch, String> {
     let config = sim.config();
-    if let Some(profile) = &config.profile {
-        return launch_for_profile(scenario, sim, profile, login);
-    }
-    let user = config.user(&scenario.user).ok_or_else(|| {
-        format!(
-            "scenario {}: the simulator has no user {:?}",
-            scenario.name, scenario.user
+    // Who logs in, with what, and what the simulator speaks as.
+    let (user, password, ses_lint, speaks_as, takes_plain) = if let Some(profile) = &config.profile
+    {
+        let user = profile.user(&scenario.user).ok_or_else(|| {
+            format!(
+                "scenario {}: the {} profile has no user {:?}",
+                scenario.name, profile.name, scenario.user
+            )
+        })?;
+        (
+            user.username.clone(),
+            user.password(),
+            None,
+            format!("{} at the greeting, EHLO and AUTH,", profile.name),
+            profile.takes("PLAIN"),
         )
-    })?;
-    let password = match &scenario.password {
-        Some(wrong) => Zeroizing::new(wrong.clone()),
-        None => user.smtp_password(&config.region),
+    } else {
+        let user = config.user(&scenario.user).ok_or_else(|| {
+            format!(
+                "scenario {}: the simulator has no user {:?}",
+                scenario.name, scenario.user
+            )
+        })?;
+        let lint = crate::engine::session::SesLint {
+            region: Some(config.region.clone()),
+            secret_access_key: None,
+        };
+        (
+            user.access_key_id.clone(),
+            user.smtp_password(&config.region),
+            Some(lint),
+            format!("SES region {}", config.region),
+            true,
+        )
     };
+    // A scenario's wrong password replaces the right one.
+    let password = scenario
+        .password
+        .as_ref()
+        .map_or(password, |wrong| Zeroizing::new(wrong.clone()));
     let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
     session.tls.ca_pem = Some(sim.ca_pem.clone());
     session.tls.no_native_roots = true;
-    session.ses_lint = Some(crate::engine::session::SesLint {
-        region: Some(config.region.clone()),
-        secret_access_key: None,
-    });
+    session.ses_lint = ses_lint;
     let mut notes = scenario.notes.clone();
     notes.push(format!(
-        "Simulator: SES region {} on {} (STARTTLS); its CA is trusted for this session only.",
-        config.region, sim.starttls_addr
+        "Simulator: {speaks_as} on {} (STARTTLS); its CA is trusted for this session only.",
+        sim.starttls_addr
     ));
     Ok(Launch {
         config: session,
         ehlo: "client.example.com".into(),
-        user: Some(user.access_key_id.clone()),
-        password: Some(password),
-        auth: if login {
-            AuthChoice::Login
-        } else {
-            AuthChoice::Plain
-        },
-        from: Some(scenario.from.clone()),
-        to: scenario.to.clone(),
-        title: Some(scenario.title.clone()),
-        notes,
-        autoconnect: true,
-    })
-}
-
-/// The launch for a scenario against a simulator that speaks like another provider: the
-/// profile user's address and demo password (or the scenario's wrong one), no SES lint.
-fn launch_for_profile(
-    scenario: &Scenario,
-    sim: &sim::RunningSim,
-    profile: &sim::ProviderProfile,
-    login: bool,
-) -> Result<Launch, String> {
-    let user = profile.user(&scenario.user).ok_or_else(|| {
-        format!(
-            "scenario {}: the {} profile has no user {:?}",
-            scenario.name, profile.name, scenario.user
-        )
-    })?;
-    let password = match &scenario.password {
-        Some(wrong) => Zeroizing::new(wrong.clone()),
-        None => user.password(),
-    };
-    let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
-    session.tls.ca_pem = Some(sim.ca_pem.clone());
-    session.tls.no_native_roots = true;
-    let mut notes = scenario.notes.clone();
-    notes.push(format!(
-        "Simulator: {} at the greeting, EHLO and AUTH, on {} (STARTTLS); its CA is trusted for this session only.",
-        profile.name, sim.starttls_addr
-    ));
-    Ok(Launch {
-        config: session,
-        ehlo: "client.example.com".into(),
-        user: Some(user.username.clone()),
+        user: Some(user),
         password: Some(password),
         // Microsoft 365 takes LOGIN only: the demo uses what the service takes.
-        auth: if login || !profile.takes("PLAIN") {
+        auth: if login || !takes_plain {
             AuthChoice::Login
         } else {
             AuthChoice::Plain

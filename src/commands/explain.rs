@@ -79,24 +79,19 @@ struct Explained<'a> {
     class: &'a Classification,
 }
 
+/// `--after`: the names the catalogs use, in any case, plus a few a person would type.
 fn parse_after(name: &str) -> Option<Verb> {
     let n = name.to_ascii_uppercase().replace('_', "-");
-    Some(match n.as_str() {
-        "CONNECT" | "GREETING" => Verb::Connect,
-        "EHLO" => Verb::Ehlo,
-        "HELO" => Verb::Helo,
-        "STARTTLS" => Verb::StartTls,
-        "AUTH" => Verb::Auth,
-        "AUTH-RESPONSE" => Verb::AuthResponse,
-        "MAIL" | "MAIL-FROM" => Verb::Mail,
-        "RCPT" | "RCPT-TO" => Verb::Rcpt,
-        "DATA" => Verb::Data,
-        "DATA-END" | "DOT" | "." => Verb::DataEnd,
-        "RSET" => Verb::Rset,
-        "NOOP" => Verb::Noop,
-        "QUIT" => Verb::Quit,
-        _ => return None,
-    })
+    let canonical = match n.as_str() {
+        "GREETING" => "CONNECT",
+        "MAIL-FROM" => "MAIL",
+        "RCPT-TO" => "RCPT",
+        "DOT" | "." => "DATA-END",
+        // TLS-HANDSHAKE is a catalog-internal name, not a command one answers.
+        "TLS-HANDSHAKE" => return None,
+        other => other,
+    };
+    crate::engine::classify::verb_named(canonical)
 }
 
 /// Parses pasted text into a reply; accepts `\n`, CRLF or a literal `\r\n` between lines.
@@ -198,13 +193,12 @@ pub fn run(args: &ExplainArgs) -> CommandResult {
             let host = host.split(['[', ' ']).next().unwrap_or(host);
             providers.matching(Signal::Host, host).map(|p| p.id.clone())
         });
-        // A server known to be something else is not SES, whatever its text quotes.
-        let ses = (crate::engine::ses::mentions_ses(&found.reply.text())
+        let mentions = crate::engine::ses::mentions_ses(&found.reply.text())
             || found
                 .server
                 .as_deref()
-                .is_some_and(crate::engine::ses::mentions_ses))
-            && provider.as_deref().is_none_or(|p| p == "ses");
+                .is_some_and(crate::engine::ses::mentions_ses);
+        let ses = crate::engine::provider::speaks_as_ses(mentions, provider.as_deref());
         let ctx = Context {
             after,
             auth: if args.authenticated {

@@ -13,12 +13,9 @@ use thiserror::Error;
 
 use super::error::{CommandError, CommandResult};
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
-use crate::engine::auth::Mechanism;
 use crate::engine::escape::escape_str;
-use crate::engine::message::Draft;
 use crate::engine::metrics::{self, ProbeMode, RenderOptions};
 use crate::engine::runner::Values;
-use crate::engine::session::MessageSource;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -122,23 +119,15 @@ fn prepare(args: &ProbeArgs) -> Result<Prepared, CliError> {
     for w in &warnings {
         eprintln!("smtpscope probe: warning: {}", escape_str(w));
     }
-    let message = (mode == ProbeMode::Send).then(|| {
-        let from = args.envelope.from.clone().unwrap_or_default();
-        MessageSource::Text(Draft::default_for(&from, &args.envelope.to).render())
-    });
+    let message = (mode == ProbeMode::Send).then(|| super::run::default_message(&args.envelope));
     let user = credentials.as_ref().map(|c| c.user.clone());
-    let values = Values {
-        ehlo: args.target.ehlo_name()?,
+    let values = super::run::values(
+        &args.target,
+        &args.credentials,
+        &args.envelope,
         credentials,
-        mechanism: args
-            .credentials
-            .auth
-            .mechanism()
-            .unwrap_or(Mechanism::Plain),
-        from: args.envelope.from.clone(),
-        to: args.envelope.to.clone(),
         message,
-        auth_warnings: warnings,
-    };
+        warnings,
+    )?;
     Ok((cfg, values, user))
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::error::{CommandResult, EXIT_USAGE};
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
-use crate::engine::auth::Mechanism;
+use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::classify::{Phase, Verdict};
 use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
@@ -276,7 +276,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
         eprintln!("smtpscope run: warning: {}", escape_str(w));
     }
 
-    let from = args.envelope.from.clone();
     let message = match args.envelope.data.as_deref() {
         Some("-") => Some(MessageSource::Stdin),
         Some(file) => {
@@ -291,30 +290,47 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
             }
             Some(MessageSource::File(path))
         }
-        None if needs_message => {
-            let sender = from.clone().unwrap_or_default();
-            Some(MessageSource::Text(
-                Draft::default_for(&sender, &args.envelope.to).render(),
-            ))
-        }
+        None if needs_message => Some(default_message(&args.envelope)),
         None => None,
     };
     Ok(Prepared {
-        values: Values {
-            ehlo: args.target.ehlo_name()?,
+        values: values(
+            &args.target,
+            &args.credentials,
+            &args.envelope,
             credentials,
-            mechanism: args
-                .credentials
-                .auth
-                .mechanism()
-                .unwrap_or(Mechanism::Plain),
-            from,
-            to: args.envelope.to.clone(),
             message,
-            auth_warnings: warnings,
-        },
+            warnings,
+        )?,
         script,
     })
+}
+
+/// The runner's values from the shared target, credential and envelope flags: what `run` and
+/// `probe` both send.
+pub(crate) fn values(
+    target: &TargetArgs,
+    flags: &CredentialArgs,
+    envelope: &EnvelopeArgs,
+    credentials: Option<Credentials>,
+    message: Option<MessageSource>,
+    auth_warnings: Vec<String>,
+) -> Result<Values, CliError> {
+    Ok(Values {
+        ehlo: target.ehlo_name()?,
+        credentials,
+        mechanism: flags.auth.mechanism().unwrap_or(Mechanism::Plain),
+        from: envelope.from.clone(),
+        to: envelope.to.clone(),
+        message,
+        auth_warnings,
+    })
+}
+
+/// The generated test message, from the envelope's sender to its recipients.
+pub(crate) fn default_message(envelope: &EnvelopeArgs) -> MessageSource {
+    let sender = envelope.from.as_deref().unwrap_or_default();
+    MessageSource::Text(Draft::default_for(sender, &envelope.to).render())
 }
 
 /// Reads and parses `--script` (a file or `-` for standard input), bounded in size.

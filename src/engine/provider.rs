@@ -307,6 +307,16 @@ impl Providers {
     }
 }
 
+/// Amazon SES's provider id.
+pub const SES: &str = "ses";
+
+/// Whether SES-only remarks apply: the server mentioned SES (host, greeting, EHLO, reply) and
+/// is not known to be another provider, whatever its texts quote.
+#[must_use]
+pub fn speaks_as_ses(mentions_ses: bool, provider: Option<&str>) -> bool {
+    mentions_ses && provider.is_none_or(|p| p == SES)
+}
+
 /// The provider id to report: the detected one, or "generic".
 #[must_use]
 pub fn id_or_generic(d: Option<&Detected>) -> &str {

@@ -825,11 +825,12 @@ impl SessionModel {
             auth: self.auth_context(),
             earlier_auth_refusal: self.last_auth_refusal,
             tls: Some(self.tls().is_some()),
-            // A server known to be something else is not SES, whatever its texts quote.
-            ses: self
-                .conn
-                .as_ref()
-                .is_some_and(|c| c.ses && c.provider.as_ref().is_none_or(|p| p.id == "ses")),
+            ses: self.conn.as_ref().is_some_and(|c| {
+                crate::engine::provider::speaks_as_ses(
+                    c.ses,
+                    c.provider.as_ref().map(|p| p.id.as_str()),
+                )
+            }),
             provider: self.provider().map(|p| p.id.clone()),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self

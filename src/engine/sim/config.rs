@@ -180,7 +180,7 @@ impl SimConfig {
     /// Makes the simulator speak like a built-in provider profile (`microsoft365`, `gmail`);
     /// `ses` keeps SES. Every profile user who logs in must send as a user of this config.
     pub fn set_provider(&mut self, name: &str) -> Result<(), ConfigError> {
-        if name == "ses" {
+        if name == crate::engine::provider::SES {
             self.profile = None;
             return Ok(());
         }
