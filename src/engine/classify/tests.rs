@@ -1,4 +1,4 @@
-use super::catalog::{OTHER_REPLIES, RFC_CODES, SES_REPLIES, literal_prefix};
+use super::catalog::{OTHER_REPLIES, REPLY_FILES, RFC_CODES, SES_REPLIES, literal_prefix};
 use super::*;
 use crate::engine::iam::Arn;
 
@@ -59,14 +59,9 @@ fn classify(text: &str, after: Verb) -> Classification {
 
 #[test]
 fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
-    let eager = Catalog::from_sources(
-        &[
-            ("replies.toml", SES_REPLIES),
-            ("replies-other.toml", OTHER_REPLIES),
-        ],
-        RFC_CODES,
-    )
-    .expect("all patterns compile");
+    let eager = Catalog::from_sources(REPLY_FILES, RFC_CODES).expect("all patterns compile");
+    assert!(REPLY_FILES.contains(&("replies.toml", SES_REPLIES)));
+    assert!(REPLY_FILES.contains(&("replies-other.toml", OTHER_REPLIES)));
     for e in eager.entries() {
         assert!(
             e.could_match(&e.example.to_ascii_uppercase()),
@@ -83,6 +78,43 @@ fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
     assert_eq!(literal_prefix("^55\\d[ -]"), "55");
     assert_eq!(literal_prefix("^250 Oks? x"), "250 OK");
     assert_eq!(literal_prefix("(a|b)"), "");
+}
+
+/// A provider file under `assets/replies/` that is not listed in `REPLY_FILES` would never be
+/// loaded, and so never checked against its examples: every file there must be listed.
+#[test]
+fn every_provider_file_is_loaded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replies");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read assets/replies")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
+        .filter_map(|p| {
+            p.file_name()
+                .map(|n| format!("replies/{}", n.to_string_lossy()))
+        })
+        .collect();
+    on_disk.sort();
+    assert!(on_disk.len() >= 16, "{on_disk:?}");
+    let loaded: Vec<&str> = REPLY_FILES.iter().map(|(name, _)| *name).collect();
+    for file in &on_disk {
+        assert!(
+            loaded.contains(&file.as_str()),
+            "{file} is not in REPLY_FILES"
+        );
+    }
+    // Each provider file names its own provider: `replies/<id>.toml` holds `provider = "<id>"`.
+    for (name, text) in REPLY_FILES {
+        if let Some(id) = name
+            .strip_prefix("replies/")
+            .and_then(|n| n.strip_suffix(".toml"))
+        {
+            assert!(
+                text.contains(&format!("provider = \"{id}\"")),
+                "{name} does not say provider = \"{id}\""
+            );
+        }
+    }
 }
 
 #[test]
@@ -107,6 +139,32 @@ fn every_catalog_entry_matches_its_own_example() {
         );
         let c = catalog.classify(&reply, &Context::after(after.unwrap_or(Verb::Other)));
         assert!(!c.diagnosis.title.is_empty());
+        // With its provider known, the example gets this entry's words and its fixed phase.
+        let ctx = Context {
+            after,
+            provider: entry.provider.clone(),
+            ..Context::default()
+        };
+        let c = catalog.classify(&reply, &ctx);
+        assert_eq!(c.diagnosis.id.as_deref(), Some(entry.id.as_str()));
+        if let (Some(phase), false) = (entry.phase, entry.phase_by_context) {
+            assert_eq!(c.phase, phase, "{}: phase", entry.id);
+        }
+        for field in [&entry.title, &entry.meaning, &entry.remedy, &entry.source] {
+            assert!(!field.trim().is_empty(), "{}: an empty field", entry.id);
+        }
+        assert!(
+            ["DOC", "SEEN", "INFER"]
+                .iter()
+                .any(|label| entry.evidence.split('+').any(|part| part == *label))
+                && entry
+                    .evidence
+                    .split('+')
+                    .all(|part| ["DOC", "SEEN", "INFER"].contains(&part)),
+            "{}: evidence {:?}",
+            entry.id,
+            entry.evidence
+        );
     }
 }
 
