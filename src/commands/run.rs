@@ -59,6 +59,8 @@ pub struct RunArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub envelope: EnvelopeArgs,
+    #[command(flatten)]
+    pub ext: super::ext_args::ExtArgs,
     /// Stop after this step, sending QUIT
     #[arg(long, value_enum, help_heading = "Flow")]
     pub quit_after: Option<QuitAfter>,
@@ -155,7 +157,8 @@ struct Prepared {
 /// Runs `smtpscope run`: its exit code is the outcome's (see [`Outcome::exit_code`]).
 pub async fn run(args: &RunArgs) -> CommandResult {
     // Where to connect is the most basic piece: said first when missing.
-    let cfg = args.target.session_config()?;
+    let mut cfg = args.target.session_config()?;
+    cfg.ext = args.ext.settings()?;
     let prepared = prepare(args)?;
     let color =
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

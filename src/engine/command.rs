@@ -76,8 +76,10 @@ pub enum Verb {
     Mail,
     Rcpt,
     Data,
-    /// The message body and its final `.`.
+    /// The message body and its final `.`; also BDAT's LAST chunk, which ends the message.
     DataEnd,
+    /// A BDAT chunk that is not the last (RFC 3030).
+    Bdat,
     Rset,
     Noop,
     Quit,
@@ -99,6 +101,7 @@ impl Verb {
             Verb::Rcpt => "RCPT",
             Verb::Data => "DATA",
             Verb::DataEnd => "DATA-END",
+            Verb::Bdat => "BDAT",
             Verb::Rset => "RSET",
             Verb::Noop => "NOOP",
             Verb::Quit => "QUIT",
@@ -121,6 +124,7 @@ impl Verb {
             "MAIL" => Verb::Mail,
             "RCPT" => Verb::Rcpt,
             "DATA" => Verb::Data,
+            "BDAT" => Verb::Bdat,
             "RSET" => Verb::Rset,
             "NOOP" => Verb::Noop,
             "QUIT" => Verb::Quit,

@@ -209,7 +209,7 @@ fn step_of(verb: Verb) -> Option<&'static str> {
         Verb::Auth | Verb::AuthResponse => "auth",
         Verb::Mail => "mail",
         Verb::Rcpt => "rcpt",
-        Verb::Data => "data",
+        Verb::Data | Verb::Bdat => "data",
         Verb::DataEnd => "dot",
         Verb::Rset | Verb::Noop | Verb::Quit | Verb::Other => return None,
     })

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod command;
 pub(crate) mod driver;
 pub mod escape;
+pub mod ext;
 pub mod iam;
 pub(crate) mod json;
 pub(crate) mod limited;

@@ -46,6 +46,8 @@ enum Action {
     Step(ScriptStep),
     /// The message after DATA's 354.
     Message,
+    /// MAIL, the RCPTs and DATA as one PIPELINING group.
+    Group,
 }
 
 /// How a run ended, besides what the session model says.
@@ -58,11 +60,16 @@ pub struct RunEnd {
 pub struct Runner {
     values: Values,
     keep_going: bool,
+    ext: super::ext::flow::ExtRun,
 }
 
 impl Runner {
     pub fn new(values: Values, keep_going: bool) -> Runner {
-        Runner { values, keep_going }
+        Runner {
+            values,
+            keep_going,
+            ext: super::ext::flow::ExtRun::default(),
+        }
     }
 
     /// Walks the standard flow until it is done, fails, or stops at `stop_after`.
@@ -112,6 +119,13 @@ impl Runner {
                 Step::Ehlo => Action::Step(ScriptStep::Ehlo),
                 Step::StartTls => Action::Step(ScriptStep::StartTls),
                 Step::Auth => Action::Step(ScriptStep::Auth(self.values.mechanism)),
+                // A group runs through DATA: not when the run is to stop before it.
+                Step::Mail
+                    if stop_after.is_none_or(|s| s >= StopAfter::Data)
+                        && self.ext.pipelined(session) =>
+                {
+                    Action::Group
+                }
                 Step::Mail => Action::Step(ScriptStep::Mail(None)),
                 Step::Rcpt => Action::Step(ScriptStep::Rcpt(None)),
                 Step::Data => Action::Step(ScriptStep::Data),
@@ -174,7 +188,9 @@ impl Runner {
         let failed = match &result {
             Ok(Some(reply)) => reply.code >= 400,
             Ok(None) => false,
-            Err(SessionError::MessageSource { .. } | SessionError::Input(_)) => {
+            Err(
+                SessionError::MessageSource { .. } | SessionError::Input(_) | SessionError::Ext(_),
+            ) => {
                 end.local_error = result.as_ref().err().map(ToString::to_string);
                 return false;
             }
@@ -207,11 +223,7 @@ impl Runner {
                 return session.auth(mechanism, &credentials, true).await.map(Some);
             }
             Action::Message => {
-                let source = match &self.values.message {
-                    Some(MessageSource::Stdin) => self.values.message.take(),
-                    other => other.clone(),
-                };
-                let Some(source) = source else {
+                let Some(source) = self.take_message() else {
                     session.warn(
                         "no message to send (standard input was sent already); closing without one",
                     );
@@ -220,6 +232,22 @@ impl Runner {
                 };
                 return session.send_message(source).await.map(|(r, _)| Some(r));
             }
+            Action::Group => {
+                let from = self.values.from.clone().unwrap_or_default();
+                let to = self.values.to.clone();
+                return self
+                    .ext
+                    .group(session, &from, &to, self.values.message.as_ref())
+                    .await
+                    .map(Some);
+            }
+            Action::Step(ScriptStep::Data) if self.ext.bdat(session) => {
+                let Some(source) = self.take_message() else {
+                    session.warn("no message to send (standard input was sent already)");
+                    return Ok(None);
+                };
+                return self.ext.send_bdat(session, source).await.map(Some);
+            }
             Action::Step(ScriptStep::Wait(secs)) => {
                 session.wait(std::time::Duration::from_secs(secs)).await?;
                 return Ok(None);
@@ -227,12 +255,18 @@ impl Runner {
             Action::Step(ScriptStep::Ehlo) => Command::Ehlo(self.values.ehlo.clone()),
             Action::Step(ScriptStep::Helo) => Command::Helo(self.values.ehlo.clone()),
             Action::Step(ScriptStep::StartTls) => Command::StartTls,
-            Action::Step(ScriptStep::Mail(address)) => Command::Mail {
-                from: address
+            Action::Step(ScriptStep::Mail(address)) => {
+                let from = address
                     .or_else(|| self.values.from.clone())
-                    .unwrap_or_default(),
-                params: vec![],
-            },
+                    .unwrap_or_default();
+                let params = self.ext.mail_params(
+                    session,
+                    &from,
+                    &self.values.to,
+                    self.values.message.as_ref(),
+                )?;
+                Command::Mail { from, params }
+            }
             Action::Step(ScriptStep::Rcpt(address)) => {
                 let next = session
                     .model()
@@ -241,7 +275,10 @@ impl Runner {
                 let to = address
                     .or_else(|| self.values.to.get(next).cloned())
                     .unwrap_or_default();
-                Command::Rcpt { to, params: vec![] }
+                Command::Rcpt {
+                    to,
+                    params: self.ext.rcpt_params(next),
+                }
             }
             Action::Step(ScriptStep::Data) => Command::Data,
             Action::Step(ScriptStep::Rset) => Command::Rset,
@@ -250,6 +287,14 @@ impl Runner {
             Action::Step(ScriptStep::Raw(line)) => Command::Raw(line),
         };
         session.command(&command).await.map(Some)
+    }
+
+    /// The message to send; standard input only once.
+    fn take_message(&mut self) -> Option<MessageSource> {
+        match &self.values.message {
+            Some(MessageSource::Stdin) => self.values.message.take(),
+            other => other.clone(),
+        }
     }
 
     /// How far along the flow a step is, on the `--quit-after` scale.

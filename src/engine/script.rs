@@ -276,7 +276,7 @@ pub(crate) fn from_entries(entries: &[Entry]) -> String {
                 (Verb::Rset, _) => Some(ScriptStep::Rset),
                 (Verb::Noop, _) => Some(ScriptStep::Noop),
                 (Verb::Quit, _) => Some(ScriptStep::Quit),
-                (Verb::Connect | Verb::DataEnd | Verb::Other, _) => {
+                (Verb::Connect | Verb::DataEnd | Verb::Bdat | Verb::Other, _) => {
                     Some(ScriptStep::Raw(line.clone()))
                 }
             },

@@ -181,6 +181,8 @@ pub enum ConnectError {
     Resolve { host: String, source: io::Error },
     #[error("{host} resolved to no address")]
     NoAddress { host: String },
+    #[error("{host} has no {family} address (it resolved only to the other family)")]
+    NoAddressOfFamily { host: String, family: &'static str },
     #[error(
         "connection to {addr} refused (nothing listens on that port, or a firewall rejects it)"
     )]
@@ -222,6 +224,7 @@ pub(crate) async fn connect_tcp(
     host: &str,
     port: u16,
     timeout: Duration,
+    family: Option<crate::engine::ext::Family>,
 ) -> Result<TcpStream, ConnectError> {
     // `[::1]` (the URL form of an IPv6 literal) is looked up without its brackets.
     let bare = host
@@ -236,6 +239,14 @@ pub(crate) async fn connect_tcp(
                 source,
             })?
             .collect();
+        let all = addrs.len();
+        let addrs = crate::engine::ext::family::filter(addrs, family);
+        if let (Some(f), true) = (family, addrs.is_empty() && all > 0) {
+            return Err(ConnectError::NoAddressOfFamily {
+                host: host.to_string(),
+                family: f.name(),
+            });
+        }
         let mut last = None;
         for addr in &addrs {
             match TcpStream::connect(addr).await {

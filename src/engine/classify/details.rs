@@ -308,7 +308,7 @@ pub(super) fn add_context_notes(
 }
 
 /// What an EHLO reply offers, for any server: TLS, the AUTH mechanisms, SIZE, PIPELINING,
-/// 8BITMIME, SMTPUTF8 and CHUNKING, and which of them it does not.
+/// 8BITMIME, SMTPUTF8, CHUNKING, DSN and REQUIRETLS, and which of them it does not.
 fn ehlo_offers(reply: &Reply, tls: bool) -> String {
     let caps = crate::engine::model::Capabilities::from_ehlo(reply);
     // Mechanism names are server bytes: keep the ones that look like names, at most ten.
@@ -343,6 +343,9 @@ fn ehlo_offers(reply: &Reply, tls: bool) -> String {
         (caps.smtputf8, "SMTPUTF8".to_string()),
         (caps.chunking, "CHUNKING".to_string()),
     ];
+    let all = all
+        .into_iter()
+        .chain(crate::engine::ext::summary_entries(&caps));
     let (offered, missing): (Vec<_>, Vec<_>) = all.into_iter().partition(|(yes, _)| *yes);
     let offered: Vec<String> = offered.into_iter().map(|(_, n)| n).collect();
     let missing: Vec<String> = missing.into_iter().map(|(_, n)| n).collect();

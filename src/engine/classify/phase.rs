@@ -81,7 +81,7 @@ impl Phase {
             Verb::StartTls => Phase::Tls,
             Verb::Auth | Verb::AuthResponse => Phase::Authentication,
             Verb::Mail | Verb::Rcpt => Phase::Envelope,
-            Verb::Data => Phase::Data,
+            Verb::Data | Verb::Bdat => Phase::Data,
             Verb::DataEnd if positive => Phase::Data,
             Verb::DataEnd => Phase::Content,
             Verb::Rset | Verb::Noop | Verb::Other => Phase::Service,

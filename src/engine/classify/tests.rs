@@ -14,6 +14,7 @@ fn every_ehlo_says_what_the_server_offers() {
             "AUTH PLAIN LOGIN",
             "8BITMIME",
             "CHUNKING",
+            "DSN",
         ],
     );
     let c = Catalog::builtin().classify(&postfix, &Context::after(Verb::Ehlo));
@@ -30,7 +31,8 @@ fn every_ehlo_says_what_the_server_offers() {
         "PIPELINING",
         "8BITMIME",
         "CHUNKING",
-        "Not offered: SMTPUTF8.",
+        "DSN",
+        "Not offered: SMTPUTF8, REQUIRETLS.",
     ] {
         assert!(note.contains(want), "{want}: {note}");
     }
@@ -43,7 +45,9 @@ fn every_ehlo_says_what_the_server_offers() {
     let note = c.diagnosis.notes.join(" ");
     assert!(note.contains("Offered: TLS (already on)."), "{note}");
     assert!(
-        note.contains("Not offered: AUTH, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING."),
+        note.contains(
+            "Not offered: AUTH, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING, DSN, REQUIRETLS."
+        ),
         "{note}"
     );
 }

@@ -14,6 +14,12 @@ pub struct Capabilities {
     pub smtputf8: bool,
     pub pipelining: bool,
     pub chunking: bool,
+    /// DSN (RFC 3461).
+    #[serde(default)]
+    pub dsn: bool,
+    /// REQUIRETLS (RFC 8689).
+    #[serde(default)]
+    pub requiretls: bool,
     /// Every keyword line as received, for display.
     pub keywords: Vec<String>,
 }
@@ -34,6 +40,8 @@ impl Capabilities {
                 "SMTPUTF8" => caps.smtputf8 = true,
                 "PIPELINING" => caps.pipelining = true,
                 "CHUNKING" => caps.chunking = true,
+                "DSN" => caps.dsn = true,
+                "REQUIRETLS" => caps.requiretls = true,
                 _ => {}
             }
             if !keyword.is_empty() {

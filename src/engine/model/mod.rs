@@ -68,7 +68,7 @@ impl Step {
             Verb::Auth | Verb::AuthResponse => Step::Auth,
             Verb::Mail => Step::Mail,
             Verb::Rcpt => Step::Rcpt,
-            Verb::Data => Step::Data,
+            Verb::Data | Verb::Bdat => Step::Data,
             Verb::DataEnd => Step::Dot,
             Verb::Rset => Step::Rset,
             Verb::Noop => Step::Noop,
@@ -209,6 +209,10 @@ pub struct Connection {
     pub quit_sent: bool,
     /// The command waiting for its reply, and its argument (an address) if any.
     pub pending: Option<(Verb, Option<String>)>,
+    /// Commands sent after `pending` in the same PIPELINING group, oldest first: each reply
+    /// answers the oldest command still waiting (RFC 2920 §3.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<(Verb, Option<String>)>,
     /// A failing reply the server sent unasked (an idle timeout, a 421 before closing).
     pub notice: Option<(u16, Phase)>,
     /// Amazon SES (or a server that presents itself as SES): SES-only remarks apply.
@@ -238,6 +242,7 @@ impl Connection {
             messages_sent: 0,
             quit_sent: false,
             pending: None,
+            queued: Vec::new(),
             notice: None,
             ses: super::ses::mentions_ses(host),
             provider: Providers::builtin().observe(None, Signal::Host, host),
@@ -476,9 +481,18 @@ impl SessionModel {
                         reason: reason.clone(),
                     };
                     c.pending = None;
+                    c.queued.clear();
                     c.sasl_challenge = false;
                 }
-                self.settle_pending_history(seq, None);
+                // Every command still waiting (a whole pipelined group) went unanswered.
+                for h in self.history.iter_mut().rev() {
+                    if h.status != StepStatus::Pending {
+                        break;
+                    }
+                    h.status = StepStatus::Failed;
+                    h.phase = Some(Phase::Connection);
+                    h.seq = seq;
+                }
             }
             EntryKind::Info { .. } | EntryKind::Warning { .. } => {}
         }
@@ -498,9 +512,18 @@ impl SessionModel {
         });
     }
 
-    /// Marks the newest pending step passed or failed (`None`: it never got an answer).
+    /// Marks the step just answered passed or failed (`None`: it never got an answer): the
+    /// newest one, or in a pipelined group the oldest still waiting, as many steps back as
+    /// commands remain outstanding after it.
     fn settle_pending_history(&mut self, seq: u64, result: Option<(bool, Phase)>) {
-        if let Some(h) = self.history.last_mut()
+        let outstanding = self
+            .conn
+            .as_ref()
+            .map_or(0, |c| usize::from(c.pending.is_some()) + c.queued.len());
+        let Some(index) = self.history.len().checked_sub(1 + outstanding) else {
+            return;
+        };
+        if let Some(h) = self.history.get_mut(index)
             && h.status == StepStatus::Pending
         {
             let (ok, phase) = result.unwrap_or((false, Phase::Connection));
@@ -535,7 +558,12 @@ impl SessionModel {
             Verb::Mail | Verb::Rcpt => path_of(line),
             _ => None,
         };
-        c.pending = Some((verb, arg));
+        if c.pending.is_some() {
+            // Sent before the previous command's reply came: a pipelined group.
+            c.queued.push((verb, arg));
+        } else {
+            c.pending = Some((verb, arg));
+        }
         c.sasl_challenge = false;
         match verb {
             Verb::Auth => {
@@ -557,6 +585,11 @@ impl SessionModel {
                 c.quit_sent = true;
                 self.push(Step::Quit, tls);
             }
+            // BDAT's LAST chunk ends the message, as the final "." does after DATA.
+            Verb::DataEnd => {
+                c.messages_sent += 1;
+                self.push(Step::Dot, tls);
+            }
             other => self.push(Step::of_verb(other), tls),
         }
     }
@@ -564,6 +597,9 @@ impl SessionModel {
     fn on_reply(&mut self, verb: Verb, r: &ReplyEntry, seq: u64) {
         let Some(c) = &mut self.conn else { return };
         let arg = c.pending.take().and_then(|(_, a)| a);
+        if !c.queued.is_empty() {
+            c.pending = Some(c.queued.remove(0));
+        }
         let code = r.code;
         let ok = code / 100 == 2;
         let intermediate = code / 100 == 3;
@@ -626,7 +662,7 @@ impl SessionModel {
             Verb::Rcpt if ok => c.transaction.rcpts_accepted.push(arg.unwrap_or_default()),
             Verb::Rcpt => c.transaction.rcpts_refused.push(arg.unwrap_or_default()),
             Verb::Data if code == 354 => c.transaction.data = DataStage::Open,
-            Verb::Data if !ok => c.transaction.data = DataStage::Refused,
+            Verb::Data | Verb::Bdat if !ok => c.transaction.data = DataStage::Refused,
             Verb::DataEnd => {
                 let action = r
                     .class
@@ -745,6 +781,10 @@ impl SessionModel {
         };
         if !matches!(kind, ErrorKind::Unexpected) {
             self.settle_pending_history(seq, Some((false, phase)));
+            // The rest of a pipelined group waits on a connection that the error ends.
+            if let Some(c) = &mut self.conn {
+                c.queued.clear();
+            }
         } else if let Some(h) = self.history.last_mut() {
             h.status = StepStatus::Failed;
             h.seq = seq;

@@ -632,3 +632,107 @@ fn a_known_non_ses_server_is_not_ses_even_when_its_text_quotes_ses() {
         "a server known to be Postfix is not SES"
     );
 }
+
+#[test]
+fn a_pipelined_group_matches_each_reply_to_its_command() {
+    // RFC 2920: MAIL, two RCPTs and DATA sent before any reply; the second RCPT is refused,
+    // and since the first was accepted, DATA gets 354.
+    let mut w = Walk::new();
+    w.connect(TlsMode::None).ehlo();
+    w.sent(Verb::Mail, "MAIL FROM:<a@example.com>")
+        .sent(Verb::Rcpt, "RCPT TO:<good@example.net>")
+        .sent(Verb::Rcpt, "RCPT TO:<bad@example.net>")
+        .sent(Verb::Data, "DATA");
+    assert_eq!(w.model.open().unwrap().queued.len(), 3);
+    w.reply(Verb::Mail, 250, "2.1.0 Ok")
+        .reply(Verb::Rcpt, 250, "2.1.5 Ok")
+        .reply(
+            Verb::Rcpt,
+            550,
+            "5.1.1 <bad@example.net>: Recipient address rejected",
+        );
+    let t = w.model.transaction().unwrap();
+    assert_eq!(t.mail_from.as_deref(), Some("a@example.com"));
+    assert_eq!(t.rcpts_accepted, ["good@example.net"]);
+    assert_eq!(t.rcpts_refused, ["bad@example.net"]);
+    w.reply(Verb::Data, 354, "End data with <CR><LF>.<CR><LF>");
+    assert!(w.model.data_open());
+    let steps: Vec<(Step, StepStatus)> = w
+        .model
+        .history
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(|h| (h.step, h.status))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (Step::Mail, StepStatus::Passed),
+            (Step::Rcpt, StepStatus::Passed),
+            (Step::Rcpt, StepStatus::Failed),
+            (Step::Data, StepStatus::Passed),
+        ]
+    );
+}
+
+#[test]
+fn a_pipelined_group_failing_in_the_middle_keeps_the_rcpt_as_the_cause() {
+    // The only recipient refused, then DATA's 554 "no valid recipients": the verdict is
+    // the RCPT's, and DATA's refusal is recorded against DATA.
+    let mut w = Walk::new();
+    w.connect(TlsMode::None).ehlo();
+    w.sent(Verb::Mail, "MAIL FROM:<a@example.com>")
+        .sent(Verb::Rcpt, "RCPT TO:<bad@localhost>")
+        .sent(Verb::Data, "DATA")
+        .reply(Verb::Mail, 250, "2.1.0 Ok")
+        .reply(
+            Verb::Rcpt,
+            504,
+            "5.5.2 <bad@localhost>: need fully-qualified address",
+        )
+        .reply(Verb::Data, 554, "5.5.1 Error: no valid recipients");
+    let f = w.model.failure.as_ref().unwrap();
+    assert_eq!(f.step, Some(Step::Rcpt));
+    assert_eq!(f.code, Some(504));
+    assert_eq!(w.outcome(), Outcome::RecipientRefused);
+    let t = w.model.transaction().unwrap();
+    assert_eq!(t.rcpts_refused, ["bad@localhost"]);
+    assert_eq!(t.data, DataStage::Refused);
+    let last = w.model.history.last().unwrap();
+    assert_eq!((last.step, last.status), (Step::Data, StepStatus::Failed));
+    assert!(w.model.open().unwrap().pending.is_none());
+    let plan = Plan {
+        tls_mode: TlsMode::None,
+        auth: false,
+        recipients: 1,
+        reconnect_once: false,
+    };
+    assert_eq!(w.next(&plan), Some(Step::Quit));
+}
+
+#[test]
+fn a_pipelined_group_cut_off_fails_every_waiting_step() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::None).ehlo();
+    w.sent(Verb::Mail, "MAIL FROM:<a@example.com>")
+        .sent(Verb::Rcpt, "RCPT TO:<b@example.net>")
+        .sent(Verb::Data, "DATA")
+        .reply(Verb::Mail, 250, "2.1.0 Ok")
+        .error(ErrorKind::Closed, Phase::Connection)
+        .closed("after the error above");
+    let h: Vec<StepStatus> = w
+        .model
+        .history
+        .iter()
+        .rev()
+        .take(3)
+        .map(|h| h.status)
+        .collect();
+    assert_eq!(
+        h,
+        [StepStatus::Failed, StepStatus::Failed, StepStatus::Passed]
+    );
+    assert_eq!(w.model.failure.as_ref().unwrap().step, Some(Step::Rcpt));
+}

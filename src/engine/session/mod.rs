@@ -29,6 +29,7 @@ use super::transport::{
 };
 
 mod data;
+mod ext;
 mod read;
 mod sasl;
 
@@ -69,6 +70,8 @@ pub struct SessionConfig {
     /// When set, AUTH is preceded by the SES credential lint (secret key used as the
     /// password, password for another region, user name that is not an access key id).
     pub ses_lint: Option<SesLint>,
+    /// The SMTP extensions asked for (`--pipeline`, `--bdat`, DSN, `-4`/`-6`, …).
+    pub ext: super::ext::ExtSettings,
 }
 
 impl SessionConfig {
@@ -82,6 +85,7 @@ impl SessionConfig {
             reply_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             ses_lint: None,
+            ext: super::ext::ExtSettings::default(),
         }
     }
 }
@@ -122,6 +126,9 @@ pub enum SessionError {
     Io { after: Verb, source: io::Error },
     #[error("protocol error in the reply to {}: {source}", after.name())]
     Protocol { after: Verb, source: ReplyError },
+    /// An extension cannot be used as asked (not offered, or a bad value): nothing was sent.
+    #[error(transparent)]
+    Ext(#[from] super::ext::ExtError),
     #[error("cannot read the message from {path}: {source}")]
     MessageSource { path: String, source: io::Error },
     /// More unsolicited replies (or bytes of them) than any real server sends between two
@@ -147,6 +154,7 @@ impl SessionError {
         match self {
             SessionError::Tls(_) => Phase::Tls,
             SessionError::Input(_) | SessionError::MessageSource { .. } => Phase::Data,
+            SessionError::Ext(_) => Phase::Envelope,
             SessionError::Protocol { .. }
             | SessionError::Flood { .. }
             | SessionError::Unexpected { .. } => Phase::Service,
@@ -157,7 +165,7 @@ impl SessionError {
     /// The kind recorded with the error, which the session model judges by.
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
-            SessionError::Input(_) => ErrorKind::Input,
+            SessionError::Input(_) | SessionError::Ext(_) => ErrorKind::Input,
             SessionError::NotConnected | SessionError::MessageSource { .. } => ErrorKind::Local,
             SessionError::Connect(_) => ErrorKind::Connect,
             SessionError::Tls(_) => ErrorKind::Tls,
@@ -306,6 +314,11 @@ impl Session {
         (self.sink)(Event::State(snapshot));
     }
 
+    /// Records a problem on this side (nothing was sent) and hands it back.
+    pub(crate) fn fail_local(&mut self, err: SessionError) -> SessionError {
+        self.fail(err)
+    }
+
     fn fail(&mut self, mut err: SessionError) -> SessionError {
         if let SessionError::Protocol {
             source: ReplyError::BadCode { line } | ReplyError::BadSeparator { line },
@@ -391,7 +404,8 @@ impl Session {
             self.warn("--insecure: the server's certificate will NOT be verified; anyone on the path could read the credentials");
         }
         let started = Instant::now();
-        let tcp = match connect_tcp(&host, port, self.cfg.connect_timeout).await {
+        let family = self.cfg.ext.family;
+        let tcp = match connect_tcp(&host, port, self.cfg.connect_timeout, family).await {
             Ok(t) => t,
             Err(e) => return Err(self.fail(e.into())),
         };
@@ -602,7 +616,13 @@ fn unexpected(verb: Verb, code: u16) -> Option<&'static str> {
         Verb::Data if class == 2 => Some(
             "DATA needs 354 before the message; the server would read the message as commands, so it is not sent and the connection is closed",
         ),
-        Verb::Mail | Verb::Rcpt | Verb::Ehlo | Verb::Helo | Verb::Rset | Verb::Noop
+        Verb::Mail
+        | Verb::Rcpt
+        | Verb::Bdat
+        | Verb::Ehlo
+        | Verb::Helo
+        | Verb::Rset
+        | Verb::Noop
             if class == 3 =>
         {
             Some(

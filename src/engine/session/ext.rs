@@ -1,0 +1,174 @@
+//! The transmission side of the SMTP extensions: a PIPELINING group (RFC 2920) and a message
+//! in BDAT chunks (RFC 3030). What goes into the envelope is decided in `engine::ext`.
+
+use super::data::MessageSource;
+use super::{EntryKind, Instant, Reply, Session, SessionError, Verb, unexpected};
+use crate::engine::command::Command;
+use crate::engine::ext::{bdat, pipelining};
+
+impl Session {
+    /// Sends `commands` in one write, then reads one reply per command, in order, each
+    /// recorded as the answer to its own command. Stops at the first error (the connection
+    /// is then closed); failing replies do not stop it: every command of the group was sent
+    /// and each has an answer coming.
+    pub async fn pipeline(&mut self, commands: &[Command]) -> Result<Vec<Reply>, SessionError> {
+        let Some(first) = commands.first() else {
+            return Ok(Vec::new());
+        };
+        let mut wire = Vec::new();
+        for c in commands {
+            wire.extend(c.encode()?);
+        }
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        self.drain_unsolicited(first.verb())?;
+        let lines: Vec<String> = commands.iter().map(Command::line).collect();
+        self.info(pipelining::group_note(&lines));
+        for c in commands {
+            self.record(
+                EntryKind::Sent {
+                    line: c.line(),
+                    verb: c.verb(),
+                    redacted: None,
+                },
+                None,
+            );
+        }
+        self.last_sent_at = Some(Instant::now());
+        if let Err(source) = self.write_all(&wire).await {
+            return Err(self.fail(SessionError::Io {
+                after: first.verb(),
+                source,
+            }));
+        }
+        let mut replies = Vec::with_capacity(commands.len());
+        for c in commands {
+            let verb = c.verb();
+            let reply = self.read_and_record(verb).await?;
+            if let Some(why) = unexpected(verb, reply.code) {
+                return Err(self.fail(SessionError::Unexpected {
+                    after: verb,
+                    code: reply.code,
+                    why,
+                }));
+            }
+            replies.push(reply);
+        }
+        Ok(replies)
+    }
+
+    /// Sends the message in BDAT chunks of `chunk` bytes, exactly as given, and returns the
+    /// reply to the LAST chunk (or to the chunk the server refused).
+    pub async fn send_bdat(
+        &mut self,
+        source: MessageSource,
+        chunk: usize,
+    ) -> Result<Reply, SessionError> {
+        if self.conn.is_none() {
+            return Err(self.fail(SessionError::NotConnected));
+        }
+        match source {
+            MessageSource::Text(text) => {
+                self.bdat_from(
+                    std::io::Cursor::new(text.into_bytes()),
+                    "the message",
+                    chunk,
+                )
+                .await
+            }
+            MessageSource::File(path) => {
+                let name = path.display().to_string();
+                let file = match tokio::fs::File::open(&path).await {
+                    Ok(f) => f,
+                    Err(source) => {
+                        return Err(self.fail(SessionError::MessageSource { path: name, source }));
+                    }
+                };
+                self.bdat_from(file, &name, chunk).await
+            }
+            MessageSource::Stdin => {
+                self.bdat_from(tokio::io::stdin(), "standard input", chunk)
+                    .await
+            }
+        }
+    }
+
+    async fn bdat_from<R: tokio::io::AsyncRead + Unpin>(
+        &mut self,
+        reader: R,
+        name: &str,
+        size: usize,
+    ) -> Result<Reply, SessionError> {
+        let mut chunker = bdat::Chunker::new(reader, size);
+        loop {
+            let next = match chunker.next_chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => return Err(self.fail(SessionError::NotConnected)),
+                Err(source) => {
+                    return Err(self.fail(SessionError::MessageSource {
+                        path: name.to_string(),
+                        source,
+                    }));
+                }
+            };
+            let (bytes, last) = next;
+            let line = bdat::command(bytes.len(), last);
+            let verb = if last { Verb::DataEnd } else { Verb::Bdat };
+            self.drain_unsolicited(verb)?;
+            let mut header = line.clone().into_bytes();
+            header.extend_from_slice(b"\r\n");
+            self.record(
+                EntryKind::Sent {
+                    line,
+                    verb,
+                    redacted: None,
+                },
+                None,
+            );
+            self.last_sent_at = Some(Instant::now());
+            if let Err(source) = self.write_all(&header).await {
+                return Err(self.fail(SessionError::Io {
+                    after: verb,
+                    source,
+                }));
+            }
+            let mut sent = 0u64;
+            let complete = match self.write_data(bytes, &mut sent).await {
+                Ok(c) => c,
+                Err(e) => return Err(self.fail(e)),
+            };
+            if !complete {
+                self.warn(format!(
+                    "the server replied (or hung up) before the chunk was complete: {sent} of its {} byte(s) were sent; the connection will be closed since the server's state is unknown",
+                    bytes.len()
+                ));
+                let reply = self.read_and_record(verb).await;
+                self.drop_connection("the server answered before the end of the chunk");
+                return reply;
+            }
+            let reply = self.read_and_record(verb).await?;
+            if let Some(why) = unexpected(verb, reply.code) {
+                return Err(self.fail(SessionError::Unexpected {
+                    after: verb,
+                    code: reply.code,
+                    why,
+                }));
+            }
+            if last || reply.code >= 400 {
+                let stats = chunker.stats.clone();
+                self.info(format!(
+                    "message sent with BDAT: {} byte(s) in {} chunk(s), exactly as given (no dot-stuffing, no final \".\")",
+                    stats.bytes, stats.chunks
+                ));
+                if stats.bare_lf > 0 {
+                    self.warn(format!(
+                        "{} line(s) end in a bare LF; BDAT sends them unchanged, though RFC 5321 wants CRLF (DATA would have converted them)",
+                        stats.bare_lf
+                    ));
+                }
+                return Ok(reply);
+            }
+        }
+    }
+}
