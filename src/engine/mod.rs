@@ -6,11 +6,13 @@
 pub mod auth;
 pub mod classify;
 pub mod command;
+pub mod compose;
 pub(crate) mod driver;
 pub mod escape;
 pub mod iam;
 pub(crate) mod json;
 pub(crate) mod limited;
+pub mod lint;
 pub mod message;
 pub mod metrics;
 pub mod model;
