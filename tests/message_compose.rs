@@ -229,3 +229,31 @@ async fn the_rate_throttle_and_pacing_that_avoids_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(lines.last().unwrap()["messages_accepted"], 3);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_per_session_limit_and_reconnecting_below_it() {
+    let sim = start(limited_sim("max_messages_per_session = 2")).await;
+    let (out, lines) = tokio::task::block_in_place(|| run_sim(&sim, &["--count", "5"]));
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["messages_accepted"], 2, "{}", text(&out));
+    assert_eq!(summary["outcome"], "throttled");
+    let refused = replies(&lines)
+        .into_iter()
+        .find(|r| r["code"] == 421)
+        .unwrap()
+        .clone();
+    assert_eq!(refused["after"], "mail", "{refused}");
+    assert_eq!(refused["diagnosis"]["id"], "too-many-messages-per-session");
+    assert!(
+        refused["diagnosis"]["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("--reconnect-every")
+    );
+    let (out, lines) =
+        tokio::task::block_in_place(|| run_sim(&sim, &["--count", "5", "--reconnect-every", "2"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(lines.last().unwrap()["messages_accepted"], 5);
+    let connects = lines.iter().filter(|l| l["type"] == "connected").count();
+    assert_eq!(connects, 3);
+}

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::cli::{CliError, EnvelopeArgs};
 use crate::engine::command::check_arg;
-use crate::engine::compose::{Attachment, Composition, guess_type};
+use crate::engine::compose::{Composition, read_attachments};
 use crate::engine::limited::{self, limit};
 use crate::engine::runner::{Batch, MAX_COUNT, Rate};
 
@@ -125,36 +125,8 @@ impl MessageArgs {
             Some(h) => Some(text_or_file("--html", h)?),
             None => None,
         };
-        let mut attachments = Vec::new();
-        let mut total = 0u64;
-        for path in &self.attach {
-            let shown = limited::shown(path);
-            let file = limited::open(path, "an attachment (--attach)", limit::ATTACHMENT)?;
-            let mut bytes = Vec::new();
-            limited::read_capped(
-                file,
-                &mut bytes,
-                "an attachment (--attach)",
-                &shown,
-                limit::ATTACHMENT,
-            )?;
-            total += bytes.len() as u64;
-            if total > limit::ATTACHMENTS {
-                return Err(CliError::Usage(format!(
-                    "--attach: the attachments add up to more than {} MiB",
-                    limit::ATTACHMENTS >> 20
-                )));
-            }
-            let name = path
-                .file_name()
-                .map_or_else(|| "attachment".into(), |n| n.to_string_lossy().into_owned());
-            check_arg("--attach", &name).map_err(usage)?;
-            attachments.push(Attachment {
-                content_type: guess_type(&name),
-                name,
-                bytes,
-            });
-        }
+        let attachments = read_attachments(&self.attach)
+            .map_err(|e| CliError::Usage(format!("--attach: {e}")))?;
         Ok(Composition {
             from: envelope.from.clone().unwrap_or_default(),
             to: envelope.to.clone(),
@@ -167,19 +139,9 @@ impl MessageArgs {
     }
 }
 
-/// `Name: value` into its parts; the name is printable ASCII without spaces or colons
-/// (RFC 5322 §2.2).
+/// `--header 'Name: value'` into its parts.
 fn parse_header(h: &str) -> Result<(String, String), CliError> {
-    let bad = || {
-        CliError::Usage(format!(
-            "--header {h:?} is not 'Name: value' (a name of letters, digits and dashes, a colon, then the value)"
-        ))
-    };
-    let (name, value) = h.split_once(':').ok_or_else(bad)?;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return Err(bad());
-    }
-    Ok((name.to_string(), value.trim().to_string()))
+    crate::engine::compose::parse_header(h).map_err(|e| CliError::Usage(format!("--header {e}")))
 }
 
 /// TEXT, or the contents of @FILE (bounded, UTF-8).

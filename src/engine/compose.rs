@@ -111,6 +111,69 @@ impl Composition {
     }
 }
 
+/// `Name: value` into its parts; the name is printable ASCII without spaces or colons
+/// (RFC 5322 §2.2). The error says what was expected.
+pub fn parse_header(h: &str) -> Result<(String, String), String> {
+    let bad = || {
+        format!(
+            "{h:?} is not 'Name: value' (a name of letters, digits and dashes, a colon, then the value)"
+        )
+    };
+    let (name, value) = h.split_once(':').ok_or_else(bad)?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        return Err(bad());
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+/// Why files could not be attached.
+#[derive(Debug, Error)]
+pub enum AttachError {
+    #[error(transparent)]
+    Read(#[from] super::limited::ReadError),
+    #[error("the attachments add up to more than {} MiB", .0 >> 20)]
+    Total(u64),
+    #[error(transparent)]
+    Name(#[from] super::command::InputError),
+}
+
+/// Reads files to attach, each and all together bounded ([`limit::ATTACHMENT`],
+/// [`limit::ATTACHMENTS`]), typed by their names.
+///
+/// [`limit::ATTACHMENT`]: super::limited::limit::ATTACHMENT
+/// [`limit::ATTACHMENTS`]: super::limited::limit::ATTACHMENTS
+pub fn read_attachments(paths: &[std::path::PathBuf]) -> Result<Vec<Attachment>, AttachError> {
+    use super::limited::{self, limit};
+    const WHAT: &str = "an attachment";
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    for path in paths {
+        let file = limited::open(path, WHAT, limit::ATTACHMENT)?;
+        let mut bytes = Vec::new();
+        limited::read_capped(
+            file,
+            &mut bytes,
+            WHAT,
+            &limited::shown(path),
+            limit::ATTACHMENT,
+        )?;
+        total += bytes.len() as u64;
+        if total > limit::ATTACHMENTS {
+            return Err(AttachError::Total(limit::ATTACHMENTS));
+        }
+        let name = path
+            .file_name()
+            .map_or_else(|| "attachment".into(), |n| n.to_string_lossy().into_owned());
+        super::command::check_arg("an attachment's file name", &name)?;
+        out.push(Attachment {
+            content_type: guess_type(&name),
+            name,
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
 /// The MIME type of a file, from its name (`application/octet-stream` when unknown).
 pub fn guess_type(name: &str) -> String {
     mime_guess::from_path(name)

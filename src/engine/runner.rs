@@ -12,6 +12,7 @@ use super::session::{MessageSource, Session, SessionError};
 use super::transport::TlsMode;
 
 mod batch;
+pub(crate) use batch::lint_before_data;
 pub use batch::{Batch, Composer, MAX_COUNT, Rate, RateError};
 
 /// Where to stop the standard flow early.
