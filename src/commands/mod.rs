@@ -6,6 +6,7 @@ pub mod error;
 pub mod explain;
 pub mod exporter;
 pub mod ext_args;
+pub mod message_args;
 pub mod password;
 pub mod policy;
 pub mod probe;

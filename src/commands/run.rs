@@ -13,16 +13,17 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::error::{CommandResult, EXIT_USAGE};
+use super::message_args::MessageArgs;
 use crate::cli::{CliError, CredentialArgs, EnvelopeArgs, TargetArgs};
 use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::classify::{Phase, Verdict};
 use crate::engine::escape::escape_str;
 use crate::engine::message::Draft;
 use crate::engine::model::{Outcome, Step};
-use crate::engine::runner::{Runner, StopAfter, Values};
+use crate::engine::runner::{Batch, Composer, Runner, StopAfter, Values};
 use crate::engine::script::{MAX_SCRIPT_BYTES, Script};
 use crate::engine::session::{Event, MessageSource, Session};
-use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_text};
+use crate::engine::transcript::{Entry, EntryKind, TextOptions, render_message_view, render_text};
 
 /// Where to stop a session early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -61,6 +62,8 @@ pub struct RunArgs {
     pub envelope: EnvelopeArgs,
     #[command(flatten)]
     pub ext: super::ext_args::ExtArgs,
+    #[command(flatten)]
+    pub message: MessageArgs,
     /// Stop after this step, sending QUIT
     #[arg(long, value_enum, help_heading = "Flow")]
     pub quit_after: Option<QuitAfter>,
@@ -112,6 +115,8 @@ struct Summary<'a> {
 /// Prints entries as they come: text or JSON, with colour on a terminal.
 struct Printer {
     json: bool,
+    /// `--show-message`: the message as sent, in text and JSON.
+    show_message: bool,
     color: bool,
     opts: TextOptions,
     out: std::io::Stdout,
@@ -121,12 +126,33 @@ impl Printer {
     fn print(&mut self, entry: &Entry) {
         let mut out = self.out.lock();
         if self.json {
-            let _ = writeln!(out, "{}", entry.to_json());
+            let line = match &entry.kind {
+                EntryKind::Message { stats, view } if view.is_some() && !self.show_message => {
+                    Entry {
+                        kind: EntryKind::Message {
+                            stats: stats.clone(),
+                            view: None,
+                        },
+                        ..entry.clone()
+                    }
+                    .to_json()
+                }
+                _ => entry.to_json(),
+            };
+            let _ = writeln!(out, "{line}");
         } else {
+            let view = if self.show_message {
+                render_message_view(entry)
+            } else {
+                Vec::new()
+            };
             for line in render_text(entry, self.opts) {
                 let color = if self.color { ansi_for(entry) } else { "" };
                 let reset = if color.is_empty() { "" } else { "\x1b[0m" };
                 let _ = writeln!(out, "{color}{line}{reset}");
+            }
+            for line in view {
+                let _ = writeln!(out, "{line}");
             }
         }
         let _ = out.flush();
@@ -152,6 +178,8 @@ fn ansi_for(entry: &Entry) -> &'static str {
 struct Prepared {
     values: Values,
     script: Option<Script>,
+    batch: Batch,
+    composer: Option<Composer>,
 }
 
 /// Runs `smtpscope run`: its exit code is the outcome's (see [`Outcome::exit_code`]).
@@ -164,6 +192,7 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let printer = Arc::new(Mutex::new(Printer {
         json: args.json,
+        show_message: args.message.show_message,
         color,
         opts: TextOptions {
             reveal_user: args.show_user,
@@ -178,7 +207,10 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         }
     });
     let mut session = Session::new(cfg, sink);
-    let mut runner = Runner::new(prepared.values, args.keep_going);
+    let mut runner = Runner::new(prepared.values, args.keep_going).with_batch(prepared.batch);
+    if let Some(composer) = prepared.composer {
+        runner = runner.with_composer(composer);
+    }
     let end = match &prepared.script {
         Some(script) => runner.script(&mut session, script).await,
         None => {
@@ -296,7 +328,30 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
         None if needs_message => Some(default_message(&args.envelope)),
         None => None,
     };
+    let batch = args.message.batch()?;
+    if batch.count > 1 && args.envelope.data.as_deref() == Some("-") {
+        return Err(CliError::Usage(
+            "--count sends the message more than once: standard input (--data -) can be read only once; use --data @FILE".into(),
+        ));
+    }
+    let composer: Option<Composer> = if args.message.composes() {
+        let composition = args.message.composition(&args.envelope)?;
+        Some(Box::new(move || {
+            composition.render().map_err(|e| e.to_string())
+        }))
+    } else if args.envelope.data.is_none() && needs_message {
+        // The default message, built afresh for each send: its own Date and Message-ID.
+        let draft = Draft::default_for(
+            args.envelope.from.as_deref().unwrap_or_default(),
+            &args.envelope.to,
+        );
+        Some(Box::new(move || Ok(draft.render())))
+    } else {
+        None
+    };
     Ok(Prepared {
+        batch,
+        composer,
         values: values(
             &args.target,
             &args.credentials,

@@ -22,6 +22,8 @@ pub enum Request {
         initial_response: bool,
     },
     Message(MessageSource),
+    /// Lint this message (warnings in the transcript) before it is sent.
+    Lint(MessageSource),
     /// One line of the message typed by hand after a 354 (a lone "." ends it).
     MessageLine(String),
     /// Drop the connection without QUIT.
@@ -100,6 +102,7 @@ async fn handle(session: &mut Session, request: Request) {
         Request::Message(source) => {
             let _ = session.send_message(source).await;
         }
+        Request::Lint(source) => super::runner::lint_before_data(session, &source),
         Request::MessageLine(line) => {
             if let Err(SessionError::Input(e)) = session.message_line(&line).await {
                 session.warn(format!("not sent: {e}"));

@@ -7,7 +7,7 @@
 //! element, a duplicate JSON key) is a [`PolicyError`], never a silent allow. Every decision
 //! carries a trace saying which statement and which condition decided.
 
-mod arn;
+pub(crate) mod arn;
 mod condition;
 mod document;
 mod pattern;

@@ -37,6 +37,12 @@ pub(crate) mod limit {
     pub(crate) const CA_FILE: u64 = 4 * 1024 * 1024;
     /// An IAM policy (IAM itself allows 6,144 characters for a managed policy).
     pub(crate) const POLICY: u64 = 1024 * 1024;
+    /// `--body @FILE` and `--html @FILE`: message text composed in memory.
+    pub(crate) const BODY: u64 = 10 * 1024 * 1024;
+    /// One `--attach FILE`; all attachments together are held to [`ATTACHMENTS`].
+    pub(crate) const ATTACHMENT: u64 = 25 * 1024 * 1024;
+    /// All `--attach` files together (base64 makes them a third larger: SES takes 40 MB).
+    pub(crate) const ATTACHMENTS: u64 = 40 * 1024 * 1024;
     /// The simulator's TOML configuration.
     pub(crate) const SIM_CONFIG: u64 = 1024 * 1024;
     /// A saved transcript (`.jsonl`).

@@ -6,12 +6,14 @@
 pub mod auth;
 pub mod classify;
 pub mod command;
+pub mod compose;
 pub(crate) mod driver;
 pub mod escape;
 pub mod ext;
 pub mod iam;
 pub(crate) mod json;
 pub(crate) mod limited;
+pub mod lint;
 pub mod message;
 pub mod metrics;
 pub mod model;

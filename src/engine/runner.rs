@@ -11,6 +11,10 @@ use super::script::{Script, ScriptStep};
 use super::session::{MessageSource, Session, SessionError};
 use super::transport::TlsMode;
 
+mod batch;
+pub(crate) use batch::lint_before_data;
+pub use batch::{Batch, Composer, MAX_COUNT, Rate, RateError};
+
 /// Where to stop the standard flow early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StopAfter {
@@ -61,6 +65,16 @@ pub struct Runner {
     values: Values,
     keep_going: bool,
     ext: super::ext::flow::ExtRun,
+    batch: Batch,
+    /// Builds each message afresh (a composed or generated one); else `values.message`.
+    composer: Option<Composer>,
+    /// The message built and linted before DATA, sent after its 354.
+    next_message: Option<MessageSource>,
+    /// Messages whose DATA was sent, across connections, and when the last one began.
+    started: u32,
+    last_start: Option<tokio::time::Instant>,
+    /// The next message has been built and linted (once per message, at MAIL or DATA).
+    prepared: bool,
 }
 
 impl Runner {
@@ -69,7 +83,68 @@ impl Runner {
             values,
             keep_going,
             ext: super::ext::flow::ExtRun::default(),
+            batch: Batch::default(),
+            composer: None,
+            next_message: None,
+            started: 0,
+            last_start: None,
+            prepared: false,
         }
+    }
+
+    /// Sends several messages (`--count`, `--rate`, `--reconnect-every`).
+    #[must_use]
+    pub fn with_batch(mut self, batch: Batch) -> Runner {
+        self.batch = batch;
+        self
+    }
+
+    /// Builds each message with `composer` instead of sending `values.message`.
+    #[must_use]
+    pub fn with_composer(mut self, composer: Composer) -> Runner {
+        self.composer = Some(composer);
+        self
+    }
+
+    /// The plan for the connection now open: as many messages as are left, at most
+    /// `--reconnect-every` on one connection.
+    fn plan(&self, session: &Session) -> Plan {
+        let on_this = session.model().conn.as_ref().map_or(0, |c| c.messages_sent);
+        let left = self.batch.count.max(1).saturating_sub(self.started);
+        Plan {
+            tls_mode: session.config().tls_mode,
+            auth: self.values.credentials.is_some(),
+            recipients: self.values.to.len(),
+            reconnect_once: false,
+            messages: self.batch.per_connection().min(on_this + left),
+        }
+    }
+
+    /// After this connection's share of messages: QUIT and connect again when more are left
+    /// and nothing failed (or `--keep-going`). Returns whether a new connection is open.
+    async fn next_connection(&mut self, session: &mut Session, end: &mut RunEnd) -> bool {
+        let sent_here = session.model().conn.as_ref().map_or(0, |c| c.messages_sent);
+        let more = self.started < self.batch.count;
+        let healthy = session.model().failure.is_none() || self.keep_going;
+        if !(more && healthy && sent_here >= self.batch.per_connection()) {
+            return false;
+        }
+        session.info(format!(
+            "--reconnect-every {}: {} of {} messages sent; opening a new session",
+            self.batch.per_connection(),
+            self.started,
+            self.batch.count
+        ));
+        session.close().await;
+        self.perform_and_judge(session, Action::Connect, end).await
+    }
+
+    /// Waits until the next message may start under `--rate`.
+    async fn pace(&mut self) {
+        if let (Some(rate), Some(last)) = (self.batch.rate, self.last_start) {
+            tokio::time::sleep_until(last + rate.interval()).await;
+        }
+        self.last_start = Some(tokio::time::Instant::now());
     }
 
     /// Walks the standard flow until it is done, fails, or stops at `stop_after`.
@@ -78,20 +153,23 @@ impl Runner {
         session: &mut Session,
         stop_after: Option<StopAfter>,
     ) -> RunEnd {
-        let plan = Plan {
-            tls_mode: session.config().tls_mode,
-            auth: self.values.credentials.is_some(),
-            recipients: self.values.to.len(),
-            reconnect_once: false,
-        };
-        let bound = MAX_STEPS + self.values.to.len();
+        let count = self.batch.count.max(1) as usize;
+        let reconnects = count / self.batch.per_connection() as usize;
+        let bound = MAX_STEPS
+            + self.values.to.len()
+            + (count - 1) * (4 + self.values.to.len())
+            + reconnects * MAX_STEPS;
         let mut end = RunEnd::default();
         let mut last: Option<(Step, super::model::Progress)> = None;
         for _ in 0..bound {
+            let plan = self.plan(session);
             let Some(step) = next_step(session.model(), &plan) else {
                 return end;
             };
             if step == Step::Quit {
+                if self.next_connection(session, &mut end).await {
+                    continue;
+                }
                 return end;
             }
             if let Some(stop) = stop_after {
@@ -119,14 +197,17 @@ impl Runner {
                 Step::Ehlo => Action::Step(ScriptStep::Ehlo),
                 Step::StartTls => Action::Step(ScriptStep::StartTls),
                 Step::Auth => Action::Step(ScriptStep::Auth(self.values.mechanism)),
-                // A group runs through DATA: not when the run is to stop before it.
-                Step::Mail
+                Step::Mail => {
+                    self.pace().await;
+                    // A group runs through DATA: not when the run is to stop before it.
                     if stop_after.is_none_or(|s| s >= StopAfter::Data)
-                        && self.ext.pipelined(session) =>
-                {
-                    Action::Group
+                        && self.ext.pipelined(session)
+                    {
+                        Action::Group
+                    } else {
+                        Action::Step(ScriptStep::Mail(None))
+                    }
                 }
-                Step::Mail => Action::Step(ScriptStep::Mail(None)),
                 Step::Rcpt => Action::Step(ScriptStep::Rcpt(None)),
                 Step::Data => Action::Step(ScriptStep::Data),
                 Step::Dot => Action::Message,
@@ -223,6 +304,7 @@ impl Runner {
                 return session.auth(mechanism, &credentials, true).await.map(Some);
             }
             Action::Message => {
+                self.started += 1;
                 let Some(source) = self.take_message() else {
                     session.warn(
                         "no message to send (standard input was sent already); closing without one",
@@ -233,15 +315,19 @@ impl Runner {
                 return session.send_message(source).await.map(|(r, _)| Some(r));
             }
             Action::Group => {
+                self.prepare_message(session)?;
                 let from = self.values.from.clone().unwrap_or_default();
                 let to = self.values.to.clone();
+                let message = self.upcoming_message();
                 return self
                     .ext
-                    .group(session, &from, &to, self.values.message.as_ref())
+                    .group(session, &from, &to, message.as_ref())
                     .await
                     .map(Some);
             }
             Action::Step(ScriptStep::Data) if self.ext.bdat(session) => {
+                self.prepare_message(session)?;
+                self.started += 1;
                 let Some(source) = self.take_message() else {
                     session.warn("no message to send (standard input was sent already)");
                     return Ok(None);
@@ -259,12 +345,11 @@ impl Runner {
                 let from = address
                     .or_else(|| self.values.from.clone())
                     .unwrap_or_default();
-                let params = self.ext.mail_params(
-                    session,
-                    &from,
-                    &self.values.to,
-                    self.values.message.as_ref(),
-                )?;
+                self.prepare_message(session)?;
+                let message = self.upcoming_message();
+                let params =
+                    self.ext
+                        .mail_params(session, &from, &self.values.to, message.as_ref())?;
                 Command::Mail { from, params }
             }
             Action::Step(ScriptStep::Rcpt(address)) => {
@@ -280,7 +365,10 @@ impl Runner {
                     params: self.ext.rcpt_params(next),
                 }
             }
-            Action::Step(ScriptStep::Data) => Command::Data,
+            Action::Step(ScriptStep::Data) => {
+                self.prepare_message(session)?;
+                Command::Data
+            }
             Action::Step(ScriptStep::Rset) => Command::Rset,
             Action::Step(ScriptStep::Noop) => Command::Noop,
             Action::Step(ScriptStep::Quit) => Command::Quit,
@@ -289,12 +377,43 @@ impl Runner {
         session.command(&command).await.map(Some)
     }
 
-    /// The message to send; standard input only once.
+    /// The message to send, built and linted already or now; standard input only once.
     fn take_message(&mut self) -> Option<MessageSource> {
+        self.prepared = false;
+        if let Some(source) = self.next_message.take() {
+            return Some(source);
+        }
         match &self.values.message {
             Some(MessageSource::Stdin) => self.values.message.take(),
             other => other.clone(),
         }
+    }
+
+    /// The message the next MAIL FROM announces (its SIZE, its BODY=8BITMIME).
+    fn upcoming_message(&self) -> Option<MessageSource> {
+        self.next_message
+            .clone()
+            .or_else(|| self.values.message.clone())
+    }
+
+    /// Builds the next message (when a composer makes them) and lints it, before MAIL FROM
+    /// announces it (or before DATA, for a script without MAIL); once per message.
+    fn prepare_message(&mut self, session: &mut Session) -> Result<(), SessionError> {
+        if self.prepared {
+            return Ok(());
+        }
+        if let Some(compose) = self.composer.as_mut() {
+            let text = compose().map_err(|e| SessionError::MessageSource {
+                path: "the composed message".into(),
+                source: std::io::Error::other(e),
+            })?;
+            self.next_message = Some(MessageSource::Text(text));
+        }
+        if let Some(source) = self.upcoming_message() {
+            batch::lint_before_data(session, &source);
+        }
+        self.prepared = true;
+        Ok(())
     }
 
     /// How far along the flow a step is, on the `--quit-after` scale.

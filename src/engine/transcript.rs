@@ -56,6 +56,9 @@ pub enum EntryKind {
     /// The message body and its final dot, summarised rather than copied line by line.
     Message {
         stats: MessageStats,
+        /// The message as it went on the wire (dot-stuffed, CRLF), its first bytes only.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        view: Option<MessageView>,
     },
     Reply(Box<ReplyEntry>),
     Info {
@@ -80,6 +83,41 @@ pub enum EntryKind {
     Closed {
         reason: String,
     },
+}
+
+/// The beginning of a message as sent, for the message view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// The wire bytes (after dot-stuffing, before the final "."), decoded as UTF-8 where
+    /// they are, for display. Escape before showing.
+    pub text: String,
+    /// Bytes sent after the part kept here.
+    pub omitted: u64,
+}
+
+/// The most bytes of a message kept for the message view.
+pub const MESSAGE_VIEW_MAX: usize = 64 * 1024;
+
+/// The message of a `Message` entry as sent, one escaped line per line, framed so it cannot
+/// be mistaken for the session's own lines; empty for other entries or when not kept.
+pub fn render_message_view(entry: &Entry) -> Vec<String> {
+    let EntryKind::Message {
+        view: Some(view), ..
+    } = &entry.kind
+    else {
+        return Vec::new();
+    };
+    let mut out = vec!["=== message as sent (after dot-stuffing):".to_string()];
+    let text = view.text.strip_suffix("\r\n").unwrap_or(&view.text);
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        out.push(format!("  | {}", escape_str(line)));
+    }
+    if view.omitted > 0 {
+        out.push(format!("  | ... {} more byte(s) not shown", view.omitted));
+    }
+    out.push("=== end of message (then \".\")".to_string());
+    out
 }
 
 /// What went wrong, for errors that are not replies.
@@ -215,7 +253,7 @@ pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
             };
             vec![format!("{m} {}", escape_str(&shown))]
         }
-        EntryKind::Message { stats } => vec![format!(
+        EntryKind::Message { stats, .. } => vec![format!(
             "{m} <message: {} bytes, {} lines, {} dot-stuffed; then \".\">",
             stats.bytes, stats.lines, stats.stuffed_lines
         )],

@@ -224,6 +224,7 @@ impl App {
             auth: self.prefill.auth != AuthChoice::None,
             recipients: self.prefill.to.len().max(1),
             reconnect_once: true,
+            messages: 1,
         }
     }
 

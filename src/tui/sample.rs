@@ -125,7 +125,7 @@ impl Script {
 
     pub fn message(&mut self, text: &str) -> &mut Script {
         let (_, stats) = encode_message(text.as_bytes());
-        self.push(EntryKind::Message { stats }, None);
+        self.push(EntryKind::Message { stats, view: None }, None);
         self
     }
 

@@ -18,6 +18,9 @@ pub struct Plan {
     /// After the server ends a connection on a failure, offer one reconnect (the debugger);
     /// `run` never reconnects by itself.
     pub reconnect_once: bool,
+    /// Messages to send on this connection (`run --count`, `--reconnect-every`); 0 and 1
+    /// both mean one.
+    pub messages: u32,
 }
 
 /// The next step of the standard flow, or `None` when there is nothing left to do (or a
@@ -73,7 +76,7 @@ pub fn next_step(m: &SessionModel, plan: &Plan) -> Option<Step> {
             Some(_) => return Some(Step::Quit),
         }
     }
-    if c.messages_sent > 0 {
+    if c.messages_sent >= plan.messages.max(1) {
         return Some(Step::Quit);
     }
     let t = &c.transaction;

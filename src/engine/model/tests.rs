@@ -146,6 +146,7 @@ fn plan() -> Plan {
         auth: true,
         recipients: 1,
         reconnect_once: true,
+        messages: 1,
     }
 }
 
@@ -178,6 +179,7 @@ fn the_standard_flow_to_an_accepted_message() {
     assert_eq!(w.next(&plan()), Some(Step::Dot));
     w.push(EntryKind::Message {
         stats: MessageStats::default(),
+        view: None,
     })
     .reply(Verb::DataEnd, 250, "Ok 0100-id");
     assert_eq!(w.outcome(), Outcome::Accepted);
@@ -415,6 +417,7 @@ fn authorization_after_dot_with_and_without_a_login() {
         .cmd(Verb::Data, "DATA", 354, "go ahead");
     w.push(EntryKind::Message {
         stats: MessageStats::default(),
+        view: None,
     })
     .reply(Verb::DataEnd, 554, DENIED);
     assert_eq!(w.outcome(), Outcome::AuthorizationDenied);
@@ -529,6 +532,7 @@ fn the_iam_check_waits_for_the_final_dot() {
     assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
     w.push(EntryKind::Message {
         stats: crate::engine::message::encode_message(b"x\r\n").1,
+        view: None,
     });
     w.reply(Verb::DataEnd, 554, DENIED);
     assert_eq!(
@@ -708,6 +712,7 @@ fn a_pipelined_group_failing_in_the_middle_keeps_the_rcpt_as_the_cause() {
         auth: false,
         recipients: 1,
         reconnect_once: false,
+        messages: 1,
     };
     assert_eq!(w.next(&plan), Some(Step::Quit));
 }

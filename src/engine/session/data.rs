@@ -5,6 +5,7 @@ use super::{
     AsyncRead, AsyncReadExt, AsyncWriteExt, DotStuffer, Duration, EntryKind, FutureExt, Instant,
     MESSAGE_CHUNK, MessageStats, PathBuf, Reply, STALL_CHECK, Session, SessionError, Verb, io,
 };
+use crate::engine::transcript::{MESSAGE_VIEW_MAX, MessageView};
 
 /// Where the message after DATA comes from.
 #[derive(Debug, Clone)]
@@ -48,6 +49,7 @@ impl Session {
         }
         // No drain of unsolicited replies here: after the 354, whatever the server says is
         // its answer to the message.
+        self.wire_copy = (Vec::new(), 0);
         let streamed = match self.stream_message(source).await {
             Ok(s) => s,
             Err(e) => return Err(self.fail(e)),
@@ -57,9 +59,11 @@ impl Session {
             .model
             .capabilities()
             .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
+        let view = message_view(std::mem::take(&mut self.wire_copy));
         self.record(
             EntryKind::Message {
                 stats: stats.clone(),
+                view: Some(view),
             },
             None,
         );
@@ -220,6 +224,7 @@ impl Session {
             source,
         };
         let timeout = self.cfg.reply_timeout;
+        keep_for_view(&mut self.wire_copy, bytes);
         for chunk in bytes.chunks(MESSAGE_CHUNK) {
             if self.server_spoke_early() {
                 return Ok(false);
@@ -284,4 +289,43 @@ pub(super) fn stalled(timeout: Duration) -> io::Error {
         io::ErrorKind::TimedOut,
         format!("the server accepted no data for {timeout:?} (it stopped reading)"),
     )
+}
+
+/// Keeps the first [`MESSAGE_VIEW_MAX`] bytes written, and counts the rest.
+fn keep_for_view((kept, more): &mut (Vec<u8>, u64), bytes: &[u8]) {
+    let room = MESSAGE_VIEW_MAX.saturating_sub(kept.len()).min(bytes.len());
+    kept.extend_from_slice(&bytes[..room]);
+    *more += (bytes.len() - room) as u64;
+}
+
+/// The message view from the kept bytes, without the final "." line.
+fn message_view((mut kept, omitted): (Vec<u8>, u64)) -> MessageView {
+    if omitted == 0 && kept.ends_with(b"\r\n.\r\n") {
+        kept.truncate(kept.len() - 3);
+    } else if omitted == 0 && kept == b".\r\n" {
+        kept.clear();
+    }
+    MessageView {
+        text: String::from_utf8_lossy(&kept).into_owned(),
+        omitted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_keeps_the_stuffed_start_and_counts_the_rest() {
+        let mut copy = (Vec::new(), 0);
+        keep_for_view(&mut copy, b"Subject: x\r\n\r\n..dot\r\n.\r\n");
+        let v = message_view(copy);
+        assert_eq!(v.text, "Subject: x\r\n\r\n..dot\r\n");
+        assert_eq!(v.omitted, 0);
+        let mut big = (Vec::new(), 0);
+        keep_for_view(&mut big, &vec![b'a'; MESSAGE_VIEW_MAX - 1]);
+        keep_for_view(&mut big, b"bcd");
+        assert_eq!(big.0.len(), MESSAGE_VIEW_MAX);
+        assert_eq!(big.1, 2);
+    }
 }

@@ -204,6 +204,9 @@ pub struct Session {
     scrubber: SecretScrubber,
     /// Unsolicited replies (and their bytes) since the last answered command or connect.
     unsolicited: (usize, usize),
+    /// The first bytes of the message being sent, as written (the message view), and how
+    /// many more were written.
+    wire_copy: (Vec<u8>, u64),
 }
 
 impl Session {
@@ -222,6 +225,7 @@ impl Session {
             buf: vec![0; READ_CHUNK],
             scrubber: SecretScrubber::default(),
             unsolicited: (0, 0),
+            wire_copy: (Vec::new(), 0),
         }
     }
 

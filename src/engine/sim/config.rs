@@ -62,6 +62,11 @@ pub struct Limits {
     pub line_timeout: Duration,
     /// The longest a whole connection may last, however busy it is.
     pub session_timeout: Duration,
+    /// Messages accepted on one connection before MAIL FROM gets
+    /// [`super::conversation::SESSION_LIMIT_REPLY`] and the connection closes; `None` = no
+    /// limit. SES documents none; some providers have one, and a learner practises
+    /// `--reconnect-every` against it.
+    pub max_messages_per_session: Option<u32>,
 }
 
 /// The in-memory mailbox and its optional spool folder.
@@ -289,6 +294,8 @@ struct RawLimits {
     line_timeout_secs: Spanned<f64>,
     #[serde(default = "default_session_timeout")]
     session_timeout_secs: Spanned<f64>,
+    #[serde(default)]
+    max_messages_per_session: Option<Spanned<u32>>,
 }
 
 fn default_max_message_bytes() -> Spanned<u64> {
@@ -321,6 +328,7 @@ impl Default for RawLimits {
             max_connections: default_max_connections(),
             line_timeout_secs: default_line_timeout(),
             session_timeout_secs: default_session_timeout(),
+            max_messages_per_session: None,
         }
     }
 }
@@ -578,6 +586,16 @@ fn parse_limits(src: &Source<'_>, raw: &RawLimits) -> Result<Limits, ConfigError
         Some(q) => Some(*q.get_ref()),
         None => None,
     };
+    let max_messages_per_session = match &raw.max_messages_per_session {
+        Some(n) if *n.get_ref() == 0 => {
+            return Err(src.error(
+                Some(&n.span()),
+                "limits.max_messages_per_session must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        Some(n) => Some(*n.get_ref()),
+        None => None,
+    };
     Ok(Limits {
         max_message_bytes,
         max_recipients,
@@ -587,6 +605,7 @@ fn parse_limits(src: &Source<'_>, raw: &RawLimits) -> Result<Limits, ConfigError
         max_connections,
         line_timeout,
         session_timeout,
+        max_messages_per_session,
     })
 }
 

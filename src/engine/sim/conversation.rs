@@ -25,6 +25,12 @@ pub(crate) const IDLE_TIMEOUT_REPLY: &str = "451 4.4.2 Timeout waiting for data 
 /// Sent to a connection over the concurrency limit; then the server closes.
 pub(crate) const TOO_MANY_CONNECTIONS_REPLY: &str = "421 Too many concurrent SMTP connections";
 
+/// Sent to MAIL FROM once a connection has carried `limits.max_messages_per_session`
+/// messages; then the server closes. The simulator's own words, after the replies of
+/// providers that limit messages per connection.
+pub(crate) const SESSION_LIMIT_REPLY: &str =
+    "421 4.3.2 Too many messages in this session; open a new connection to send more";
+
 /// RCPTs kept per transaction at most (SES refuses more than 50 after the dot anyway; this
 /// only bounds memory).
 pub(crate) const MAX_RCPT_PER_TRANSACTION: usize = 1000;
@@ -100,6 +106,8 @@ pub struct Conversation {
     mail_from: Option<String>,
     recipients: Vec<String>,
     closed: bool,
+    /// Messages accepted on this connection.
+    accepted: u32,
 }
 
 impl std::fmt::Debug for Conversation {
@@ -130,6 +138,7 @@ impl Conversation {
             mail_from: None,
             recipients: Vec::new(),
             closed: false,
+            accepted: 0,
         }
     }
 
@@ -331,7 +340,15 @@ impl Conversation {
                 initial_response,
             } => self.start_auth(&mechanism, initial_response.map(Zeroizing::new), out),
             ClientCommand::Mail { address, .. } => {
-                if self.mail_from.is_some() {
+                let limit = self.account.config.limits.max_messages_per_session;
+                if limit.is_some_and(|n| self.accepted >= n) {
+                    out.log.push(format!(
+                        "MAIL refused: {} messages already accepted on this connection",
+                        self.accepted
+                    ));
+                    out.reply(SESSION_LIMIT_REPLY);
+                    out.action = Action::Close;
+                } else if self.mail_from.is_some() {
                     out.reply("503 Sender already specified.");
                 } else {
                     self.mail_from = Some(address);
@@ -538,6 +555,9 @@ impl Conversation {
         ));
         out.log.extend(verdict.note);
         out.authorization = verdict.authorization;
+        if verdict.accepted.is_some() {
+            self.accepted += 1;
+        }
         out.accepted.extend(verdict.accepted);
         out.reply(verdict.reply);
     }

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use crate::engine::command::Verb;
 use crate::engine::escape::{escape_bytes, escape_str};
 use crate::engine::message::MessageStats;
+use crate::engine::transcript::MessageView;
 use crate::engine::transcript::{Entry, EntryKind, ReplyEntry};
 use crate::tui::app::{App, Follow};
 use crate::tui::theme::Theme;
@@ -206,7 +207,12 @@ fn warning(app: &App, text: &str, lint: bool) -> (String, Vec<Line<'static>>) {
 
 /// The message sent: its headers and body as composed (the first 64 KiB), scrollable with
 /// `]` and `[`; or, for one the TUI did not compose, what is known of it.
-fn message(app: &App, seq: u64, stats: &MessageStats) -> (String, Vec<Line<'static>>) {
+fn message(
+    app: &App,
+    seq: u64,
+    stats: &MessageStats,
+    view: Option<&MessageView>,
+) -> (String, Vec<Line<'static>>) {
     let t = app.theme;
     let title = format!(
         " Message sent: {} bytes, {} lines{} ",
@@ -214,17 +220,29 @@ fn message(app: &App, seq: u64, stats: &MessageStats) -> (String, Vec<Line<'stat
         stats.lines,
         which(app)
     );
-    let Some((_, copy)) = app.messages.iter().find(|(s, _)| *s == seq) else {
-        return (
-            title,
-            vec![Line::raw(
-                "The message was sent from a file, typed line by line, or in an earlier session: its text is not kept here.",
-            )],
-        );
+    // The engine's copy is the message as it went on the wire (after dot-stuffing), so a
+    // file is shown too; a transcript saved before it existed has only the composer's copy.
+    let (text, omitted) = match (view, app.messages.iter().find(|(s, _)| *s == seq)) {
+        (Some(v), _) => (v.text.as_str(), (v.omitted > 0).then_some(v.omitted)),
+        (None, Some((_, copy))) => (copy.text.as_str(), copy.truncated.then_some(0)),
+        (None, None) => {
+            return (
+                title,
+                vec![Line::raw(
+                    "The message was sent from a file, typed line by line, or in an earlier session: its text is not kept here.",
+                )],
+            );
+        }
     };
     let mut out = Vec::new();
+    if view.is_some() {
+        out.push(Line::from(Span::styled(
+            "As sent, after dot-stuffing (a line that began with \".\" went with one more):",
+            t.dim(),
+        )));
+    }
     let mut in_body = false;
-    for line in copy.text.split('\n') {
+    for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let style = if in_body { Style::new() } else { t.meta() };
         if line.is_empty() && !in_body {
@@ -234,11 +252,16 @@ fn message(app: &App, seq: u64, stats: &MessageStats) -> (String, Vec<Line<'stat
         }
         out.push(Line::from(Span::styled(escape_str(line), style)));
     }
-    if copy.truncated {
+    if let Some(more) = omitted {
+        let rest = if more > 0 {
+            format!(" ({more} more bytes)")
+        } else {
+            String::new()
+        };
         out.push(Line::from(Span::styled(
             format!(
-                "… only the first {} KiB are shown; the whole message was sent.",
-                copy.text.len().div_ceil(1024)
+                "… only the first {} KiB are shown; the whole message was sent{rest}.",
+                text.len().div_ceil(1024)
             ),
             t.warning(),
         )));
@@ -274,7 +297,7 @@ pub(crate) fn content(app: &App) -> (String, Vec<Line<'static>>) {
             )
         }
         Some((_, EntryKind::Warning { text, lint })) => warning(app, text, lint.is_some()),
-        Some((e, EntryKind::Message { stats })) => message(app, e.seq, stats),
+        Some((e, EntryKind::Message { stats, view })) => message(app, e.seq, stats, view.as_ref()),
         Some((
             _,
             EntryKind::Error {

@@ -4,6 +4,7 @@ use crate::engine::auth::{Credentials, Mechanism};
 use crate::engine::command::{Command, check_address, check_arg};
 use crate::engine::driver::Request;
 use crate::engine::message::Draft;
+use crate::engine::session::MessageSource;
 
 use super::{Effect, command, send};
 use crate::tui::action::FormAction;
@@ -106,6 +107,10 @@ pub(super) fn open_compose(app: &mut App) -> Vec<Effect> {
         ],
     )
     .focus_first_empty();
+    // Optional parts, after the body: the focus starts among the fields above.
+    let mut form = form;
+    form.fields.push(Field::multiline("Headers", ""));
+    form.fields.push(Field::new("Attach", ""));
     app.form = Some(form);
     Vec::new()
 }
@@ -297,15 +302,55 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
         subject,
         body: form.value(3).to_string(),
     };
-    let text = draft.render();
+    let text = compose_text(&draft, form.value(4), form.value(5))?;
     app.draft = Some(draft);
+    // Linted by the session, so the warnings are transcript entries before the DATA.
+    let mut effects = vec![Effect::Send(Request::Lint(MessageSource::Text(
+        text.clone(),
+    )))];
     if app.session.data_open() {
-        return Ok(super::send_message(app, text));
+        effects.extend(super::send_message(app, text));
+        return Ok(effects);
     }
     app.pending_message = Some(text);
     app.set_status(
         Level::Info,
         "DATA sent; the message follows when the server answers 354",
     );
-    Ok(command(app, Command::Data))
+    effects.extend(command(app, Command::Data));
+    Ok(effects)
+}
+
+/// The message text: the plain draft, or (with extra headers or attachments) one built by the
+/// MIME builder, as `run --header/--attach` builds it. Errors name the field (4: Headers,
+/// 5: Attach).
+fn compose_text(draft: &Draft, headers: &str, attach: &str) -> Result<String, (usize, String)> {
+    let headers = headers
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| crate::engine::compose::parse_header(l).map_err(|e| (4, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths: Vec<std::path::PathBuf> = attach
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .collect();
+    if headers.is_empty() && paths.is_empty() {
+        return Ok(draft.render());
+    }
+    let attachments =
+        crate::engine::compose::read_attachments(&paths).map_err(|e| (5, e.to_string()))?;
+    crate::engine::compose::Composition {
+        from: draft.from.clone(),
+        to: draft.to.clone(),
+        subject: Some(draft.subject.clone()),
+        headers,
+        body: Some(draft.body.clone()),
+        html: None,
+        attachments,
+    }
+    .render()
+    .map_err(|e| (5, e.to_string()))
 }

@@ -33,6 +33,7 @@ fn describe(e: &Effect) -> String {
         Effect::Send(Request::Message(MessageSource::Text(_))) => "message".into(),
         Effect::Send(Request::Message(_)) => "message from elsewhere".into(),
         Effect::Send(Request::MessageLine(l)) => format!("line {l:?}"),
+        Effect::Send(Request::Lint(_)) => "lint".into(),
         Effect::Send(Request::Disconnect) => "disconnect".into(),
         Effect::Send(Request::Shutdown) => "shutdown".into(),
         Effect::Save { entries, .. } => format!("save {} entries", entries.len()),
@@ -284,7 +285,10 @@ fn composer_sends_data_then_the_message_after_354() {
             .ends_with("-- \n.hidden dot")
     );
     // Send: DATA first; the message waits for the 354.
-    assert_eq!(act(&mut app, Action::Form(FormAction::Submit)), ["DATA"]);
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Submit)),
+        ["lint", "DATA"]
+    );
     let pending = app.pending_message.clone().unwrap_or_default();
     assert!(pending.starts_with("Date: ") && pending.contains("\r\nMessage-ID: <"));
     assert!(
@@ -1169,4 +1173,35 @@ fn save_says_saving_and_carries_the_redacted_entries() {
     assert_eq!(effects.len(), 1);
     assert!(effects[0].starts_with("save ") && !effects[0].starts_with("save 0 "));
     assert!(status_text(&app).contains("Saving"));
+}
+
+#[test]
+fn composer_headers_and_attachments_build_a_mime_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.csv");
+    std::fs::write(&file, "a,b\n").unwrap();
+    let mut app = in_tls();
+    act(&mut app, Action::Data);
+    app.form.as_mut().unwrap().focus = 4;
+    typed(&mut app, "Bad Header");
+    assert!(act(&mut app, Action::Form(FormAction::Submit)).is_empty());
+    assert!(
+        form_error(&app).contains("is not 'Name: value'"),
+        "{}",
+        form_error(&app)
+    );
+    clear_field(&mut app);
+    typed(&mut app, "X-SES-CONFIGURATION-SET: tracking");
+    app.form.as_mut().unwrap().focus = 5;
+    typed(&mut app, &file.display().to_string());
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Submit)),
+        ["lint", "DATA"]
+    );
+    let pending = app.pending_message.clone().unwrap_or_default();
+    assert!(
+        pending.contains("X-SES-CONFIGURATION-SET: tracking\r\n"),
+        "{pending}"
+    );
+    assert!(pending.contains("filename=\"notes.csv\"") && pending.contains("text/csv"));
 }

@@ -32,7 +32,7 @@ fn explain(kind: FormKind, tls: bool) -> &'static str {
         FormKind::Mail => "The envelope sender; smtpscope adds the angle brackets.",
         FormKind::Rcpt => "One recipient; RCPT again adds more.",
         FormKind::Compose => {
-            "Sent after the server's 354, dot-stuffed, with Date and Message-ID added."
+            "Sent after the server's 354, dot-stuffed, with Date and Message-ID added. Headers: one 'Name: value' a line; Attach: file paths, comma-separated. It is linted first: warnings go to the transcript."
         }
         FormKind::Raw => {
             "Sent as typed, plus CRLF. AUTH data typed here (and any line after a 334) is recorded redacted."
@@ -123,7 +123,12 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
         let x = inner.x + label_w;
         let cols = inner.width.saturating_sub(label_w);
         if f.multiline {
-            let rows = bottom.saturating_sub(y + error_rows).max(1);
+            // The fields below keep their rows: a line each, three for a multi-line one.
+            let below: u16 = form.fields[i + 1..]
+                .iter()
+                .map(|f| if f.multiline { 3 } else { 1 })
+                .sum();
+            let rows = bottom.saturating_sub(y + error_rows + below).max(1);
             draw_multiline(frame, Rect::new(x, y, cols, rows), f, focused);
             y += rows;
         } else {

@@ -207,7 +207,7 @@ fn row_text(app: &App, entry: &Entry, k: u64) -> (String, Style) {
             };
             (escape_str(&shown), t.sent())
         }
-        EntryKind::Message { stats } => (
+        EntryKind::Message { stats, .. } => (
             format!(
                 "<message: {} bytes, {} lines, {} dot-stuffed; then \".\">",
                 stats.bytes, stats.lines, stats.stuffed_lines
