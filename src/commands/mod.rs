@@ -5,6 +5,7 @@ pub mod demo;
 pub mod error;
 pub mod explain;
 pub mod exporter;
+pub mod oauth;
 pub mod password;
 pub mod policy;
 pub mod probe;
