@@ -277,4 +277,48 @@ mod tests {
             assert!(check_url(bad).is_err(), "{bad}");
         }
     }
+
+    fn post(port: u16) -> HttpRequest {
+        oauth2::http::Request::builder()
+            .method("POST")
+            .uri(format!("http://127.0.0.1:{port}/token"))
+            .body(b"grant_type=x".to_vec())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_are_capped_in_size_and_time() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // An endless answer (no length: the body runs until the connection closes).
+        let endless = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endless_port = endless.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = endless.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+                .await;
+            let chunk = vec![b'a'; 16 * 1024];
+            while s.write_all(&chunk).await.is_ok() {}
+        });
+        let client = HttpClient::new(Duration::from_secs(5));
+        let err = client.call(post(endless_port)).await.unwrap_err();
+        assert!(matches!(err, HttpError::TooLarge { .. }), "{err}");
+
+        // A server that accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_port = silent.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (s, _) = silent.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(s);
+        });
+        let client = HttpClient::new(Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        let err = client.call(post(silent_port)).await.unwrap_err();
+        assert!(matches!(err, HttpError::Timeout { secs: 1, .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err.to_string(), "127.0.0.1 did not answer within 1 s");
+    }
 }
