@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
-use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
+use smtpscope::commands::{
+    demo, explain, exporter, oauth, password, policy, probe, report, run, sim,
+};
 use smtpscope::tui::{self, Launch};
 
 #[derive(Parser, Debug)]
@@ -70,6 +72,9 @@ enum Command {
     /// IAM policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// OAuth 2.0 access tokens for XOAUTH2/OAUTHBEARER: sign in once, then print fresh tokens
+    #[command(subcommand)]
+    Oauth(oauth::OauthCommand),
     /// Print a shell completion script, e.g. `smtpscope completions bash > /etc/bash_completion.d/smtpscope`
     Completions {
         #[arg(value_enum)]
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
         Some(Command::Policy(PolicyCommand::Check(args))) => {
             ("smtpscope policy check", policy::run(args))
         }
+        Some(Command::Oauth(command)) => ("smtpscope oauth", block_on(oauth::run(command))),
     };
     finish(name, result)
 }

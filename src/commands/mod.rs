@@ -7,6 +7,7 @@ pub mod explain;
 pub mod exporter;
 pub mod ext_args;
 pub mod message_args;
+pub mod oauth;
 pub mod password;
 pub mod policy;
 pub mod probe;

@@ -17,6 +17,7 @@ pub mod lint;
 pub mod message;
 pub mod metrics;
 pub mod model;
+pub mod oauth;
 pub mod pasted;
 pub(crate) mod phase_rules;
 pub(crate) mod private;
