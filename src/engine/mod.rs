@@ -14,6 +14,7 @@ pub(crate) mod limited;
 pub mod message;
 pub mod metrics;
 pub mod model;
+pub mod oauth;
 pub mod pasted;
 pub(crate) mod phase_rules;
 pub(crate) mod private;

@@ -596,7 +596,12 @@ fn next(app: &mut App) -> Vec<Effect> {
             let mechanism = app.prefill.auth.mechanism().unwrap_or(Mechanism::Plain);
             match (&app.prefill.user, &app.prefill.password) {
                 (Some(user), Some(password)) if !app.auth_in_clear() => {
-                    match Credentials::new(user, password.clone()) {
+                    let made = if mechanism.is_oauth() {
+                        Credentials::with_token(user, password.clone())
+                    } else {
+                        Credentials::new(user, password.clone())
+                    };
+                    match made {
                         Ok(credentials) => send(
                             app,
                             Request::Auth {
