@@ -37,7 +37,7 @@ impl Mechanism {
     }
 
     /// Sends an OAuth access token rather than a password.
-    pub(crate) fn is_oauth(self) -> bool {
+    pub fn is_oauth(self) -> bool {
         matches!(self, Mechanism::Xoauth2 | Mechanism::Oauthbearer)
     }
 

@@ -382,6 +382,8 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::StartTls => command(app, Command::StartTls),
         Action::AuthPlain => open_auth(app, Mechanism::Plain),
         Action::AuthLogin => open_auth(app, Mechanism::Login),
+        Action::AuthXoauth2 => open_auth(app, Mechanism::Xoauth2),
+        Action::AuthOauthbearer => open_auth(app, Mechanism::Oauthbearer),
         Action::MailFrom => open_mail(app, None),
         Action::RcptTo => open_rcpt(app, None),
         Action::Data => open_compose(app),
