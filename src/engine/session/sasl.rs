@@ -78,7 +78,9 @@ impl Session {
                 let reply = self.read_and_record(Verb::AuthResponse).await?;
                 self.after_last_response(reply).await
             }
-            Mechanism::Xoauth2 | Mechanism::Oauthbearer => unreachable!("handled by oauth()"),
+            Mechanism::Xoauth2 | Mechanism::Oauthbearer => {
+                self.oauth(mechanism, creds, initial_response).await
+            }
             Mechanism::Login => {
                 self.send_line(b"AUTH LOGIN\r\n", "AUTH LOGIN".into(), Verb::Auth, None)
                     .await?;
