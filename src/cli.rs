@@ -19,6 +19,9 @@ use crate::engine::limited::{self, ReadError, limit};
 use crate::engine::session::{SesLint, SessionConfig};
 use crate::engine::transport::{TlsMode, TlsSettings};
 
+mod token;
+pub use token::{TOKEN_ENV, TokenArgs, TokenSource};
+
 /// A problem with the command line or configuration (exit code 2). Shown escaped: usage
 /// messages quote the arguments.
 #[derive(Debug, Error)]
@@ -214,6 +217,10 @@ pub enum AuthChoice {
     Plain,
     Login,
     None,
+    /// OAuth 2.0 access token (Google, Microsoft 365)
+    Xoauth2,
+    /// OAuth 2.0 access token, RFC 7628
+    Oauthbearer,
 }
 
 impl AuthChoice {
@@ -222,7 +229,14 @@ impl AuthChoice {
             AuthChoice::Plain => Some(Mechanism::Plain),
             AuthChoice::Login => Some(Mechanism::Login),
             AuthChoice::None => None,
+            AuthChoice::Xoauth2 => Some(Mechanism::Xoauth2),
+            AuthChoice::Oauthbearer => Some(Mechanism::Oauthbearer),
         }
+    }
+
+    /// Sends an OAuth access token instead of a password.
+    pub(crate) fn is_oauth(self) -> bool {
+        matches!(self, AuthChoice::Xoauth2 | AuthChoice::Oauthbearer)
     }
 }
 
@@ -259,6 +273,8 @@ pub struct CredentialArgs {
     /// AUTH mechanism
     #[arg(long, value_enum, default_value_t = AuthChoice::Plain, help_heading = "Credentials")]
     pub auth: AuthChoice,
+    #[command(flatten)]
+    pub token: TokenArgs,
 }
 
 impl fmt::Debug for CredentialArgs {
@@ -269,6 +285,7 @@ impl fmt::Debug for CredentialArgs {
             .field("password_stdin", &self.password_stdin)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("auth", &self.auth)
+            .field("token", &self.token)
             .finish()
     }
 }
@@ -280,6 +297,8 @@ pub enum PasswordSource {
     File,
     Stdin,
     Argv,
+    /// An OAuth access token (for XOAUTH2 and OAUTHBEARER) and where it came from.
+    Token(TokenSource),
 }
 
 impl CredentialArgs {
@@ -287,6 +306,18 @@ impl CredentialArgs {
     /// standard input are read with a cap ([`limit::PASSWORD`]); only the first line is used.
     pub fn password(&self) -> Result<Option<(Zeroizing<String>, PasswordSource)>, CliError> {
         const WHAT: &str = "the password";
+        // XOAUTH2 and OAUTHBEARER send a token; so do scripted AUTH XOAUTH2 lines when a
+        // token source, and no password, is given.
+        let token_only = self.token.given()
+            && self.password_file.is_none()
+            && !self.password_stdin
+            && self.password.is_none();
+        if self.auth.is_oauth() || token_only {
+            return Ok(self
+                .token
+                .token()?
+                .map(|(t, source)| (t, PasswordSource::Token(source))));
+        }
         if let Some(path) = &self.password_file {
             let text = limited::read_secret_file(path, WHAT, limit::PASSWORD)?;
             return Ok(Some((first_line(&text), PasswordSource::File)));
@@ -321,6 +352,14 @@ impl CredentialArgs {
                 PasswordSource::Stdin => "standard input ended before any password",
                 PasswordSource::Env => "SMTPSCOPE_PASSWORD is set but empty",
                 PasswordSource::Argv => "--password is empty",
+                PasswordSource::Token(source) => {
+                    out.push(match source {
+                        TokenSource::Env => format!("{TOKEN_ENV} is set but empty; AUTH will send an empty access token"),
+                        TokenSource::File => "the --token-file is empty (or its first line is); AUTH will send an empty access token".into(),
+                        TokenSource::Command => "the --token-command printed an empty token".into(),
+                    });
+                    return out;
+                }
             };
             out.push(format!(
                 "the password is empty: {from}; AUTH will send an empty password"
@@ -349,11 +388,19 @@ impl CredentialArgs {
             )
         })?;
         let found = self.password()?.ok_or_else(|| {
-            CliError::Usage("AUTH needs a password: set SMTPSCOPE_PASSWORD, or use --password-file FILE or --password-stdin (or --auth none)".into())
+            if self.auth.is_oauth() {
+                CliError::Usage(format!("AUTH {} needs an OAuth access token: set {TOKEN_ENV}, or use --token-file FILE or --token-command CMD (or --auth none)", self.auth.mechanism().map_or("", Mechanism::name)))
+            } else {
+                CliError::Usage("AUTH needs a password: set SMTPSCOPE_PASSWORD, or use --password-file FILE or --password-stdin (or --auth none)".into())
+            }
         })?;
         let warnings = self.warnings(Some(&found));
-        let credentials =
-            Credentials::new(&user, found.0).map_err(|e| CliError::Usage(e.to_string()))?;
+        let credentials = if matches!(found.1, PasswordSource::Token(_)) {
+            Credentials::with_token(&user, found.0)
+        } else {
+            Credentials::new(&user, found.0)
+        }
+        .map_err(|e| CliError::Usage(e.to_string()))?;
         Ok((Some(credentials), warnings))
     }
 }

@@ -232,7 +232,7 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
     let mut cfg = SessionConfig::new("127.0.0.1", port, TlsMode::None);
     cfg.reply_timeout = Duration::from_secs(3);
     let (mut session, entries) = recording(cfg);
-    let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
+    let creds = credentials_for(mechanism);
     let mut printed = String::new();
     rt.block_on(async {
         session.connect().await.unwrap();
@@ -265,6 +265,15 @@ fn engine_transcript(port: u16, mechanism: Mechanism) -> String {
     printed
 }
 
+/// The credentials a mechanism sends: the access token for the OAuth ones.
+fn credentials_for(mechanism: Mechanism) -> Credentials {
+    if mechanism.is_oauth() {
+        Credentials::with_token(USER, Zeroizing::new(TOKEN.into())).unwrap()
+    } else {
+        Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap()
+    }
+}
+
 /// Renders the TUI at 120x40 into text.
 fn screen(app: &smtpscope::tui::app::App) -> String {
     smtpscope::tui::view::render_to_text(app, 120, 40)
@@ -286,7 +295,7 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
         cfg.clone(),
         Box::new(move |ev| sink_events.lock().unwrap().push(ev)),
     );
-    let creds = Credentials::new(USER, Zeroizing::new(PASSWORD.into())).unwrap();
+    let creds = credentials_for(mechanism);
     rt.block_on(async {
         session.connect().await.unwrap();
         session
@@ -301,8 +310,19 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
         config: cfg,
         ehlo: "client.test".into(),
         user: Some(USER.into()),
-        password: Some(Zeroizing::new(PASSWORD.into())),
-        auth: AuthChoice::Plain,
+        password: Some(Zeroizing::new(
+            if mechanism.is_oauth() {
+                TOKEN
+            } else {
+                PASSWORD
+            }
+            .into(),
+        )),
+        auth: match mechanism {
+            Mechanism::Xoauth2 => AuthChoice::Xoauth2,
+            Mechanism::Oauthbearer => AuthChoice::Oauthbearer,
+            _ => AuthChoice::Plain,
+        },
         from: Some("a@example.com".into()),
         to: vec!["b@example.com".into()],
         title: None,
@@ -325,6 +345,9 @@ fn tui_outputs(port: u16, mechanism: Mechanism) -> String {
     let _ = update(&mut app, Msg::Action(Action::RevealUser));
     printed.push_str(&screen(&app));
     let _ = update(&mut app, Msg::Action(Action::AuthPlain));
+    printed.push_str(&screen(&app));
+    let _ = update(&mut app, Msg::Action(Action::Close));
+    let _ = update(&mut app, Msg::Action(Action::AuthXoauth2));
     printed.push_str(&screen(&app));
     let dir = tempfile::tempdir().unwrap();
     let names = save::save(&entries, dir.path(), &chrono::Utc::now(), false).unwrap();
@@ -735,4 +758,298 @@ fn certificate_names_holding_the_password_are_masked_in_tls_errors_and_warnings(
         );
         assert_no_secret(&all, USER, CERT_PASSWORD);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth access tokens (XOAUTH2, OAUTHBEARER)
+//
+// The token is a secret like the password: never in any output, plain, base64, or inside the
+// base64 XOAUTH2/OAUTHBEARER responses, whatever the alignment of the token in them.
+
+/// The known access token: opaque, like Google's.
+const TOKEN: &str = "ya29.HygieneKnownAccessToken-0123456789abcdefghijklmnopqrstuvwxyz_ABCDEF";
+
+const EHLO_OAUTH: &str =
+    "250-hygiene.test\r\n250-AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER\r\n250 Ok\r\n";
+
+/// Asserts that no form of the token shows: itself, and any run of `LEAK_RUN` base64
+/// characters that encodes only token bytes, at each of the three alignments a token can
+/// have inside a base64 blob (which covers the XOAUTH2 and OAUTHBEARER responses).
+fn assert_no_token(haystack: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert!(!haystack.contains(TOKEN), "the token leaked");
+    for i in 0..3 {
+        let form = b64.encode(format!("{}{TOKEN}", "x".repeat(i)));
+        // Characters from here on encode token bytes only (up to the last, padded group).
+        let from = (8 * i).div_ceil(6) + 1;
+        let to = form.len() - 4;
+        for start in from..to.saturating_sub(common::LEAK_RUN) {
+            let run = &form[start..start + common::LEAK_RUN];
+            assert!(!haystack.contains(run), "base64 of the token leaked: {run}");
+        }
+    }
+    for run in TOKEN.as_bytes().windows(common::LEAK_RUN) {
+        let run = std::str::from_utf8(run).unwrap();
+        assert!(!haystack.contains(run), "part of the token leaked: {run}");
+    }
+}
+
+/// `run` against a fake server, plain TCP, TOKEN in `SMTPSCOPE_OAUTH_TOKEN`.
+fn run_fake_token(port: u16, extra: &[&str]) -> String {
+    let port = port.to_string();
+    let mut args = vec![
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "none",
+        "--user",
+        USER,
+        "--from",
+        "sender@example.com",
+        "--to",
+        "rcpt@example.net",
+        "--timeout",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let out = common::smtpscope(&args, &[("SMTPSCOPE_OAUTH_TOKEN", TOKEN)]);
+    common::text(&out)
+}
+
+/// A server that echoes the AUTH XOAUTH2 (or OAUTHBEARER) line, blob included, in its 535.
+fn echo_oauth(expect: &'static str) -> Vec<Step> {
+    let mut s = vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_OAUTH),
+        Step::Expect(expect),
+        Step::Echo("535 5.7.3 Authentication unsuccessful: "),
+    ];
+    s.extend(quit());
+    s
+}
+
+/// A server that refuses the token with Google's documented JSON challenge, then 535.
+fn json_challenge(expect: &'static str) -> Vec<Step> {
+    let mut s = vec![
+        send(GREET),
+        Step::Expect("EHLO"),
+        send(EHLO_OAUTH),
+        Step::Expect(expect),
+        send(
+            "334 eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n",
+        ),
+        Step::ExpectAny,
+        send(
+            "535-5.7.8 Username and Password not accepted.\r\n535 5.7.8 https://support.google.com/mail/?p=BadCredentials\r\n",
+        ),
+    ];
+    s.extend(quit());
+    s
+}
+
+fn masked_token(text: String) -> String {
+    assert!(
+        text.contains("<redacted>") && text.contains("contained the password"),
+        "the echo was not masked:\n{text}"
+    );
+    text
+}
+
+/// A panic whose message formats the run flags with token sources and the token credentials.
+fn token_panic_message() -> String {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+    let cli = Cli::try_parse_from([
+        "smtpscope",
+        "--host",
+        "localhost",
+        "--user",
+        USER,
+        "--auth",
+        "xoauth2",
+        "--token-file",
+        "/nonexistent/token",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.net",
+    ])
+    .expect("parse");
+    let creds = credentials_for(Mechanism::Xoauth2);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        panic!("state at the panic: {:?} {:?}", cli.run, creds);
+    }));
+    std::panic::set_hook(previous);
+    caught
+        .expect_err("it panicked")
+        .downcast_ref::<String>()
+        .cloned()
+        .expect("a formatted panic message")
+}
+
+/// Every output path that holds an access token, by name.
+fn token_outputs() -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (mech, expect) in [
+        ("xoauth2", "AUTH XOAUTH2 "),
+        ("oauthbearer", "AUTH OAUTHBEARER "),
+    ] {
+        let server = Server::start(echo_oauth(expect));
+        out.push((
+            "run text, server echoes the OAuth response",
+            masked_token(run_fake_token(
+                server.port(),
+                &["--auth", mech, "--show-user"],
+            )),
+        ));
+        let server = Server::start(echo_oauth(expect));
+        out.push((
+            "run --json, server echoes the OAuth response",
+            masked_token(run_fake_token(server.port(), &["--auth", mech, "--json"])),
+        ));
+        let server = Server::start(json_challenge(expect));
+        let json = run_fake_token(server.port(), &["--auth", mech, "--json"]);
+        assert!(
+            json.contains("status 400"),
+            "the JSON reason is shown:\n{json}"
+        );
+        out.push(("run --json, JSON error challenge then 535", json));
+        let server = Server::start(json_challenge(expect));
+        out.push((
+            "run text, JSON error challenge then 535",
+            run_fake_token(server.port(), &["--auth", mech]),
+        ));
+    }
+    let server = Server::start(echo_oauth("AUTH XOAUTH2 "));
+    out.push((
+        "engine transcript (text, JSON, Debug), XOAUTH2 echoed",
+        masked_token(engine_transcript(server.port(), Mechanism::Xoauth2)),
+    ));
+    let server = Server::start(echo_oauth("AUTH OAUTHBEARER "));
+    out.push((
+        "engine transcript (text, JSON, Debug), OAUTHBEARER echoed",
+        masked_token(engine_transcript(server.port(), Mechanism::Oauthbearer)),
+    ));
+    let server = Server::start(json_challenge("AUTH XOAUTH2 "));
+    out.push((
+        "TUI screens, AUTH form, save (.txt, .jsonl, script) and replay, XOAUTH2 refused",
+        tui_outputs(server.port(), Mechanism::Xoauth2),
+    ));
+    let server = Server::start(echo_oauth("AUTH OAUTHBEARER "));
+    out.push((
+        "TUI screens, AUTH form, save and replay, OAUTHBEARER echoed",
+        masked_token(tui_outputs(server.port(), Mechanism::Oauthbearer)),
+    ));
+    // Errors with the token loaded, or on the way to it.
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    out.push((
+        "run text, connection refused",
+        run_fake_token(closed_port, &["--auth", "xoauth2"]),
+    ));
+    out.push((
+        "run, usage error after the token was read",
+        run_fake_token(
+            closed_port,
+            &["--auth", "xoauth2", "--data", "@/nonexistent/m.eml"],
+        ),
+    ));
+    let failing = format!("echo {TOKEN}; exit 5");
+    out.push((
+        "run, --token-command fails after printing the token",
+        run_fake_token(
+            closed_port,
+            &["--auth", "xoauth2", "--token-command", &failing],
+        )
+        .replace(&failing, "<the command line>"),
+    ));
+    let huge = format!("echo {TOKEN}; head -c 100000 /dev/zero");
+    out.push((
+        "run, --token-command prints too much",
+        run_fake_token(
+            closed_port,
+            &["--auth", "oauthbearer", "--token-command", &huge],
+        )
+        .replace(&huge, "<the command line>"),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("token");
+    std::fs::write(&bad, format!("{TOKEN}\u{1}x\n")).unwrap();
+    out.push((
+        "run, --token-file holds a token with a control character",
+        run_fake_token(
+            closed_port,
+            &["--auth", "xoauth2", "--token-file", bad.to_str().unwrap()],
+        ),
+    ));
+    out.push((
+        "panic message, token flags and credentials",
+        token_panic_message(),
+    ));
+    let mut lint = String::new();
+    for variant in [
+        format!("Bearer {TOKEN}"),
+        format!("{TOKEN} "),
+        format!("\"{TOKEN}\""),
+    ] {
+        for w in smtpscope::engine::oauth::lint_token(&variant, USER, 0) {
+            lint.push_str(&w.message);
+            lint.push('\n');
+        }
+    }
+    out.push(("token lint messages", lint));
+    out
+}
+
+#[test]
+fn no_output_path_shows_the_oauth_token_in_any_form() {
+    let outputs = token_outputs();
+    assert!(outputs.len() >= 19, "{} paths", outputs.len());
+    for (name, text) in &outputs {
+        assert!(!text.trim().is_empty(), "{name}: produced nothing");
+        let checked = std::panic::catch_unwind(|| assert_no_token(text));
+        assert!(checked.is_ok(), "{name} leaked the token:\n{text}");
+    }
+}
+
+/// The token check itself can fail: each form is caught, whole and in part.
+#[test]
+fn the_token_leak_check_catches_every_form() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let leaks = |text: &str| std::panic::catch_unwind(|| assert_no_token(text)).is_err();
+    let forms = [
+        TOKEN.to_string(),
+        b64.encode(format!("user={USER}\x01auth=Bearer {TOKEN}\x01\x01")),
+        b64.encode(format!(
+            "n,a={USER},\x01host=127.0.0.1\x01port=4321\x01auth=Bearer {TOKEN}\x01\x01"
+        )),
+        b64.encode(format!(
+            "n,a={USER},\x01host=localhost\x01port=25\x01auth=Bearer {TOKEN}\x01\x01"
+        )),
+        TOKEN[10..30].to_string(),
+    ];
+    for f in &forms {
+        assert!(leaks(&format!("<- 535 {f}")), "went unnoticed: {f}");
+    }
+    let blob = &forms[1];
+    assert!(leaks(&format!(
+        "cut: {}",
+        &blob[blob.len() / 2..blob.len() / 2 + 14]
+    )));
+    assert!(!leaks(
+        "250 Ok ya29. <redacted: user hidden, access token hidden>"
+    ));
 }

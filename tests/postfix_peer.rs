@@ -219,6 +219,7 @@ fn idle_timeout_then_stop_leaves_nothing_behind() {
         implicit_tls: false,
         smtpd_timeout: "2s".into(),
         main_cf: Vec::new(),
+        oauth2: false,
     });
     assert!(!session_members(&peer.pids).is_empty());
     let stream = std::net::TcpStream::connect(("127.0.0.1", peer.port)).unwrap();

@@ -66,6 +66,10 @@ pub(crate) struct Scenario {
     pub user: String,
     #[serde(default)]
     pub password: Option<String>,
+    /// A test OAuth token of the provider's profile (`valid`, `expired`…): the debugger then
+    /// logs in with AUTH XOAUTH2 and that token, as the profile's token user.
+    #[serde(default)]
+    pub token: Option<String>,
     pub title: String,
     pub summary: String,
     pub from: String,
@@ -96,6 +100,19 @@ pub(crate) fn launch_for(
     // Who logs in, with what, and what the simulator speaks as.
     let (user, password, ses_lint, speaks_as, takes_plain) = if let Some(profile) = &config.profile
     {
+        if let Some(name) = &scenario.token {
+            let token = profile
+                .tokens
+                .iter()
+                .find(|t| &t.name == name)
+                .ok_or_else(|| {
+                    format!(
+                        "scenario {}: the {} profile has no test token {name:?}",
+                        scenario.name, profile.name
+                    )
+                })?;
+            return Ok(oauth_launch(scenario, sim, profile, token));
+        }
         let user = profile.user(&scenario.user).ok_or_else(|| {
             format!(
                 "scenario {}: the {} profile has no user {:?}",
@@ -159,6 +176,35 @@ pub(crate) fn launch_for(
         notes,
         autoconnect: true,
     })
+}
+
+/// The launch of an OAuth scenario: AUTH XOAUTH2 with the profile's test token.
+fn oauth_launch(
+    scenario: &Scenario,
+    sim: &sim::RunningSim,
+    profile: &crate::engine::sim::ProviderProfile,
+    token: &crate::engine::sim::ProfileToken,
+) -> Launch {
+    let mut session = SessionConfig::new("localhost", sim.starttls_addr.port(), TlsMode::Starttls);
+    session.tls.ca_pem = Some(sim.ca_pem.clone());
+    session.tls.no_native_roots = true;
+    let mut notes = scenario.notes.clone();
+    notes.push(format!(
+        "Simulator: {} at the greeting, EHLO and AUTH, on {} (STARTTLS), with its test OAuth token {:?}; its CA is trusted for this session only.",
+        profile.name, sim.starttls_addr, token.name
+    ));
+    Launch {
+        config: session,
+        ehlo: "client.example.com".into(),
+        user: Some(token.username.clone()),
+        password: Some(token.token()),
+        auth: AuthChoice::Xoauth2,
+        from: Some(scenario.from.clone()),
+        to: scenario.to.clone(),
+        title: Some(scenario.title.clone()),
+        notes,
+        autoconnect: true,
+    }
 }
 
 /// The simulator's IAM decisions, as messages for the debugger: the policy, statement and

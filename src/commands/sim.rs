@@ -193,6 +193,27 @@ pub(crate) fn describe_users(config: &SimConfig) -> String {
             "  (made-up demo passwords; any other password gets: {})",
             profile.wrong_password.lines().next().unwrap_or_default()
         );
+        if !profile.tokens.is_empty() {
+            let _ = writeln!(
+                out,
+                "OAuth test tokens (--auth xoauth2, the token in SMTPSCOPE_OAUTH_TOKEN):"
+            );
+            for t in &profile.tokens {
+                let last_line = t.reply.lines().last().unwrap_or_default();
+                let outcome = if t.logs_in() {
+                    "logs in".to_string()
+                } else {
+                    format!("refused: {last_line}")
+                };
+                let _ = writeln!(
+                    out,
+                    "  {}  {}  {outcome}\n    {}",
+                    t.name,
+                    t.username,
+                    t.token().as_str()
+                );
+            }
+        }
         return out;
     }
     let _ = writeln!(

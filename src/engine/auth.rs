@@ -20,6 +20,10 @@ use super::command::{InputError, check_arg};
 pub enum Mechanism {
     Plain,
     Login,
+    /// Google's and Microsoft's OAuth 2.0 bearer-token mechanism.
+    Xoauth2,
+    /// RFC 7628's OAuth 2.0 bearer-token mechanism.
+    Oauthbearer,
 }
 
 impl Mechanism {
@@ -27,16 +31,37 @@ impl Mechanism {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
+            Mechanism::Xoauth2 => "XOAUTH2",
+            Mechanism::Oauthbearer => "OAUTHBEARER",
         }
+    }
+
+    /// Sends an OAuth access token rather than a password.
+    pub fn is_oauth(self) -> bool {
+        matches!(self, Mechanism::Xoauth2 | Mechanism::Oauthbearer)
+    }
+
+    /// The mechanism a name stands for (`AUTH XOAUTH2` in a script or a saved line).
+    pub(crate) fn parse(name: &str) -> Option<Mechanism> {
+        [
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::Xoauth2,
+            Mechanism::Oauthbearer,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 }
 
-/// A user name and password. Debug output never shows the password.
+/// A user name and password (or OAuth access token). Debug output never shows the secret.
 #[derive(Clone)]
 pub struct Credentials {
     pub authzid: Option<String>,
     pub user: String,
     password: Zeroizing<String>,
+    /// The secret is an OAuth access token (for XOAUTH2/OAUTHBEARER), not a password.
+    token: bool,
 }
 
 impl fmt::Debug for Credentials {
@@ -44,7 +69,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("authzid", &self.authzid)
             .field("user", &self.user)
-            .field("password", &"<redacted>")
+            .field(if self.token { "token" } else { "password" }, &"<redacted>")
             .finish()
     }
 }
@@ -63,7 +88,45 @@ impl Credentials {
             authzid: None,
             user: user.to_string(),
             password,
+            token: false,
         })
+    }
+
+    /// A user name and an OAuth access token. CR, LF, NUL and ^A are refused: ^A separates
+    /// the fields of the XOAUTH2 and OAUTHBEARER responses.
+    pub fn with_token(user: &str, token: Zeroizing<String>) -> Result<Credentials, InputError> {
+        check_arg("user name", user)?;
+        if user.contains('\x01') {
+            return Err(InputError::SecretControl {
+                field: "the user name".into(),
+            });
+        }
+        if token.contains(['\r', '\n', '\0', '\x01']) {
+            return Err(InputError::SecretControl {
+                field: "the access token".into(),
+            });
+        }
+        Ok(Credentials {
+            authzid: None,
+            user: user.to_string(),
+            password: token,
+            token: true,
+        })
+    }
+
+    /// Whether the secret is an OAuth access token.
+    pub fn is_token(&self) -> bool {
+        self.token
+    }
+
+    /// The XOAUTH2 client response (see [`super::oauth::xoauth2_blob`]).
+    pub fn xoauth2_blob(&self) -> Zeroizing<String> {
+        super::oauth::xoauth2_blob(&self.user, &self.password)
+    }
+
+    /// The OAUTHBEARER client response for this server (see [`super::oauth::oauthbearer_blob`]).
+    pub fn oauthbearer_blob(&self, host: &str, port: u16) -> Zeroizing<String> {
+        super::oauth::oauthbearer_blob(&self.user, host, port, &self.password)
     }
 
     /// Adds an authorization identity for PLAIN.
@@ -80,11 +143,15 @@ impl Credentials {
 
     /// Every form in which the password could leak into text, for leak checks.
     pub fn secret_forms(&self) -> Vec<Zeroizing<String>> {
-        vec![
+        let mut forms = vec![
             Zeroizing::new(self.password.to_string()),
             Zeroizing::new(B64.encode(self.password.as_bytes())),
             self.plain_blob(),
-        ]
+        ];
+        if self.token {
+            forms.push(self.xoauth2_blob());
+        }
+        forms
     }
 
     /// base64(authzid NUL user NUL password), RFC 4616.
@@ -121,6 +188,13 @@ pub enum Redacted {
     LoginUser { user: String },
     /// The base64 password of AUTH LOGIN.
     LoginPassword,
+    /// The XOAUTH2 or OAUTHBEARER response (`AUTH XOAUTH2 <blob>` or the blob after `334`):
+    /// it carries the user name and the access token.
+    OAuthToken {
+        mechanism: Mechanism,
+        initial: bool,
+        user: String,
+    },
     /// A line typed by hand inside an AUTH exchange (or `AUTH <mech> <initial-response>`):
     /// smtpscope cannot tell which part is secret, so all of it after the mechanism is hidden.
     Typed { head: String },
@@ -143,6 +217,13 @@ impl Redacted {
                 authzid: authzid.as_ref().map(|_| hidden()),
             },
             Redacted::LoginUser { .. } => Redacted::LoginUser { user: hidden() },
+            Redacted::OAuthToken {
+                mechanism, initial, ..
+            } => Redacted::OAuthToken {
+                mechanism: *mechanism,
+                initial: *initial,
+                user: hidden(),
+            },
             other => other.clone(),
         }
     }
@@ -171,6 +252,18 @@ impl Redacted {
             }
             Redacted::LoginUser { user: u } => format!("<redacted: base64 {}>", user(u)),
             Redacted::LoginPassword => "<redacted: base64 password>".into(),
+            Redacted::OAuthToken {
+                mechanism,
+                initial,
+                user: u,
+            } => {
+                let head = if *initial {
+                    format!("AUTH {} ", mechanism.name())
+                } else {
+                    String::new()
+                };
+                format!("{head}<redacted: {}, access token hidden>", user(u))
+            }
             Redacted::Typed { head } if head.is_empty() => "<redacted: typed AUTH response>".into(),
             Redacted::Typed { head } => format!(
                 "{} <redacted: typed AUTH response>",
@@ -270,14 +363,20 @@ impl SecretScrubber {
         for b in password {
             let _ = write!(hex, "{b:02x}");
         }
-        let derived = [
+        let mut derived = vec![
             hex,
             Zeroizing::new(B64.encode(password)),
             Zeroizing::new(B64_NO_PAD.encode(password)),
             Zeroizing::new(blob.to_string()),
             Zeroizing::new(B64_NO_PAD.encode(&*raw_blob)),
         ];
-        let weak = is_weak_password(&creds.password);
+        if creds.token {
+            let x = creds.xoauth2_blob();
+            derived.push(Zeroizing::new(x.trim_end_matches('=').to_string()));
+            derived.push(x);
+        }
+        // A token is long and random: masked in place like a strong password.
+        let weak = !creds.token && is_weak_password(&creds.password);
         self.remember(lower(password), weak);
         for form in derived {
             let short = form.len() < Self::MIN_LEN;
@@ -300,6 +399,16 @@ impl SecretScrubber {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.forms.is_empty() && self.withhold.is_empty()
+    }
+
+    /// Remembers one more form a secret was sent in (the OAUTHBEARER response, which
+    /// depends on the host and port), with its unpadded base64.
+    pub(crate) fn add_form(&mut self, form: &str) {
+        for f in [form, form.trim_end_matches('=')] {
+            let short = f.len() < Self::MIN_LEN;
+            self.remember(lower(f.as_bytes()), short);
+        }
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
     }
 
     /// Masks every form in `bytes` (a reply line without CRLF, or other server text); true

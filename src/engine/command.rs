@@ -22,6 +22,12 @@ pub enum InputError {
     /// Which character and where is not said: for a secret that would be a hint.
     #[error("{field} contains a line break (CR or LF) or a NUL byte, which AUTH cannot carry")]
     SecretControl { field: String },
+    /// The AUTH mechanism and the kind of secret given do not go together.
+    #[error("AUTH {mechanism} not sent: {why}")]
+    WrongSecret {
+        mechanism: &'static str,
+        why: &'static str,
+    },
 }
 
 /// Refuses CR, LF and NUL in a value that becomes part of a command line.

@@ -204,12 +204,11 @@ fn parse_step(line: usize, text: &str) -> Result<ScriptStep, ScriptError> {
         "EHLO" => no_argument(ScriptStep::Ehlo),
         "HELO" => no_argument(ScriptStep::Helo),
         "STARTTLS" => no_argument(ScriptStep::StartTls),
-        "AUTH" => match rest.to_ascii_uppercase().as_str() {
-            "PLAIN" => Ok(ScriptStep::Auth(Mechanism::Plain)),
-            "LOGIN" => Ok(ScriptStep::Auth(Mechanism::Login)),
-            _ => Err(ScriptError::Invalid {
+        "AUTH" => match Mechanism::parse(rest) {
+            Some(m) => Ok(ScriptStep::Auth(m)),
+            None => Err(ScriptError::Invalid {
                 line,
-                what: "AUTH takes PLAIN or LOGIN (the credentials come from the usual flags)"
+                what: "AUTH takes PLAIN, LOGIN, XOAUTH2 or OAUTHBEARER (the credentials come from the usual flags; an access token from --token-file, --token-command or SMTPSCOPE_OAUTH_TOKEN)"
                     .into(),
             }),
         },
@@ -265,8 +264,20 @@ pub(crate) fn from_entries(entries: &[Entry]) -> String {
                     out.push_str("# AUTH typed by hand: its credentials are not kept\n");
                     None
                 }
+                (Verb::Auth, Some(Redacted::OAuthToken { mechanism, .. })) => {
+                    Some(ScriptStep::Auth(*mechanism))
+                }
                 (Verb::Auth, _) if line.to_ascii_uppercase().contains("LOGIN") => {
                     Some(ScriptStep::Auth(Mechanism::Login))
+                }
+                (Verb::Auth, _)
+                    if let Some(m) = line
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(Mechanism::parse)
+                        .filter(|m| m.is_oauth()) =>
+                {
+                    Some(ScriptStep::Auth(m))
                 }
                 (Verb::Auth, _) => Some(ScriptStep::Auth(Mechanism::Plain)),
                 (Verb::AuthResponse, _) => None,

@@ -9,6 +9,10 @@ pub enum Action {
     StartTls,
     AuthPlain,
     AuthLogin,
+    /// AUTH XOAUTH2 with an OAuth access token.
+    AuthXoauth2,
+    /// AUTH OAUTHBEARER (RFC 7628) with an OAuth access token.
+    AuthOauthbearer,
     MailFrom,
     RcptTo,
     Data,
@@ -91,6 +95,8 @@ impl Action {
                 | Action::StartTls
                 | Action::AuthPlain
                 | Action::AuthLogin
+                | Action::AuthXoauth2
+                | Action::AuthOauthbearer
                 | Action::MailFrom
                 | Action::RcptTo
                 | Action::Data

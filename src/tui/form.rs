@@ -303,6 +303,8 @@ impl FormKind {
         match self {
             FormKind::Auth(Mechanism::Plain) => "AUTH PLAIN",
             FormKind::Auth(Mechanism::Login) => "AUTH LOGIN",
+            FormKind::Auth(Mechanism::Xoauth2) => "AUTH XOAUTH2 (OAuth access token)",
+            FormKind::Auth(Mechanism::Oauthbearer) => "AUTH OAUTHBEARER (OAuth access token)",
             FormKind::Mail => "MAIL FROM",
             FormKind::Rcpt => "RCPT TO",
             FormKind::Compose => "DATA: compose the message",

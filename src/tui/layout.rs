@@ -99,7 +99,9 @@ pub(crate) fn sensible(app: &App, action: Action) -> bool {
         Action::StartTls => {
             ehloed && s.tls().is_none() && s.capabilities().is_some_and(|c| c.starttls)
         }
-        Action::AuthPlain | Action::AuthLogin => ehloed && s.authenticated_as().is_none(),
+        Action::AuthPlain | Action::AuthLogin | Action::AuthXoauth2 | Action::AuthOauthbearer => {
+            ehloed && s.authenticated_as().is_none()
+        }
         Action::MailFrom => ehloed && t.is_some_and(|t| t.mail_from.is_none()) && !data_open,
         Action::RcptTo => greeted && t.is_some_and(|t| t.mail_from.is_some()) && !data_open,
         Action::Data => greeted && (t.is_some_and(|t| !t.rcpts_accepted.is_empty()) || data_open),
@@ -144,6 +146,11 @@ fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
     let mut out = Vec::new();
     let (mut x, mut y) = (0u16, 0u16);
     for b in keymap::buttons() {
+        // The XOAUTH2 button shows when the debugger was started for OAuth (--auth xoauth2 or
+        // oauthbearer), so the bar keeps its height for everyone else; `o` always works.
+        if b.action == Action::AuthXoauth2 && !app.prefill.auth.is_oauth() {
+            continue;
+        }
         let base = b.button.unwrap_or("");
         let text = label(app, b.action, base);
         let w = u16::try_from(width(b.key) + 1 + widest_label(b.action, base)).unwrap_or(u16::MAX);
@@ -151,7 +158,10 @@ fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
             x = 0;
             y += 1;
         }
-        let warn = matches!(b.action, Action::AuthPlain | Action::AuthLogin) && app.auth_in_clear();
+        let warn = matches!(
+            b.action,
+            Action::AuthPlain | Action::AuthLogin | Action::AuthXoauth2 | Action::AuthOauthbearer
+        ) && app.auth_in_clear();
         out.push(Slot {
             rect: Rect::new(x, y, w.min(cols), 1),
             action: b.action,

@@ -179,7 +179,8 @@ pub fn smtpscope(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.args(args)
         .env_remove("SMTPSCOPE_PASSWORD")
         .env_remove("SMTPSCOPE_USER")
-        .env_remove("AWS_SECRET_ACCESS_KEY");
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("SMTPSCOPE_OAUTH_TOKEN");
     cmd.env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);

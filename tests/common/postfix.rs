@@ -38,6 +38,9 @@ pub struct PostfixOptions {
     pub smtpd_timeout: String,
     /// Extra or replaced main.cf parameters, e.g. `("smtpd_tls_security_level", "encrypt")`.
     pub main_cf: Vec<(String, String)>,
+    /// Also offer XOAUTH2 and OAUTHBEARER, checked by Dovecot's oauth2 passdb against the
+    /// launcher's mock token-introspection endpoint ([`OAUTH_GOOD_TOKEN`] is active).
+    pub oauth2: bool,
 }
 
 impl Default for PostfixOptions {
@@ -46,9 +49,14 @@ impl Default for PostfixOptions {
             implicit_tls: true,
             smtpd_timeout: "10s".into(),
             main_cf: Vec::new(),
+            oauth2: false,
         }
     }
 }
+
+/// The access token the mock introspection endpoint calls active, for user "good"
+/// (`OAUTH_TOKENS` in `postfix_peer.py`). Every other token is inactive.
+pub const OAUTH_GOOD_TOKEN: &str = "smtpscope-peer-good-token-7f3a9c1e5b";
 
 pub struct PostfixPeer {
     /// SMTP with STARTTLS (AUTH only after it).
@@ -104,6 +112,9 @@ impl PostfixPeer {
             .args(["--stop-on-stdin-eof", "--remove-dir"]);
         if opts.implicit_tls {
             cmd.args(["--implicit-port", "0"]);
+        }
+        if opts.oauth2 {
+            cmd.arg("--oauth2");
         }
         for (k, v) in &opts.main_cf {
             cmd.arg("--set").arg(format!("{k}={v}"));

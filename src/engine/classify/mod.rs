@@ -40,6 +40,8 @@ pub struct Context {
     /// The provider detected for this server (`engine::provider` id), when known: its catalog
     /// entries are tried first.
     pub provider: Option<String>,
+    /// The server's JSON error to an OAuth token in this AUTH exchange, if it sent one.
+    pub oauth_error: Option<crate::engine::oauth::OAuthError>,
     /// The current transaction's sender (MAIL FROM), once the server accepted it.
     pub mail_from: Option<String>,
     /// The current transaction's accepted recipients (RCPT TO), so a note can tell a
@@ -111,6 +113,7 @@ impl Catalog {
             (phase, diagnosis) = self.fallback(reply, verb_phase, ctx);
         }
         add_context_notes(&mut diagnosis, phase, verdict, reply, ctx);
+        let phase = oauth_refusal(&mut diagnosis, phase, verdict, reply, ctx);
         Classification {
             phase,
             verdict,
@@ -246,6 +249,42 @@ impl Catalog {
         };
         (phase, diagnosis)
     }
+}
+
+/// The final reply to an AUTH whose token the server refused with a JSON error: the
+/// refusal is about the token (authentication), and the JSON says why.
+fn oauth_refusal(
+    diagnosis: &mut Diagnosis,
+    phase: Phase,
+    verdict: Verdict,
+    reply: &Reply,
+    ctx: &Context,
+) -> Phase {
+    let Some(error) = &ctx.oauth_error else {
+        return phase;
+    };
+    let auth = matches!(ctx.after, Some(Verb::Auth | Verb::AuthResponse));
+    if !auth || matches!(verdict, Verdict::Success | Verdict::Intermediate) {
+        return phase;
+    }
+    if !error.judges_token() || !matches!(reply.code, 535 | 454 | 534 | 550 | 554) {
+        return phase;
+    }
+    diagnosis
+        .details
+        .push(("Token refused".into(), error.reason()));
+    diagnosis
+        .details
+        .push(("Server's error (decoded)".into(), error.json.clone()));
+    if let Some(scope) = &error.scope {
+        diagnosis
+            .details
+            .push(("Scope wanted".into(), scope.clone()));
+    }
+    "Authentication failed: the server refused the OAuth access token"
+        .clone_into(&mut diagnosis.title);
+    diagnosis.remedy = "Get a new access token for this user name, with the scope the server names: a token that expired, was revoked, was issued to another account, or was issued for another service (e.g. Microsoft Graph instead of Outlook) is refused the same way. For Microsoft 365 the app registration needs the SMTP.Send permission and SMTP AUTH must be on for the mailbox; for Gmail the scope is https://mail.google.com/.".into();
+    Phase::Authentication
 }
 
 /// A reply whose text, after any enhanced code, is only "Ok".

@@ -129,6 +129,9 @@ pub struct AuthAttempt {
     pub code: Option<u16>,
     /// Whether TLS was up when this attempt was made.
     pub tls: bool,
+    /// The server's JSON error challenge to an OAuth token (XOAUTH2, OAUTHBEARER), decoded.
+    #[serde(default)]
+    pub oauth_error: Option<crate::engine::oauth::OAuthError>,
 }
 
 /// Where the message data stands in a transaction.
@@ -549,9 +552,11 @@ impl SessionModel {
             return;
         }
         let user = match redacted {
-            Some(Redacted::PlainBlob { user, .. } | Redacted::LoginUser { user }) => {
-                Some(user.clone())
-            }
+            Some(
+                Redacted::PlainBlob { user, .. }
+                | Redacted::LoginUser { user }
+                | Redacted::OAuthToken { user, .. },
+            ) => Some(user.clone()),
             _ => None,
         };
         let arg = match verb {
@@ -572,6 +577,7 @@ impl SessionModel {
                     rejected: None,
                     code: None,
                     tls: c.tls.is_some(),
+                    oauth_error: None,
                 });
                 self.auth_attempts += 1;
                 self.push(Step::Auth, tls);
@@ -627,6 +633,14 @@ impl SessionModel {
             }
             Verb::Ehlo | Verb::Helo => c.ehlo_refused = true,
             Verb::StartTls if !ok => c.starttls_refused = true,
+            Verb::Auth | Verb::AuthResponse if code == 334 => {
+                if let (Some(a), Some(e)) = (
+                    &mut c.auth_attempt,
+                    crate::engine::oauth::OAuthError::from_challenge(&r.reply().last_text()),
+                ) {
+                    a.oauth_error = Some(e);
+                }
+            }
             Verb::Auth | Verb::AuthResponse if code == 235 => {
                 let user = c
                     .auth_attempt
@@ -638,8 +652,16 @@ impl SessionModel {
                 self.credentials_checked = true;
             }
             Verb::Auth | Verb::AuthResponse if !ok && !intermediate => {
+                let token_judged = c
+                    .auth_attempt
+                    .as_ref()
+                    .and_then(|a| a.oauth_error.as_ref())
+                    .is_some_and(crate::engine::oauth::OAuthError::judges_token);
                 let why = if was_authenticated && code == 503 {
                     AuthRejection::Misstep
+                } else if token_judged && matches!(code, 535 | 454 | 534 | 550 | 554) {
+                    // The server said, in its JSON challenge, what was wrong with the token.
+                    AuthRejection::BadCredentials
                 } else {
                     AuthRejection::of(code, phase, &r.text, c.tls.is_some())
                 };
@@ -872,6 +894,11 @@ impl SessionModel {
                 )
             }),
             provider: self.provider().map(|p| p.id.clone()),
+            oauth_error: self
+                .open()
+                .and_then(|c| c.auth_attempt.as_ref())
+                .filter(|a| a.rejected.is_none())
+                .and_then(|a| a.oauth_error.clone()),
             mail_from: self.transaction().and_then(|t| t.mail_from.clone()),
             rcpts: self
                 .transaction()

@@ -178,6 +178,7 @@ impl Session {
         let class = self.catalog.classify(reply, &ctx);
         if verb == Some(Verb::Auth)
             && reply.code == 334
+            && crate::engine::oauth::OAuthError::from_challenge(&reply.last_text()).is_none()
             && let Some(prompt) = decode_challenge(&reply.last_text())
         {
             self.info(format!("server challenge decodes to \"{prompt}\""));

@@ -1,6 +1,7 @@
 //! AUTH exchanges: the secret lines are sent, only their redacted forms are recorded.
 
-use super::{Credentials, Mechanism, Redacted, Reply, Session, SessionError, Verb};
+use super::{Credentials, InputError, Mechanism, Redacted, Reply, Session, SessionError, Verb};
+use crate::engine::oauth::OAuthError;
 
 impl Session {
     /// Runs an AUTH exchange. Secrets are sent but only their redacted form is recorded.
@@ -20,6 +21,9 @@ impl Session {
                 "the server did not offer AUTH {} in EHLO; sending it anyway",
                 mechanism.name()
             ));
+        }
+        if mechanism.is_oauth() || creds.is_token() {
+            return self.oauth(mechanism, creds, initial_response).await;
         }
         let warnings = if let Some(lint) = self.cfg.ses_lint.clone() {
             let secret = lint.secret_access_key.as_deref().map(String::as_str);
@@ -74,6 +78,9 @@ impl Session {
                 let reply = self.read_and_record(Verb::AuthResponse).await?;
                 self.after_last_response(reply).await
             }
+            Mechanism::Xoauth2 | Mechanism::Oauthbearer => {
+                self.oauth(mechanism, creds, initial_response).await
+            }
             Mechanism::Login => {
                 self.send_line(b"AUTH LOGIN\r\n", "AUTH LOGIN".into(), Verb::Auth, None)
                     .await?;
@@ -100,6 +107,93 @@ impl Session {
                 self.after_last_response(reply).await
             }
         }
+    }
+
+    /// XOAUTH2 or OAUTHBEARER: lint the token, send it (as the initial response, or after
+    /// the server's empty `334`), and when the server answers with its JSON error challenge,
+    /// record what it says and acknowledge it as the mechanism requires, so that the server
+    /// sends its final reply.
+    async fn oauth(
+        &mut self,
+        mechanism: Mechanism,
+        creds: &Credentials,
+        initial_response: bool,
+    ) -> Result<Reply, SessionError> {
+        if !(mechanism.is_oauth() && creds.is_token()) {
+            let why = if creds.is_token() {
+                "an OAuth access token is sent only with AUTH XOAUTH2 or OAUTHBEARER (--auth xoauth2 or oauthbearer)"
+            } else {
+                "AUTH XOAUTH2 and OAUTHBEARER send an OAuth access token, not a password: give one with --auth xoauth2 (or oauthbearer) and SMTPSCOPE_OAUTH_TOKEN, --token-file or --token-command"
+            };
+            return Err(self.fail(SessionError::Input(InputError::WrongSecret {
+                mechanism: mechanism.name(),
+                why,
+            })));
+        }
+        let now = chrono::Utc::now().timestamp();
+        for w in crate::engine::oauth::lint_token(creds.password(), &creds.user, now) {
+            self.warn_lint(w.code, w.message);
+        }
+        self.scrubber.add(creds);
+        let blob = match mechanism {
+            Mechanism::Oauthbearer => creds.oauthbearer_blob(&self.cfg.host, self.cfg.port),
+            _ => creds.xoauth2_blob(),
+        };
+        self.scrubber.add_form(&blob);
+        let name = mechanism.name();
+        let redacted = |initial| Redacted::OAuthToken {
+            mechanism,
+            initial,
+            user: creds.user.clone(),
+        };
+        let reply = if initial_response {
+            let line = zeroize::Zeroizing::new(format!("AUTH {name} {}\r\n", blob.as_str()));
+            self.send_secret(line.as_bytes(), redacted(true), Verb::Auth)
+                .await?;
+            self.read_and_record(Verb::Auth).await?
+        } else {
+            let line = format!("AUTH {name}\r\n");
+            self.send_line(line.as_bytes(), format!("AUTH {name}"), Verb::Auth, None)
+                .await?;
+            let challenge = self.read_and_record(Verb::Auth).await?;
+            if challenge.code != 334 {
+                return Ok(challenge);
+            }
+            let line = zeroize::Zeroizing::new(format!("{}\r\n", blob.as_str()));
+            self.send_secret(line.as_bytes(), redacted(false), Verb::AuthResponse)
+                .await?;
+            self.read_and_record(Verb::AuthResponse).await?
+        };
+        if reply.code != 334 {
+            return Ok(reply);
+        }
+        let Some(error) = OAuthError::from_challenge(&reply.last_text()) else {
+            return self.after_last_response(reply).await;
+        };
+        self.info(format!(
+            "the server's error for the token decodes to {}: {}",
+            error.json,
+            error.reason()
+        ));
+        let (ack, shown) = match mechanism {
+            Mechanism::Oauthbearer => (
+                crate::engine::oauth::OAUTHBEARER_ACK,
+                "AQ== (%x01: ends the exchange, as RFC 7628 asks)",
+            ),
+            _ => (
+                crate::engine::oauth::XOAUTH2_ACK,
+                "(empty line: ends the exchange, as XOAUTH2 asks)",
+            ),
+        };
+        self.send_line(
+            format!("{ack}\r\n").as_bytes(),
+            shown.into(),
+            Verb::AuthResponse,
+            None,
+        )
+        .await?;
+        let last = self.read_and_record(Verb::AuthResponse).await?;
+        self.after_last_response(last).await
     }
 
     /// Every credential has gone out; a further 334 asks for something this client will not

@@ -91,6 +91,13 @@ enum Mode {
     AuthLoginPassword {
         username: String,
     },
+    /// After `AUTH XOAUTH2` or `AUTH OAUTHBEARER` without initial response: the next line is
+    /// the client response holding the token.
+    AuthOAuth,
+    /// After the JSON error challenge: whatever the client answers, this is the final reply.
+    AuthOAuthRefused {
+        reply: String,
+    },
     Data(DataReader),
 }
 
@@ -262,6 +269,16 @@ impl Conversation {
                     None => out.reply("535 Authentication failed"),
                 }
             }
+            Mode::AuthOAuth => {
+                if !cancelled(line, out) {
+                    self.finish_oauth(line, out);
+                }
+            }
+            Mode::AuthOAuthRefused { reply } => {
+                if !cancelled(line, out) {
+                    out.reply(reply);
+                }
+            }
             Mode::Data(reader) => self.mode = Mode::Data(reader), // not reached: data is not framed
         }
     }
@@ -423,6 +440,14 @@ impl Conversation {
                 self.mode = Mode::AuthLoginUser;
                 out.reply("334 VXNlcm5hbWU6");
             }
+            // Only a provider profile (Microsoft 365, Gmail) takes OAuth tokens; SES does not.
+            ("XOAUTH2" | "OAUTHBEARER", Some(blob)) if self.profile().is_some() => {
+                self.finish_oauth(blob.as_bytes(), out);
+            }
+            ("XOAUTH2" | "OAUTHBEARER", None) if self.profile().is_some() => {
+                self.mode = Mode::AuthOAuth;
+                out.reply("334 ");
+            }
             _ => out.reply("504 The requested authentication mechanism is not supported"),
         }
     }
@@ -523,6 +548,51 @@ impl Conversation {
         out.reply(&user.reply);
     }
 
+    /// An XOAUTH2 (`user=U^Aauth=Bearer T^A^A`) or OAUTHBEARER (`n,a=U,^A...auth=Bearer
+    /// T^A^A`) response, checked against the profile's test tokens. A refused token gets the
+    /// profile's JSON challenge (then its final reply after the client's answer), or the final
+    /// reply at once. The token is never logged, only the test token's name.
+    fn finish_oauth(&mut self, blob: &[u8], out: &mut Outbox) {
+        let account = self.account.clone();
+        let Some(profile) = account.config.profile.as_deref() else {
+            return;
+        };
+        let decoded = B64.decode(blob).ok().map(Zeroizing::new);
+        let parsed = decoded
+            .as_ref()
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(oauth_fields);
+        let Some((username, token)) = parsed else {
+            out.log.push("AUTH with a malformed OAuth response".into());
+            return out.reply(&profile.unknown_token.1);
+        };
+        let (challenge, reply, login) = if let Some(t) = profile.token_for(&username, &token) {
+            out.log
+                .push(format!("OAuth token \"{}\" for {}", t.name, t.username));
+            let login = t
+                .deliver_as
+                .as_deref()
+                .and_then(|name| account.config.users.iter().position(|u| u.name == name));
+            (t.challenge.clone(), t.reply.clone(), login)
+        } else {
+            out.log
+                .push("OAuth token the profile does not know (or for another user)".into());
+            (
+                profile.unknown_token.0.clone(),
+                profile.unknown_token.1.clone(),
+                None,
+            )
+        };
+        if let Some(challenge) = challenge {
+            self.mode = Mode::AuthOAuthRefused { reply };
+            return out.reply(format!("334 {challenge}"));
+        }
+        if let Some(i) = login.filter(|_| reply.starts_with("235")) {
+            self.user = Some(i);
+        }
+        out.reply(reply);
+    }
+
     fn finish_data(&mut self, out: &mut Outbox) {
         let Mode::Data(reader) = std::mem::replace(&mut self.mode, Mode::Command) else {
             return;
@@ -571,6 +641,34 @@ fn cancelled(line: &[u8], out: &mut Outbox) -> bool {
     } else {
         false
     }
+}
+
+/// The user name and the bearer token of an XOAUTH2 or OAUTHBEARER client response.
+fn oauth_fields(text: &str) -> Option<(String, Zeroizing<String>)> {
+    let mut user = None;
+    let mut token = None;
+    let pairs = match text.strip_prefix("n,") {
+        // OAUTHBEARER: the GS2 header "n,a=user," then the key/value pairs.
+        Some(rest) => {
+            let (gs2, pairs) = rest.split_once(',')?;
+            user = gs2
+                .strip_prefix("a=")
+                .map(|u| u.replace("=2C", ",").replace("=3D", "="));
+            pairs
+        }
+        None => text,
+    };
+    for kv in pairs.split('\x01') {
+        if let Some(u) = kv.strip_prefix("user=") {
+            user = Some(u.to_string());
+        } else if let Some(t) = kv.strip_prefix("auth=") {
+            let t = t
+                .strip_prefix("Bearer ")
+                .or_else(|| t.strip_prefix("bearer "))?;
+            token = Some(Zeroizing::new(t.to_string()));
+        }
+    }
+    Some((user?, token?))
 }
 
 fn decode_text(b64: &[u8]) -> Option<Zeroizing<String>> {

@@ -26,7 +26,7 @@ pub(crate) mod tls;
 pub use config::{ConfigError, Limits, ListenConfig, MailboxConfig, SimConfig, SimUser};
 pub use conversation::{Action, Conversation, Outbox};
 pub use parse::{ClientCommand, ParseError, parse_command};
-pub use profile::{ProfileUser, ProviderProfile};
+pub use profile::{ProfileToken, ProfileUser, ProviderProfile};
 pub use server::{RunningSim, SimEvent, SimStats, start};
 pub(crate) use tls::TlsSetupError;
 

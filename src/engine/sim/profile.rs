@@ -65,6 +65,45 @@ impl ProfileUser {
     }
 }
 
+/// A test OAuth access token a profile knows (XOAUTH2, OAUTHBEARER). `Debug` never shows it.
+#[derive(Clone)]
+pub struct ProfileToken {
+    /// A short name for scenarios and listings (valid, expired, wrong-audience…).
+    pub name: String,
+    /// The SMTP user name the token belongs to.
+    pub username: String,
+    token: Zeroizing<String>,
+    /// base64 of the JSON error challenge sent in a `334` before the final reply, if any.
+    pub challenge: Option<String>,
+    /// The final reply.
+    pub reply: String,
+    /// For a token that logs in: the SES user it sends as.
+    pub deliver_as: Option<String>,
+}
+
+impl fmt::Debug for ProfileToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProfileToken")
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .field("token", &"<redacted>")
+            .field("challenge", &self.challenge)
+            .field("reply", &self.reply)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProfileToken {
+    /// The demo token (every profile token is a made-up test value).
+    pub fn token(&self) -> Zeroizing<String> {
+        self.token.clone()
+    }
+
+    pub fn logs_in(&self) -> bool {
+        self.reply.starts_with("235")
+    }
+}
+
 /// A provider profile, parsed and checked.
 #[derive(Debug, Clone)]
 pub struct ProviderProfile {
@@ -90,14 +129,24 @@ pub struct ProviderProfile {
     /// and its reply to any other; `None`: both, with the SES simulator's reply to others.
     pub mechanisms: Option<(Vec<String>, String)>,
     pub users: Vec<ProfileUser>,
+    /// Test OAuth tokens, and what a token the profile does not know gets (its challenge
+    /// and final reply).
+    pub tokens: Vec<ProfileToken>,
+    pub unknown_token: (Option<String>, String),
 }
 
 /// One reply: a single line, or the lines of a multi-line reply.
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 #[serde(untagged)]
 enum RawReply {
     One(String),
     Many(Vec<String>),
+}
+
+impl RawReply {
+    fn clone_raw(&self) -> RawReply {
+        self.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,6 +166,28 @@ struct RawProfile {
     unsupported_mechanism: Option<RawReply>,
     #[serde(rename = "user")]
     users: Vec<RawUser>,
+    #[serde(rename = "token", default)]
+    tokens: Vec<RawToken>,
+    unknown_token: Option<RawTokenReply>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    username: String,
+    token: String,
+    /// The JSON error object sent (base64) in a 334 before the final reply.
+    error: Option<String>,
+    reply: RawReply,
+    deliver_as: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenReply {
+    error: Option<String>,
+    reply: RawReply,
 }
 
 #[derive(Deserialize)]
@@ -207,9 +278,10 @@ impl ProviderProfile {
         let mechanisms = match (raw.auth_mechanisms, raw.unsupported_mechanism) {
             (None, None) => None,
             (Some(list), Some(refusal)) => {
-                if list.is_empty() || list.iter().any(|m| m != "PLAIN" && m != "LOGIN") {
+                let known = ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"];
+                if list.is_empty() || list.iter().any(|m| !known.contains(&m.as_str())) {
                     return Err(error(
-                        "auth_mechanisms may list PLAIN and LOGIN, at least one".into(),
+                        "auth_mechanisms may list PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER, at least one".into(),
                     ));
                 }
                 Some((list, reply("unsupported_mechanism", refusal)?))
@@ -220,7 +292,60 @@ impl ProviderProfile {
                 ));
             }
         };
+        let challenge = |what: &str, json: Option<String>| -> Result<Option<String>, ConfigError> {
+            use base64::Engine as _;
+            let Some(json) = json else { return Ok(None) };
+            let ok = serde_json::from_str::<serde_json::Value>(&json)
+                .ok()
+                .is_some_and(|v| v.get("status").is_some());
+            if !ok || json.len() > 512 {
+                return Err(error(format!(
+                    "{what}: error must be a JSON object with a \"status\", at most 512 bytes"
+                )));
+            }
+            Ok(Some(base64::engine::general_purpose::STANDARD.encode(json)))
+        };
+        let mut tokens = Vec::with_capacity(raw.tokens.len());
+        for t in raw.tokens {
+            let what = format!("token {}", t.name);
+            let checked = reply(&what, t.reply)?;
+            if checked.starts_with("235") != t.deliver_as.is_some() {
+                return Err(error(format!(
+                    "{what}: a 235 reply needs deliver_as, and only it"
+                )));
+            }
+            let b64token = |s: &str| {
+                (20..=4096).contains(&s.len())
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._~+/=".contains(c))
+            };
+            if !b64token(&t.token) {
+                return Err(error(format!(
+                    "{what}: a token is 20-4096 characters of letters, digits and -._~+/="
+                )));
+            }
+            tokens.push(ProfileToken {
+                challenge: challenge(&what, t.error)?,
+                name: t.name,
+                username: t.username,
+                token: Zeroizing::new(t.token),
+                reply: checked,
+                deliver_as: t.deliver_as,
+            });
+        }
+        let unknown_token = match raw.unknown_token {
+            Some(u) => (
+                challenge("unknown_token", u.error)?,
+                reply("unknown_token", u.reply)?,
+            ),
+            None => (
+                None,
+                reply("wrong_password", raw.wrong_password.clone_raw())?,
+            ),
+        };
         Ok(ProviderProfile {
+            tokens,
+            unknown_token,
             provider: raw.provider,
             name: raw.name,
             greeting: reply("greeting", raw.greeting)?,
@@ -248,6 +373,15 @@ impl ProviderProfile {
     #[must_use]
     pub fn user(&self, name: &str) -> Option<&ProfileUser> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The test token a login sends, if the profile knows it for this user (compared in
+    /// constant time).
+    pub(crate) fn token_for(&self, username: &str, token: &str) -> Option<&ProfileToken> {
+        self.tokens.iter().find(|t| {
+            super::account::constant_time_eq(t.token.as_bytes(), token.as_bytes())
+                && t.username.eq_ignore_ascii_case(username)
+        })
     }
 
     /// The user a login names, if its password matches (compared in constant time).

@@ -55,13 +55,22 @@ const NO_TLS_WARNING: &str = "No TLS on this connection: the password would cros
 
 pub(super) fn open_auth(app: &mut App, mechanism: Mechanism) -> Vec<Effect> {
     let user = app.prefill.user.clone().unwrap_or_default();
-    let password = app.prefill.password.clone().unwrap_or_default();
+    // A password is never offered as a token, nor a token as a password.
+    let same_kind = app.prefill.auth.is_oauth() == mechanism.is_oauth();
+    let password = app
+        .prefill
+        .password
+        .clone()
+        .filter(|_| same_kind)
+        .unwrap_or_default();
+    let label = if mechanism.is_oauth() {
+        "Access token"
+    } else {
+        "Password"
+    };
     let mut form = Form::new(
         FormKind::Auth(mechanism),
-        vec![
-            Field::new("User", &user),
-            Field::secret("Password", &password),
-        ],
+        vec![Field::new("User", &user), Field::secret(label, &password)],
     )
     .focus_first_empty();
     if app.auth_in_clear() {
@@ -259,9 +268,19 @@ fn submit_auth(app: &mut App, form: &Form, mechanism: Mechanism) -> Submitted {
         .map(Field::secret_value)
         .unwrap_or_default();
     if password.is_empty() {
-        return Err((1, "the password is empty".into()));
+        let what = if mechanism.is_oauth() {
+            "the access token is empty"
+        } else {
+            "the password is empty"
+        };
+        return Err((1, what.into()));
     }
-    let credentials = Credentials::new(&user, password.clone()).map_err(|e| (0, e.to_string()))?;
+    let credentials = if mechanism.is_oauth() {
+        Credentials::with_token(&user, password.clone())
+    } else {
+        Credentials::new(&user, password.clone())
+    }
+    .map_err(|e| (0, e.to_string()))?;
     app.prefill.user = Some(user);
     app.prefill.password = Some(password);
     Ok(send(

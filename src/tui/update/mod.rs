@@ -382,6 +382,8 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::StartTls => command(app, Command::StartTls),
         Action::AuthPlain => open_auth(app, Mechanism::Plain),
         Action::AuthLogin => open_auth(app, Mechanism::Login),
+        Action::AuthXoauth2 => open_auth(app, Mechanism::Xoauth2),
+        Action::AuthOauthbearer => open_auth(app, Mechanism::Oauthbearer),
         Action::MailFrom => open_mail(app, None),
         Action::RcptTo => open_rcpt(app, None),
         Action::Data => open_compose(app),
@@ -596,7 +598,12 @@ fn next(app: &mut App) -> Vec<Effect> {
             let mechanism = app.prefill.auth.mechanism().unwrap_or(Mechanism::Plain);
             match (&app.prefill.user, &app.prefill.password) {
                 (Some(user), Some(password)) if !app.auth_in_clear() => {
-                    match Credentials::new(user, password.clone()) {
+                    let made = if mechanism.is_oauth() {
+                        Credentials::with_token(user, password.clone())
+                    } else {
+                        Credentials::new(user, password.clone())
+                    };
+                    match made {
                         Ok(credentials) => send(
                             app,
                             Request::Auth {

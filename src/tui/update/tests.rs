@@ -1205,3 +1205,40 @@ fn composer_headers_and_attachments_build_a_mime_message() {
     );
     assert!(pending.contains("filename=\"notes.csv\"") && pending.contains("text/csv"));
 }
+
+#[test]
+fn oauth_key_asks_for_an_access_token_and_sends_xoauth2() {
+    use crate::engine::auth::Mechanism;
+    let mut app = in_tls();
+    // The button shows only for a debugger started with --auth xoauth2 (or oauthbearer).
+    let has_button = |app: &App| {
+        layout::compute(layout::screen((120, 40)), app)
+            .buttons
+            .iter()
+            .any(|b| b.action == Action::AuthXoauth2)
+    };
+    assert!(!has_button(&app));
+    // A password prefilled for PLAIN is never offered as a token.
+    act(&mut app, Action::AuthXoauth2);
+    assert_eq!(form_kind(&app), Some(FormKind::Auth(Mechanism::Xoauth2)));
+    let form = app.form.as_ref().unwrap();
+    assert_eq!(form.fields[1].label, "Access token");
+    assert!(form.fields[1].secret);
+    assert_eq!(form.fields[1].secret_value().as_str(), "");
+    assert!(act(&mut app, Action::Form(FormAction::Enter)).is_empty());
+    assert!(form_error(&app).contains("access token"));
+    act(&mut app, Action::Close);
+    app.prefill.auth = crate::cli::AuthChoice::Xoauth2;
+    app.prefill.password = Some(Zeroizing::new("ya29.token-from-the-flags".into()));
+    assert!(has_button(&app));
+    act(&mut app, Action::AuthXoauth2);
+    assert_eq!(
+        act(&mut app, Action::Form(FormAction::Submit)),
+        [format!("AUTH XOAUTH2 {USER} ir=true")]
+    );
+    act(&mut app, Action::AuthOauthbearer);
+    assert_eq!(
+        form_kind(&app),
+        Some(FormKind::Auth(Mechanism::Oauthbearer))
+    );
+}

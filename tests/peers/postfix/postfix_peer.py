@@ -5,6 +5,7 @@ Usage (as root; Debian packages postfix and dovecot-core, which .ci/test install
 
     postfix_peer.py --dir DIR [--port N] [--implicit-port N] [--smtpd-timeout 10s]
                     [--set main.cf_param=value ...] [--stop-on-stdin-eof] [--remove-dir]
+                    [--oauth2]
 
 Everything lives in DIR: etc/main.cf and etc/master.cf, dovecot.conf, the queue, data and
 Dovecot base directories, the generated test CA (ca.pem) and server certificate, the logs
@@ -32,6 +33,10 @@ The site it imitates (write_configs says why each setting is there):
   * "denied" passes AUTH, MAIL, RCPT, DATA and is refused after the final dot with SES's
     554 Access denied text (smtpd_end_of_data_restrictions = check_sasl_access), which
     Postfix prefixes with "<denied>: SASL login name rejected: ";
+  * with --oauth2, AUTH also offers XOAUTH2 and OAUTHBEARER, checked by Dovecot's oauth2
+    passdb against a mock token-introspection endpoint on 127.0.0.1 (../oauth_introspect.py)
+    that knows OAUTH_TOKENS; any other token is inactive (refused). READY then also says
+    "introspection_port";
   * accepted mail is piped to DIR/mail/<queue id>.eml as the client sent it after
     dot-unstuffing, with LF line ends (Postfix stores no CRs; its own Received: header is
     dropped by header_checks); the maillog's "status=sent" line says the file is complete.
@@ -54,6 +59,8 @@ import time
 from pathlib import Path
 
 USERS = {"good": "goodpass", "denied": "deniedpass"}
+# Access tokens the mock introspection endpoint calls active, and whose they are.
+OAUTH_TOKENS = {"smtpscope-peer-good-token-7f3a9c1e5b": "good"}
 DENIED_554 = (
     "554 5.7.1 Access denied: User `arn:aws:iam::123456789012:user/denied' is not authorized "
     "to perform `ses:SendRawEmail' on resource "
@@ -127,7 +134,7 @@ def make_pki(d: Path) -> None:
 
 
 def write_configs(d: Path, port: int, implicit_port: int | None, timeout: str,
-                  overrides: list[str]) -> None:
+                  overrides: list[str], introspection_url: str | None = None) -> None:
     q = d / "queue"
     main = {
         # Everything private: a unique syslog_name tells concurrent instances apart in
@@ -222,6 +229,21 @@ def write_configs(d: Path, port: int, implicit_port: int | None, timeout: str,
     (d / "sasl_access").write_text(f"denied {DENIED_554}\n")
     (d / "dovecot-users").write_text(
         "".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in USERS.items()))
+    # Dovecot's oauth2 passdb, only for the OAuth mechanisms (passwords never reach it).
+    mechanisms = "plain login"
+    oauth_passdb = ""
+    if introspection_url is not None:
+        mechanisms += " xoauth2 oauthbearer"
+        (d / "dovecot-oauth2.conf.ext").write_text(
+            f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+            "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            "scope = smtp\ntimeout_msecs = 5000\n")
+        oauth_passdb = f"""passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d / 'dovecot-oauth2.conf.ext'}
+}}
+"""
     # Auth only: no protocols, no SSL; the auth socket sits where smtpd looks for it.
     # auth_failure_delay 0 and no anvil auth penalty (which would delay every AUTH from
     # 127.0.0.1 by up to 15 s after a failure) keep tests fast; the 535 text is unchanged.
@@ -233,14 +255,15 @@ log_path = {d / 'dovecot.log'}
 protocols =
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {d / 'dovecot-users'}
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
   args = uid=nobody gid=nogroup home=/nonexistent
 }}
@@ -272,6 +295,7 @@ def prepare_dirs(d: Path) -> None:
 
 
 STARTED: list[subprocess.Popen] = []
+INTROSPECTION: list = []  # the mock introspection server, with --oauth2
 STOPPING: list[int] = []
 
 
@@ -401,7 +425,8 @@ def start(d: Path, args: argparse.Namespace,
         implicit = None
         if args.implicit_port is not None:
             implicit = args.implicit_port or free_port()
-        write_configs(d, port, implicit, args.smtpd_timeout, args.set or [])
+        write_configs(d, port, implicit, args.smtpd_timeout, args.set or [],
+                      INTROSPECTION[0].url if INTROSPECTION else None)
         # check creates the queue's subdirectories with Postfix's owners and modes.
         run([POSTFIX, "-c", str(d / "etc"), "check"])
         auth_socket = d / "queue/private/auth"
@@ -435,7 +460,8 @@ def start(d: Path, args: argparse.Namespace,
                             f"master: {tail}\nmaillog: {mlog}\n"
                             f"dovecot: {(d / 'dovecot.out').read_text(errors='replace')}")
         info = {"port": port, "implicit_port": implicit, "ca_file": str(d / "ca.pem"),
-                "dir": str(d), "pids": [c.pid for c in children]}
+                "dir": str(d), "pids": [c.pid for c in children],
+                "introspection_port": INTROSPECTION[0].port if INTROSPECTION else None}
         return children, info
     raise PeerError("unreachable")
 
@@ -467,6 +493,8 @@ def main() -> int:
     ap.add_argument("--set", action="append", metavar="PARAM=VALUE")
     ap.add_argument("--stop-on-stdin-eof", action="store_true")
     ap.add_argument("--remove-dir", action="store_true", help="delete DIR after stopping")
+    ap.add_argument("--oauth2", action="store_true",
+                    help="also offer XOAUTH2/OAUTHBEARER, checked by a mock introspection endpoint")
     args = ap.parse_args()
     if os.geteuid() != 0:
         log("must run as root (Postfix's master and Dovecot start as root)")
@@ -481,6 +509,10 @@ def main() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: STOPPING.append(1))
     watchdog = start_watchdog(d if args.remove_dir else None)
+    if args.oauth2:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from oauth_introspect import Introspection
+        INTROSPECTION.append(Introspection(OAUTH_TOKENS))
     try:
         children, info = start(d, args, watchdog)
         print("READY " + json.dumps(info), flush=True)
@@ -490,6 +522,8 @@ def main() -> int:
         return 1
     finally:
         stop_started()
+        for server in INTROSPECTION:
+            server.stop()
         if args.remove_dir:
             shutil.rmtree(d, ignore_errors=True)
         os.write(watchdog, b"done\n")
