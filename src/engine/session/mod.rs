@@ -427,7 +427,15 @@ impl Session {
                 {
                     self.warn(format!("INSECURE: verification would have failed: {why}"));
                 }
+                let provider = self
+                    .model
+                    .provider()
+                    .and_then(|d| super::provider::Providers::builtin().get(&d.id));
+                let warnings = super::tls::warnings::for_session(&info, provider);
                 self.record(EntryKind::TlsStarted { info }, None);
+                for w in warnings {
+                    self.warn(w);
+                }
                 Ok(())
             }
             Err(e) => {
