@@ -513,3 +513,123 @@ fn a_client_certificate_is_presented_to_a_postfix_that_asks_for_one() {
         peer.maillog()
     );
 }
+
+/// A certificate status as `openssl ocsp` writes it into a response, stapled by
+/// `openssl s_server -status_file` (TLS from the first byte; it speaks no SMTP, so the session
+/// ends at the greeting's timeout, after `tls-started`).
+#[test]
+fn a_stapled_ocsp_response_is_read_as_openssl_wrote_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ca_params, ca_key) = ca("smtpscope OCSP test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &Issuer::new(ca_params, &ca_key))
+        .unwrap();
+    let path = |name: &str| d.join(name).to_str().unwrap().to_string();
+    std::fs::write(path("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(path("ca.key"), ca_key.serialize_pem()).unwrap();
+    std::fs::write(path("leaf.pem"), leaf_cert.pem()).unwrap();
+    std::fs::write(path("leaf.key"), leaf_key.serialize_pem()).unwrap();
+    let serial = openssl(&["x509", "-noout", "-serial", "-in", &path("leaf.pem")]);
+    let serial = serial.trim().trim_start_matches("serial=").to_string();
+    openssl(&[
+        "ocsp",
+        "-issuer",
+        &path("ca.pem"),
+        "-cert",
+        &path("leaf.pem"),
+        "-no_nonce",
+        "-reqout",
+        &path("req.der"),
+    ]);
+    for (letter, status) in [("V", "good"), ("R", "revoked")] {
+        let revoked_at = if letter == "R" { "240101000000Z" } else { "" };
+        std::fs::write(
+            path("index.txt"),
+            format!("{letter}\t391231235959Z\t{revoked_at}\t{serial}\tunknown\t/CN=localhost\n"),
+        )
+        .unwrap();
+        openssl(&[
+            "ocsp",
+            "-index",
+            &path("index.txt"),
+            "-rsigner",
+            &path("ca.pem"),
+            "-rkey",
+            &path("ca.key"),
+            "-CA",
+            &path("ca.pem"),
+            "-reqin",
+            &path("req.der"),
+            "-respout",
+            &path("resp.der"),
+            "-ndays",
+            "1",
+        ]);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Command::new("openssl")
+            .args(["s_server", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-cert", &path("leaf.pem"), "-key", &path("leaf.key")])
+            .args(["-status_file", &path("resp.der"), "-naccept", "2"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server");
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+        assert!(
+            lines.any(|l| l.is_ok_and(|l| l.contains("ACCEPT"))),
+            "s_server did not start"
+        );
+        std::thread::spawn(move || for _ in lines {});
+        let out = smtpscope(
+            &[
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--tls",
+                "implicit",
+                "--ca-file",
+                &path("ca.pem"),
+                "--json",
+                "--auth",
+                "none",
+                "--quit-after",
+                "connect",
+                "--timeout",
+                "2",
+            ],
+            &[],
+        );
+        let lines = json_lines(&out);
+        let ocsp = &tls_started(&lines)["info"]["ocsp"];
+        assert_eq!(ocsp["stapled"], true, "{ocsp}");
+        assert_eq!(ocsp["status"], status, "{ocsp}");
+        let size = std::fs::metadata(path("resp.der")).unwrap().len();
+        assert_eq!(ocsp["bytes"].as_u64(), Some(size));
+        // openssl's client reads the same status from the same server.
+        let seen = Command::new("openssl")
+            .args(["s_client", "-status", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("openssl s_client");
+        let seen = String::from_utf8_lossy(&seen.stdout);
+        assert!(seen.contains(&format!("Cert Status: {status}")), "{seen}");
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+}

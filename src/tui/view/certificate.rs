@@ -18,7 +18,7 @@ use crate::tui::theme::Theme;
 
 fn kv(t: Theme, k: &str, v: &str) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {k:<12}"), t.title()),
+        Span::styled(format!("  {k:<13}"), t.title()),
         Span::raw(escape_str(v)),
     ])
 }
@@ -52,7 +52,7 @@ fn chain_lines(t: Theme, chain: &[CertInfo], out: &mut Vec<Line<'static>>) {
                 text.push_str(": renew it now");
             }
             out.push(Line::from(vec![
-                Span::styled(format!("  {:<12}", "days left"), t.title()),
+                Span::styled(format!("  {:<13}", "days left"), t.title()),
                 Span::styled(text, style),
             ]));
         }
