@@ -596,6 +596,18 @@ fn scrub_chain(scrubber: &SecretScrubber, chain: &mut [super::transport::CertInf
         for san in &mut cert.sans {
             scrubber.scrub_str(san);
         }
+        // The certificate's bytes (kept for exporting the chain) are dropped, not masked, when
+        // they hold the secret: a masked certificate would be no certificate.
+        if let Some(b64) = &cert.der_base64 {
+            use base64::Engine;
+            let mut der = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default();
+            let mut text = b64.clone();
+            if scrubber.scrub_bytes(&mut der) || scrubber.scrub_str(&mut text) {
+                cert.der_base64 = None;
+            }
+        }
     }
 }
 
