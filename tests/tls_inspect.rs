@@ -576,18 +576,20 @@ fn a_stapled_ocsp_response_is_read_as_openssl_wrote_it() {
             .local_addr()
             .unwrap()
             .port();
-        let mut server = Command::new("openssl")
-            .args(["s_server", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-cert", &path("leaf.pem"), "-key", &path("leaf.key")])
-            .args(["-status_file", &path("resp.der"), "-naccept", "2"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server");
+        let mut server = KillOnDrop(
+            Command::new("openssl")
+                .args(["s_server", "-accept"])
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["-cert", &path("leaf.pem"), "-key", &path("leaf.key")])
+                .args(["-status_file", &path("resp.der"), "-naccept", "2"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl s_server"),
+        );
         let mut lines =
-            std::io::BufRead::lines(std::io::BufReader::new(server.stdout.take().unwrap()));
+            std::io::BufRead::lines(std::io::BufReader::new(server.0.stdout.take().unwrap()));
         assert!(
             lines.any(|l| l.is_ok_and(|l| l.contains("ACCEPT"))),
             "s_server did not start"
@@ -629,7 +631,16 @@ fn a_stapled_ocsp_response_is_read_as_openssl_wrote_it() {
             .expect("openssl s_client");
         let seen = String::from_utf8_lossy(&seen.stdout);
         assert!(seen.contains(&format!("Cert Status: {status}")), "{seen}");
-        let _ = server.kill();
-        let _ = server.wait();
+        drop(server);
+    }
+}
+
+/// A child process stopped when the test ends, passing or failing.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
