@@ -71,6 +71,8 @@ pub struct TargetArgs {
         help_heading = "Target"
     )]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls_pins: crate::commands::tls_args::TlsArgs,
 }
 
 impl TargetArgs {
@@ -150,6 +152,8 @@ impl TargetArgs {
             sni: self.sni.clone(),
             no_native_roots: false,
             ca_pem: None,
+            pins: self.tls_pins.pins()?,
+            identity: self.tls_pins.identity()?,
         };
         cfg.reply_timeout = Duration::from_secs(self.timeout);
         cfg.connect_timeout = Duration::from_secs(self.timeout);

@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{
-    demo, explain, exporter, oauth, password, policy, probe, report, run, sim,
+    demo, explain, exporter, oauth, password, policy, probe, report, run, sim, tls_scan,
 };
 use smtpscope::tui::{self, Launch};
 
@@ -69,6 +69,9 @@ enum Command {
     Sim(sim::SimArgs),
     /// Derive the SES SMTP password from an AWS secret access key (read from env or stdin)
     Password(password::PasswordArgs),
+    /// Which of TLS 1.2 and 1.3 the server accepts, with the cipher suite and key exchange
+    /// chosen for each (STARTTLS or implicit TLS, as the target flags say)
+    TlsScan(Box<tls_scan::TlsScanArgs>),
     /// IAM policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => ("smtpscope explain", explain::run(args)),
         Some(Command::Replay { file }) => ("smtpscope replay", block_on(replay(file))),
         Some(Command::Sim(args)) => ("smtpscope sim", block_on(sim::run(args))),
+        Some(Command::TlsScan(args)) => ("smtpscope tls-scan", block_on(tls_scan::run(args))),
         Some(Command::Password(args)) => ("smtpscope password", password::run(args)),
         Some(Command::Policy(PolicyCommand::Check(args))) => {
             ("smtpscope policy check", policy::run(args))

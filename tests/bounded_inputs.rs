@@ -331,3 +331,57 @@ fn password_warnings_come_at_start() {
     assert!(warn < auth, "the warning comes before AUTH");
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
 }
+
+#[test]
+fn client_certificate_files_are_bounded_and_checked_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = big_file(dir.path());
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let cert_pem = dir.path().join("client.pem");
+    let key_pem = dir.path().join("client.key");
+    let garbage = dir.path().join("garbage.key");
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    std::fs::write(&garbage, "SECRET-BUT-NOT-A-KEY\n").unwrap();
+    let zero = Path::new("/dev/zero");
+    let base = with(RUN, &["--auth", "none"]);
+    for (label, cert, key, says) in [
+        ("--cert /dev/zero", zero, key_pem.as_path(), "is a device"),
+        ("--key /dev/zero", cert_pem.as_path(), zero, "is a device"),
+        (
+            "--cert 200MB",
+            big.as_path(),
+            key_pem.as_path(),
+            "larger than the limit of 1 MiB",
+        ),
+        (
+            "--key 200MB",
+            cert_pem.as_path(),
+            big.as_path(),
+            "larger than the limit of 64 KiB",
+        ),
+        (
+            "--key garbage",
+            cert_pem.as_path(),
+            garbage.as_path(),
+            "no PEM private key",
+        ),
+    ] {
+        let args = with(
+            &base,
+            &[
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        assert_refused(label, &args, Input::Null, &[says]);
+        let out = common::smtpscope(&args, &[]);
+        assert!(!text(&out).contains("SECRET-BUT"), "{label}");
+    }
+}

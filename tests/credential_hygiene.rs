@@ -726,6 +726,23 @@ fn own_entries_after_a_hostile_certificate(insecure: bool) -> Vec<(String, Strin
         .map(smtpscope::engine::transcript::Entry::to_json)
         .collect();
     assert_no_secret(&json, USER, CERT_PASSWORD);
+    // Nor in the certificates' own bytes, kept (base64) for exporting the chain.
+    for e in entries.lock().unwrap().iter() {
+        let chain = match &e.kind {
+            EntryKind::TlsStarted { info } => &info.chain,
+            EntryKind::Error { chain, .. } => chain,
+            _ => continue,
+        };
+        for c in chain {
+            if let Some(b64) = &c.der_base64 {
+                use base64::Engine as _;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                assert_no_secret(&String::from_utf8_lossy(&der), USER, CERT_PASSWORD);
+            }
+        }
+    }
     entries
         .lock()
         .unwrap()

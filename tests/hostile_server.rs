@@ -126,6 +126,7 @@ fn config(addr: SocketAddr, mode: TlsMode, timeout: Duration, ca: Option<&Path>)
         sni: None,
         no_native_roots: true,
         ca_pem: None,
+        ..TlsSettings::default()
     };
     cfg
 }

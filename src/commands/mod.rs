@@ -13,6 +13,8 @@ pub mod policy;
 pub mod probe;
 pub mod run;
 pub mod sim;
+pub mod tls_args;
+pub mod tls_scan;
 
 /// `println!` for command output that does not panic when standard output is a closed pipe
 /// (`smtpscope explain … | head`): the rest of the output has no reader and is dropped.

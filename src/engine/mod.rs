@@ -30,5 +30,6 @@ pub mod script;
 pub mod ses;
 pub mod session;
 pub mod sim;
+pub mod tls;
 pub mod transcript;
 pub mod transport;

@@ -87,6 +87,12 @@ struct RawProvider {
     refines: Vec<String>,
     note: String,
     source: String,
+    /// The lowest TLS version the provider accepts ("1.2"), when it says so publicly.
+    #[serde(default)]
+    min_tls: Option<String>,
+    /// Where the provider says so.
+    #[serde(default)]
+    min_tls_source: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +113,10 @@ pub struct Provider {
     pub refines: Vec<String>,
     pub note: String,
     pub source: String,
+    /// The lowest TLS version accepted ("1.2"), from the data's `min_tls`.
+    pub min_tls: Option<String>,
+    /// The public page that states `min_tls`.
+    pub min_tls_source: Option<String>,
 }
 
 impl Provider {
@@ -213,7 +223,22 @@ impl Providers {
                     what: "needs a name and a source".into(),
                 });
             }
+            let tls_ok = match (&p.min_tls, &p.min_tls_source) {
+                (None, None) => true,
+                (Some(v), Some(src)) => {
+                    matches!(v.as_str(), "1.0" | "1.1" | "1.2" | "1.3") && !src.is_empty()
+                }
+                _ => false,
+            };
+            if !tls_ok {
+                return Err(ProviderError::Invalid {
+                    id: p.id,
+                    what: "min_tls is one of \"1.0\" to \"1.3\", given with min_tls_source".into(),
+                });
+            }
             list.push(Provider {
+                min_tls: p.min_tls,
+                min_tls_source: p.min_tls_source,
                 hosts: compile(&p.id, p.hosts)?,
                 greeting: compile(&p.id, p.greeting)?,
                 ehlo: compile(&p.id, p.ehlo)?,

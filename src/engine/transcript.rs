@@ -244,6 +244,9 @@ pub fn render_text(entry: &Entry, opts: TextOptions) -> Vec<String> {
                     escape_str(&leaf.not_after)
                 ));
             }
+            for line in super::tls::certinfo::summary_lines(info) {
+                out.push(format!("{m}   {}", escape_str(&line)));
+            }
             out
         }
         EntryKind::Sent { line, redacted, .. } => {

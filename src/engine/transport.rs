@@ -28,6 +28,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use super::tls::config::{self, ClientIdentity, TlsConfigError, TlsPins};
+use super::tls::ocsp::OcspStaple;
+
 /// How TLS is used on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -79,10 +82,14 @@ pub struct TlsSettings {
     pub sni: Option<String>,
     /// Skip the platform's roots (tests use only their own CA).
     pub no_native_roots: bool,
+    /// `--tls-min`, `--tls-max`, `--cipher` (see `engine::tls::config`).
+    pub pins: TlsPins,
+    /// `--cert` and `--key`, read and checked.
+    pub identity: Option<Arc<ClientIdentity>>,
 }
 
 /// One certificate of the presented chain, decoded for display.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertInfo {
     pub subject: String,
     pub issuer: String,
@@ -94,6 +101,23 @@ pub struct CertInfo {
     pub sans: Vec<String>,
     pub serial: String,
     pub self_signed: bool,
+    /// The public key's type ("RSA", "EC P-256", "Ed25519").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_bits: Option<u32>,
+    /// The issuer's signature algorithm ("sha256WithRSAEncryption", "ecdsa-with-SHA256").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_algorithm: Option<String>,
+    /// SHA-256 of the DER certificate, as `openssl x509 -fingerprint -sha256` prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Whole days from the handshake to `not_after` (negative once expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// The certificate itself (DER, base64), for exporting the chain as PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub der_base64: Option<String>,
 }
 
 /// What verification concluded.
@@ -114,6 +138,25 @@ pub struct TlsInfo {
     pub server_name: String,
     pub chain: Vec<CertInfo>,
     pub verification: Verification,
+    /// Key exchange, trust anchor, OCSP: in JSON, fields of this object like the others
+    /// (boxed so that a transcript entry stays small).
+    #[serde(flatten, default)]
+    pub facts: Box<HandshakeFacts>,
+}
+
+/// What a handshake settled besides version and cipher.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandshakeFacts {
+    /// The key exchange group ("X25519", "secp256r1").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_exchange: Option<String>,
+    /// The subject of the trusted root the chain verified against (also under `--insecure`
+    /// when the chain would have verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_anchor: Option<String>,
+    /// Whether the server stapled an OCSP response, and what it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocsp: Option<OcspStaple>,
 }
 
 impl TlsInfo {
@@ -162,6 +205,8 @@ pub enum TlsError {
     Timeout(Duration),
     #[error("TLS setup failed: {0}")]
     Setup(String),
+    #[error(transparent)]
+    Config(#[from] TlsConfigError),
 }
 
 impl TlsError {
@@ -374,7 +419,7 @@ impl TlsClient {
         }
         Ok(TlsClient {
             roots: Arc::new(roots),
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            provider: Arc::new(config::provider(&settings.pins)?),
             settings,
         })
     }
@@ -407,13 +452,21 @@ impl TlsClient {
             inner,
             insecure: self.settings.insecure,
             observed: observed.clone(),
+            roots: self.roots.clone(),
+            provider: self.provider.clone(),
         });
-        let config = ClientConfig::builder_with_provider(self.provider.clone())
-            .with_safe_default_protocol_versions()
+        let versions = config::rustls_versions(&self.settings.pins, &self.provider)?;
+        let builder = ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&versions)
             .map_err(|e| TlsError::Setup(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let config = match &self.settings.identity {
+            Some(id) => builder
+                .with_client_auth_cert(id.chain.clone(), id.key())
+                .map_err(|e| TlsConfigError::Identity(e.to_string()))?,
+            None => builder.with_no_client_auth(),
+        };
         let connector = TlsConnector::from(Arc::new(config));
         let result = tokio::time::timeout(timeout, connector.connect(server_name, tcp)).await;
         let observed = observed.lock().map(|o| o.clone()).unwrap_or_default();
@@ -435,6 +488,9 @@ impl TlsClient {
         let cipher = conn
             .negotiated_cipher_suite()
             .map_or_else(|| "unknown".into(), |c| format!("{:?}", c.suite()));
+        let key_exchange = conn
+            .negotiated_key_exchange_group()
+            .map(|g| format!("{:?}", g.name()));
         let verification = if self.settings.insecure {
             Verification::Insecure {
                 would_fail: observed
@@ -452,6 +508,11 @@ impl TlsClient {
                 server_name: name_text,
                 chain,
                 verification,
+                facts: Box::new(HandshakeFacts {
+                    key_exchange,
+                    trust_anchor: observed.anchor,
+                    ocsp: Some(super::tls::ocsp::read(&observed.ocsp)),
+                }),
             },
         ))
     }
@@ -490,6 +551,8 @@ pub(crate) fn parse_ca_pem(
 struct Observed {
     chain: Vec<CertificateDer<'static>>,
     error: Option<rustls::Error>,
+    anchor: Option<String>,
+    ocsp: Vec<u8>,
 }
 
 /// Delegates to the `WebPKI` verifier but remembers the presented chain and the outcome.
@@ -498,6 +561,8 @@ struct RecordingVerifier {
     inner: Arc<WebPkiServerVerifier>,
     insecure: bool,
     observed: Arc<Mutex<Observed>>,
+    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -516,12 +581,21 @@ impl ServerCertVerifier for RecordingVerifier {
             ocsp_response,
             now,
         );
+        let anchor = super::tls::certinfo::find_anchor(
+            &self.provider,
+            &self.roots,
+            end_entity,
+            intermediates,
+            now,
+        );
         if let Ok(mut o) = self.observed.lock() {
             o.chain = std::iter::once(end_entity)
                 .chain(intermediates)
                 .map(|c| c.clone().into_owned())
                 .collect();
             o.error = result.as_ref().err().cloned();
+            o.anchor = anchor;
+            o.ocsp = ocsp_response.to_vec();
         }
         if self.insecure {
             Ok(ServerCertVerified::assertion())
@@ -572,6 +646,17 @@ fn explain_failure(err: &io::Error, name: &str, chain: Vec<CertInfo>) -> TlsErro
                 chain,
             }
         }
+        Some(rustls::Error::AlertReceived(
+            rustls::AlertDescription::ProtocolVersion
+            | rustls::AlertDescription::HandshakeFailure
+            | rustls::AlertDescription::InsufficientSecurity,
+        )) => TlsError::Handshake {
+            reason: format!(
+                "{}: the server accepts none of the TLS versions or cipher suites offered (see --tls-min, --tls-max, --cipher; `smtpscope tls-scan` lists what it accepts)",
+                inner.map(ToString::to_string).unwrap_or_default()
+            ),
+            chain,
+        },
         Some(other) => TlsError::Handshake {
             reason: other.to_string(),
             chain,
@@ -678,15 +763,26 @@ pub(crate) fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
                 .unwrap_or_default();
             let subject = cert.subject().to_string();
             let issuer = cert.issuer().to_string();
+            let details = super::tls::certinfo::details(&cert, der.as_ref());
+            let not_after_unix = cert.validity().not_after.timestamp();
             CertInfo {
                 self_signed: subject == issuer,
                 subject,
                 issuer,
                 not_before: cert.validity().not_before.to_string(),
                 not_after: cert.validity().not_after.to_string(),
-                not_after_unix: Some(cert.validity().not_after.timestamp()),
+                not_after_unix: Some(not_after_unix),
                 sans,
                 serial: cert.raw_serial_as_string(),
+                key: details.key,
+                key_bits: details.key_bits,
+                signature_algorithm: details.signature_algorithm,
+                sha256: Some(details.sha256),
+                days_left: Some(super::tls::certinfo::days_left(
+                    not_after_unix,
+                    chrono::Utc::now().timestamp(),
+                )),
+                der_base64: Some(details.der_base64),
             }
         }
         Err(e) => CertInfo {
@@ -698,6 +794,8 @@ pub(crate) fn describe_cert(der: &CertificateDer<'_>) -> CertInfo {
             sans: Vec::new(),
             serial: String::new(),
             self_signed: false,
+            sha256: Some(super::tls::certinfo::sha256_fingerprint(der.as_ref())),
+            ..CertInfo::default()
         },
     }
 }
@@ -738,6 +836,7 @@ mod tests {
             sans: vec!["mail.example".into()],
             serial: "01".into(),
             self_signed: subject == issuer,
+            ..CertInfo::default()
         }
     }
 

@@ -31,6 +31,8 @@ pub enum Action {
     Quit,
     ToggleHelp,
     ToggleCertificate,
+    /// Writes the certificate chain on show to a PEM file (in the certificate view).
+    ExportChain,
     Save,
     /// Shows or hides the decoded user name of AUTH lines (never the password).
     RevealUser,

@@ -240,6 +240,7 @@ fn overlay_action(key: &KeyEvent, overlay: Overlay) -> Option<Action> {
         KeyCode::Esc | KeyCode::Char('q') | KeyCode::Enter => Some(Action::Close),
         KeyCode::Char('?') | KeyCode::F(1) if overlay == Overlay::Help => Some(Action::Close),
         KeyCode::Char('t') if overlay == Overlay::Certificate => Some(Action::Close),
+        KeyCode::Char('p') if overlay == Overlay::Certificate => Some(Action::ExportChain),
         KeyCode::Up | KeyCode::Char('k') => Some(Action::Scroll(-1)),
         KeyCode::Down | KeyCode::Char('j') => Some(Action::Scroll(1)),
         KeyCode::PageUp => Some(Action::PageUp),

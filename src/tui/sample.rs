@@ -155,7 +155,11 @@ impl Script {
     }
 
     pub fn start_tls(&mut self) -> &mut Script {
-        let info = tls_info();
+        self.start_tls_with(tls_info())
+    }
+
+    /// TLS started with these facts.
+    pub fn start_tls_with(&mut self, info: TlsInfo) -> &mut Script {
         self.tls = true;
         self.push(EntryKind::TlsStarted { info }, None);
         self
@@ -194,6 +198,9 @@ impl Script {
     }
 }
 
+/// A made-up fingerprint for the sample leaf.
+const SAMPLE_FINGERPRINT: &str = "3F:9A:11:C2:5E:80:47:D1:9B:26:AE:03:71:C4:58:E9:12:BD:6F:90:2A:47:E3:18:C5:7D:04:B6:99:21:F0:8C";
+
 /// The chain SES presents, as the transport describes it.
 pub fn tls_info() -> TlsInfo {
     TlsInfo {
@@ -213,6 +220,12 @@ pub fn tls_info() -> TlsInfo {
                 ],
                 serial: "0a:1b:2c:3d".into(),
                 self_signed: false,
+                key: Some("RSA".into()),
+                key_bits: Some(2048),
+                signature_algorithm: Some("sha256WithRSAEncryption".into()),
+                sha256: Some(SAMPLE_FINGERPRINT.into()),
+                days_left: Some(9),
+                der_base64: None,
             },
             CertInfo {
                 subject: "C=US, O=Amazon, CN=Amazon RSA 2048 M01".into(),
@@ -223,9 +236,24 @@ pub fn tls_info() -> TlsInfo {
                 sans: vec![],
                 serial: "07:73:f4".into(),
                 self_signed: false,
+                key: Some("RSA".into()),
+                key_bits: Some(2048),
+                signature_algorithm: Some("sha256WithRSAEncryption".into()),
+                sha256: None,
+                days_left: Some(2_400),
+                der_base64: None,
             },
         ],
         verification: Verification::Verified,
+        facts: Box::new(crate::engine::transport::HandshakeFacts {
+            key_exchange: Some("X25519".into()),
+            trust_anchor: Some("C=US, O=Amazon, CN=Amazon Root CA 1".into()),
+            ocsp: Some(crate::engine::tls::ocsp::OcspStaple {
+                stapled: false,
+                status: None,
+                bytes: 0,
+            }),
+        }),
     }
 }
 

@@ -45,6 +45,38 @@ where
     ))
 }
 
+/// Writes the certificate chain as PEM to a new private file
+/// `smtpscope-chain-YYYYMMDD-HHMMSS.pem` in `dir` (`-2`, `-3`… rather than overwriting), and
+/// returns its name.
+pub fn save_chain<Tz: TimeZone>(
+    chain: &[crate::engine::transport::CertInfo],
+    dir: &Path,
+    now: &DateTime<Tz>,
+) -> Result<String, String>
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let pem = crate::engine::tls::certinfo::chain_pem(chain).map_err(|e| e.to_string())?;
+    let stem = format!("smtpscope-chain-{}", now.format("%Y%m%d-%H%M%S"));
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{stem}.pem")
+        } else {
+            format!("{stem}-{n}.pem")
+        };
+        let path = dir.join(&name);
+        match crate::engine::private::create_new(&path) {
+            Ok(mut f) => {
+                f.write_all(pem.as_bytes()).map_err(|e| e.to_string())?;
+                return Ok(path.display().to_string());
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+        }
+    }
+    Err(format!("too many exports named {stem}"))
+}
+
 /// Writes the three files and returns their names. User names follow the screen's setting
 /// (`reveal_user`, toggled with `u`): hidden in the text and JSON Lines unless revealed
 /// there; the script never holds one.

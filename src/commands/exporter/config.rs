@@ -376,6 +376,7 @@ fn check(
         sni: s.sni.clone(),
         ehlo: s.ehlo.clone(),
         timeout: s.timeout_secs.unwrap_or(DEFAULT_MAX_TIMEOUT_SECS),
+        tls_pins: crate::commands::tls_args::TlsArgs::default(),
     };
     if is_target {
         if target.resolved_host().is_none() {

@@ -112,6 +112,7 @@ impl Walk {
                 server_name: "h".into(),
                 chain: vec![],
                 verification: Verification::Verified,
+                facts: Box::default(),
             },
         })
     }

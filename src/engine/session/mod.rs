@@ -445,7 +445,15 @@ impl Session {
                 {
                     self.warn(format!("INSECURE: verification would have failed: {why}"));
                 }
+                let provider = self
+                    .model
+                    .provider()
+                    .and_then(|d| super::provider::Providers::builtin().get(&d.id));
+                let warnings = super::tls::warnings::for_session(&info, provider);
                 self.record(EntryKind::TlsStarted { info }, None);
+                for w in warnings {
+                    self.warn(w);
+                }
                 Ok(())
             }
             Err(e) => {
@@ -605,6 +613,18 @@ fn scrub_chain(scrubber: &SecretScrubber, chain: &mut [super::transport::CertInf
         }
         for san in &mut cert.sans {
             scrubber.scrub_str(san);
+        }
+        // The certificate's bytes (kept for exporting the chain) are dropped, not masked, when
+        // they hold the secret: a masked certificate would be no certificate.
+        if let Some(b64) = &cert.der_base64 {
+            use base64::Engine;
+            let mut der = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default();
+            let mut text = b64.clone();
+            if scrubber.scrub_bytes(&mut der) || scrubber.scrub_str(&mut text) {
+                cert.der_base64 = None;
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::engine::escape::{escape_bytes, escape_str};
 use crate::engine::model::{SessionModel, Step};
 use crate::engine::session::{Event, MessageSource};
 use crate::engine::transcript::{Entry, EntryKind};
+use crate::engine::transport::CertInfo;
 
 mod forms;
 mod navigate;
@@ -36,6 +37,8 @@ pub enum Msg {
     Tick,
     /// The outcome of a save: the file names, or why it failed.
     Saved(Result<Vec<String>, String>),
+    /// The outcome of writing the certificate chain as PEM: the file name, or why not.
+    ChainExported(Result<String, String>),
     /// Text pasted into the open form (bracketed paste).
     Paste(String),
     /// An IAM decision of the in-process simulator (`smtpscope demo`), made after a final
@@ -69,6 +72,8 @@ pub enum Effect {
         entries: Vec<Entry>,
         reveal_user: bool,
     },
+    /// Write this certificate chain to a new PEM file.
+    ExportChain(Vec<CertInfo>),
     /// Abandon the session task (stuck on a slow server) and start a fresh one.
     RestartDriver,
     /// Put this text on the terminal's clipboard (OSC 52). Never a password: it comes from
@@ -140,6 +145,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
                     format!("Saved (redacted): {}", names.join(", ")),
                 ),
                 Err(e) => app.set_status(Level::Error, format!("Save failed: {e}")),
+            }
+            Vec::new()
+        }
+        Msg::ChainExported(result) => {
+            app.dirty = true;
+            match result {
+                Ok(name) => app.set_status(
+                    Level::Info,
+                    format!("Certificate chain written as PEM to {name}"),
+                ),
+                Err(e) => app.set_status(Level::Error, format!("Export failed: {e}")),
             }
             Vec::new()
         }
@@ -342,6 +358,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Action::ExportChain => export_chain(app),
         Action::Save => {
             if app.store.is_empty() {
                 app.set_status(Level::Info, "Nothing to save yet");
@@ -422,6 +439,36 @@ pub(super) fn open_message_line(app: &mut App) {
         Level::Info,
         "typing the message: a line with only '.' ends it",
     );
+}
+
+/// The chain the certificate view shows: the live session's, else the transcript's last.
+pub(crate) fn chain_on_show(app: &App) -> Option<&[CertInfo]> {
+    if let Some(info) = app.session.tls() {
+        return Some(&info.chain);
+    }
+    match app.store.last_chain().map(|e| &e.kind) {
+        Some(EntryKind::TlsStarted { info }) => Some(&info.chain),
+        Some(EntryKind::Error { chain, .. }) => Some(chain),
+        _ => None,
+    }
+}
+
+/// `p` in the certificate view: the chain to a PEM file, when there is one to write.
+fn export_chain(app: &mut App) -> Vec<Effect> {
+    if app.overlay != Overlay::Certificate {
+        return Vec::new();
+    }
+    let chain = chain_on_show(app).unwrap_or_default().to_vec();
+    match crate::engine::tls::certinfo::chain_pem(&chain) {
+        Ok(_) => {
+            app.set_status(Level::Info, "Writing the certificate chain…");
+            vec![Effect::ExportChain(chain)]
+        }
+        Err(e) => {
+            app.set_status(Level::Warning, format!("Cannot export: {e}"));
+            Vec::new()
+        }
+    }
 }
 
 fn toggle_overlay(app: &mut App, which: Overlay) {

@@ -40,6 +40,7 @@ fn describe(e: &Effect) -> String {
         Effect::RestartDriver => "restart".into(),
         Effect::Copy(text) => format!("copy {text}"),
         Effect::MouseCapture(on) => format!("mouse {on}"),
+        Effect::ExportChain(chain) => format!("export {} certificates", chain.len()),
     }
 }
 
@@ -586,6 +587,45 @@ fn save_help_certificate_and_reveal() {
         Msg::Saved(Ok(vec!["a.txt".into(), "a.jsonl".into()])),
     );
     assert!(app.status.as_ref().unwrap().text.contains("a.txt, a.jsonl"));
+}
+
+#[test]
+fn p_in_the_certificate_view_exports_the_chain_when_the_certificates_are_there() {
+    // The sample chain holds no certificate bytes (as in an older saved transcript).
+    let mut app = in_tls();
+    act(&mut app, Action::ToggleCertificate);
+    assert!(act(&mut app, Action::ExportChain).is_empty());
+    let status = app.status.as_ref().unwrap().text.clone();
+    assert!(
+        status.contains("does not hold the certificates"),
+        "{status}"
+    );
+    // A chain as the transport records it.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["mail.example".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let mut info = sample::tls_info();
+    info.chain = vec![crate::engine::transport::describe_cert(cert.der())];
+    let mut s = Script::new();
+    s.start_tls_with(info);
+    let mut app = app_after(s.events(), (120, 40));
+    assert!(
+        act(&mut app, Action::ExportChain).is_empty(),
+        "only in the certificate view"
+    );
+    act(&mut app, Action::ToggleCertificate);
+    assert_eq!(app.overlay, Overlay::Certificate);
+    assert_eq!(
+        act(&mut app, Action::ExportChain),
+        ["export 1 certificates"]
+    );
+    update(&mut app, Msg::ChainExported(Ok("chain.pem".into())));
+    let status = app.status.as_ref().unwrap().text.clone();
+    assert!(status.contains("as PEM to chain.pem"), "{status}");
+    update(&mut app, Msg::ChainExported(Err("disk full".into())));
+    assert!(app.status.as_ref().unwrap().text.contains("disk full"));
 }
 
 #[test]

@@ -133,6 +133,30 @@ fn certificate_view_shows_chain_and_outcome() {
 }
 
 #[test]
+fn certificate_view_shows_key_fingerprint_days_anchor_and_ocsp() {
+    let mut app = app_after(sample::access_denied(), (140, 80));
+    update(&mut app, Msg::Action(Action::ToggleCertificate));
+    let screen = text(&draw(&app));
+    // Each label and its value on one line, however they are aligned.
+    let flat = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "key exchange X25519",
+        "trust anchor C=US, O=Amazon, CN=Amazon Root CA 1",
+        "OCSP not stapled",
+        "key RSA (2048 bits)",
+        "signature sha256WithRSAEncryption",
+        "SHA-256",
+        // (wrapped under its label: 95 characters)
+        "3F:9A:11:C2",
+        "days left 9 days left: renew it now",
+        "2400 days left",
+        "p writes this chain as PEM",
+    ] {
+        assert!(flat.contains(want), "{want:?} missing from:\n{screen}");
+    }
+}
+
+#[test]
 fn the_password_never_reaches_the_screen() {
     let mut app = app_after(sample::access_denied(), (120, 40));
     update(&mut app, Msg::Action(Action::RevealUser));
