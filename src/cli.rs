@@ -19,6 +19,8 @@ use crate::engine::limited::{self, ReadError, limit};
 use crate::engine::session::{SesLint, SessionConfig};
 use crate::engine::transport::{TlsMode, TlsSettings};
 
+pub mod profile;
+
 /// A problem with the command line or configuration (exit code 2). Shown escaped: usage
 /// messages quote the arguments.
 #[derive(Debug, Error)]
@@ -259,6 +261,10 @@ pub struct CredentialArgs {
     /// AUTH mechanism
     #[arg(long, value_enum, default_value_t = AuthChoice::Plain, help_heading = "Credentials")]
     pub auth: AuthChoice,
+    /// A password found for the user by `--profile` or a configured target
+    /// ([`profile::ProfileArgs`]); the flags above still win over it.
+    #[arg(skip)]
+    pub provided: Option<profile::Provided>,
 }
 
 impl fmt::Debug for CredentialArgs {
@@ -269,6 +275,7 @@ impl fmt::Debug for CredentialArgs {
             .field("password_stdin", &self.password_stdin)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("auth", &self.auth)
+            .field("provided", &self.provided)
             .finish()
     }
 }
@@ -280,6 +287,8 @@ pub enum PasswordSource {
     File,
     Stdin,
     Argv,
+    /// From `--profile` or a configured target ([`CredentialArgs::provided`]).
+    Provided,
 }
 
 impl CredentialArgs {
@@ -298,6 +307,9 @@ impl CredentialArgs {
         }
         if let Some(p) = &self.password {
             return Ok(Some((Zeroizing::new(p.clone()), PasswordSource::Argv)));
+        }
+        if let Some(p) = &self.provided {
+            return Ok(Some((p.password.clone(), PasswordSource::Provided)));
         }
         if let Ok(p) = std::env::var("SMTPSCOPE_PASSWORD") {
             return Ok(Some((Zeroizing::new(p), PasswordSource::Env)));
@@ -321,6 +333,7 @@ impl CredentialArgs {
                 PasswordSource::Stdin => "standard input ended before any password",
                 PasswordSource::Env => "SMTPSCOPE_PASSWORD is set but empty",
                 PasswordSource::Argv => "--password is empty",
+                PasswordSource::Provided => "the configured password source gave an empty one",
             };
             out.push(format!(
                 "the password is empty: {from}; AUTH will send an empty password"

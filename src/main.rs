@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use smtpscope::cli::profile::ProfileArgs;
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
@@ -40,6 +41,8 @@ struct InteractiveArgs {
     credentials: CredentialArgs,
     #[command(flatten)]
     envelope: EnvelopeArgs,
+    #[command(flatten)]
+    profile: ProfileArgs,
     /// Connect at once instead of waiting for Enter or `c`
     #[arg(long)]
     connect: bool,
@@ -86,12 +89,12 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (name, result) = match &cli.command {
-        None => ("smtpscope", block_on(interactive(&cli.interactive))),
+    let mut cli = Cli::parse();
+    let (name, result) = match &mut cli.command {
+        None => ("smtpscope", block_on(interactive(&mut cli.interactive))),
         Some(Command::Demo(args)) => ("smtpscope demo", block_on(demo::run(args))),
-        Some(Command::Run(args)) => ("smtpscope run", block_on(run::run(args))),
-        Some(Command::Probe(args)) => ("smtpscope probe", block_on(probe::run(args))),
+        Some(Command::Run(args)) => ("smtpscope run", block_on(configured_run(args))),
+        Some(Command::Probe(args)) => ("smtpscope probe", block_on(configured_probe(args))),
         Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
         Some(Command::Completions { shell }) => ("smtpscope completions", completions(*shell)),
         Some(Command::Man) => ("smtpscope man", man_page()),
@@ -120,8 +123,47 @@ async fn replay(file: &Path) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `run` after its configured target and AWS profile are applied (notes on stderr).
+async fn configured_run(args: &mut run::RunArgs) -> CommandResult {
+    let applied = args
+        .profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            false,
+        )
+        .await?;
+    for note in &applied.notes {
+        report("smtpscope run", note);
+    }
+    run::run(args).await
+}
+
+/// `probe` after its configured target and AWS profile are applied (stdout stays metrics).
+async fn configured_probe(args: &mut probe::ProbeArgs) -> CommandResult {
+    args.profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            false,
+        )
+        .await?;
+    probe::run(args).await
+}
+
 /// The interactive debugger on a live target.
-async fn interactive(args: &InteractiveArgs) -> CommandResult {
+async fn interactive(args: &mut InteractiveArgs) -> CommandResult {
+    let applied = args
+        .profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            true,
+        )
+        .await?;
     args.envelope.validate()?;
     if args.envelope.data.is_some() {
         return Err(CommandError::usage(
@@ -148,8 +190,12 @@ async fn interactive(args: &InteractiveArgs) -> CommandResult {
         auth: args.credentials.auth,
         from: args.envelope.from.clone(),
         to: args.envelope.to.clone(),
-        title: None,
-        notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
+        title: applied.target.as_ref().map(|t| format!("target {t}")),
+        notes: warnings
+            .iter()
+            .map(|w| format!("Warning: {w}"))
+            .chain(applied.notes.iter().cloned())
+            .collect(),
         autoconnect: args.connect,
     };
     tui::run(launch)

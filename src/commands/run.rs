@@ -59,6 +59,8 @@ pub struct RunArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub envelope: EnvelopeArgs,
+    #[command(flatten)]
+    pub profile: crate::cli::profile::ProfileArgs,
     /// Stop after this step, sending QUIT
     #[arg(long, value_enum, help_heading = "Flow")]
     pub quit_after: Option<QuitAfter>,
