@@ -89,6 +89,7 @@ impl ProfileArgs {
             ..Applied::default()
         };
         let mut profile = self.profile.clone();
+        let mut target_note = None;
         let nothing_given = target.host.is_none() && target.region.is_none();
         let chosen = match (&self.target_name, &applied.config) {
             (Some(name), _) => Some(name.clone()),
@@ -142,16 +143,18 @@ impl ProfileArgs {
                     }
                 }
             }
-            applied.notes.push(format!(
+            target_note = Some(format!(
                 "target {} from {}",
                 escape_str(&name),
                 crate::engine::limited::shown(&config.file)
             ));
             applied.target = Some(name);
         }
+        // Where the password came from first: the notes row shows the first note.
         if let Some(note) = apply_aws(profile.as_deref(), target, credentials, &env)? {
             applied.notes.push(note);
         }
+        applied.notes.extend(target_note);
         Ok(applied)
     }
 
