@@ -20,6 +20,9 @@ use crate::commands::exporter::config::{ConfigError, key_at, line_of};
 use crate::engine::command::{check_address, check_arg};
 use crate::engine::limited::{self, limit};
 use crate::engine::transport::TlsMode;
+use crate::tui::keymap::{ACTION_NAMES, Binding, parse_key, with_overrides};
+use crate::tui::theme::Palette;
+use ratatui::style::Color;
 
 /// The environment variable naming the configuration file (tests, several setups).
 pub const CONFIG_ENV: &str = "SMTPSCOPE_CONFIG";
@@ -40,6 +43,20 @@ struct FileConfig {
     default_target: Option<Spanned<String>>,
     #[serde(default)]
     targets: BTreeMap<String, Spanned<TargetSettings>>,
+    /// The debugger's colours.
+    theme: Option<ThemeSection>,
+    /// The debugger's keys: action name = key.
+    #[serde(default)]
+    keys: BTreeMap<String, Spanned<String>>,
+}
+
+/// `[theme]`: a palette by name, and single roles changed.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ThemeSection {
+    name: Option<Spanned<String>>,
+    #[serde(default)]
+    colors: BTreeMap<String, Spanned<String>>,
 }
 
 /// How to log in, in the file (`auth = "login"`).
@@ -102,6 +119,8 @@ pub struct UserConfig {
     pub file: PathBuf,
     pub default_target: Option<String>,
     pub targets: BTreeMap<String, TargetSettings>,
+    /// The debugger's colours and keys.
+    pub ui: crate::tui::UiSettings,
 }
 
 impl UserConfig {
@@ -153,10 +172,19 @@ impl UserConfig {
             }
             d => d.map(Spanned::into_inner),
         };
+        let ui = crate::tui::UiSettings {
+            palette: raw.theme.map(|t| palette(&t, &at)).transpose()?,
+            keymap: if raw.keys.is_empty() {
+                None
+            } else {
+                Some(keymap(&raw.keys, &at)?)
+            },
+        };
         Ok(UserConfig {
             file: file.to_path_buf(),
             default_target,
             targets,
+            ui,
         })
     }
 
@@ -171,6 +199,76 @@ impl UserConfig {
             ),
         })
     }
+}
+
+/// The `[theme]` palette: the named one (dark by default) with its roles changed.
+fn palette(
+    t: &ThemeSection,
+    at: &dyn Fn(usize, String, String) -> ConfigError,
+) -> Result<Palette, ConfigError> {
+    let mut p = match &t.name {
+        None => Palette::DARK,
+        Some(n) => Palette::named(n.get_ref()).ok_or_else(|| {
+            at(
+                n.span().start,
+                "theme.name".into(),
+                format!("{:?} is not a theme: dark or light", n.get_ref()),
+            )
+        })?,
+    };
+    for (role, value) in &t.colors {
+        let key = format!("theme.colors.{role}");
+        let slot = p.role_mut(role).ok_or_else(|| {
+            at(
+                value.span().start,
+                key.clone(),
+                format!(
+                    "no such colour role; the roles are {}",
+                    Palette::ROLES.join(", ")
+                ),
+            )
+        })?;
+        *slot = value.get_ref().parse::<Color>().map_err(|_| {
+            at(
+                value.span().start,
+                key.clone(),
+                format!(
+                    "{:?} is not a colour: a name (red, light-blue, dark-gray, …), #rrggbb or 0 to 255",
+                    value.get_ref()
+                ),
+            )
+        })?;
+    }
+    Ok(p)
+}
+
+/// The `[keys]` bindings: each named action on its new key.
+fn keymap(
+    keys: &BTreeMap<String, Spanned<String>>,
+    at: &dyn Fn(usize, String, String) -> ConfigError,
+) -> Result<Vec<Binding>, ConfigError> {
+    let mut overrides = Vec::new();
+    let mut first = 0;
+    for (name, value) in keys {
+        let offset = value.span().start;
+        first = if overrides.is_empty() { offset } else { first };
+        let key = format!("keys.{name}");
+        let action = ACTION_NAMES
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ACTION_NAMES.iter().map(|(n, _)| *n).collect();
+                at(
+                    offset,
+                    key.clone(),
+                    format!("no such action; the actions are {}", names.join(", ")),
+                )
+            })?;
+        let (code, label) = parse_key(value.get_ref()).map_err(|e| at(offset, key.clone(), e))?;
+        overrides.push((action, code, label));
+    }
+    with_overrides(&overrides).map_err(|e| at(first, "keys".into(), e))
 }
 
 fn names<T>(map: &BTreeMap<String, T>) -> String {
@@ -348,6 +446,34 @@ timeout_secs = 12
         );
         let e = c.target("nope").unwrap_err().to_string();
         assert!(e.contains("office, ses-tokyo"), "{e}");
+    }
+
+    #[test]
+    fn theme_and_keys() {
+        let c = parse(
+            "[theme]\nname = \"light\"\ncolors.sent = \"dark-gray\"\n[keys]\nconnect = \"F5\"\nhelp = \"h\"\n",
+        )
+        .unwrap();
+        let p = c.ui.palette.unwrap();
+        assert_eq!(p.sent, Color::DarkGray);
+        assert_eq!(p.reply_2xx, Palette::LIGHT.reply_2xx);
+        let keys = c.ui.keymap.unwrap();
+        assert!(keys.iter().any(|b| b.key == "F5"));
+        for (text, says) in [
+            ("[theme]\nname = \"pink\"\n", "line 2, key theme.name"),
+            (
+                "[theme]\ncolors.sent = \"blurple\"\n",
+                "line 2, key theme.colors.sent",
+            ),
+            ("[theme]\ncolors.nope = \"red\"\n", "key theme.colors.nope"),
+            ("[keys]\nconect = \"c\"\n", "line 2, key keys.conect"),
+            ("[keys]\nconnect = \"Ctrl-x\"\n", "key keys.connect"),
+            ("[keys]\nconnect = \"q\"\n", "key q would do both"),
+            ("[theme]\nnaem = \"dark\"\n", "unknown field"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -198,7 +198,8 @@ async fn interactive(args: &mut InteractiveArgs) -> CommandResult {
             .collect(),
         autoconnect: args.connect,
     };
-    tui::run(launch)
+    let ui = applied.config.map(|c| c.ui).unwrap_or_default();
+    tui::run_configured(launch, ui)
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
     Ok(ExitCode::SUCCESS)

@@ -94,3 +94,47 @@ async fn the_debugger_with_a_profile_or_a_target_shows_the_session_without_a_pas
         });
     }
 }
+
+/// Keys from the configuration file: the help overlay lists them, and they work.
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_keys_show_in_the_help_and_work() {
+    let sim = start(config_from(&format!(
+        "region = \"ap-northeast-1\"\nverified_identities = [\"example.com\"]\n{GOOD_USER_TOML}"
+    )))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "default_target = \"sim\"\n[targets.sim]\nhost = \"localhost\"\nport = {}\nca_file = \"{}\"\nauth = \"none\"\n\n[theme]\nname = \"light\"\n\n[keys]\nconnect = \"F5\"\nhelp = \"h\"\n",
+            sim.port(),
+            sim.ca.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml").display().to_string();
+    tokio::task::block_in_place(|| {
+        let tmux = Tmux::new("keys");
+        tmux.start(dir.path(), 120, 40, &command(dir.path(), &config, ""));
+        tmux.wait_for("F5 Connect");
+        tmux.keys(&["h"]);
+        let screen = tmux.wait_for("Connect, or reconnect");
+        assert!(
+            screen.contains("F5          Connect, or reconnect")
+                && screen.contains("h           This help"),
+            "{screen}"
+        );
+        assert!(!screen.contains("?, F1"), "{screen}");
+        tmux.keys(&["Escape"]);
+        tmux.keys(&["c"]);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(
+            !tmux.screen().contains("220 email-smtp"),
+            "c no longer connects"
+        );
+        tmux.keys(&["F5"]);
+        tmux.wait_for("220 email-smtp");
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED 0");
+    });
+}

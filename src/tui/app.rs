@@ -105,6 +105,8 @@ pub enum Follow {
 /// The whole state of the TUI.
 pub struct App {
     pub config: SessionConfig,
+    /// The main screen's key bindings: the defaults, or as the configuration file says.
+    pub keymap: Vec<super::keymap::Binding>,
     pub prefill: Prefill,
     /// What this session is (set by `smtpscope demo`), shown in the header.
     pub title: Option<String>,
@@ -208,7 +210,8 @@ impl App {
             messages: std::collections::VecDeque::default(),
             closed_reason: None,
             alert: None,
-            theme: Theme { color: true },
+            theme: Theme::new(true),
+            keymap: super::keymap::NORMAL.to_vec(),
             offset: Utc.fix(),
             tick_ms: 250,
             should_quit: false,

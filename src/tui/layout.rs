@@ -21,7 +21,6 @@ use ratatui::text::Span;
 use super::action::Action;
 use super::app::{App, Overlay};
 use super::content::{self, header, status, wrapped_rows};
-use super::keymap;
 use crate::engine::model::Step;
 
 /// One button on the bar.
@@ -143,7 +142,7 @@ const STEPS: [Step; 12] = [
 fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
     let mut out = Vec::new();
     let (mut x, mut y) = (0u16, 0u16);
-    for b in keymap::buttons() {
+    for b in app.keymap.iter().filter(|b| b.button.is_some()) {
         let base = b.button.unwrap_or("");
         let text = label(app, b.action, base);
         let w = u16::try_from(width(b.key) + 1 + widest_label(b.action, base)).unwrap_or(u16::MAX);
