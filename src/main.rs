@@ -33,7 +33,7 @@ struct Cli {
 }
 
 /// The debugger's own options: the same target, credential and envelope flags as `run`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct InteractiveArgs {
     #[command(flatten)]
     target: TargetArgs,
@@ -153,8 +153,44 @@ async fn configured_probe(args: &mut probe::ProbeArgs) -> CommandResult {
     probe::run(args).await
 }
 
-/// The interactive debugger on a live target.
+/// The interactive debugger on a live target; `T` in it leaves for the picker of the
+/// configuration file's targets, and the chosen one opens next.
 async fn interactive(args: &mut InteractiveArgs) -> CommandResult {
+    loop {
+        let Some(config) = interactive_once(args).await? else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        let names: Vec<String> = config.targets.keys().cloned().collect();
+        let choices = config
+            .targets
+            .iter()
+            .map(|(name, t)| {
+                let place = t
+                    .host
+                    .clone()
+                    .or_else(|| t.region.as_ref().map(|r| format!("SES {r}")))
+                    .unwrap_or_default();
+                (name.clone(), place)
+            })
+            .collect();
+        let picked = tui::pick_target(choices)
+            .await
+            .map_err(|e| CommandError::environment(e).context("terminal"))?;
+        let Some(name) = picked.and_then(|i| names.get(i).cloned()) else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        // The next target as if named alone on the command line, from the same file.
+        let file = config.file.display().to_string();
+        let cli = Cli::try_parse_from(["smtpscope", "--config", &file, "--target", &name])
+            .map_err(|e| CommandError::usage(e.to_string()))?;
+        *args = cli.interactive;
+    }
+}
+
+/// One debugger session; the configuration when the user asked to switch targets.
+async fn interactive_once(
+    args: &mut InteractiveArgs,
+) -> Result<Option<smtpscope::config::UserConfig>, CommandError> {
     let applied = args
         .profile
         .apply(
@@ -198,11 +234,20 @@ async fn interactive(args: &mut InteractiveArgs) -> CommandResult {
             .collect(),
         autoconnect: args.connect,
     };
-    let ui = applied.config.map(|c| c.ui).unwrap_or_default();
-    tui::run_configured(launch, ui)
+    let ui = applied
+        .config
+        .as_ref()
+        .map(|c| c.ui.clone())
+        .unwrap_or_default();
+    let targets = applied
+        .config
+        .as_ref()
+        .map(|c| c.targets.keys().cloned().collect())
+        .unwrap_or_default();
+    let switch = tui::run_configured(launch, ui, targets)
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if switch { applied.config } else { None })
 }
 
 /// The completion script for `shell`, from the same definition as `--help`.

@@ -138,3 +138,50 @@ async fn configured_keys_show_in_the_help_and_work() {
         tmux.wait_for("EXITED 0");
     });
 }
+
+/// `T` leaves the session (QUIT first) for the picker of configured targets; the one chosen
+/// opens next.
+#[tokio::test(flavor = "multi_thread")]
+async fn t_switches_to_another_configured_target() {
+    let sim = start(config_from(&format!(
+        "region = \"ap-northeast-1\"\nverified_identities = [\"example.com\"]\n{GOOD_USER_TOML}"
+    )))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = |name: &str| {
+        format!(
+            "[targets.{name}]\nhost = \"localhost\"\nport = {}\nca_file = \"{}\"\nauth = \"none\"\n",
+            sim.port(),
+            sim.ca.display()
+        )
+    };
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("{}\n{}", target("first-sim"), target("second-sim")),
+    )
+    .unwrap();
+    let config = dir.path().join("config.toml").display().to_string();
+    tokio::task::block_in_place(|| {
+        let tmux = Tmux::new("switch");
+        tmux.start(
+            dir.path(),
+            120,
+            40,
+            &command(dir.path(), &config, "--target first-sim --connect"),
+        );
+        tmux.wait_for("target first-sim");
+        tmux.wait_for("220 email-smtp");
+        tmux.keys(&["T"]);
+        tmux.wait_for("Which target?");
+        tmux.keys(&["2"]);
+        let screen = tmux.wait_for("target second-sim");
+        assert!(
+            !screen.contains("220 email-smtp"),
+            "a new session: {screen}"
+        );
+        tmux.keys(&["c"]);
+        tmux.wait_for("220 email-smtp");
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED 0");
+    });
+}

@@ -168,6 +168,10 @@ pub struct App {
     pub offset: FixedOffset,
     pub tick_ms: u64,
     pub should_quit: bool,
+    /// The configuration file's targets, for `T` (empty: nothing to switch to).
+    pub targets: Vec<String>,
+    /// Set when the user left to pick another target.
+    pub switch_target: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
     /// The in-process simulator's IAM decisions, oldest first (`smtpscope demo`); `None` when
@@ -215,6 +219,8 @@ impl App {
             offset: Utc.fix(),
             tick_ms: 250,
             should_quit: false,
+            targets: Vec::new(),
+            switch_target: false,
             dirty: true,
             sim_iam: None,
         }

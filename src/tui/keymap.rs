@@ -97,6 +97,7 @@ pub(crate) const NORMAL: &[Binding] = &[
     key(Char('y'), "y", Action::Copy, None, A, "Copy the selected reply to the clipboard (OSC 52; server bytes escaped)"),
     key(Char('Y'), "Y", Action::CopyPart, None, A, "Copy the selected reply's parsed part (the user ARN, …) to the clipboard"),
     key(Char('M'), "M", Action::ToggleMouse, None, A, "Mouse capture off/on: off, the terminal's own selection and copy work"),
+    key(Char('T'), "T", Action::SwitchTarget, None, A, "Switch to another target of the configuration file (sends QUIT first if connected)"),
     key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
@@ -201,6 +202,7 @@ pub const ACTION_NAMES: &[(&str, Action)] = &[
     ("mouse", Action::ToggleMouse),
     ("help", Action::ToggleHelp),
     ("quit", Action::Quit),
+    ("switch_target", Action::SwitchTarget),
 ];
 
 /// Printable ASCII, so a one-character key has a `'static` label (a slice of this).

@@ -125,9 +125,27 @@ pub struct UiSettings {
     pub keymap: Option<Vec<keymap::Binding>>,
 }
 
-/// [`run`] with the configured colours and keys.
-pub async fn run_configured(launch: Launch, ui: UiSettings) -> std::io::Result<()> {
-    run_inner(launch, None, &ui).await
+/// [`run`] with the configured colours, keys and targets (for `T`). Returns true when the
+/// user left to pick another target.
+pub async fn run_configured(
+    launch: Launch,
+    ui: UiSettings,
+    targets: Vec<String>,
+) -> std::io::Result<bool> {
+    run_inner(launch, None, &ui, targets).await
+}
+
+/// The picker of the configuration file's targets: (name, summary) each; the index chosen.
+pub async fn pick_target(choices: Vec<(String, String)>) -> std::io::Result<Option<usize>> {
+    picker::pick(picker::Picker {
+        title: "Which target? (from the configuration file)".into(),
+        choices: choices
+            .into_iter()
+            .map(|(name, summary)| picker::Choice { name, summary })
+            .collect(),
+        selected: 0,
+    })
+    .await
 }
 
 /// [`run`], with messages from the in-process simulator (`smtpscope demo`): its IAM
@@ -136,16 +154,20 @@ pub(crate) async fn run_with(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
 ) -> std::io::Result<()> {
-    run_inner(launch, simulator, &UiSettings::default()).await
+    run_inner(launch, simulator, &UiSettings::default(), Vec::new())
+        .await
+        .map(|_| ())
 }
 
 async fn run_inner(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
     ui: &UiSettings,
-) -> std::io::Result<()> {
+    targets: Vec<String>,
+) -> std::io::Result<bool> {
     let autoconnect = launch.autoconnect;
     let mut app = App::from_launch(launch);
+    app.targets = targets;
     if simulator.is_some() {
         app.sim_iam = Some(Vec::new());
     }
@@ -167,7 +189,7 @@ async fn run_inner(
     )
     .await;
     drop(guard);
-    result
+    result.map(|()| app.switch_target)
 }
 
 /// Opens a saved `.jsonl` transcript read-only, classified again with the built-in catalog.
