@@ -21,6 +21,7 @@ use crate::engine::transport::{TlsMode, TlsSettings};
 
 mod token;
 pub use token::{TOKEN_ENV, TokenArgs, TokenSource};
+pub mod profile;
 
 /// A problem with the command line or configuration (exit code 2). Shown escaped: usage
 /// messages quote the arguments.
@@ -279,6 +280,10 @@ pub struct CredentialArgs {
     pub auth: AuthChoice,
     #[command(flatten)]
     pub token: TokenArgs,
+    /// A password found for the user by `--profile` or a configured target
+    /// ([`profile::ProfileArgs`]); the flags above still win over it.
+    #[arg(skip)]
+    pub provided: Option<profile::Provided>,
 }
 
 impl fmt::Debug for CredentialArgs {
@@ -290,6 +295,7 @@ impl fmt::Debug for CredentialArgs {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("auth", &self.auth)
             .field("token", &self.token)
+            .field("provided", &self.provided)
             .finish()
     }
 }
@@ -303,6 +309,8 @@ pub enum PasswordSource {
     Argv,
     /// An OAuth access token (for XOAUTH2 and OAUTHBEARER) and where it came from.
     Token(TokenSource),
+    /// From `--profile` or a configured target ([`CredentialArgs::provided`]).
+    Provided,
 }
 
 impl CredentialArgs {
@@ -334,6 +342,9 @@ impl CredentialArgs {
         if let Some(p) = &self.password {
             return Ok(Some((Zeroizing::new(p.clone()), PasswordSource::Argv)));
         }
+        if let Some(p) = &self.provided {
+            return Ok(Some((p.password.clone(), PasswordSource::Provided)));
+        }
         if let Ok(p) = std::env::var("SMTPSCOPE_PASSWORD") {
             return Ok(Some((Zeroizing::new(p), PasswordSource::Env)));
         }
@@ -364,6 +375,7 @@ impl CredentialArgs {
                     });
                     return out;
                 }
+                PasswordSource::Provided => "the configured password source gave an empty one",
             };
             out.push(format!(
                 "the password is empty: {from}; AUTH will send an empty password"

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use smtpscope::cli::profile::ProfileArgs;
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{
@@ -34,7 +35,7 @@ struct Cli {
 }
 
 /// The debugger's own options: the same target, credential and envelope flags as `run`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct InteractiveArgs {
     #[command(flatten)]
     target: TargetArgs,
@@ -42,6 +43,8 @@ struct InteractiveArgs {
     credentials: CredentialArgs,
     #[command(flatten)]
     envelope: EnvelopeArgs,
+    #[command(flatten)]
+    profile: ProfileArgs,
     /// Connect at once instead of waiting for Enter or `c`
     #[arg(long)]
     connect: bool,
@@ -94,12 +97,12 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (name, result) = match &cli.command {
-        None => ("smtpscope", block_on(interactive(&cli.interactive))),
+    let mut cli = Cli::parse();
+    let (name, result) = match &mut cli.command {
+        None => ("smtpscope", block_on(interactive(&mut cli.interactive))),
         Some(Command::Demo(args)) => ("smtpscope demo", block_on(demo::run(args))),
-        Some(Command::Run(args)) => ("smtpscope run", block_on(run::run(args))),
-        Some(Command::Probe(args)) => ("smtpscope probe", block_on(probe::run(args))),
+        Some(Command::Run(args)) => ("smtpscope run", block_on(configured_run(args))),
+        Some(Command::Probe(args)) => ("smtpscope probe", block_on(configured_probe(args))),
         Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
         Some(Command::Completions { shell }) => ("smtpscope completions", completions(*shell)),
         Some(Command::Man) => ("smtpscope man", man_page()),
@@ -130,8 +133,83 @@ async fn replay(file: &Path) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The interactive debugger on a live target.
-async fn interactive(args: &InteractiveArgs) -> CommandResult {
+/// `run` after its configured target and AWS profile are applied (notes on stderr).
+async fn configured_run(args: &mut run::RunArgs) -> CommandResult {
+    let applied = args
+        .profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            false,
+        )
+        .await?;
+    for note in &applied.notes {
+        report("smtpscope run", note);
+    }
+    run::run(args).await
+}
+
+/// `probe` after its configured target and AWS profile are applied (stdout stays metrics).
+async fn configured_probe(args: &mut probe::ProbeArgs) -> CommandResult {
+    args.profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            false,
+        )
+        .await?;
+    probe::run(args).await
+}
+
+/// The interactive debugger on a live target; `T` in it leaves for the picker of the
+/// configuration file's targets, and the chosen one opens next.
+async fn interactive(args: &mut InteractiveArgs) -> CommandResult {
+    loop {
+        let Some(config) = interactive_once(args).await? else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        let names: Vec<String> = config.targets.keys().cloned().collect();
+        let choices = config
+            .targets
+            .iter()
+            .map(|(name, t)| {
+                let place = t
+                    .host
+                    .clone()
+                    .or_else(|| t.region.as_ref().map(|r| format!("SES {r}")))
+                    .unwrap_or_default();
+                (name.clone(), place)
+            })
+            .collect();
+        let picked = tui::pick_target(choices)
+            .await
+            .map_err(|e| CommandError::environment(e).context("terminal"))?;
+        let Some(name) = picked.and_then(|i| names.get(i).cloned()) else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        // The next target as if named alone on the command line, from the same file.
+        let file = config.file.display().to_string();
+        let cli = Cli::try_parse_from(["smtpscope", "--config", &file, "--target", &name])
+            .map_err(|e| CommandError::usage(e.to_string()))?;
+        *args = cli.interactive;
+    }
+}
+
+/// One debugger session; the configuration when the user asked to switch targets.
+async fn interactive_once(
+    args: &mut InteractiveArgs,
+) -> Result<Option<smtpscope::config::UserConfig>, CommandError> {
+    let applied = args
+        .profile
+        .apply(
+            &mut args.target,
+            &mut args.credentials,
+            &mut args.envelope,
+            true,
+        )
+        .await?;
     args.envelope.validate()?;
     if args.envelope.data.is_some() {
         return Err(CommandError::usage(
@@ -158,14 +236,28 @@ async fn interactive(args: &InteractiveArgs) -> CommandResult {
         auth: args.credentials.auth,
         from: args.envelope.from.clone(),
         to: args.envelope.to.clone(),
-        title: None,
-        notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
+        title: applied.target.as_ref().map(|t| format!("target {t}")),
+        notes: warnings
+            .iter()
+            .map(|w| format!("Warning: {w}"))
+            .chain(applied.notes.iter().cloned())
+            .collect(),
         autoconnect: args.connect,
     };
-    tui::run(launch)
+    let ui = applied
+        .config
+        .as_ref()
+        .map(|c| c.ui.clone())
+        .unwrap_or_default();
+    let targets = applied
+        .config
+        .as_ref()
+        .map(|c| c.targets.keys().cloned().collect())
+        .unwrap_or_default();
+    let switch = tui::run_configured(launch, ui, targets)
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if switch { applied.config } else { None })
 }
 
 /// The completion script for `shell`, from the same definition as `--help`.

@@ -13,7 +13,7 @@
 //! HTTP/1.1 is hyper's (a small, widely used server core on the tokio runtime smtpscope
 //! already uses), not hand-written: request parsing is where servers go wrong.
 
-mod config;
+pub(crate) mod config;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

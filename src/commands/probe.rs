@@ -25,6 +25,8 @@ pub struct ProbeArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub envelope: EnvelopeArgs,
+    #[command(flatten)]
+    pub profile: crate::cli::profile::ProfileArgs,
     /// How far to go: the greeting (connect), through TLS (tls), AUTH then QUIT (auth), or a
     /// whole message (send)
     #[arg(long, value_enum, help_heading = "Probe")]

@@ -64,6 +64,8 @@ pub struct RunArgs {
     pub ext: super::ext_args::ExtArgs,
     #[command(flatten)]
     pub message: MessageArgs,
+    #[command(flatten)]
+    pub profile: crate::cli::profile::ProfileArgs,
     /// Stop after this step, sending QUIT
     #[arg(long, value_enum, help_heading = "Flow")]
     pub quit_after: Option<QuitAfter>,

@@ -4,6 +4,7 @@
 //! tests all drive it.
 
 pub mod auth;
+pub mod aws_profile;
 pub mod classify;
 pub mod command;
 pub mod compose;

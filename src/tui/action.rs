@@ -42,6 +42,8 @@ pub enum Action {
     CopyPart,
     /// Turns mouse capture off (the terminal's own selection works) or back on.
     ToggleMouse,
+    /// Leaves this session for the picker of the configuration file's targets.
+    SwitchTarget,
     // Navigation.
     SelectPrevious,
     SelectNext,

@@ -105,6 +105,8 @@ pub enum Follow {
 /// The whole state of the TUI.
 pub struct App {
     pub config: SessionConfig,
+    /// The main screen's key bindings: the defaults, or as the configuration file says.
+    pub keymap: Vec<super::keymap::Binding>,
     pub prefill: Prefill,
     /// What this session is (set by `smtpscope demo`), shown in the header.
     pub title: Option<String>,
@@ -166,6 +168,10 @@ pub struct App {
     pub offset: FixedOffset,
     pub tick_ms: u64,
     pub should_quit: bool,
+    /// The configuration file's targets, for `T` (empty: nothing to switch to).
+    pub targets: Vec<String>,
+    /// Set when the user left to pick another target.
+    pub switch_target: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
     /// The in-process simulator's IAM decisions, oldest first (`smtpscope demo`); `None` when
@@ -208,10 +214,13 @@ impl App {
             messages: std::collections::VecDeque::default(),
             closed_reason: None,
             alert: None,
-            theme: Theme { color: true },
+            theme: Theme::new(true),
+            keymap: super::keymap::NORMAL.to_vec(),
             offset: Utc.fix(),
             tick_ms: 250,
             should_quit: false,
+            targets: Vec::new(),
+            switch_target: false,
             dirty: true,
             sim_iam: None,
         }

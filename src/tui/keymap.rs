@@ -9,7 +9,7 @@ use super::app::{App, Overlay};
 
 /// Where a binding is listed in the help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Section {
+pub enum Section {
     Smtp,
     App,
     Navigate,
@@ -29,7 +29,7 @@ impl Section {
 
 /// One key bound to one action.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Binding {
+pub struct Binding {
     pub code: KeyCode,
     pub mods: KeyModifiers,
     /// How the key is written on buttons and in the help.
@@ -99,6 +99,7 @@ pub(crate) const NORMAL: &[Binding] = &[
     key(Char('y'), "y", Action::Copy, None, A, "Copy the selected reply to the clipboard (OSC 52; server bytes escaped)"),
     key(Char('Y'), "Y", Action::CopyPart, None, A, "Copy the selected reply's parsed part (the user ARN, …) to the clipboard"),
     key(Char('M'), "M", Action::ToggleMouse, None, A, "Mouse capture off/on: off, the terminal's own selection and copy work"),
+    key(Char('T'), "T", Action::SwitchTarget, None, A, "Switch to another target of the configuration file (sends QUIT first if connected)"),
     key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
@@ -173,9 +174,127 @@ pub(crate) fn markdown_table() -> String {
     out
 }
 
-/// Every binding listed on the button bar, in order.
+/// Every binding listed on the button bar, in order (the defaults; the app's own are in
+/// [`App::keymap`]).
+#[cfg(test)]
 pub(crate) fn buttons() -> impl Iterator<Item = &'static Binding> {
     NORMAL.iter().filter(|b| b.button.is_some())
+}
+
+/// The configuration file's names of the actions whose key can be changed (`[keys]`).
+pub const ACTION_NAMES: &[(&str, Action)] = &[
+    ("ehlo", Action::Ehlo),
+    ("starttls", Action::StartTls),
+    ("auth_plain", Action::AuthPlain),
+    ("auth_login", Action::AuthLogin),
+    ("mail_from", Action::MailFrom),
+    ("rcpt_to", Action::RcptTo),
+    ("data", Action::Data),
+    ("rset", Action::Rset),
+    ("noop", Action::Noop),
+    ("smtp_quit", Action::SmtpQuit),
+    ("raw", Action::Raw),
+    ("next", Action::Next),
+    ("connect", Action::Connect),
+    ("certificate", Action::ToggleCertificate),
+    ("save", Action::Save),
+    ("reveal_user", Action::RevealUser),
+    ("copy", Action::Copy),
+    ("copy_part", Action::CopyPart),
+    ("mouse", Action::ToggleMouse),
+    ("help", Action::ToggleHelp),
+    ("quit", Action::Quit),
+    ("switch_target", Action::SwitchTarget),
+];
+
+/// Printable ASCII, so a one-character key has a `'static` label (a slice of this).
+const PRINTABLE: &str = "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+
+/// Named keys a configuration may use, with their labels.
+const NAMED: &[(&str, KeyCode, &str)] = &[
+    ("enter", KeyCode::Enter, "⏎"),
+    ("tab", KeyCode::Tab, "Tab"),
+    ("space", KeyCode::Char(' '), "Space"),
+    ("backspace", KeyCode::Backspace, "Bksp"),
+    ("insert", KeyCode::Insert, "Ins"),
+    ("delete", KeyCode::Delete, "Del"),
+    ("f2", KeyCode::F(2), "F2"),
+    ("f3", KeyCode::F(3), "F3"),
+    ("f4", KeyCode::F(4), "F4"),
+    ("f5", KeyCode::F(5), "F5"),
+    ("f6", KeyCode::F(6), "F6"),
+    ("f7", KeyCode::F(7), "F7"),
+    ("f8", KeyCode::F(8), "F8"),
+    ("f9", KeyCode::F(9), "F9"),
+    ("f10", KeyCode::F(10), "F10"),
+    ("f11", KeyCode::F(11), "F11"),
+    ("f12", KeyCode::F(12), "F12"),
+];
+
+/// A key as the configuration writes it: one printable character (`"C"`), or a name
+/// (`"F5"`, `"Enter"`, `"Space"`, …). Esc, arrows and paging keys stay as they are.
+pub fn parse_key(text: &str) -> Result<(KeyCode, &'static str), String> {
+    let mut chars = text.chars();
+    if let (Some(c), None) = (chars.next(), chars.next())
+        && let Some(i) = PRINTABLE.find(c)
+    {
+        return Ok((KeyCode::Char(c), &PRINTABLE[i..i + c.len_utf8()]));
+    }
+    let lower = text.to_ascii_lowercase();
+    NAMED
+        .iter()
+        .find(|(n, _, _)| *n == lower)
+        .map(|(_, code, label)| (*code, *label))
+        .ok_or_else(|| {
+            format!(
+                "{text:?} is not a key smtpscope can bind: give one printable character (e.g. \"C\") or one of Enter, Tab, Space, Backspace, Insert, Delete, F2 to F12"
+            )
+        })
+}
+
+/// The main screen's bindings with each configured action on its new key instead of its
+/// default ones (in the same place in the button bar and the help). Two actions on one key
+/// is an error naming both.
+pub fn with_overrides(
+    overrides: &[(Action, KeyCode, &'static str)],
+) -> Result<Vec<Binding>, String> {
+    let mut out: Vec<Binding> = Vec::with_capacity(NORMAL.len());
+    for b in NORMAL {
+        match overrides.iter().find(|(a, _, _)| *a == b.action) {
+            None => out.push(*b),
+            Some((_, code, label)) => {
+                // The first binding of the action takes the new key; the others go.
+                if !out.iter().any(|o| o.action == b.action) {
+                    out.push(Binding {
+                        code: *code,
+                        mods: KeyModifiers::NONE,
+                        key: label,
+                        ..*b
+                    });
+                }
+            }
+        }
+    }
+    for (i, b) in out.iter().enumerate() {
+        if let Some(other) = out[..i]
+            .iter()
+            .find(|o| o.code == b.code && o.mods == b.mods)
+        {
+            let name = |a: Action| {
+                ACTION_NAMES
+                    .iter()
+                    .find(|(_, x)| *x == a)
+                    .map_or("a navigation key", |(n, _)| n)
+            };
+            return Err(format!(
+                "key {} would do both {} and {}: choose another key",
+                b.key,
+                name(other.action),
+                name(b.action)
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Crossterm reports Shift+q as `Char('Q')` with SHIFT (and some terminals as `Char('q')`).
@@ -191,10 +310,16 @@ fn normalise(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
     (code, mods)
 }
 
-/// The action of a key on the main screen.
+/// The action of a key on the main screen, with the default bindings.
+#[cfg(test)]
 pub(crate) fn normal_action(key: &KeyEvent) -> Option<Action> {
+    action_in(NORMAL, key)
+}
+
+/// The action of a key on the main screen, with `bindings` (the app's, maybe configured).
+pub(crate) fn action_in(bindings: &[Binding], key: &KeyEvent) -> Option<Action> {
     let (code, mods) = normalise(key);
-    NORMAL
+    bindings
         .iter()
         .find(|b| b.code == code && b.mods == mods)
         .map(|b| b.action)
@@ -257,7 +382,7 @@ pub(crate) fn key_action(app: &App, key: &KeyEvent) -> Option<Action> {
     } else if app.overlay != Overlay::None {
         overlay_action(key, app.overlay)
     } else {
-        normal_action(key)
+        action_in(&app.keymap, key)
     }
 }
 
@@ -344,6 +469,49 @@ mod tests {
             "Next",
         ] {
             assert!(labels.contains(&want), "{want} missing");
+        }
+    }
+
+    #[test]
+    fn configured_keys_replace_the_defaults_and_clashes_are_refused() {
+        let (code, label) = parse_key("C").unwrap();
+        assert_eq!((code, label), (Char('C'), "C"));
+        assert_eq!(parse_key("f5").unwrap(), (KeyCode::F(5), "F5"));
+        assert!(parse_key("Ctrl-x").is_err() && parse_key("é").is_err());
+        let map = with_overrides(&[(Action::Connect, KeyCode::F(5), "F5")]).unwrap();
+        assert_eq!(
+            action_in(&map, &press(KeyCode::F(5), KeyModifiers::NONE)),
+            Some(Action::Connect)
+        );
+        assert_eq!(action_in(&map, &press(Char('c'), KeyModifiers::NONE)), None);
+        // Both default keys of help (? and F1) give way to the one configured.
+        let map = with_overrides(&[(Action::ToggleHelp, Char('h'), "h")]).unwrap();
+        assert_eq!(
+            map.iter()
+                .filter(|b| b.action == Action::ToggleHelp)
+                .count(),
+            1
+        );
+        let e = with_overrides(&[(Action::Connect, Char('q'), "q")]).unwrap_err();
+        assert!(
+            e.contains("key q would do both") && e.contains("quit"),
+            "{e}"
+        );
+        // Swapping two keys works.
+        let map = with_overrides(&[
+            (Action::Connect, Char('q'), "q"),
+            (Action::Quit, Char('c'), "c"),
+        ])
+        .unwrap();
+        assert_eq!(
+            action_in(&map, &press(Char('q'), KeyModifiers::NONE)),
+            Some(Action::Connect)
+        );
+        for (name, _) in ACTION_NAMES {
+            assert!(
+                ACTION_NAMES.iter().filter(|(n, _)| n == name).count() == 1,
+                "{name}"
+            );
         }
     }
 

@@ -21,7 +21,6 @@ use ratatui::text::Span;
 use super::action::Action;
 use super::app::{App, Overlay};
 use super::content::{self, header, status, wrapped_rows};
-use super::keymap;
 use crate::engine::model::Step;
 
 /// One button on the bar.
@@ -145,7 +144,7 @@ const STEPS: [Step; 12] = [
 fn flow_buttons(app: &App, cols: u16) -> Vec<Slot> {
     let mut out = Vec::new();
     let (mut x, mut y) = (0u16, 0u16);
-    for b in keymap::buttons() {
+    for b in app.keymap.iter().filter(|b| b.button.is_some()) {
         // The XOAUTH2 button shows when the debugger was started for OAuth (--auth xoauth2 or
         // oauthbearer), so the bar keeps its height for everyone else; `o` always works.
         if b.action == Action::AuthXoauth2 && !app.prefill.auth.is_oauth() {

@@ -101,9 +101,51 @@ fn local_setup(app: &mut App) {
     app.offset = Local::now().offset().fix();
 }
 
+/// The configured palette (under `NO_COLOR`'s rule) and keys.
+pub(crate) fn apply_ui(app: &mut App, ui: &UiSettings) {
+    if let Some(p) = ui.palette {
+        app.theme = Theme::with_palette(p);
+    }
+    if let Some(k) = &ui.keymap {
+        app.keymap.clone_from(k);
+    }
+}
+
 /// Opens the debugger on a live target and runs it until the user leaves.
 pub async fn run(launch: Launch) -> std::io::Result<()> {
     run_with(launch, None).await
+}
+
+/// Colours and keys from the configuration file ([`crate::config`]).
+#[derive(Debug, Clone, Default)]
+pub struct UiSettings {
+    /// The palette (`[theme]`); `NO_COLOR` still drops every colour.
+    pub palette: Option<theme::Palette>,
+    /// The main screen's bindings (`[keys]`), already checked for clashes.
+    pub keymap: Option<Vec<keymap::Binding>>,
+}
+
+/// [`run`] with the configured colours, keys and targets (for `T`). Returns true when the
+/// user left to pick another target.
+pub async fn run_configured(
+    launch: Launch,
+    ui: UiSettings,
+    targets: Vec<String>,
+) -> std::io::Result<bool> {
+    run_inner(launch, None, &ui, targets).await
+}
+
+/// The picker of the configuration file's targets: (name, summary) each; the index chosen.
+pub async fn pick_target(choices: Vec<(String, String)>) -> std::io::Result<Option<usize>> {
+    picker::pick(picker::Picker {
+        title: "Which target? (from the configuration file)".into(),
+        choices: choices
+            .into_iter()
+            .map(|(name, summary)| picker::Choice { name, summary })
+            .collect(),
+        selected: 0,
+    })
+    .await
 }
 
 /// [`run`], with messages from the in-process simulator (`smtpscope demo`): its IAM
@@ -112,12 +154,25 @@ pub(crate) async fn run_with(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
 ) -> std::io::Result<()> {
+    run_inner(launch, simulator, &UiSettings::default(), Vec::new())
+        .await
+        .map(|_| ())
+}
+
+async fn run_inner(
+    launch: Launch,
+    simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
+    ui: &UiSettings,
+    targets: Vec<String>,
+) -> std::io::Result<bool> {
     let autoconnect = launch.autoconnect;
     let mut app = App::from_launch(launch);
+    app.targets = targets;
     if simulator.is_some() {
         app.sim_iam = Some(Vec::new());
     }
     local_setup(&mut app);
+    apply_ui(&mut app, ui);
     let first = if autoconnect {
         vec![Msg::Action(Action::Connect)]
     } else {
@@ -134,7 +189,7 @@ pub(crate) async fn run_with(
     )
     .await;
     drop(guard);
-    result
+    result.map(|()| app.switch_target)
 }
 
 /// Opens a saved `.jsonl` transcript read-only, classified again with the built-in catalog.

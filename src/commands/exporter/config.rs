@@ -509,7 +509,7 @@ impl Target {
 
 /// Runs a password helper (no shell) and takes the first line of its output, bounded in size
 /// and time. Its stderr is not captured: the exporter's log shows it.
-async fn run_command(argv: &[String]) -> Result<Zeroizing<String>, String> {
+pub(crate) async fn run_command(argv: &[String]) -> Result<Zeroizing<String>, String> {
     use tokio::io::AsyncReadExt as _;
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
@@ -589,7 +589,7 @@ fn is_private(path: &Path) -> bool {
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
+pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     text.as_bytes()[..end]
         .iter()
@@ -599,7 +599,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The dotted key at `offset`: the table header above it and the key on its line.
-fn key_at(text: &str, offset: usize) -> String {
+pub(crate) fn key_at(text: &str, offset: usize) -> String {
     let end = offset.min(text.len());
     let line_start = text[..end].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..].lines().next().unwrap_or("").trim();

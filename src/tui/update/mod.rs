@@ -346,6 +346,17 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Quit => quit(app),
+        Action::SwitchTarget => {
+            if app.targets.is_empty() {
+                app.set_status(
+                    Level::Info,
+                    "No targets to switch to: name them in the configuration file's [targets.NAME] tables (see assets/config.example.toml)",
+                );
+                return Vec::new();
+            }
+            app.switch_target = true;
+            quit(app)
+        }
         Action::ToggleHelp => {
             toggle_overlay(app, Overlay::Help);
             Vec::new()

@@ -492,6 +492,17 @@ fn after_535_next_goes_on_to_mail_and_gets_530() {
 }
 
 #[test]
+fn t_switches_target_only_when_there_are_targets() {
+    let mut app = in_tls();
+    assert!(act(&mut app, Action::SwitchTarget).is_empty());
+    assert!(!app.switch_target && !app.should_quit && app.quitting.is_none());
+    app.targets = vec!["ses-tokyo".into(), "office".into()];
+    // Connected: QUIT first, then leave for the picker.
+    assert_eq!(act(&mut app, Action::SwitchTarget), ["shutdown"]);
+    assert!(app.switch_target && app.quitting.is_some());
+}
+
+#[test]
 fn q_sends_quit_then_leaves() {
     let mut app = in_tls();
     assert_eq!(act(&mut app, Action::Quit), ["shutdown"]);

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use super::overlay;
 use crate::engine::escape::escape_str;
 use crate::tui::app::App;
-use crate::tui::keymap::{FORM_HELP, MOUSE_HELP, NORMAL, Section};
+use crate::tui::keymap::{FORM_HELP, MOUSE_HELP, Section};
 
 /// How the selection moves, in the words of the transcript's title.
 pub(crate) const SELECTION_RULES: &[&str] = &[
@@ -30,12 +30,13 @@ pub(crate) fn lines(app: &App) -> Vec<Line<'static>> {
     for section in [Section::Smtp, Section::App, Section::Navigate] {
         out.push(Line::from(Span::styled(section.title(), t.ok())));
         let mut done = Vec::new();
-        for b in NORMAL.iter().filter(|b| b.section == section) {
+        for b in app.keymap.iter().filter(|b| b.section == section) {
             if done.contains(&b.action) {
                 continue;
             }
             done.push(b.action);
-            let keys: Vec<&str> = NORMAL
+            let keys: Vec<&str> = app
+                .keymap
                 .iter()
                 .filter(|o| o.action == b.action)
                 .map(|o| if o.key == "⏎" { "Enter" } else { o.key })

@@ -93,7 +93,7 @@ fn reply_lines_are_coloured_by_class_unless_no_color() {
     assert_eq!(find(&app, "554 Access"), Color::Red);
     assert_eq!(find(&app, "354 End"), Color::Cyan);
     assert_eq!(find(&app, "235 Auth"), Color::Green);
-    app.theme = Theme { color: false };
+    app.theme = Theme::new(false);
     assert_eq!(find(&app, "554 Access"), Color::Reset);
 }
 
