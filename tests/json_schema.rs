@@ -55,7 +55,16 @@ fn run(sim: &TestSim, user: &str, password: Option<&str>, extra: &[&str]) -> Vec
     let mut args = sim.run_args(&key_id, "sender@example.com", &["rcpt@example.com"]);
     args.extend(extra.iter().map(ToString::to_string));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = smtpscope(&args, &[("SMTPSCOPE_PASSWORD", &password)]);
+    let out = smtpscope(
+        &args,
+        &[
+            ("SMTPSCOPE_PASSWORD", &password),
+            (
+                "SMTPSCOPE_OAUTH_TOKEN",
+                "ya29.an-example-access-token-for-the-schema-test",
+            ),
+        ],
+    );
     assert!(
         out.status.code().is_some_and(|c| c != 2),
         "usage error instead of a session: {}",
@@ -71,8 +80,8 @@ async fn run_json_and_saved_jsonl_match_the_schema() {
     let mut seen = Vec::new();
     let mut all = Vec::new();
     tokio::task::block_in_place(|| {
-        let cases: [(&str, &str, Option<&str>, &[&str]); 5] = [
-            ("accepted", "good", None, &[]),
+        let cases: [(&str, &str, Option<&str>, &[&str]); 6] = [
+            ("accepted, message shown", "good", None, &["--show-message"]),
             // A malformed password: the credential lint's warning, then 535.
             (
                 "authentication failed",
@@ -88,6 +97,8 @@ async fn run_json_and_saved_jsonl_match_the_schema() {
                 &["--auth", "login", "--show-user"],
             ),
             ("insecure TLS", "good", None, &["--insecure"]),
+            // SES offers no XOAUTH2: the redacted token line, then the refusal.
+            ("AUTH XOAUTH2", "good", None, &["--auth", "xoauth2"]),
         ];
         for (what, user, password, extra) in cases {
             let lines = run(&sim, user, password, extra);
@@ -141,6 +152,24 @@ async fn run_json_and_saved_jsonl_match_the_schema() {
             "no `{kind}` line was checked"
         );
     }
+
+    // The optional parts were exercised too, not only allowed.
+    let flat: Vec<&Value> = all.iter().flatten().collect();
+    assert!(
+        flat.iter()
+            .any(|l| l["type"] == "message" && l["view"]["text"].is_string()),
+        "no message view was checked"
+    );
+    assert!(
+        flat.iter()
+            .any(|l| l["type"] == "sent" && l["redacted"]["kind"] == "o-auth-token"),
+        "no redacted OAuth line was checked"
+    );
+    assert!(
+        flat.iter()
+            .any(|l| l["type"] == "tls-started" && l["info"]["chain"][0]["sha256"].is_string()),
+        "no certificate facts were checked"
+    );
 
     // The debugger's save writes the same entries as .jsonl: validate what it wrote.
     let dir = tempfile::tempdir().expect("tempdir");
