@@ -497,3 +497,81 @@ fn completions_and_the_man_page_know_the_oauth_commands() {
     let man = common::text(&common::smtpscope(&["man"], &[]));
     assert!(man.contains("oauth"), "the man page lists oauth");
 }
+
+/// The chain a user sets up: `oauth login` once, then `run --auth xoauth2 --token-command
+/// 'smtpscope oauth token …'` against Postfix with Dovecot's oauth2 passdb, whose
+/// introspection endpoint knows the access token this authorization server issues. Revoking
+/// the login at the server makes the next run stop at the token command, in plain words,
+/// before anything is sent.
+#[test]
+fn oauth_token_as_the_token_command_of_a_run_against_dovecot() {
+    use common::postfix::{OAUTH_GOOD_TOKEN, PostfixOptions, PostfixPeer};
+    let mock = start_mock(&["--access-token", OAUTH_GOOD_TOKEN]);
+    let port = mock.port;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (out, _) = login(port, &data, &[], Some("/_approve"));
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let peer = PostfixPeer::start_with(&PostfixOptions {
+        implicit_tls: false,
+        oauth2: true,
+        ..PostfixOptions::default()
+    });
+    // `oauth token` finds the endpoint and client saved at login.
+    let token_command = format!(
+        "'{}' oauth token --provider custom",
+        env!("CARGO_BIN_EXE_smtpscope")
+    );
+    let mut args: Vec<String> = vec!["run".into()];
+    args.extend(peer.target_args());
+    args.extend(
+        [
+            "--user",
+            "good",
+            "--auth",
+            "xoauth2",
+            "--token-command",
+            &token_command,
+            "--from",
+            "sender@example.com",
+            "--to",
+            "rcpt@example.net",
+            "--timeout",
+            "10",
+            "--json",
+        ]
+        .map(String::from),
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env: [(&str, &str); 0] = [];
+
+    let out = run(&data, &argv, &env);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("\"outcome\":\"accepted\""),
+        "Dovecot accepted the token the command fetched: {all}"
+    );
+    assert!(!all.contains(OAUTH_GOOD_TOKEN), "the token leaked: {all}");
+    assert_no_token(&all, port);
+    let refreshes = state(port)["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["grant_type"] == "refresh_token")
+        .count();
+    assert_eq!(refreshes, 1, "the token command refreshed once");
+
+    // The login revoked at the server: the token command fails, and run says so.
+    http(port, "POST", "/_revoke", "");
+    let out = run(&data, &argv, &env);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!out.status.success(), "{all}");
+    assert!(all.contains("--token-command"), "{all}");
+    assert!(
+        !all.contains("\"type\":\"sent\""),
+        "nothing is sent without a token: {all}"
+    );
+    assert!(!all.contains(OAUTH_GOOD_TOKEN), "the token leaked: {all}");
+}

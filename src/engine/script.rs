@@ -270,16 +270,14 @@ pub(crate) fn from_entries(entries: &[Entry]) -> String {
                 (Verb::Auth, _) if line.to_ascii_uppercase().contains("LOGIN") => {
                     Some(ScriptStep::Auth(Mechanism::Login))
                 }
-                (Verb::Auth, _)
-                    if let Some(m) = line
-                        .split_whitespace()
+                // (No `if let` guard: it is newer than the crate's rust-version.)
+                (Verb::Auth, _) => Some(ScriptStep::Auth(
+                    line.split_whitespace()
                         .nth(1)
                         .and_then(Mechanism::parse)
-                        .filter(|m| m.is_oauth()) =>
-                {
-                    Some(ScriptStep::Auth(m))
-                }
-                (Verb::Auth, _) => Some(ScriptStep::Auth(Mechanism::Plain)),
+                        .filter(|m| m.is_oauth())
+                        .unwrap_or(Mechanism::Plain),
+                )),
                 (Verb::AuthResponse, _) => None,
                 (Verb::Mail, _) => Some(ScriptStep::Mail(path(line))),
                 (Verb::Rcpt, _) => Some(ScriptStep::Rcpt(path(line))),

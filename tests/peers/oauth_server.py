@@ -139,7 +139,10 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def issue(self, scope: str, refresh: bool) -> None:
-        access = new_token("at")
+        # --access-token: the one token a resource server in the same test knows (the
+        # Dovecot peer's introspection endpoint), as a real authorization server's tokens are
+        # known to the services it issues them for.
+        access = ARGS.access_token or new_token("at")
         STATE["access_tokens"].append(access)
         body = {
             "access_token": access,
@@ -212,6 +215,7 @@ def main() -> int:
     p.add_argument("--client-secret", default="")
     p.add_argument("--interval", type=int, default=1)
     p.add_argument("--expires-in", type=int, default=600)
+    p.add_argument("--access-token", default="", help="issue this access token every time")
     ARGS = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     print(f"READY {server.server_address[1]}", flush=True)
