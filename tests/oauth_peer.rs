@@ -16,7 +16,7 @@ use common::postfix::{OAUTH_GOOD_TOKEN, PostfixOptions, PostfixPeer};
 use common::*;
 
 /// A token the endpoint does not know: Dovecot refuses it.
-const REVOKED_TOKEN: &str = "smtpscope-peer-revoked-token-0c4d2e8a91";
+const REVOKED_TOKEN: &str = "peer-revoked-token-0c4d2e8a91-zk";
 
 fn peer() -> &'static PostfixPeer {
     static PEER: OnceLock<PostfixPeer> = OnceLock::new();

@@ -60,7 +60,7 @@ from pathlib import Path
 
 USERS = {"good": "goodpass", "denied": "deniedpass"}
 # Access tokens the mock introspection endpoint calls active, and whose they are.
-OAUTH_TOKENS = {"smtpscope-peer-good-token-7f3a9c1e5b": "good"}
+OAUTH_TOKENS = {"peer-good-token-7f3a9c1e5b-xq": "good"}
 DENIED_554 = (
     "554 5.7.1 Access denied: User `arn:aws:iam::123456789012:user/denied' is not authorized "
     "to perform `ses:SendRawEmail' on resource "
