@@ -65,15 +65,7 @@ impl Composition {
     /// its own), CRLF line endings.
     pub fn render(&self) -> Result<String, ComposeError> {
         let now = Utc::now();
-        let domain = self
-            .from
-            .rsplit_once('@')
-            .map_or("smtpscope.invalid", |(_, d)| d);
-        let id = format!(
-            "{}.{:08x}@{domain}",
-            now.format("%Y%m%d%H%M%S"),
-            rand::random::<u32>()
-        );
+        let id = super::message::message_id(&self.from, now);
         let mut b = MessageBuilder::new();
         if !self.user_sets("Date") {
             b = b.header("Date", Raw::new(now.to_rfc2822()));

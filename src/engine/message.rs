@@ -212,15 +212,7 @@ impl Draft {
     /// Renders the draft as an RFC 5322 message with Date and Message-ID, CRLF line endings.
     pub(crate) fn render(&self) -> String {
         let now = Utc::now();
-        let domain = self
-            .from
-            .rsplit_once('@')
-            .map_or("smtpscope.invalid", |(_, d)| d);
-        let id = format!(
-            "{}.{:08x}@{domain}",
-            now.format("%Y%m%d%H%M%S"),
-            rand::random::<u32>()
-        );
+        let id = message_id(&self.from, now);
         let mut headers = vec![
             format!("Date: {}", now.to_rfc2822()),
             format!("Message-ID: <{id}>"),
@@ -241,6 +233,19 @@ impl Draft {
         }
         text
     }
+}
+
+/// A Message-ID (without its angle brackets) that is unique per message: the time, a random
+/// number, and the sender's domain (or `smtpscope.invalid`).
+pub(crate) fn message_id(from: &str, now: chrono::DateTime<Utc>) -> String {
+    let domain = from
+        .rsplit_once('@')
+        .map_or("smtpscope.invalid", |(_, d)| d);
+    format!(
+        "{}.{:08x}@{domain}",
+        now.format("%Y%m%d%H%M%S"),
+        rand::random::<u32>()
+    )
 }
 
 #[cfg(test)]
