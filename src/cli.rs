@@ -165,6 +165,7 @@ impl TargetArgs {
             secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY")
                 .ok()
                 .map(Zeroizing::new),
+            access_key_id: std::env::var("AWS_ACCESS_KEY_ID").ok(),
         });
         Ok(cfg)
     }

@@ -321,3 +321,39 @@ async fn the_greeting_alone_turns_on_the_ses_credential_checks() {
         .find(|l| l["type"] == "warning" && l["lint"] == "secret-key-as-password");
     assert!(lint.is_some(), "no secret-key lint in:\n{}", text(&out));
 }
+
+/// The region check compares the password with `AWS_SECRET_ACCESS_KEY` only when that secret
+/// is the SMTP user's own: exported with another `AWS_ACCESS_KEY_ID` (API credentials for
+/// another user), it says nothing about this password and must not raise a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exported_secret_of_another_key_is_not_compared() {
+    let sim = start(demo_config()).await;
+    let (user, password) = sim.credentials("good");
+    // 40 characters, like a secret access key, but not the one the password came from.
+    let other_secret = "EXAMPLEotherSECRETnotTHEsmtpUSERSkey0001";
+    let lint_codes = |key_id: &str| {
+        let args = sim.run_args(&user, "sender@example.com", &["rcpt@example.com"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = tokio::task::block_in_place(|| {
+            smtpscope(
+                &args,
+                &[
+                    ("SMTPSCOPE_PASSWORD", password.as_str()),
+                    ("AWS_ACCESS_KEY_ID", key_id),
+                    ("AWS_SECRET_ACCESS_KEY", other_secret),
+                ],
+            )
+        });
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        json_lines(&out)
+            .iter()
+            .filter_map(|l| l["lint"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        lint_codes("AKIAIOSFODNN7OTHERID").is_empty(),
+        "another key's secret was compared"
+    );
+    // The same secret exported as the SMTP user's own: the check runs and finds the mismatch.
+    assert_eq!(lint_codes(&user), ["password-other-key"]);
+}

@@ -136,6 +136,7 @@ pub(crate) fn launch_for(
         let lint = crate::engine::session::SesLint {
             region: Some(config.region.clone()),
             secret_access_key: None,
+            access_key_id: None,
         };
         (
             user.access_key_id.clone(),

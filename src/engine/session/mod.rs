@@ -42,12 +42,16 @@ use data::stalled;
 pub struct SesLint {
     pub region: Option<String>,
     pub secret_access_key: Option<zeroize::Zeroizing<String>>,
+    /// The access key ID exported with the secret (`AWS_ACCESS_KEY_ID`): when it names another
+    /// key than the SMTP user, the secret is someone else's and is not compared.
+    pub access_key_id: Option<String>,
 }
 
 impl std::fmt::Debug for SesLint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SesLint")
             .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
             .field(
                 "secret_access_key",
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),

@@ -26,7 +26,17 @@ impl Session {
             return self.oauth(mechanism, creds, initial_response).await;
         }
         let warnings = if let Some(lint) = self.cfg.ses_lint.clone() {
-            let secret = lint.secret_access_key.as_deref().map(String::as_str);
+            // A secret exported for another key (AWS API credentials for a different user,
+            // say) says nothing about this password.
+            let same_key = lint
+                .access_key_id
+                .as_deref()
+                .is_none_or(|id| id == creds.user);
+            let secret = lint
+                .secret_access_key
+                .as_deref()
+                .map(String::as_str)
+                .filter(|_| same_key);
             crate::engine::ses::lint_credentials(
                 &creds.user,
                 creds.password(),
