@@ -34,27 +34,10 @@ async fn check(provider: &str, cases: &[Case<'_>]) {
             .find(|t| t.name == case.token)
             .unwrap_or_else(|| panic!("{provider}: no token {}", case.token));
         let token = t.token();
-        let port = sim.port().to_string();
-        let args = [
-            "run",
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--ca-file",
-            sim.ca.to_str().unwrap(),
-            "--user",
-            &t.username,
-            "--from",
-            "sender@example.com",
-            "--to",
-            "rcpt@example.com",
-            "--json",
-            "--timeout",
-            "10",
-            "--auth",
-            case.auth,
-        ];
+        let mut args =
+            sim.provider_run_args(&t.username, "sender@example.com", &["rcpt@example.com"]);
+        args.extend(["--auth".to_string(), case.auth.to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = tokio::task::block_in_place(|| {
             smtpscope(&args, &[("SMTPSCOPE_OAUTH_TOKEN", token.as_str())])
         });

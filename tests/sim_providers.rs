@@ -34,27 +34,10 @@ async fn check_provider(provider: &str, cases: &[Case<'_>]) {
         let password = case
             .password
             .map_or_else(|| user.password().to_string(), str::to_string);
-        let port = sim.port().to_string();
-        let args = [
-            "run",
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--ca-file",
-            sim.ca.to_str().unwrap(),
-            "--user",
-            &user.username,
-            "--from",
-            "sender@example.com",
-            "--to",
-            "rcpt@example.com",
-            "--json",
-            "--timeout",
-            "10",
-            "--auth",
-            case.auth,
-        ];
+        let mut args =
+            sim.provider_run_args(&user.username, "sender@example.com", &["rcpt@example.com"]);
+        args.extend(["--auth".to_string(), case.auth.to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = tokio::task::block_in_place(|| {
             smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password.as_str())])
         });

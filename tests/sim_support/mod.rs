@@ -27,12 +27,18 @@ impl TestSim {
     /// the SMTP user `user` (an access key ID), sending `from` to `to`, with the SES region
     /// us-east-1 (so the credential lint applies) and a 10 s timeout.
     pub fn run_args(&self, user: &str, from: &str, to: &[&str]) -> Vec<String> {
+        let mut args = self.provider_run_args(user, from, to);
+        args.splice(3..3, ["--region".to_string(), "us-east-1".to_string()]);
+        args
+    }
+
+    /// The same without `--region`: for a simulator speaking as another provider
+    /// (`--provider microsoft365|gmail`), where the SES credential lint does not apply.
+    pub fn provider_run_args(&self, user: &str, from: &str, to: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = [
             "run",
             "--host",
             "localhost",
-            "--region",
-            "us-east-1",
             "--port",
             &self.port().to_string(),
             "--ca-file",

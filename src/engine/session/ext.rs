@@ -2,7 +2,7 @@
 //! in BDAT chunks (RFC 3030). What goes into the envelope is decided in `engine::ext`.
 
 use super::data::MessageSource;
-use super::{EntryKind, Instant, Reply, Session, SessionError, Verb, unexpected};
+use super::{EntryKind, Instant, Reply, Session, SessionError, Verb};
 use crate::engine::command::Command;
 use crate::engine::ext::{bdat, pipelining};
 
@@ -44,16 +44,7 @@ impl Session {
         }
         let mut replies = Vec::with_capacity(commands.len());
         for c in commands {
-            let verb = c.verb();
-            let reply = self.read_and_record(verb).await?;
-            if let Some(why) = unexpected(verb, reply.code) {
-                return Err(self.fail(SessionError::Unexpected {
-                    after: verb,
-                    code: reply.code,
-                    why,
-                }));
-            }
-            replies.push(reply);
+            replies.push(self.read_expected(c.verb()).await?);
         }
         Ok(replies)
     }
@@ -147,14 +138,7 @@ impl Session {
                 self.drop_connection("the server answered before the end of the chunk");
                 return reply;
             }
-            let reply = self.read_and_record(verb).await?;
-            if let Some(why) = unexpected(verb, reply.code) {
-                return Err(self.fail(SessionError::Unexpected {
-                    after: verb,
-                    code: reply.code,
-                    why,
-                }));
-            }
+            let reply = self.read_expected(verb).await?;
             if last || reply.code >= 400 {
                 let stats = chunker.stats.clone();
                 self.info(format!(

@@ -492,14 +492,7 @@ impl Session {
         } else {
             self.send_line(&bytes, cmd.line(), verb, None).await?;
         }
-        let reply = self.read_and_record(verb).await?;
-        if let Some(why) = unexpected(verb, reply.code) {
-            return Err(self.fail(SessionError::Unexpected {
-                after: verb,
-                code: reply.code,
-                why,
-            }));
-        }
+        let reply = self.read_expected(verb).await?;
         if verb == Verb::StartTls && reply.code == 220 {
             self.after_starttls_ready().await?;
         }

@@ -108,6 +108,20 @@ impl Session {
         Ok(())
     }
 
+    /// Reads and records the reply to `verb`, and fails the session when that reply cannot
+    /// answer it (250 to DATA, 354 to MAIL, …).
+    pub(super) async fn read_expected(&mut self, verb: Verb) -> Result<Reply, SessionError> {
+        let reply = self.read_and_record(verb).await?;
+        if let Some(why) = super::unexpected(verb, reply.code) {
+            return Err(self.fail(SessionError::Unexpected {
+                after: verb,
+                code: reply.code,
+                why,
+            }));
+        }
+        Ok(reply)
+    }
+
     /// Reads one reply within the reply timeout, records and classifies it.
     pub(super) async fn read_and_record(&mut self, verb: Verb) -> Result<Reply, SessionError> {
         let deadline = tokio::time::Instant::now() + self.cfg.reply_timeout;
