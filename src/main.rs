@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
-use smtpscope::commands::{demo, explain, exporter, password, policy, probe, report, run, sim};
+use smtpscope::commands::{
+    aws, demo, explain, exporter, password, policy, probe, report, run, sim,
+};
 use smtpscope::tui::{self, Launch};
 
 #[derive(Parser, Debug)]
@@ -43,6 +45,8 @@ struct InteractiveArgs {
     /// Connect at once instead of waiting for Enter or `c`
     #[arg(long)]
     connect: bool,
+    #[command(flatten)]
+    aws: aws::AwsApiArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +74,9 @@ enum Command {
     /// IAM policy tools
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Live AWS checks (reads IAM and SES with AWS API credentials)
+    #[command(subcommand)]
+    Aws(AwsCommand),
     /// Print a shell completion script, e.g. `smtpscope completions bash > /etc/bash_completion.d/smtpscope`
     Completions {
         #[arg(value_enum)]
@@ -83,6 +90,14 @@ enum Command {
 enum PolicyCommand {
     /// Evaluate identity policies for an SES SMTP send
     Check(Box<policy::PolicyCheckArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+enum AwsCommand {
+    /// Predict what SES will answer to a send: reads the access key's owner and status, its
+    /// policies and permissions boundary, the From identity and the sandbox, and names the
+    /// statement or setting that decides
+    Diagnose(Box<aws::DiagnoseArgs>),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +116,9 @@ fn main() -> ExitCode {
         Some(Command::Password(args)) => ("smtpscope password", password::run(args)),
         Some(Command::Policy(PolicyCommand::Check(args))) => {
             ("smtpscope policy check", policy::run(args))
+        }
+        Some(Command::Aws(AwsCommand::Diagnose(args))) => {
+            ("smtpscope aws diagnose", block_on(aws::diagnose(args)))
         }
     };
     finish(name, result)
@@ -152,7 +170,8 @@ async fn interactive(args: &InteractiveArgs) -> CommandResult {
         notes: warnings.iter().map(|w| format!("Warning: {w}")).collect(),
         autoconnect: args.connect,
     };
-    tui::run(launch)
+    args.aws.validate()?;
+    tui::run_aws(launch, args.aws.aws_profile.clone())
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
     Ok(ExitCode::SUCCESS)

@@ -36,6 +36,8 @@ pub enum Action {
     CopyPart,
     /// Turns mouse capture off (the terminal's own selection works) or back on.
     ToggleMouse,
+    /// Reads the AWS account behind this session's user and shows what decided its failure.
+    AwsCheck,
     // Navigation.
     SelectPrevious,
     SelectNext,

@@ -46,6 +46,7 @@ where
     let mut driver = live.then(|| driver::spawn(app.config.clone()));
     let mut tick = tokio::time::interval(Duration::from_millis(app.tick_ms));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    // Results of background effects (a save, an AWS check), back to `update` as messages.
     let (saved_tx, mut saved_rx) = mpsc::unbounded_channel();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
@@ -74,7 +75,7 @@ where
                 Msg::EngineClosed
             }),
             _ = tick.tick() => Some(Msg::Tick),
-            Some(result) = saved_rx.recv() => Some(Msg::Saved(result)),
+            Some(msg) = saved_rx.recv() => Some(msg),
             msg = next_side(&mut side) => if let Some(msg) = msg { Some(msg) } else {
                 side = None;
                 None
@@ -125,11 +126,7 @@ async fn next_engine_event(driver: &mut Option<Driver>) -> Option<crate::engine:
     }
 }
 
-fn drain_engine(
-    app: &mut App,
-    driver: &mut Option<Driver>,
-    saved_tx: &mpsc::UnboundedSender<Result<Vec<String>, String>>,
-) {
+fn drain_engine(app: &mut App, driver: &mut Option<Driver>, saved_tx: &mpsc::UnboundedSender<Msg>) {
     for _ in 0..DRAIN_LIMIT {
         let Some(d) = driver.as_mut() else { return };
         match d.events.try_recv() {
@@ -157,7 +154,7 @@ fn handle(
     app: &mut App,
     msg: Msg,
     driver: &mut Option<Driver>,
-    saved_tx: &mpsc::UnboundedSender<Result<Vec<String>, String>>,
+    saved_tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let mut pending = vec![msg];
     while let Some(msg) = pending.pop() {
@@ -174,7 +171,7 @@ fn perform(
     app: &App,
     effect: Effect,
     driver: &mut Option<Driver>,
-    saved_tx: &mpsc::UnboundedSender<Result<Vec<String>, String>>,
+    saved_tx: &mpsc::UnboundedSender<Msg>,
 ) -> Result<(), EffectFailure> {
     match effect {
         Effect::Send(request) => {
@@ -209,7 +206,7 @@ fn perform(
                 let dir = std::env::current_dir().unwrap_or_else(|_| ".".into());
                 let result = save::save(&entries, &dir, &Local::now(), reveal_user)
                     .map_err(|e| e.to_string());
-                let _ = tx.send(result);
+                let _ = tx.send(Msg::Saved(result));
             });
             Ok(())
         }
@@ -228,6 +225,16 @@ fn perform(
                 crossterm::execute!(out, crossterm::event::DisableMouseCapture)
             };
             done.map_err(|_| EffectFailure::MouseCapture)
+        }
+        Effect::AwsCheck { question, profile } => {
+            // A task, so the screen keeps drawing while AWS answers (bounded by the reader's
+            // own timeouts).
+            let tx = saved_tx.clone();
+            tokio::spawn(async move {
+                let result = crate::tui::aws::run(*question, profile).await;
+                let _ = tx.send(Msg::AwsChecked(result));
+            });
+            Ok(())
         }
     }
 }

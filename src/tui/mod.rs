@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod aws;
 pub(crate) mod content;
 pub(crate) mod event_loop;
 pub(crate) mod form;
@@ -112,8 +113,22 @@ pub(crate) async fn run_with(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
 ) -> std::io::Result<()> {
+    run_inner(launch, simulator, aws::AwsAccess::detect(None)).await
+}
+
+/// [`run`], with AWS API credentials from `--aws-profile` (or the environment) for `A`.
+pub async fn run_aws(launch: Launch, aws_profile: Option<String>) -> std::io::Result<()> {
+    run_inner(launch, None, aws::AwsAccess::detect(aws_profile)).await
+}
+
+async fn run_inner(
+    launch: Launch,
+    simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
+    aws: Option<aws::AwsAccess>,
+) -> std::io::Result<()> {
     let autoconnect = launch.autoconnect;
     let mut app = App::from_launch(launch);
+    app.aws = aws;
     if simulator.is_some() {
         app.sim_iam = Some(Vec::new());
     }

@@ -39,6 +39,13 @@ fn describe(e: &Effect) -> String {
         Effect::RestartDriver => "restart".into(),
         Effect::Copy(text) => format!("copy {text}"),
         Effect::MouseCapture(on) => format!("mouse {on}"),
+        Effect::AwsCheck { question, profile } => format!(
+            "aws-check {} {} from {} to {} profile {profile:?}",
+            question.access_key_id,
+            question.region,
+            question.from,
+            question.recipients.join(",")
+        ),
     }
 }
 
@@ -1169,4 +1176,66 @@ fn save_says_saving_and_carries_the_redacted_entries() {
     assert_eq!(effects.len(), 1);
     assert!(effects[0].starts_with("save ") && !effects[0].starts_with("save 0 "));
     assert!(status_text(&app).contains("Saving"));
+}
+
+#[test]
+fn a_without_aws_credentials_says_how_to_get_them() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    let status = app.status.as_ref().unwrap();
+    assert!(status.text.contains("--aws-profile"), "{}", status.text);
+    // Nothing about AWS in the panel when it cannot run.
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(!screen.contains("AWS: "), "{screen}");
+}
+
+#[test]
+fn a_after_a_554_checks_this_sessions_send_and_shows_the_deciding_statement() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    app.aws = Some(crate::tui::aws::AwsAccess {
+        profile: Some("auditor".into()),
+    });
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: A reads the AWS account behind this user"),
+        "{screen}"
+    );
+    assert_eq!(
+        act(&mut app, Action::AwsCheck),
+        [format!(
+            "aws-check {USER} ap-northeast-1 from policy-fail@example.com to xxxxx@example.com profile Some(\"auditor\")"
+        )]
+    );
+    // A second press while it runs starts nothing.
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    update(
+        &mut app,
+        Msg::AwsChecked(Ok(vec![
+            "predicted: authorization_denied (exit 9)".into(),
+            "deciding: statement #1 (Sid AllowOfficeOnly) of the inline policy ses-from-office on user smtp-app".into(),
+        ])),
+    );
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: predicted: authorization_denied"),
+        "{screen}"
+    );
+    assert!(screen.contains("Sid AllowOfficeOnly"), "{screen}");
+    update(
+        &mut app,
+        Msg::AwsChecked(Err("no AWS API credentials found".into())),
+    );
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: check failed: no AWS API credentials found"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_before_any_failure_does_nothing() {
+    let mut app = fresh();
+    app.aws = Some(crate::tui::aws::AwsAccess { profile: None });
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("none yet"));
 }
