@@ -1,6 +1,6 @@
 //! `smtpscope aws diagnose` and `run --aws-check` against moto, an independent
 //! implementation of the IAM, SES and STS APIs, on loopback. Each account is built with boto3
-//! by tests/peers/aws_account.py; smtpscope reaches it through `AWS_ENDPOINT_URL` with fake
+//! by `tests/peers/aws_account.py`; smtpscope reaches it through `AWS_ENDPOINT_URL` with fake
 //! API keys, a temporary HOME (no ~/.aws) and the instance metadata service disabled.
 //! Then the predictions are held against the simulator configured with the same users, keys
 //! and policies: what `run` observes must be what `diagnose` predicted, reply text included.
