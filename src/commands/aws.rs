@@ -155,7 +155,7 @@ pub(crate) async fn check(
     let source = crate::engine::aws::read::AwsSource {
         profile: aws.aws_profile.clone(),
     };
-    let facts = crate::engine::aws::read::read(&source, question)
+    let facts = Box::pin(crate::engine::aws::read::read(&source, question))
         .await
         .map_err(|e| CommandError::environment(e).context("cannot read the AWS account"))?;
     Ok(crate::engine::aws::diagnose(question, &facts))

@@ -147,7 +147,7 @@ pub(crate) async fn run(
     profile: Option<String>,
 ) -> Result<Vec<String>, String> {
     let source = crate::engine::aws::read::AwsSource { profile };
-    let facts = crate::engine::aws::read::read(&source, &question)
+    let facts = Box::pin(crate::engine::aws::read::read(&source, &question))
         .await
         .map_err(|e| e.to_string())?;
     Ok(crate::engine::aws::diagnose(&question, &facts).lines())

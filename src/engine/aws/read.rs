@@ -73,7 +73,8 @@ async fn clients(source: &AwsSource, region: &str) -> Result<Clients, ReadError>
     if let Some(p) = &source.profile {
         loader = loader.profile_name(p);
     }
-    let config = loader.load().await;
+    // The SDK's futures are large; boxed, they do not bloat every future that awaits them.
+    let config = Box::pin(loader.load()).await;
     if config.credentials_provider().is_none() {
         return Err(ReadError::NoCredentials);
     }
@@ -257,14 +258,14 @@ async fn policies_of(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<Policy
             continue;
         };
         out.push(
-            managed(
+            Box::pin(managed(
                 iam,
                 arn,
                 name,
                 PolicyPlace::UserManaged {
                     arn: arn.to_string(),
                 },
-            )
+            ))
             .await?,
         );
     }
@@ -324,7 +325,7 @@ async fn policies_of(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<Policy
                 continue;
             };
             out.push(
-                managed(
+                Box::pin(managed(
                     iam,
                     arn,
                     name,
@@ -332,7 +333,7 @@ async fn policies_of(iam: &aws_sdk_iam::Client, user: &str) -> Result<Vec<Policy
                         group: group.to_string(),
                         arn: arn.to_string(),
                     },
-                )
+                ))
                 .await?,
             );
         }
@@ -358,14 +359,14 @@ async fn boundary_of(iam: &aws_sdk_iam::Client, user: &str) -> Result<Option<Pol
         return Ok(None);
     };
     let name = arn.rsplit('/').next().unwrap_or(arn).to_string();
-    managed(
+    Box::pin(managed(
         iam,
         arn,
         &name,
         PolicyPlace::Boundary {
             arn: arn.to_string(),
         },
-    )
+    ))
     .await
     .map(Some)
 }
@@ -415,9 +416,9 @@ async fn owner_of(iam: &aws_sdk_iam::Client, access_key_id: &str) -> KeyOwner {
         return KeyOwner::Unknown;
     };
     let (keys, policies, boundary) = tokio::join!(
-        keys_of(iam, user),
-        policies_of(iam, user),
-        boundary_of(iam, user)
+        Box::pin(keys_of(iam, user)),
+        Box::pin(policies_of(iam, user)),
+        Box::pin(boundary_of(iam, user))
     );
     KeyOwner::User(Box::new(UserFacts {
         name: user.to_string(),
@@ -497,9 +498,9 @@ pub async fn read(source: &AwsSource, question: &SendQuestion) -> Result<AwsFact
             Err(Some(u)) => Err(u),
         };
         let (owner, identities, sending) = tokio::join!(
-            owner_of(&c.iam, &question.access_key_id),
-            identities_of(&c.ses, question.identities()),
-            sending_of(&c.sesv2)
+            Box::pin(owner_of(&c.iam, &question.access_key_id)),
+            Box::pin(identities_of(&c.ses, question.identities())),
+            Box::pin(sending_of(&c.sesv2))
         );
         Ok(AwsFacts {
             account,
@@ -508,7 +509,7 @@ pub async fn read(source: &AwsSource, question: &SendQuestion) -> Result<AwsFact
             sending,
         })
     };
-    tokio::time::timeout(TOTAL_TIMEOUT, work)
+    tokio::time::timeout(TOTAL_TIMEOUT, Box::pin(work))
         .await
         .map_err(|_| ReadError::Timeout)?
 }
