@@ -10,6 +10,7 @@ mod common;
 mod sim_support;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -558,12 +559,13 @@ fn sim_toml(moto: &Moto, dir: &Path) -> String {
         ),
     ] {
         let files: Vec<String> = policies.iter().map(|(n, d)| write(n, d)).collect();
-        toml.push_str(&format!(
+        let _ = write!(
+            toml,
             "[[user]]\nname = \"{user}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\npolicy = [{}]\n",
             moto.key(user),
             secret(user),
             files.join(", ")
-        ));
+        );
     }
     toml
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::types::SendQuota;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -469,9 +470,9 @@ async fn sending_of(sesv2: &aws_sdk_sesv2::Client) -> Seen<SendingStatus> {
     Ok(SendingStatus {
         production_access: out.production_access_enabled(),
         sending_enabled: out.sending_enabled(),
-        max_24_hour_send: quota.map_or(0.0, |q| q.max24_hour_send()),
-        max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
-        sent_last_24_hours: quota.map_or(0.0, |q| q.sent_last24_hours()),
+        max_24_hour_send: quota.map_or(0.0, SendQuota::max24_hour_send),
+        max_send_rate: quota.map_or(0.0, SendQuota::max_send_rate),
+        sent_last_24_hours: quota.map_or(0.0, SendQuota::sent_last24_hours),
     })
 }
 
