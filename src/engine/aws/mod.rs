@@ -739,7 +739,9 @@ pub fn diagnose(question: &SendQuestion, facts: &AwsFacts) -> Diagnosis {
         ),
     }
     if !unverified.is_empty() {
-        d.outcome = Some(Outcome::MessageRefused);
+        // The outcome `run` gives this 554 (the catalog files it under authorization), so
+        // the prediction and the session agree.
+        d.outcome = Some(Outcome::AuthorizationDenied);
         d.reply = Some(not_verified_reply(&question.region, &unverified));
         d.reason = format!(
             "IAM allows the send, but SES refuses it after the final \".\": {} not verified in \

@@ -245,8 +245,8 @@ fn an_unverified_from_gets_554_message_rejected() {
     let mut q = question();
     q.from = "app@unverified.example".into();
     let d = diagnose(&q, &facts(user(vec![allow_all()], None, "Active")));
-    assert_eq!(d.outcome, Some(Outcome::MessageRefused));
-    assert_eq!(d.exit_code(), 8);
+    assert_eq!(d.outcome, Some(Outcome::AuthorizationDenied));
+    assert_eq!(d.exit_code(), 9);
     assert_eq!(
         d.reply.as_deref(),
         Some(
@@ -262,7 +262,7 @@ fn the_sandbox_requires_verified_recipients_and_an_unread_sandbox_is_not_checked
         s.production_access = false;
     }
     let d = diagnose(&question(), &f);
-    assert_eq!(d.outcome, Some(Outcome::MessageRefused));
+    assert_eq!(d.outcome, Some(Outcome::AuthorizationDenied));
     assert!(d.reply.unwrap().ends_with(": someone@example.org"));
     f.sending = Err(Unseen::NotImplemented {
         call: "sesv2:GetAccount",
