@@ -658,3 +658,65 @@ async fn predictions_match_what_the_simulator_answers() {
         }
     }
 }
+
+/// The debugger's `A` after the 554: against the simulator configured with the account's
+/// users, the panel names the statement that decided, read from moto through the SDK.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_debuggers_a_key_names_the_deciding_statement_after_the_554() {
+    let moto = Moto::start(&account());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sim_support::config_from(&sim_toml(&moto, dir.path()));
+    sim_support::on_port_zero(&mut config);
+    config.listen.implicit = None;
+    let sim = sim_support::start(config).await;
+    let key = moto.key("contractor");
+    let password = smtpscope::engine::ses::derive_smtp_password(&secret("contractor"), "us-east-1");
+    let env: Vec<String> = moto
+        .env()
+        .iter()
+        .map(|(k, v)| format!("{k}='{v}'"))
+        .collect();
+    let run_args = sim.run_args(&key, "app@example.com", &["friend@gmail.example"]);
+    // The target options of `run` (those before --json, without "run") start the debugger.
+    let json = run_args.iter().position(|a| a == "--json").unwrap();
+    let target = run_args[1..json].join(" ");
+    let bin = env!("CARGO_BIN_EXE_smtpscope");
+    let tmux = common::tmux::Tmux::new("aws-a");
+    tmux.start(
+        dir.path(),
+        200,
+        50,
+        &format!(
+            "env -i PATH=/usr/bin:/bin TERM=xterm-256color {} SMTPSCOPE_PASSWORD='{password}' \
+             {bin} {target} --to friend@gmail.example --connect; echo EXITED $?; sleep 30",
+            env.join(" ")
+        ),
+    );
+    tokio::task::block_in_place(|| {
+        tmux.wait_for("SimpleEmailService");
+        tmux.enter_until("554 Access denied", 14);
+        tmux.keys(&["A"]);
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let screen = loop {
+            let screen = tmux.screen();
+            if flat(&screen).contains("DenyOutsideRecipients")
+                || std::time::Instant::now() > deadline
+            {
+                break screen;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        println!("--- after A ---\n{screen}");
+        let flat = flat(&screen);
+        assert!(
+            flat.contains("Sid DenyOutsideRecipients"),
+            "no deciding statement:\n{screen}"
+        );
+        assert!(flat.contains("deny-outside on group"), "{screen}");
+        assert!(!screen.contains("wJalrXUtnFEMI"), "the API secret leaked");
+        assert!(!screen.contains(&password), "the SMTP password leaked");
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED");
+    });
+}
