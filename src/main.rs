@@ -11,7 +11,7 @@ use smtpscope::cli::profile::ProfileArgs;
 use smtpscope::cli::{CredentialArgs, EnvelopeArgs, TargetArgs};
 use smtpscope::commands::error::{CommandError, CommandResult, finish};
 use smtpscope::commands::{
-    demo, explain, exporter, oauth, password, policy, probe, report, run, sim, tls_scan,
+    aws, demo, explain, exporter, oauth, password, policy, probe, report, run, sim, tls_scan,
 };
 use smtpscope::tui::{self, Launch};
 
@@ -48,6 +48,8 @@ struct InteractiveArgs {
     /// Connect at once instead of waiting for Enter or `c`
     #[arg(long)]
     connect: bool,
+    #[command(flatten)]
+    aws: aws::AwsApiArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,6 +83,9 @@ enum Command {
     /// OAuth 2.0 access tokens for XOAUTH2/OAUTHBEARER: sign in once, then print fresh tokens
     #[command(subcommand)]
     Oauth(oauth::OauthCommand),
+    /// Live AWS checks (reads IAM and SES with AWS API credentials)
+    #[command(subcommand)]
+    Aws(AwsCommand),
     /// Print a shell completion script, e.g. `smtpscope completions bash > /etc/bash_completion.d/smtpscope`
     Completions {
         #[arg(value_enum)]
@@ -94,6 +99,14 @@ enum Command {
 enum PolicyCommand {
     /// Evaluate identity policies for an SES SMTP send
     Check(Box<policy::PolicyCheckArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+enum AwsCommand {
+    /// Predict what SES will answer to a send: reads the access key's owner and status, its
+    /// policies and permissions boundary, the From identity and the sandbox, and names the
+    /// statement or setting that decides
+    Diagnose(Box<aws::DiagnoseArgs>),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +128,9 @@ fn main() -> ExitCode {
             ("smtpscope policy check", policy::run(args))
         }
         Some(Command::Oauth(command)) => ("smtpscope oauth", block_on(oauth::run(command))),
+        Some(Command::Aws(AwsCommand::Diagnose(args))) => {
+            ("smtpscope aws diagnose", block_on(aws::diagnose(args)))
+        }
     };
     finish(name, result)
 }
@@ -254,7 +270,8 @@ async fn interactive_once(
         .as_ref()
         .map(|c| c.targets.keys().cloned().collect())
         .unwrap_or_default();
-    let switch = tui::run_configured(launch, ui, targets)
+    args.aws.validate()?;
+    let switch = tui::run_configured(launch, ui, targets, args.aws.aws_profile.clone())
         .await
         .map_err(|e| CommandError::environment(e).context("terminal"))?;
     Ok(if switch { applied.config } else { None })

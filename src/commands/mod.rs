@@ -1,6 +1,7 @@
 //! The subcommands' front ends: each parses its own flags and returns its exit code or the
 //! error that stopped it ([`error::CommandResult`]).
 
+pub mod aws;
 pub mod demo;
 pub mod error;
 pub mod explain;

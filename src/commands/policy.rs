@@ -69,7 +69,7 @@ pub struct PolicyCheckArgs {
     pub json: bool,
 }
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("not an RFC 3339 time (e.g. 2025-06-01T12:00:00Z): {e}"))

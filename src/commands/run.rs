@@ -89,6 +89,8 @@ pub struct RunArgs {
     /// Show the decoded user name in AUTH lines (the password is never shown)
     #[arg(long, help_heading = "Output")]
     pub show_user: bool,
+    #[command(flatten)]
+    pub aws: super::aws::RunAwsArgs,
 }
 
 #[derive(Serialize)]
@@ -112,6 +114,9 @@ struct Summary<'a> {
     /// Which signal named the provider: "host", "greeting" or "ehlo".
     #[serde(skip_serializing_if = "Option::is_none")]
     provider_from: Option<crate::engine::provider::Signal>,
+    /// `--aws-check`: the diagnosis of the failure from the AWS account (or why none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aws_check: Option<serde_json::Value>,
 }
 
 /// Prints entries as they come: text or JSON, with colour on a terminal.
@@ -189,6 +194,7 @@ pub async fn run(args: &RunArgs) -> CommandResult {
     // Where to connect is the most basic piece: said first when missing.
     let mut cfg = args.target.session_config()?;
     cfg.ext = args.ext.settings()?;
+    args.aws.api.validate()?;
     let prepared = prepare(args)?;
     let color =
         !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -234,6 +240,20 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         None => model.verdict(),
     };
     let failure = model.failure.as_ref();
+    let aws_check = super::aws::after_run(
+        &args.aws,
+        args.credentials.user.as_deref(),
+        args.target.ses_region(),
+        args.envelope.from.as_deref(),
+        &args.envelope.to,
+        outcome,
+    )
+    .await;
+    if let (Some((lines, _)), false) = (&aws_check, args.json) {
+        for line in lines {
+            crate::outln!("=== {}", escape_str(line));
+        }
+    }
     let summary = Summary {
         kind: "summary",
         verdict: &verdict,
@@ -245,9 +265,13 @@ pub async fn run(args: &RunArgs) -> CommandResult {
         decided_by: failure.map(|f| f.seq),
         provider: crate::engine::provider::id_or_generic(model.provider()),
         provider_from: model.provider().map(|p| p.by),
+        aws_check: aws_check.map(|(_, json)| json),
     };
     if args.json {
-        crate::outln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        crate::outln!(
+            "{}",
+            crate::engine::json::to_string(&summary).unwrap_or_default()
+        );
     } else {
         let phase = failure
             .map(|f| format!(" [{}]", f.phase))

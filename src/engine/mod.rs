@@ -5,6 +5,9 @@
 
 pub mod auth;
 pub mod aws_profile;
+// Without the SDK nothing reads an account, so the diagnosis is built but not called.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) mod aws;
 pub mod classify;
 pub mod command;
 pub mod compose;

@@ -44,6 +44,8 @@ pub enum Action {
     ToggleMouse,
     /// Leaves this session for the picker of the configuration file's targets.
     SwitchTarget,
+    /// Reads the AWS account behind this session's user and shows what decided its failure.
+    AwsCheck,
     // Navigation.
     SelectPrevious,
     SelectNext,

@@ -177,6 +177,10 @@ pub struct App {
     /// The in-process simulator's IAM decisions, oldest first (`smtpscope demo`); `None` when
     /// the session is not against it, and the IAM policy is out of smtpscope's sight.
     pub sim_iam: Option<Vec<SimDecision>>,
+    /// AWS API credentials for `A` (the AWS check); `None` when there are none.
+    pub aws: Option<super::aws::AwsAccess>,
+    /// The latest AWS check of this session.
+    pub aws_check: Option<super::aws::AwsCheckState>,
 }
 
 impl App {
@@ -223,6 +227,8 @@ impl App {
             switch_target: false,
             dirty: true,
             sim_iam: None,
+            aws: None,
+            aws_check: None,
         }
     }
 

@@ -46,7 +46,8 @@ where
     let mut driver = live.then(|| driver::spawn(app.config.clone()));
     let mut tick = tokio::time::interval(Duration::from_millis(app.tick_ms));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let (saved_tx, mut saved_rx) = mpsc::unbounded_channel::<Msg>();
+    // Results of background effects (a save, an AWS check), back to `update` as messages.
+    let (saved_tx, mut saved_rx) = mpsc::unbounded_channel();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -74,7 +75,7 @@ where
                 Msg::EngineClosed
             }),
             _ = tick.tick() => Some(Msg::Tick),
-            Some(done) = saved_rx.recv() => Some(done),
+            Some(msg) = saved_rx.recv() => Some(msg),
             msg = next_side(&mut side) => if let Some(msg) = msg { Some(msg) } else {
                 side = None;
                 None
@@ -233,6 +234,16 @@ fn perform(
                 crossterm::execute!(out, crossterm::event::DisableMouseCapture)
             };
             done.map_err(|_| EffectFailure::MouseCapture)
+        }
+        Effect::AwsCheck { question, profile } => {
+            // A task, so the screen keeps drawing while AWS answers (bounded by the reader's
+            // own timeouts).
+            let tx = saved_tx.clone();
+            tokio::spawn(async move {
+                let result = crate::tui::aws::run(*question, profile).await;
+                let _ = tx.send(Msg::AwsChecked(result));
+            });
+            Ok(())
         }
     }
 }

@@ -100,6 +100,7 @@ pub(crate) const NORMAL: &[Binding] = &[
     key(Char('Y'), "Y", Action::CopyPart, None, A, "Copy the selected reply's parsed part (the user ARN, …) to the clipboard"),
     key(Char('M'), "M", Action::ToggleMouse, None, A, "Mouse capture off/on: off, the terminal's own selection and copy work"),
     key(Char('T'), "T", Action::SwitchTarget, None, A, "Switch to another target of the configuration file (sends QUIT first if connected)"),
+    key(Char('A'), "A", Action::AwsCheck, None, A, "After a 535/530 or 554: read the AWS account behind the user (IAM, SES) and show what decided (needs --aws-profile or AWS credentials)"),
     key(Char('?'), "?", Action::ToggleHelp, Some("Help"), A, "This help"),
     key(KeyCode::F(1), "F1", Action::ToggleHelp, None, A, "This help"),
     key(Char('q'), "q", Action::Quit, Some("Quit"), A, "Leave the app (sends QUIT first if connected)"),
@@ -433,6 +434,7 @@ mod tests {
             (Char('y'), KeyModifiers::NONE, Action::Copy),
             (Char('Y'), KeyModifiers::SHIFT, Action::CopyPart),
             (Char('M'), KeyModifiers::SHIFT, Action::ToggleMouse),
+            (Char('A'), KeyModifiers::SHIFT, Action::AwsCheck),
         ];
         for (code, mods, want) in cases {
             assert_eq!(

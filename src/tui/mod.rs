@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod aws;
 pub(crate) mod content;
 pub(crate) mod event_loop;
 pub(crate) mod form;
@@ -125,14 +126,23 @@ pub struct UiSettings {
     pub keymap: Option<Vec<keymap::Binding>>,
 }
 
-/// [`run`] with the configured colours, keys and targets (for `T`). Returns true when the
-/// user left to pick another target.
+/// [`run`] with the configured colours, keys and targets (for `T`), and AWS API credentials
+/// from `--aws-profile` (or the environment) for `A`. Returns true when the user left to pick
+/// another target.
 pub async fn run_configured(
     launch: Launch,
     ui: UiSettings,
     targets: Vec<String>,
+    aws_profile: Option<String>,
 ) -> std::io::Result<bool> {
-    run_inner(launch, None, &ui, targets).await
+    run_inner(
+        launch,
+        None,
+        &ui,
+        targets,
+        aws::AwsAccess::detect(aws_profile),
+    )
+    .await
 }
 
 /// The picker of the configuration file's targets: (name, summary) each; the index chosen.
@@ -154,9 +164,15 @@ pub(crate) async fn run_with(
     launch: Launch,
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
 ) -> std::io::Result<()> {
-    run_inner(launch, simulator, &UiSettings::default(), Vec::new())
-        .await
-        .map(|_| ())
+    run_inner(
+        launch,
+        simulator,
+        &UiSettings::default(),
+        Vec::new(),
+        aws::AwsAccess::detect(None),
+    )
+    .await
+    .map(|_| ())
 }
 
 async fn run_inner(
@@ -164,10 +180,12 @@ async fn run_inner(
     simulator: Option<tokio::sync::mpsc::Receiver<Msg>>,
     ui: &UiSettings,
     targets: Vec<String>,
+    aws: Option<aws::AwsAccess>,
 ) -> std::io::Result<bool> {
     let autoconnect = launch.autoconnect;
     let mut app = App::from_launch(launch);
     app.targets = targets;
+    app.aws = aws;
     if simulator.is_some() {
         app.sim_iam = Some(Vec::new());
     }

@@ -281,6 +281,10 @@ pub struct SessionModel {
     /// The authorization check of the latest message (reset by a new MAIL FROM).
     #[serde(default)]
     pub iam: IamCheck,
+    /// The envelope of the latest message that reached its final "." (accepted or not): what
+    /// a refusal after the dot was about, once the transaction itself is over.
+    #[serde(default)]
+    pub last_message: Option<Transaction>,
 }
 
 impl SessionModel {
@@ -331,6 +335,16 @@ impl SessionModel {
 
     pub(crate) fn transaction(&self) -> Option<&Transaction> {
         self.open().map(|c| &c.transaction)
+    }
+
+    /// The sender and recipients the latest failure was about: the open transaction's, else
+    /// the last message's (a 554 after the dot ends its transaction).
+    pub fn envelope(&self) -> (Option<&str>, &[String]) {
+        let current = self.transaction().filter(|t| t.mail_from.is_some());
+        match current.or(self.last_message.as_ref()) {
+            Some(t) => (t.mail_from.as_deref(), &t.rcpts_accepted),
+            None => (None, &[]),
+        }
     }
 
     /// A command is waiting for its reply.
@@ -705,7 +719,7 @@ impl SessionModel {
                 if ok {
                     self.messages_accepted += 1;
                 }
-                c.transaction = Transaction::default();
+                self.last_message = Some(std::mem::take(&mut c.transaction));
             }
             Verb::Rset if ok => c.transaction = Transaction::default(),
             _ => {}

@@ -293,7 +293,16 @@ pub(crate) fn content(app: &App) -> (String, Vec<Line<'static>>) {
                     r.class.phase,
                     r.class.verdict.name()
                 ),
-                reply_lines(t, r, &lint, iam_notes(app, e, r)),
+                {
+                    let mut lines = reply_lines(t, r, &lint, iam_notes(app, e, r));
+                    // The AWS check (`A`) goes right under the reply's title: it is the answer.
+                    if r.class.verdict.is_failure() {
+                        for (i, note) in crate::tui::aws::notes(app).iter().enumerate() {
+                            lines.insert(1 + i, field(t, "AWS", note, Style::new()));
+                        }
+                    }
+                    lines
+                },
             )
         }
         Some((_, EntryKind::Warning { text, lint })) => warning(app, text, lint.is_some()),

@@ -120,6 +120,7 @@ pub(super) fn open_compose(app: &mut App) -> Vec<Effect> {
     let mut form = form;
     form.fields.push(Field::multiline("Headers", ""));
     form.fields.push(Field::new("Attach", ""));
+    form.fields.push(Field::multiline("HTML", ""));
     app.form = Some(form);
     Vec::new()
 }
@@ -321,7 +322,7 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
         subject,
         body: form.value(3).to_string(),
     };
-    let text = compose_text(&draft, form.value(4), form.value(5))?;
+    let text = compose_text(&draft, form.value(4), form.value(5), form.value(6))?;
     app.draft = Some(draft);
     // Linted by the session, so the warnings are transcript entries before the DATA.
     let mut effects = vec![Effect::Send(Request::Lint(MessageSource::Text(
@@ -340,10 +341,15 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
     Ok(effects)
 }
 
-/// The message text: the plain draft, or (with extra headers or attachments) one built by the
-/// MIME builder, as `run --header/--attach` builds it. Errors name the field (4: Headers,
-/// 5: Attach).
-fn compose_text(draft: &Draft, headers: &str, attach: &str) -> Result<String, (usize, String)> {
+/// The message text: the plain draft, or (with extra headers, attachments or an HTML part) one
+/// built by the MIME builder, as `run --header/--attach/--html` builds it. Errors name the
+/// field (4: Headers, 5: Attach, 6: HTML).
+fn compose_text(
+    draft: &Draft,
+    headers: &str,
+    attach: &str,
+    html: &str,
+) -> Result<String, (usize, String)> {
     let headers = headers
         .lines()
         .map(str::trim)
@@ -356,7 +362,20 @@ fn compose_text(draft: &Draft, headers: &str, attach: &str) -> Result<String, (u
         .filter(|p| !p.is_empty())
         .map(std::path::PathBuf::from)
         .collect();
-    if headers.is_empty() && paths.is_empty() {
+    // The HTML part: typed in the field, or "@FILE" read now (bounded, as --html @FILE).
+    let html = match html.trim() {
+        "" => None,
+        one_line if one_line.starts_with('@') && !one_line.contains('\n') => Some(
+            crate::engine::limited::read_to_string(
+                std::path::Path::new(&one_line[1..]),
+                "a message part (the HTML field's @FILE)",
+                crate::engine::limited::limit::BODY,
+            )
+            .map_err(|e| (6, e.to_string()))?,
+        ),
+        _ => Some(html.to_string()),
+    };
+    if headers.is_empty() && paths.is_empty() && html.is_none() {
         return Ok(draft.render());
     }
     let attachments =
@@ -367,7 +386,7 @@ fn compose_text(draft: &Draft, headers: &str, attach: &str) -> Result<String, (u
         subject: Some(draft.subject.clone()),
         headers,
         body: Some(draft.body.clone()),
-        html: None,
+        html,
         attachments,
     }
     .render()

@@ -48,6 +48,8 @@ pub enum Msg {
     EffectFailed(EffectFailure),
     /// A frame showing the model as it is now has been drawn.
     Drawn,
+    /// The AWS check (`A`) finished: the diagnosis as lines, or why it could not run.
+    AwsChecked(Result<Vec<String>, String>),
 }
 
 /// Why an effect was not carried out; reported back so that `update` stays the only writer.
@@ -81,6 +83,12 @@ pub enum Effect {
     Copy(String),
     /// Turn the terminal's mouse capture on or off.
     MouseCapture(bool),
+    /// Read the AWS account and diagnose this send (a task; the result comes back as
+    /// [`Msg::AwsChecked`]).
+    AwsCheck {
+        question: Box<crate::engine::aws::SendQuestion>,
+        profile: Option<String>,
+    },
 }
 
 /// Applies one message to the model.
@@ -165,6 +173,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::Drawn => {
             app.dirty = false;
+            Vec::new()
+        }
+        Msg::AwsChecked(result) => {
+            super::aws::on_result(app, result);
             Vec::new()
         }
     }
@@ -357,6 +369,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             app.switch_target = true;
             quit(app)
         }
+        Action::AwsCheck => super::aws::on_key(app),
         Action::ToggleHelp => {
             toggle_overlay(app, Overlay::Help);
             Vec::new()

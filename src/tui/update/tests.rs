@@ -41,6 +41,13 @@ fn describe(e: &Effect) -> String {
         Effect::Copy(text) => format!("copy {text}"),
         Effect::MouseCapture(on) => format!("mouse {on}"),
         Effect::ExportChain(chain) => format!("export {} certificates", chain.len()),
+        Effect::AwsCheck { question, profile } => format!(
+            "aws-check {} {} from {} to {} profile {profile:?}",
+            question.access_key_id,
+            question.region,
+            question.from,
+            question.recipients.join(",")
+        ),
     }
 }
 
@@ -1258,6 +1265,39 @@ fn composer_headers_and_attachments_build_a_mime_message() {
 }
 
 #[test]
+fn composer_html_field_adds_an_html_part_typed_or_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.html");
+    std::fs::write(&file, "<p>from the file</p>").unwrap();
+    let html_of = |value: &str| {
+        let mut app = in_tls();
+        act(&mut app, Action::Data);
+        app.form.as_mut().unwrap().focus = 6;
+        assert_eq!(app.form.as_ref().unwrap().fields[6].label, "HTML");
+        typed(&mut app, value);
+        let effects = act(&mut app, Action::Form(FormAction::Submit));
+        (effects, app)
+    };
+    let (effects, app) = html_of("<p>typed</p>");
+    assert_eq!(effects, ["lint", "DATA"]);
+    let pending = app.pending_message.clone().unwrap_or_default();
+    assert!(pending.contains("multipart/alternative"), "{pending}");
+    assert!(pending.contains("text/html") && pending.contains("<p>typed</p>"));
+    let (_, app) = html_of(&format!("@{}", file.display()));
+    let pending = app.pending_message.clone().unwrap_or_default();
+    assert!(pending.contains("<p>from the file</p>"), "{pending}");
+    // A file that cannot be read is the field's error, and nothing is sent.
+    let (effects, app) = html_of(&format!("@{}", dir.path().join("missing.html").display()));
+    assert!(effects.is_empty());
+    assert_eq!(app.form.as_ref().unwrap().focus, 6);
+    assert!(
+        form_error(&app).contains("missing.html"),
+        "{}",
+        form_error(&app)
+    );
+}
+
+#[test]
 fn oauth_key_asks_for_an_access_token_and_sends_xoauth2() {
     use crate::engine::auth::Mechanism;
     let mut app = in_tls();
@@ -1292,4 +1332,69 @@ fn oauth_key_asks_for_an_access_token_and_sends_xoauth2() {
         form_kind(&app),
         Some(FormKind::Auth(Mechanism::Oauthbearer))
     );
+}
+
+#[test]
+fn a_without_aws_credentials_says_how_to_get_them() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    let status = app.status.as_ref().unwrap();
+    assert!(status.text.contains("--aws-profile"), "{}", status.text);
+    // Nothing about AWS in the panel when it cannot run.
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(!screen.contains("AWS: "), "{screen}");
+}
+
+#[test]
+fn a_after_a_554_checks_this_sessions_send_and_shows_the_deciding_statement() {
+    let mut app = app_after(sample::access_denied(), (120, 40));
+    app.aws = Some(crate::tui::aws::AwsAccess {
+        profile: Some("auditor".into()),
+    });
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: A reads the AWS account behind this user"),
+        "{screen}"
+    );
+    // The envelope asked about is the one sent (MAIL FROM, RCPT TO), not the start-up flags.
+    app.prefill.from = Some("started-with@example.com".into());
+    app.prefill.to = vec!["flag-recipient@example.com".into()];
+    assert_eq!(
+        act(&mut app, Action::AwsCheck),
+        [format!(
+            "aws-check {USER} ap-northeast-1 from policy-fail@example.com to xxxxx@example.com profile Some(\"auditor\")"
+        )]
+    );
+    // A second press while it runs starts nothing.
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    update(
+        &mut app,
+        Msg::AwsChecked(Ok(vec![
+            "predicted: authorization_denied (exit 9)".into(),
+            "deciding: statement #1 (Sid AllowOfficeOnly) of the inline policy ses-from-office on user smtp-app".into(),
+        ])),
+    );
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: predicted: authorization_denied"),
+        "{screen}"
+    );
+    assert!(screen.contains("Sid AllowOfficeOnly"), "{screen}");
+    update(
+        &mut app,
+        Msg::AwsChecked(Err("no AWS API credentials found".into())),
+    );
+    let screen = crate::tui::view::render_to_text(&app, 120, 40);
+    assert!(
+        screen.contains("AWS: check failed: no AWS API credentials found"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_before_any_failure_does_nothing() {
+    let mut app = fresh();
+    app.aws = Some(crate::tui::aws::AwsAccess { profile: None });
+    assert!(act(&mut app, Action::AwsCheck).is_empty());
+    assert!(app.status.as_ref().unwrap().text.contains("none yet"));
 }

@@ -32,7 +32,7 @@ fn explain(kind: FormKind, tls: bool) -> &'static str {
         FormKind::Mail => "The envelope sender; smtpscope adds the angle brackets.",
         FormKind::Rcpt => "One recipient; RCPT again adds more.",
         FormKind::Compose => {
-            "Sent after the server's 354, dot-stuffed, with Date and Message-ID added. Headers: one 'Name: value' a line; Attach: file paths, comma-separated. It is linted first: warnings go to the transcript."
+            "Sent after the server's 354, dot-stuffed, with Date and Message-ID added. Headers: one 'Name: value' a line; Attach: file paths, comma-separated; HTML: the HTML part, typed or @FILE. It is linted first: warnings go to the transcript."
         }
         FormKind::Raw => {
             "Sent as typed, plus CRLF. AUTH data typed here (and any line after a 334) is recorded redacted."
