@@ -35,7 +35,8 @@ pub struct ExtArgs {
     /// Envelope id for DSNs (printable ASCII, at most 100 characters; sent as xtext)
     #[arg(long, value_name = "ID", help_heading = "Extensions")]
     pub envid: Option<String>,
-    /// Ask that the message travel over TLS only (REQUIRETLS, RFC 8689); only inside TLS
+    /// Ask that the message travel over TLS only (REQUIRETLS, RFC 8689); only inside TLS, even
+    /// with --force-ext requiretls
     #[arg(long, help_heading = "Extensions")]
     pub requiretls: bool,
     /// Use an extension even though the server does not advertise it (for debugging; every

@@ -314,7 +314,8 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     }
 
     let message = match args.envelope.data.as_deref() {
-        Some("-") => Some(read_stdin_message()?),
+        // Read last, once every other flag is checked: a usage error never waits for it.
+        Some("-") => None,
         Some(file) => {
             let path = PathBuf::from(file.trim_start_matches('@'));
             // Opened now so that a missing or unreadable file is a usage error before
@@ -346,18 +347,22 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     } else {
         None
     };
+    let mut values = values(
+        &args.target,
+        &args.credentials,
+        &args.envelope,
+        credentials,
+        message,
+        warnings,
+    )?;
+    if args.envelope.data.as_deref() == Some("-") {
+        values.message = Some(read_stdin_message()?);
+    }
     Ok(Prepared {
+        values,
+        script,
         batch,
         composer,
-        values: values(
-            &args.target,
-            &args.credentials,
-            &args.envelope,
-            credentials,
-            message,
-            warnings,
-        )?,
-        script,
     })
 }
 
