@@ -438,7 +438,8 @@ pub struct EnvelopeArgs {
     /// Recipient (RCPT TO); repeat for more
     #[arg(long, short = 't', value_name = "ADDRESS", help_heading = "Envelope")]
     pub to: Vec<String>,
-    /// Message to send: @FILE, or - for standard input [default: a generated test message]
+    /// Message to send: @FILE (streamed), or - for standard input (read whole before
+    /// connecting, at most 40 MiB) [default: a generated test message]
     #[arg(long, value_name = "@FILE|-", help_heading = "Envelope")]
     pub data: Option<String>,
 }

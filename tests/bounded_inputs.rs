@@ -140,6 +140,23 @@ fn password_stdin_is_capped() {
     assert_refused("--password-stdin <pipe", &args, Input::Zeros, &says);
 }
 
+/// `run --data -` reads the message whole before connecting: capped like any other input.
+#[test]
+fn message_stdin_is_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = big_file(dir.path());
+    let args = with(RUN, &["--auth", "none", "--data", "-"]);
+    let says = ["the message (standard input) is larger than the limit of 40 MiB"];
+    assert_refused(
+        "--data - </dev/zero",
+        &args,
+        Input::File(Path::new("/dev/zero")),
+        &says,
+    );
+    assert_refused("--data - <200MB", &args, Input::File(&big), &says);
+    assert_refused("--data - <pipe", &args, Input::Zeros, &says);
+}
+
 /// `args` with `{}` replaced by `/dev/zero`, then by a 200 MB file: refused, bounded.
 fn device_and_big(label: &str, args: &[&str], device_says: &str, big_says: &str) {
     let dir = tempfile::tempdir().unwrap();

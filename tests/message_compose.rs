@@ -257,3 +257,111 @@ async fn the_per_session_limit_and_reconnecting_below_it() {
     let connects = lines.iter().filter(|l| l["type"] == "connected").count();
     assert_eq!(connects, 3);
 }
+
+/// `run_peer`'s session with `--data -`, `input` piped to standard input.
+fn run_peer_stdin(port: u16, extra: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let port = port.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smtpscope"))
+        .args([
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls",
+            "none",
+            "--user",
+            USER.0,
+            "--from",
+            "sender@example.com",
+            "--to",
+            "rcpt@example.com",
+            "--timeout",
+            "10",
+            "--data",
+            "-",
+        ])
+        .args(extra)
+        .env_remove("SMTPSCOPE_USER")
+        .env("SMTPSCOPE_PASSWORD", USER.1)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start smtpscope");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_message_from_standard_input_is_linted_and_measured_like_a_file() {
+    let cred = format!("{}:{}", USER.0, USER.1);
+    let dir = tempfile::tempdir().unwrap();
+    let mailbox = dir.path().join("mailbox");
+    let peer = start_ses_peer(
+        "127.0.0.1",
+        "none",
+        None,
+        &["--user", &cred, "--mailbox", mailbox.to_str().unwrap()],
+    );
+    // Two Subjects, no Date, no Message-ID; a dot to stuff and a Latin-1 byte (not UTF-8).
+    let msg: &[u8] = b"From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: one\r\nSubject: two\r\n\r\n.dot line\r\ncaf\xe9\r\n";
+    // This peer, like SES, does not advertise SIZE: forced, SIZE= shows the size is known.
+    let out = run_peer_stdin(peer.port, &["--json", "--force-ext", "size"], msg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = json_lines(&out);
+    let mail = lines
+        .iter()
+        .position(|l| {
+            l["type"] == "sent" && l["line"].as_str().is_some_and(|t| t.starts_with("MAIL"))
+        })
+        .unwrap_or_else(|| panic!("no MAIL FROM: {}", text(&out)));
+    for rule in ["duplicate-header", "missing-date", "missing-message-id"] {
+        let at = lines
+            .iter()
+            .position(|l| {
+                l["type"] == "warning"
+                    && l["text"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("message lint:") && t.contains(rule))
+            })
+            .unwrap_or_else(|| panic!("no {rule} warning: {}", text(&out)));
+        assert!(at < mail, "{rule}: the lint comes before MAIL FROM");
+    }
+    // Measured like a file: its size and its 8-bit byte are declared on MAIL FROM.
+    let mail = lines[mail]["line"].as_str().unwrap();
+    assert!(mail.contains(&format!("SIZE={}", msg.len())), "{mail}");
+    assert!(mail.contains("BODY=8BITMIME"), "{mail}");
+    // And sent as read: the server holds exactly these bytes.
+    let emls: Vec<_> = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    assert_eq!(emls.len(), 1, "{emls:?}");
+    assert_eq!(std::fs::read(&emls[0]).unwrap(), msg);
+
+    // The text output shows the warnings before the envelope, too; and standard input, read
+    // once, can be sent more than once.
+    let out = run_peer_stdin(peer.port, &["--count", "2"], msg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lint = stdout
+        .find("warning: message lint: Subject appears 2 times")
+        .unwrap_or_else(|| panic!("no lint in the text output: {stdout}"));
+    let mail = stdout.find("-> MAIL FROM:").unwrap();
+    assert!(lint < mail, "{stdout}");
+    assert_eq!(stdout.matches("-> MAIL FROM:").count(), 2, "{stdout}");
+    let count = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .count();
+    assert_eq!(count, 3);
+}

@@ -1,5 +1,5 @@
-//! `run`'s flags for the SMTP extensions: PIPELINING, BDAT, DSN, REQUIRETLS, forcing an
-//! extension the server does not advertise, and the address family.
+//! The flags for the SMTP extensions, shared by `run` and `probe`: PIPELINING, BDAT, DSN,
+//! REQUIRETLS, forcing an extension the server does not advertise, and the address family.
 
 use clap::Args;
 
@@ -35,7 +35,8 @@ pub struct ExtArgs {
     /// Envelope id for DSNs (printable ASCII, at most 100 characters; sent as xtext)
     #[arg(long, value_name = "ID", help_heading = "Extensions")]
     pub envid: Option<String>,
-    /// Ask that the message travel over TLS only (REQUIRETLS, RFC 8689); only inside TLS
+    /// Ask that the message travel over TLS only (REQUIRETLS, RFC 8689); only inside TLS, even
+    /// with --force-ext requiretls
     #[arg(long, help_heading = "Extensions")]
     pub requiretls: bool,
     /// Use an extension even though the server does not advertise it (for debugging; every
@@ -52,6 +53,22 @@ pub struct ExtArgs {
 }
 
 impl ExtArgs {
+    /// The first flag given that acts on MAIL, RCPT or DATA (all but -4/-6), for commands
+    /// that may stop before them.
+    pub fn message_flag(&self) -> Option<&'static str> {
+        [
+            (self.pipeline, "--pipeline"),
+            (self.bdat, "--bdat"),
+            (self.dsn_notify.is_some(), "--dsn-notify"),
+            (self.dsn_ret.is_some(), "--dsn-ret"),
+            (self.envid.is_some(), "--envid"),
+            (self.requiretls, "--requiretls"),
+            (!self.force_ext.is_empty(), "--force-ext"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     /// Checks the values and builds the engine's settings.
     pub fn settings(&self) -> Result<ExtSettings, CliError> {
         let usage = |e: ext::ExtError| CliError::Usage(e.to_string());

@@ -25,10 +25,15 @@ pub struct ProbeArgs {
     pub credentials: CredentialArgs,
     #[command(flatten)]
     pub envelope: EnvelopeArgs,
+    // The same extension flags as `run`: -4/-6 in every mode; the others shape MAIL, RCPT
+    // and DATA, so only `--mode send` takes them (see `--mode`'s help).
+    #[command(flatten)]
+    pub ext: super::ext_args::ExtArgs,
     #[command(flatten)]
     pub profile: crate::cli::profile::ProfileArgs,
     /// How far to go: the greeting (connect), through TLS (tls), AUTH then QUIT (auth), or a
-    /// whole message (send)
+    /// whole message (send). Of the Extensions flags, -4/-6 apply in every mode; the others
+    /// (--pipeline, --bdat, --dsn-*, --envid, --requiretls, --force-ext) only with send
     #[arg(long, value_enum, help_heading = "Probe")]
     pub mode: ProbeMode,
     /// Add the SMTP user name as a label (`smtp_probe_user_info`); it is left out by default
@@ -101,8 +106,16 @@ fn prepare(args: &ProbeArgs) -> Result<Prepared, CliError> {
             "--data is for `smtpscope run`; a probe sends a short generated test message".into(),
         ));
     }
-    let cfg = args.target.session_config()?;
+    let mut cfg = args.target.session_config()?;
     let mode = args.mode;
+    if mode != ProbeMode::Send
+        && let Some(flag) = args.ext.message_flag()
+    {
+        return Err(CliError::Usage(format!(
+            "{flag} shapes the message's MAIL, RCPT or DATA: it needs --mode send (only -4 and -6 apply to every mode)"
+        )));
+    }
+    cfg.ext = args.ext.settings()?;
     let (credentials, warnings) = if mode.uses_auth() {
         args.credentials.credentials_and_warnings()?
     } else {

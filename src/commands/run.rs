@@ -338,7 +338,8 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     }
 
     let message = match args.envelope.data.as_deref() {
-        Some("-") => Some(MessageSource::Stdin),
+        // Read last, once every other flag is checked: a usage error never waits for it.
+        Some("-") => None,
         Some(file) => {
             let path = PathBuf::from(file.trim_start_matches('@'));
             // Opened now so that a missing or unreadable file is a usage error before
@@ -355,11 +356,6 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
         None => None,
     };
     let batch = args.message.batch()?;
-    if batch.count > 1 && args.envelope.data.as_deref() == Some("-") {
-        return Err(CliError::Usage(
-            "--count sends the message more than once: standard input (--data -) can be read only once; use --data @FILE".into(),
-        ));
-    }
     let composer: Option<Composer> = if args.message.composes() {
         let composition = args.message.composition(&args.envelope)?;
         Some(Box::new(move || {
@@ -375,18 +371,22 @@ fn prepare(args: &RunArgs) -> Result<Prepared, CliError> {
     } else {
         None
     };
+    let mut values = values(
+        &args.target,
+        &args.credentials,
+        &args.envelope,
+        credentials,
+        message,
+        warnings,
+    )?;
+    if args.envelope.data.as_deref() == Some("-") {
+        values.message = Some(read_stdin_message()?);
+    }
     Ok(Prepared {
+        values,
+        script,
         batch,
         composer,
-        values: values(
-            &args.target,
-            &args.credentials,
-            &args.envelope,
-            credentials,
-            message,
-            warnings,
-        )?,
-        script,
     })
 }
 
@@ -415,6 +415,20 @@ pub(crate) fn values(
 pub(crate) fn default_message(envelope: &EnvelopeArgs) -> MessageSource {
     let sender = envelope.from.as_deref().unwrap_or_default();
     MessageSource::Text(Draft::default_for(sender, &envelope.to).render())
+}
+
+/// `--data -`: the message from standard input, read whole before connecting (bounded in
+/// size and time) so that it is linted, measured for SIZE= and BODY=, and sent like a file.
+fn read_stdin_message() -> Result<MessageSource, CliError> {
+    use crate::engine::limited::{self, limit};
+    let bytes = limited::read_capped_within(
+        std::io::stdin(),
+        "the message",
+        "standard input",
+        limit::MESSAGE_STDIN,
+        limit::MESSAGE_STDIN_WAIT,
+    )?;
+    Ok(MessageSource::Bytes(bytes.into()))
 }
 
 /// Reads and parses `--script` (a file or `-` for standard input), bounded in size.

@@ -51,6 +51,11 @@ pub(crate) mod limit {
     pub(crate) const TRANSCRIPT_LINE: u64 = 4 * 1024 * 1024;
     /// A reply or log pasted into `explain`.
     pub(crate) const PASTED: u64 = 1024 * 1024;
+    /// `run --data -`: the message read from standard input, held in memory (SES takes 40 MB;
+    /// a bigger message can still be sent from a file, which is streamed).
+    pub(crate) const MESSAGE_STDIN: u64 = 40 * 1024 * 1024;
+    /// How long `run --data -` waits for standard input to end.
+    pub(crate) const MESSAGE_STDIN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
     /// How long `explain` waits for standard input to end.
     pub(crate) const PASTED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 }

@@ -35,7 +35,7 @@ pub struct Values {
     pub mechanism: Mechanism,
     pub from: Option<String>,
     pub to: Vec<String>,
-    /// The message after 354; standard input can be sent only once.
+    /// The message after 354.
     pub message: Option<MessageSource>,
     /// Warnings shown just before the first AUTH.
     pub auth_warnings: Vec<String>,
@@ -306,9 +306,7 @@ impl Runner {
             Action::Message => {
                 self.started += 1;
                 let Some(source) = self.take_message() else {
-                    session.warn(
-                        "no message to send (standard input was sent already); closing without one",
-                    );
+                    session.warn("no message to send; closing without one");
                     session.close_now();
                     return Ok(None);
                 };
@@ -329,7 +327,7 @@ impl Runner {
                 self.prepare_message(session)?;
                 self.started += 1;
                 let Some(source) = self.take_message() else {
-                    session.warn("no message to send (standard input was sent already)");
+                    session.warn("no message to send");
                     return Ok(None);
                 };
                 return self.ext.send_bdat(session, source).await.map(Some);
@@ -377,16 +375,12 @@ impl Runner {
         session.command(&command).await.map(Some)
     }
 
-    /// The message to send, built and linted already or now; standard input only once.
+    /// The message to send, built and linted already or now.
     fn take_message(&mut self) -> Option<MessageSource> {
         self.prepared = false;
-        if let Some(source) = self.next_message.take() {
-            return Some(source);
-        }
-        match &self.values.message {
-            Some(MessageSource::Stdin) => self.values.message.take(),
-            other => other.clone(),
-        }
+        self.next_message
+            .take()
+            .or_else(|| self.values.message.clone())
     }
 
     /// The message the next MAIL FROM announces (its SIZE, its BODY=8BITMIME).

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Smoke test of ses_peer.py, driven by Python's smtplib (and swaks when installed).
+"""Smoke test of ses_peer.py, driven by Python's smtplib (and swaks when installed), and of
+requiretls_peer.py (the scripted REQUIRETLS server), driven by smtplib.
 
 Checks the seed's three scenarios (good user, wrong password, IAM-denied user) and the
 reply texts smtpscope's Rust tests assert on. Not part of the cargo suite; run it with
@@ -9,6 +10,7 @@ the venv that .ci/test builds:  .venv/bin/python tests/peers/smoke_test.py
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import select
@@ -25,6 +27,7 @@ import unittest
 from pathlib import Path
 
 PEER = Path(__file__).with_name("ses_peer.py")
+REQUIRETLS_PEER = Path(__file__).with_name("requiretls_peer.py")
 GOOD = ("AKIAGOODUSER00000001", "BGoodPassword+/=withsymbols")
 DENIED = ("AKIADENIEDUSER000002", "BDeniedPassword")
 BANNER = b"email-smtp.amazonaws.com ESMTP SimpleEmailService-d-TESTPEER0 aiosmtpd"
@@ -72,10 +75,10 @@ def ipv6_loopback() -> bool:
 class Peer:
     """ses_peer.py as a child process; `port` comes from its READY line."""
 
-    def __init__(self, *args: str, host: str = "127.0.0.1"):
+    def __init__(self, *args: str, host: str = "127.0.0.1", script: Path = PEER):
         self.host = host
         self.proc = subprocess.Popen(
-            [sys.executable, str(PEER), "--host", host, "--port", "0", *args],
+            [sys.executable, str(script), "--host", host, "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         ready, _, _ = select.select([self.proc.stdout], [], [], 15)
@@ -260,6 +263,44 @@ class PlainPeer(unittest.TestCase):
                            capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertNotIn(b"secretpw", r.stdout + r.stderr)
+
+
+class RequireTlsPeer(unittest.TestCase):
+    """requiretls_peer.py against smtplib: REQUIRETLS offered after STARTTLS only, MAIL FROM's
+    REQUIRETLS accepted only inside TLS, and each line logged as read."""
+
+    def test_offers_and_accepts_requiretls_only_inside_tls(self):
+        log = TMP / "requiretls.jsonl"
+        peer = Peer("--cert", str(CERT), "--key", str(KEY), "--log", str(log),
+                    script=REQUIRETLS_PEER)
+        try:
+            with smtplib.SMTP("127.0.0.1", peer.port, timeout=10) as s:
+                code, text = s.ehlo("mail.example.com")
+                self.assertEqual(code, 250)
+                self.assertIn(b"STARTTLS", text.split(b"\n"))
+                self.assertNotIn(b"REQUIRETLS", text.split(b"\n"))
+                self.assertEqual(s.docmd("MAIL", "FROM:<a@example.com> REQUIRETLS")[0], 530)
+                s.starttls(context=client_tls())
+                code, text = s.ehlo("mail.example.com")
+                self.assertIn(b"REQUIRETLS", text.split(b"\n"))
+                self.assertNotIn(b"STARTTLS", text.split(b"\n"))
+                self.assertEqual(s.docmd("MAIL", "FROM:<a@example.com> XTURBO")[0], 555)
+                self.assertEqual(s.docmd("MAIL", "FROM:<a@example.com>REQUIRETLS")[0], 501)
+                self.assertEqual(s.docmd("MAIL", "FROM:<a@example.com> SIZE=5 REQUIRETLS"),
+                                 (250, b"2.1.0 Sender OK, REQUIRETLS noted"))
+                self.assertEqual(s.docmd("RCPT", "TO:<b@example.net>")[0], 250)
+                self.assertEqual(s.data(MESSAGE)[0], 250)
+        finally:
+            self.assertEqual(peer.stop()[0], 0)
+        events = [json.loads(l) for l in log.read_text().splitlines()]
+        mails = [e for e in events if e.get("line", "").upper().startswith("MAIL")]
+        self.assertEqual([m["reply"][:3] for m in mails], ["530", "555", "501", "250"])
+        self.assertEqual(mails[-1]["line"], "MAIL FROM:<a@example.com> SIZE=5 REQUIRETLS")
+        self.assertEqual(mails[-1]["params"], ["SIZE=5", "REQUIRETLS"])
+        self.assertEqual([m["tls"] for m in mails], [False, True, True, True])
+        message = [e for e in events if e.get("event") == "message"]
+        self.assertEqual(len(message), 1)
+        self.assertTrue(message[0]["requiretls"])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ pub(super) fn apply(input: &EnvelopeInput<'_>, env: &mut Envelope) {
         Some(false) => return,
         None => {
             env.notes.push(
-                "BODY= is left out: whether a message from standard input has 8-bit bytes is not known in advance"
+                "BODY= is left out: whether the message has 8-bit bytes is not known before it is sent"
                     .into(),
             );
             return;

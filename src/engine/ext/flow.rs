@@ -23,7 +23,8 @@ impl ExtRun {
             Some(MessageSource::Text(t)) => MessageFacts::of_bytes(t.as_bytes()),
             // An unreadable file is reported when it is sent; here it only has no facts.
             Some(MessageSource::File(p)) => MessageFacts::of_file(p).unwrap_or_default(),
-            Some(MessageSource::Stdin) | None => MessageFacts::default(),
+            Some(MessageSource::Bytes(b)) => MessageFacts::of_bytes(b),
+            None => MessageFacts::default(),
         })
     }
 

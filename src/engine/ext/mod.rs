@@ -177,7 +177,7 @@ pub(crate) fn forced_warning(ext: Ext, what: &str) -> String {
 /// What the client knows about the message before sending it, for SIZE, BODY= and SMTPUTF8.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageFacts {
-    /// Its size in bytes, when known (not for standard input).
+    /// Its size in bytes, when known.
     pub size: Option<u64>,
     /// Any byte above 127 (needs 8BITMIME, or SMTPUTF8 in the headers).
     pub eight_bit: Option<bool>,

@@ -9,10 +9,8 @@ pub(super) fn apply(input: &EnvelopeInput<'_>, env: &mut Envelope) {
         return;
     }
     let Some(size) = input.message.size else {
-        env.notes.push(
-            "SIZE= is left out: the size of a message read from standard input is not known in advance"
-                .into(),
-        );
+        env.notes
+            .push("SIZE= is left out: the message's size is not known before it is sent".into());
         return;
     };
     if usable == Use::Forced {

@@ -126,6 +126,24 @@ fn requiretls_only_inside_tls() {
     let mut i = input(&settings, Some(&all), "a@example.com", &[], &facts);
     i.tls = false;
     assert!(envelope(&i).unwrap_err().to_string().contains("TLS"));
+    // Forcing lifts a missing keyword, never the plain connection (RFC 8689 §2).
+    let forced = ExtSettings {
+        forced: vec![Ext::Requiretls],
+        ..settings.clone()
+    };
+    let mut i = input(&forced, Some(&all), "a@example.com", &[], &facts);
+    i.tls = false;
+    let err = envelope(&i).unwrap_err().to_string();
+    assert!(err.contains("only inside TLS"), "{err}");
+    let mut i = input(&forced, None, "a@example.com", &[], &facts);
+    i.tls = false;
+    assert!(envelope(&i).is_err());
+    // Inside TLS and offered: sent, with a note saying what it asks.
+    let i = input(&settings, Some(&all), "a@example.com", &[], &facts);
+    let env = envelope(&i).unwrap();
+    assert_eq!(env.mail_params, ["REQUIRETLS"]);
+    assert!(env.warnings.is_empty(), "{env:?}");
+    assert!(env.notes.iter().any(|n| n.contains("RFC 8689")), "{env:?}");
 }
 
 #[test]

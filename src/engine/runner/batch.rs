@@ -90,7 +90,7 @@ impl Rate {
 pub type Composer = Box<dyn FnMut() -> Result<String, String> + Send>;
 
 /// Lints the message about to be sent and records each finding as a warning, before DATA.
-/// Standard input cannot be read twice, so it is not linted.
+/// Standard input is read whole before connecting, so it is linted like any other message.
 pub(crate) fn lint_before_data(session: &mut Session, source: &MessageSource) {
     let (head, wire_size) = match source {
         MessageSource::Text(text) => {
@@ -105,7 +105,11 @@ pub(crate) fn lint_before_data(session: &mut Session, source: &MessageSource) {
             }
             (head, size)
         }
-        MessageSource::Stdin => return,
+        MessageSource::Bytes(bytes) => {
+            let wire = encode_message(bytes).0.len() as u64;
+            let head = usize::try_from(LINT_HEAD).unwrap_or(usize::MAX);
+            (bytes[..bytes.len().min(head)].to_vec(), Some(wire))
+        }
     };
     let model = session.model();
     let caps = model.capabilities();

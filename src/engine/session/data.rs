@@ -14,8 +14,9 @@ pub enum MessageSource {
     Text(String),
     /// A file, streamed in chunks.
     File(PathBuf),
-    /// Standard input, streamed.
-    Stdin,
+    /// Bytes held in memory, sent as they are (standard input, read whole before connecting
+    /// so that it is linted and measured like a file).
+    Bytes(std::sync::Arc<[u8]>),
 }
 
 /// How streaming a message ended.
@@ -149,15 +150,11 @@ impl Session {
                 self.pump(file, &mut stuffer, &mut out, &name, &mut sent)
                     .await?
             }
-            MessageSource::Stdin => {
-                self.pump(
-                    tokio::io::stdin(),
-                    &mut stuffer,
-                    &mut out,
-                    "standard input",
-                    &mut sent,
-                )
-                .await?
+            MessageSource::Bytes(bytes) => {
+                stuffer.push(&bytes, &mut out);
+                let complete = self.write_data(&out, &mut sent).await?;
+                out.clear();
+                complete
             }
         };
         if !complete {

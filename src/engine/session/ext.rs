@@ -78,8 +78,8 @@ impl Session {
                 };
                 self.bdat_from(file, &name, chunk).await
             }
-            MessageSource::Stdin => {
-                self.bdat_from(tokio::io::stdin(), "standard input", chunk)
+            MessageSource::Bytes(bytes) => {
+                self.bdat_from(std::io::Cursor::new(bytes), "the message", chunk)
                     .await
             }
         }
