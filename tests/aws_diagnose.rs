@@ -105,7 +105,7 @@ impl Moto {
             }
         });
         let (port, keys) = rx
-            .recv_timeout(Duration::from_secs(60))
+            .recv_timeout(Duration::from_mins(1))
             .expect("moto printed READY within 60 s");
         Moto {
             child,

@@ -206,7 +206,7 @@ fn chunking_server() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
     let handle = std::thread::spawn(move || {
         // A hang guard, not a time cap: a client that never connects fails the test.
         listener.set_nonblocking(true).unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
         let mut s = loop {
             match listener.accept() {
                 Ok((s, _)) => break s,

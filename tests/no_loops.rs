@@ -420,7 +420,7 @@ async fn random_sessions_end_and_never_resend_credentials() {
             }
             session.close().await;
         };
-        tokio::time::timeout(Duration::from_secs(60), run)
+        tokio::time::timeout(Duration::from_mins(1), run)
             .await
             .unwrap_or_else(|_| panic!("case {case} did not end: {script:?}"));
         let lines = server.lines();

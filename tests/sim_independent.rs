@@ -68,7 +68,7 @@ async fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin).await.unwrap();
     drop(input);
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    tokio::time::timeout(Duration::from_mins(1), child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("{program} did not finish within 60 s"))
         .unwrap()

@@ -23,7 +23,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A hang guard, not a speed check: a scenario still running after this is stuck. The times
 /// the scenarios take are printed (`measured: …`), never asserted.
-const HANG_GUARD: Duration = Duration::from_secs(60);
+const HANG_GUARD: Duration = Duration::from_mins(1);
 
 fn config(limits: &str) -> smtpscope::engine::sim::SimConfig {
     config_from(&format!(

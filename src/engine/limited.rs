@@ -55,7 +55,7 @@ pub(crate) mod limit {
     /// a bigger message can still be sent from a file, which is streamed).
     pub(crate) const MESSAGE_STDIN: u64 = 40 * 1024 * 1024;
     /// How long `run --data -` waits for standard input to end.
-    pub(crate) const MESSAGE_STDIN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+    pub(crate) const MESSAGE_STDIN_WAIT: std::time::Duration = std::time::Duration::from_mins(2);
     /// How long `explain` waits for standard input to end.
     pub(crate) const PASTED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 }

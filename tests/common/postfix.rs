@@ -26,7 +26,7 @@ pub const DENIED: (&str, &str) = ("denied", "deniedpass");
 
 /// A cold start (certificates, `postfix check`, both daemons) takes about 2 s; leave room
 /// for a loaded 2-core machine.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+const START_TIMEOUT: Duration = Duration::from_mins(1);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How to start an instance of your own; `Default` is the shared instance's set-up.

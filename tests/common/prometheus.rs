@@ -99,7 +99,7 @@ impl Prometheus {
             port,
             _child: Guard(child),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             if let Some((200, _)) = http_get(port, "/-/ready") {
                 return p;

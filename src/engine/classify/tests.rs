@@ -453,7 +453,7 @@ fn success_replies_say_what_succeeded() {
         (Ehlo, "250 CHUNKING".into(), "EHLO accepted"),
         (Ehlo, "250 HELP".into(), "EHLO accepted"),
         (Ehlo, "250 SMTPUTF8".into(), "EHLO accepted"),
-        (Ehlo, "250 Ok".into(), "EHLO capabilities"),
+        (Ehlo, "250 Ok".into(), "EHLO accepted"),
         // STARTTLS
         (StartTls, "220 2.0.0 Ready to start TLS".into(), "Ready for TLS"),
         (StartTls, "220 TLS go ahead".into(), "Ready for TLS"),
@@ -952,4 +952,25 @@ fn the_fallback_reads_the_enhanced_code_with_the_command() {
         "{}",
         c.diagnosis.meaning
     );
+}
+
+#[test]
+fn ses_words_in_an_ehlo_answer_get_ses_explanation_only_from_ses() {
+    // "250 Ok" ends SES's EHLO answer, and many other servers' too.
+    let reply = Reply::from_lines(250, &["Ok"]);
+    let ctx = |provider: Option<&str>| Context {
+        provider: provider.map(String::from),
+        ..Context::after(Verb::Ehlo)
+    };
+    let ses = Catalog::builtin().classify(&reply, &ctx(Some("ses")));
+    assert_eq!(ses.diagnosis.title, "EHLO capabilities");
+    assert!(ses.diagnosis.meaning.contains("SES"), "{:?}", ses.diagnosis);
+    for other in [None, Some("postfix")] {
+        let c = Catalog::builtin().classify(&reply, &ctx(other));
+        assert!(
+            !c.diagnosis.meaning.contains("SES"),
+            "{other:?}: {:?}",
+            c.diagnosis
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+const DAY: Duration = Duration::from_hours(24);
 
 /// Why a send was throttled, with SES's reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,7 @@ mod tests {
         let mut q = SendQuota::new(None, Some(3), t0);
         assert_eq!(q.try_send(2, t0), Ok(()));
         assert_eq!(q.try_send(2, t0), Err(Throttle::Daily));
-        assert_eq!(q.try_send(1, t0 + Duration::from_secs(60)), Ok(()));
+        assert_eq!(q.try_send(1, t0 + Duration::from_mins(1)), Ok(()));
         assert_eq!(
             q.try_send(1, t0 + Duration::from_secs(61)),
             Err(Throttle::Daily)
