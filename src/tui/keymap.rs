@@ -87,7 +87,7 @@ pub(crate) const NORMAL: &[Binding] = &[
     key(Char('m'), "m", Action::MailFrom, Some("MAIL FROM"), S, "MAIL FROM: asks for the sender address (prefilled)"),
     key(Char('r'), "r", Action::RcptTo, Some("RCPT TO"), S, "RCPT TO: asks for a recipient address (prefilled)"),
     key(Char('d'), "d", Action::Data, Some("DATA"), S, "DATA: compose From/To/Subject/body, sent after 354 with dot-stuffing"),
-    key(Char('b'), "b", Action::Bdat, None, S, "BDAT: the message in chunks instead of DATA (when the server offers CHUNKING, or --force-ext chunking); a message composed before MAIL FROM goes at once, else the composer opens"),
+    key(Char('b'), "b", Action::Bdat, None, S, "BDAT: the message in chunks instead of DATA (CHUNKING offered, or forced)"),
     key(Char('x'), "x", Action::Rset, Some("RSET"), S, "Send RSET (abandon the mail transaction)"),
     key(Char('n'), "n", Action::Noop, Some("NOOP"), S, "Send NOOP"),
     key(Char('Q'), "Q", Action::SmtpQuit, Some("QUIT"), S, "Send the SMTP QUIT command; the app stays open"),
