@@ -80,7 +80,7 @@ fn queued_for(peer: &PostfixPeer, marker: &str) -> String {
     }
 }
 
-/// The message without the Received: header Postfix put on top: the peer's header_checks
+/// The message without the Received: header Postfix put on top: the peer's `header_checks`
 /// drop it for ESMTP, not for the "UTF8SMTPSA" of an SMTPUTF8 session.
 fn without_received(stored: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(stored);
@@ -220,7 +220,7 @@ fn enter_with_pipeline_and_bdat_groups_the_envelope_and_sends_bdat() {
     assert_eq!(session[0], "MAIL FROM:<piped@example.com>", "{session:?}");
     assert_eq!(session[1], "RCPT TO:<rcpt@example.net>", "{session:?}");
     let mut want: Vec<String> = (0..size / 100).map(|_| "BDAT 100".to_string()).collect();
-    if size % 100 == 0 {
+    if size.is_multiple_of(100) {
         want.pop();
         want.push("BDAT 100 LAST".into());
     } else {
