@@ -1,5 +1,6 @@
 //! End to end: the real debugger in a real pseudo-terminal (tmux) against a private Postfix that
-//! offers DSN, 8BITMIME, SIZE, CHUNKING, SMTPUTF8 and PIPELINING (issue 15 §3 in the debugger).
+//! offers DSN, 8BITMIME, SIZE, CHUNKING, SMTPUTF8 and PIPELINING (issue 15 §3 in the debugger),
+//! and -4/-6 on its connection.
 //! What is checked is what Postfix received: the command lines its smtpd logged (Postfix's
 //! `debug_peer_list`) and the message it stored, never our own transcript.
 
@@ -227,4 +228,22 @@ fn enter_with_pipeline_and_bdat_groups_the_envelope_and_sends_bdat() {
         want.push(format!("BDAT {} LAST", size % 100));
     }
     assert_eq!(session[2..], want[..]);
+}
+
+/// `-6` reaches the debugger's connection: 127.0.0.1 has no IPv6 address, so it does not
+/// connect, and says why; `-4` connects.
+#[test]
+fn address_family_flags_reach_the_debuggers_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (flag, want) in [("-6", "has no IPv6 (-6) address"), ("-4", "220 ")] {
+        let tmux = Tmux::new(&format!("tuix-family{flag}"));
+        open_debugger(&tmux, dir.path(), peer(), "fam@example.com", flag);
+        tmux.keys(&["Enter"]);
+        let screen = tmux.wait_for(want);
+        if flag == "-6" {
+            assert!(!screen.contains("220 "), "{screen}");
+        }
+        tmux.keys(&["q"]);
+        tmux.wait_for("EXITED 0");
+    }
 }
