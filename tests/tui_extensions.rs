@@ -2,7 +2,8 @@
 //! offers DSN, 8BITMIME, SIZE, CHUNKING, SMTPUTF8 and PIPELINING (issue 15 §3 in the debugger),
 //! and -4/-6 on its connection.
 //! What is checked is what Postfix received: the command lines its smtpd logged (Postfix's
-//! `debug_peer_list`) and the message it stored, never our own transcript.
+//! `debug_peer_list`) and the message it stored. Our screen is read only for what Postfix
+//! cannot tell: that the PIPELINING group was announced as one, and why -6 did not connect.
 
 mod common;
 
