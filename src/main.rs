@@ -50,6 +50,9 @@ struct InteractiveArgs {
     connect: bool,
     #[command(flatten)]
     aws: aws::AwsApiArgs,
+    /// The SMTP extension flags, as `run` takes them (the forms show their parameters)
+    #[command(flatten)]
+    ext: smtpscope::commands::ext_args::ExtArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -232,11 +235,12 @@ async fn interactive_once(
             "--data is for `smtpscope run`; the debugger composes the message in its DATA form",
         ));
     }
-    let config = args.target.session_config().map_err(|e| {
+    let mut config = args.target.session_config().map_err(|e| {
         CommandError::usage(format!(
             "{e}\n(or try `smtpscope demo` for the built-in SES simulator)"
         ))
     })?;
+    config.ext = args.ext.settings()?;
     let found = args.credentials.password()?;
     // Said now (seen after the debugger closes) and kept on the notes row, in view before
     // anything is sent.

@@ -26,6 +26,23 @@ pub enum Request {
     Lint(MessageSource),
     /// One line of the message typed by hand after a 354 (a lone "." ends it).
     MessageLine(String),
+    /// A command with what the transcript should say before it: the notes and FORCED
+    /// warnings of the extensions its parameters use (MAIL FROM, RCPT TO).
+    Annotated {
+        command: Command,
+        notes: Vec<String>,
+        warnings: Vec<String>,
+    },
+    /// The message in BDAT chunks (CHUNKING, RFC 3030) in place of DATA, through the same
+    /// path as `run --bdat`; refused unless the server offers CHUNKING or it is forced.
+    Bdat(MessageSource),
+    /// MAIL, the RCPTs and DATA (unless `--bdat`) as one PIPELINING group, as `run
+    /// --pipeline` sends them; without PIPELINING (nor --force-ext), MAIL alone.
+    Group {
+        from: String,
+        to: Vec<String>,
+        message: Option<MessageSource>,
+    },
     /// Drop the connection without QUIT.
     Disconnect,
     /// Send QUIT if connected, then end the task.
@@ -103,6 +120,48 @@ async fn handle(session: &mut Session, request: Request) {
             let _ = session.send_message(source).await;
         }
         Request::Lint(source) => super::runner::lint_before_data(session, &source),
+        Request::Annotated {
+            command,
+            notes,
+            warnings,
+        } => {
+            if let Err(e) = command.validate() {
+                session.warn(format!("not sent: {e}"));
+                return;
+            }
+            for n in notes {
+                session.info(n);
+            }
+            for w in warnings {
+                session.warn(w);
+            }
+            let _ = session.command(&command).await;
+        }
+        Request::Bdat(source) => {
+            // The key asks for BDAT whatever `--bdat` says: decide as `--bdat` would.
+            let mut settings = session.config().ext.clone();
+            settings.bdat = true;
+            match super::ext::bdat::decide(&settings, session.model().capabilities()) {
+                (true, note) => {
+                    if let Some(n) = note {
+                        session.warn(n);
+                    }
+                    let chunk = settings.chunk_size();
+                    let _ = session.send_bdat(source, chunk).await;
+                }
+                (false, _) => session.warn(
+                    "not sent: the server does not offer CHUNKING, so BDAT would be refused (RFC 3030 §2); DATA sends the message, or --force-ext chunking sends BDAT anyway",
+                ),
+            }
+        }
+        Request::Group { from, to, message } => {
+            let mut run = super::ext::flow::ExtRun::default();
+            if run.pipelined(session) {
+                let _ = run.group(session, &from, &to, message.as_ref()).await;
+            } else if let Ok(params) = run.mail_params(session, &from, &to, message.as_ref()) {
+                let _ = session.command(&Command::Mail { from, params }).await;
+            }
+        }
         Request::MessageLine(line) => {
             if let Err(SessionError::Input(e)) = session.message_line(&line).await {
                 session.warn(format!("not sent: {e}"));

@@ -16,6 +16,8 @@ pub enum Action {
     MailFrom,
     RcptTo,
     Data,
+    /// The message in BDAT chunks (CHUNKING, RFC 3030) instead of DATA.
+    Bdat,
     Rset,
     Noop,
     /// Sends the SMTP `QUIT` command; the app stays open.
@@ -106,6 +108,7 @@ impl Action {
                 | Action::MailFrom
                 | Action::RcptTo
                 | Action::Data
+                | Action::Bdat
                 | Action::Rset
                 | Action::Noop
                 | Action::SmtpQuit

@@ -159,6 +159,9 @@ pub struct App {
     pub messages: std::collections::VecDeque<(u64, SentMessage)>,
     /// The message Next sends after 354 (the composer's last draft, else the default).
     pub draft: Option<Draft>,
+    /// A message composed before MAIL FROM, kept until it is sent: MAIL FROM declares its
+    /// size and 8-bit body (SIZE=, BODY=8BITMIME), and Next (after 354) or `b` (BDAT) sends it.
+    pub held: Option<String>,
     /// Why the connection closed, when it did without the user asking.
     pub closed_reason: Option<String>,
     /// The latest error (a timeout, a TLS failure…) until the next reply or connection.
@@ -214,6 +217,7 @@ impl App {
             pending_message: None,
             pending_answer: None,
             draft: None,
+            held: None,
             outgoing: None,
             messages: std::collections::VecDeque::default(),
             closed_reason: None,

@@ -324,6 +324,11 @@ pub struct Form {
     pub error: Option<String>,
     /// A warning that stays while the form is open (e.g. no TLS).
     pub warning: Option<String>,
+    /// The parameters the extension settings gave when the form opened (MAIL FROM, RCPT TO):
+    /// left as they are, they are worked out again for the address finally sent.
+    pub suggested: Option<String>,
+    /// The composer sends with BDAT (CHUNKING) instead of DATA.
+    pub bdat: bool,
 }
 
 impl Form {
@@ -334,6 +339,8 @@ impl Form {
             focus: 0,
             error: None,
             warning: None,
+            suggested: None,
+            bdat: false,
         }
     }
 

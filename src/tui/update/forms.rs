@@ -21,13 +21,15 @@ pub(super) fn mail(app: &mut App, from: String) -> Vec<Effect> {
     if let Err(e) = check_address("MAIL FROM address", &from) {
         return open_mail(app, Some(e.to_string()));
     }
-    command(
-        app,
-        Command::Mail {
-            from,
-            params: Vec::new(),
-        },
-    )
+    match super::ext::next_group(app, &from) {
+        Some(Ok(effects)) => return effects,
+        Some(Err(e)) => return open_mail(app, Some(e)),
+        None => {}
+    }
+    match super::ext::mail_request(app, from, None) {
+        Ok(request) => send(app, request),
+        Err(e) => open_mail(app, Some(e)),
+    }
 }
 
 pub(super) fn rcpt(app: &mut App, to: String) -> Vec<Effect> {
@@ -42,13 +44,10 @@ pub(super) fn rcpt(app: &mut App, to: String) -> Vec<Effect> {
     if let Err(e) = checked {
         return open_rcpt(app, Some(e));
     }
-    command(
-        app,
-        Command::Rcpt {
-            to,
-            params: Vec::new(),
-        },
-    )
+    match super::ext::rcpt_request(app, to, None) {
+        Ok(request) => send(app, request),
+        Err(e) => open_rcpt(app, Some(e)),
+    }
 }
 
 const NO_TLS_WARNING: &str = "No TLS on this connection: the password would cross the network readable by anyone on the path. s starts TLS; sending anyway is allowed (e.g. to see the server's 530).";
@@ -82,10 +81,25 @@ pub(super) fn open_auth(app: &mut App, mechanism: Mechanism) -> Vec<Effect> {
     Vec::new()
 }
 
+/// The Parameters field of MAIL FROM and RCPT TO: what the extension settings give, and
+/// remembered as such so an untouched field is worked out again for the address sent.
+fn params_field(form: &mut Form, suggested: Result<String, String>) {
+    let (value, error) = match suggested {
+        Ok(v) => (v, None),
+        Err(e) => (String::new(), Some(e)),
+    };
+    form.fields.push(Field::new("Parameters", &value));
+    form.suggested = Some(value);
+    if form.error.is_none() {
+        form.error = error;
+    }
+}
+
 pub(super) fn open_mail(app: &mut App, error: Option<String>) -> Vec<Effect> {
     let from = app.prefill.from.clone().unwrap_or_default();
     let mut form = Form::new(FormKind::Mail, vec![Field::new("Sender", &from)]);
     form.error = error;
+    params_field(&mut form, super::ext::mail_suggestion(app, &from));
     app.form = Some(form);
     Vec::new()
 }
@@ -100,8 +114,16 @@ pub(super) fn open_rcpt(app: &mut App, error: Option<String>) -> Vec<Effect> {
         .unwrap_or_default();
     let mut form = Form::new(FormKind::Rcpt, vec![Field::new("Recipient", &to)]);
     form.error = error;
+    params_field(&mut form, super::ext::rcpt_suggestion(app, &to));
     app.form = Some(form);
     Vec::new()
+}
+
+/// The Parameters field (1) when the user changed it, with what it was prefilled with.
+fn edited_params(form: &Form) -> Option<(&str, &str)> {
+    let suggested = form.suggested.as_deref().unwrap_or("");
+    let typed = form.value(1);
+    (typed.trim() != suggested.trim()).then_some((typed, suggested))
 }
 
 pub(super) fn open_compose(app: &mut App) -> Vec<Effect> {
@@ -192,15 +214,11 @@ fn submit(app: &mut App) -> Vec<Effect> {
             let from = form.value(0).trim().to_string();
             check_address("MAIL FROM address", &from)
                 .map_err(|e| (0, e.to_string()))
-                .map(|()| {
-                    app.prefill.from = Some(from.clone());
-                    command(
-                        app,
-                        Command::Mail {
-                            from,
-                            params: Vec::new(),
-                        },
-                    )
+                .and_then(|()| {
+                    let request = super::ext::mail_request(app, from.clone(), edited_params(&form))
+                        .map_err(|e| (1, e))?;
+                    app.prefill.from = Some(from);
+                    Ok(send(app, request))
                 })
         }
         FormKind::Rcpt => {
@@ -208,18 +226,14 @@ fn submit(app: &mut App) -> Vec<Effect> {
             match check_address("RCPT TO address", &to) {
                 Err(e) => Err((0, e.to_string())),
                 Ok(()) if to.is_empty() => Err((0, "RCPT TO address is empty".into())),
-                Ok(()) => {
-                    if app.prefill.to.is_empty() {
-                        app.prefill.to.push(to.clone());
-                    }
-                    Ok(command(
-                        app,
-                        Command::Rcpt {
-                            to,
-                            params: Vec::new(),
-                        },
-                    ))
-                }
+                Ok(()) => super::ext::rcpt_request(app, to.clone(), edited_params(&form))
+                    .map_err(|e| (1, e))
+                    .map(|request| {
+                        if app.prefill.to.is_empty() {
+                            app.prefill.to.push(to);
+                        }
+                        send(app, request)
+                    }),
             }
         }
         FormKind::Compose => submit_compose(app, &form),
@@ -328,6 +342,32 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
     let mut effects = vec![Effect::Send(Request::Lint(MessageSource::Text(
         text.clone(),
     )))];
+    let in_transaction = app
+        .session
+        .transaction()
+        .is_some_and(|t| t.mail_from.is_some());
+    if !in_transaction && !app.session.data_open() {
+        // Composed before MAIL FROM: kept, so MAIL FROM can declare its size and 8-bit body.
+        let send_how = if form.bdat {
+            "b sends it with BDAT"
+        } else {
+            "Next sends it after DATA's 354 (b: with BDAT)"
+        };
+        app.set_status(
+            Level::Info,
+            format!(
+                "Message ready ({} bytes), not sent yet: MAIL FROM will declare it (SIZE=, BODY=8BITMIME when the server offers them); after RCPT TO, {send_how}",
+                text.len()
+            ),
+        );
+        app.held = Some(text);
+        return Ok(effects);
+    }
+    app.held = None;
+    if form.bdat {
+        effects.extend(send(app, Request::Bdat(MessageSource::Text(text))));
+        return Ok(effects);
+    }
     if app.session.data_open() {
         effects.extend(super::send_message(app, text));
         return Ok(effects);

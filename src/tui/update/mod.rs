@@ -10,6 +10,7 @@ use crate::engine::session::{Event, MessageSource};
 use crate::engine::transcript::{Entry, EntryKind};
 use crate::engine::transport::CertInfo;
 
+mod ext;
 mod forms;
 mod navigate;
 
@@ -428,6 +429,7 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::MailFrom => open_mail(app, None),
         Action::RcptTo => open_rcpt(app, None),
         Action::Data => open_compose(app),
+        Action::Bdat => ext::bdat_key(app),
         Action::Rset => command(app, Command::Rset),
         Action::Noop => command(app, Command::Noop),
         Action::SmtpQuit => command(app, Command::Quit),
@@ -701,9 +703,12 @@ fn next(app: &mut App) -> Vec<Effect> {
             Some(to) => rcpt(app, to),
             None => open_rcpt(app, None),
         },
-        Step::Data => command(app, Command::Data),
+        Step::Data => ext::next_bdat(app).unwrap_or_else(|| command(app, Command::Data)),
         Step::Dot => {
-            let text = app.message_draft().render();
+            let text = app
+                .held
+                .take()
+                .unwrap_or_else(|| app.message_draft().render());
             send_message(app, text)
         }
         Step::Quit => command(app, Command::Quit),

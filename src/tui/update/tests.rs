@@ -34,6 +34,14 @@ fn describe(e: &Effect) -> String {
         Effect::Send(Request::Message(_)) => "message from elsewhere".into(),
         Effect::Send(Request::MessageLine(l)) => format!("line {l:?}"),
         Effect::Send(Request::Lint(_)) => "lint".into(),
+        Effect::Send(Request::Annotated { command, .. }) => command.line(),
+        Effect::Send(Request::Bdat(MessageSource::Text(t))) => format!("bdat {} bytes", t.len()),
+        Effect::Send(Request::Bdat(_)) => "bdat from elsewhere".into(),
+        Effect::Send(Request::Group { from, to, message }) => format!(
+            "group {from} -> {} with message {}",
+            to.join(","),
+            message.is_some()
+        ),
         Effect::Send(Request::Disconnect) => "disconnect".into(),
         Effect::Send(Request::Shutdown) => "shutdown".into(),
         Effect::Save { entries, .. } => format!("save {} entries", entries.len()),
@@ -93,6 +101,25 @@ fn in_tls_script() -> (App, Script) {
     let mut s = Script::new();
     sample::opening(&mut s);
     let app = app_after(s.events(), (120, 40));
+    (app, s)
+}
+
+/// After MAIL FROM and RCPT TO were accepted: a message composed now goes with DATA.
+fn in_transaction_script() -> (App, Script) {
+    let (mut app, mut s) = in_tls_script();
+    s.send(&Command::Mail {
+        from: "policy-fail@example.com".into(),
+        params: vec![],
+    })
+    .reply(Verb::Mail, 250, &["Ok"])
+    .publish();
+    s.send(&Command::Rcpt {
+        to: "xxxxx@example.com".into(),
+        params: vec![],
+    })
+    .reply(Verb::Rcpt, 250, &["Ok"])
+    .publish();
+    feed(&mut app, s.events());
     (app, s)
 }
 
@@ -266,7 +293,7 @@ fn raw_line_is_sent_as_typed_and_refuses_cr() {
 
 #[test]
 fn composer_sends_data_then_the_message_after_354() {
-    let (mut app, mut s) = in_tls_script();
+    let (mut app, mut s) = in_transaction_script();
     act(&mut app, Action::Data);
     assert_eq!(form_kind(&app), Some(FormKind::Compose));
     {
@@ -316,7 +343,7 @@ fn composer_sends_data_then_the_message_after_354() {
 
 #[test]
 fn composer_drops_the_message_when_data_is_refused() {
-    let (mut app, mut s) = in_tls_script();
+    let (mut app, mut s) = in_transaction_script();
     act(&mut app, Action::Data);
     act(&mut app, Action::Form(FormAction::Submit));
     s.send(&Command::Data)
@@ -1238,7 +1265,7 @@ fn composer_headers_and_attachments_build_a_mime_message() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("notes.csv");
     std::fs::write(&file, "a,b\n").unwrap();
-    let mut app = in_tls();
+    let mut app = in_transaction_script().0;
     act(&mut app, Action::Data);
     app.form.as_mut().unwrap().focus = 4;
     typed(&mut app, "Bad Header");
@@ -1270,7 +1297,7 @@ fn composer_html_field_adds_an_html_part_typed_or_from_a_file() {
     let file = dir.path().join("body.html");
     std::fs::write(&file, "<p>from the file</p>").unwrap();
     let html_of = |value: &str| {
-        let mut app = in_tls();
+        let mut app = in_transaction_script().0;
         act(&mut app, Action::Data);
         app.form.as_mut().unwrap().focus = 6;
         assert_eq!(app.form.as_ref().unwrap().fields[6].label, "HTML");
@@ -1398,3 +1425,5 @@ fn a_before_any_failure_does_nothing() {
     assert!(act(&mut app, Action::AwsCheck).is_empty());
     assert!(app.status.as_ref().unwrap().text.contains("none yet"));
 }
+
+mod ext;

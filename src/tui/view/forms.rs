@@ -29,8 +29,12 @@ fn explain(kind: FormKind, tls: bool) -> &'static str {
         FormKind::Auth(_) => {
             "No TLS yet: the password would go base64-encoded, which anyone on the path can decode. It is never recorded."
         }
-        FormKind::Mail => "The envelope sender; smtpscope adds the angle brackets.",
-        FormKind::Rcpt => "One recipient; RCPT again adds more.",
+        FormKind::Mail => {
+            "The envelope sender; smtpscope adds the angle brackets. Parameters: what the extension flags and the server's EHLO call for (SIZE, BODY, SMTPUTF8, RET, ENVID, REQUIRETLS); left as they are they fit the sender sent, edited they go as typed."
+        }
+        FormKind::Rcpt => {
+            "One recipient; RCPT again adds more. Parameters: DSN's NOTIFY= and ORCPT= from --dsn-notify when the server offers DSN; edited they go as typed."
+        }
         FormKind::Compose => {
             "Sent after the server's 354, dot-stuffed, with Date and Message-ID added. Headers: one 'Name: value' a line; Attach: file paths, comma-separated; HTML: the HTML part, typed or @FILE. It is linted first: warnings go to the transcript."
         }
@@ -82,7 +86,14 @@ pub(crate) fn render(frame: &mut Frame, area: Rect, app: &App, form: &Form) {
     frame.render_widget(Clear, rect);
     let block = Block::new()
         .borders(Borders::ALL)
-        .title(Span::styled(format!(" {} ", form.kind.title()), t.title()))
+        .title(Span::styled(
+            if form.bdat {
+                " BDAT: compose the message (sent in chunks, no dot-stuffing) ".to_string()
+            } else {
+                format!(" {} ", form.kind.title())
+            },
+            t.title(),
+        ))
         .title_bottom(footer(form.kind));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
