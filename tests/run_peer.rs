@@ -696,3 +696,51 @@ fn a_visible_password_flag_is_warned_about() {
     assert!(t.contains("process list"), "{t}");
     assert_no_secret(&t, GOOD.0, GOOD.1);
 }
+
+/// `--ca-file` adds to the platform's roots, which are read only when the chain does not
+/// verify against the file alone. The platform store honours `SSL_CERT_FILE`, which stands in
+/// for it here: a server whose CA is only there still verifies when `--ca-file` names another
+/// CA (and the anchor named is the platform's); with neither holding its CA, it fails.
+#[test]
+fn ca_file_adds_to_the_platform_roots_read_when_needed() {
+    let pki = make_pki(LeafSpec::default());
+    let other = make_pki(LeafSpec {
+        ca_name: "another test CA",
+        ..LeafSpec::default()
+    });
+    let p = peer(&pki);
+    let port = p.port.to_string();
+    let run = |platform: &Pki| {
+        smtpscope(
+            &[
+                "run",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--ca-file",
+                other.ca_pem.to_str().unwrap(),
+                "--auth",
+                "none",
+                "--quit-after",
+                "tls",
+                "--json",
+            ],
+            &[("SSL_CERT_FILE", platform.ca_pem.to_str().unwrap())],
+        )
+    };
+    let out = run(&pki);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = json_lines(&out);
+    let started = lines
+        .iter()
+        .find(|l| l["type"] == "tls-started")
+        .unwrap_or_else(|| panic!("no tls-started: {}", text(&out)));
+    assert_eq!(
+        started["info"]["trust_anchor"], "CN=smtpscope test CA",
+        "{started}"
+    );
+    let out = run(&other);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("unknown issuer"), "{}", text(&out));
+}

@@ -1,15 +1,17 @@
 //! TCP and TLS: connecting with a timeout, the STARTTLS upgrade, implicit TLS, and the facts of
 //! a TLS session (version, cipher, chain, verification outcome).
 //!
-//! Verification is on by default and uses the platform's roots plus an optional CA file. The
-//! verifier records the chain the server presented even when verification fails, so a failure
+//! Verification is on by default and uses the platform's roots plus an optional CA file. With a
+//! CA file, the platform's roots are read only when a chain does not verify against the file
+//! alone (reading a few hundred certificates costs more than a whole session on loopback); the
+//! outcome is the same as with both loaded from the start. The verifier records the chain the server presented even when verification fails, so a failure
 //! can name its reason in plain words ("self-signed", "missing intermediate", "expired").
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -337,6 +339,24 @@ impl Conn {
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Conn::Tls(_))
     }
+
+    /// Asks the kernel to acknowledge what arrives next at once instead of delaying the ACK.
+    /// Called before each wait for the server: a server that writes two small pieces (a TLS
+    /// 1.3 session ticket, then the reply to the first command inside TLS) with Nagle's
+    /// algorithm on holds the second until the first is acknowledged, and a delayed ACK
+    /// (Linux waits up to 40 ms) would stall the session that long. Linux resets the flag
+    /// after later socket operations, hence each time; elsewhere there is no such flag.
+    pub(crate) fn ack_promptly(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let tcp = match self {
+                Conn::Plain(s) => s,
+                Conn::Tls(s) => s.get_ref().0,
+            };
+            // Only a latency hint: a socket that refuses it works as before.
+            let _ = tcp.set_quickack(true);
+        }
+    }
 }
 
 impl AsyncRead for Conn {
@@ -382,20 +402,30 @@ impl AsyncWrite for Conn {
 /// Builds TLS client sessions; the trusted roots are loaded once.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsClient {
+    /// The CA file (and built-in CA) when one is given, else the platform's roots.
     roots: Arc<RootCertStore>,
+    /// With a CA file: the platform's roots followed by `roots`, loaded the first time a chain
+    /// does not verify against `roots` alone (shared by the clones of this client).
+    wider: Option<Arc<OnceLock<Arc<RootCertStore>>>>,
     provider: Arc<CryptoProvider>,
     settings: TlsSettings,
 }
 
+/// The platform's trusted roots; a broken platform certificate is skipped, not fatal.
+fn add_native_roots(roots: &mut RootCertStore) {
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+}
+
 impl TlsClient {
-    /// Loads the platform's roots (unless disabled) and the optional CA file.
+    /// Reads the optional CA file, and the platform's roots (unless disabled) now when there is
+    /// no CA file, else only if a chain needs them (see `RecordingVerifier::roots_for_retry`).
     pub(crate) fn new(settings: TlsSettings) -> Result<TlsClient, TlsError> {
         let mut roots = RootCertStore::empty();
-        if !settings.no_native_roots {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                // A broken platform certificate is skipped, not fatal.
-                let _ = roots.add(cert);
-            }
+        let own_ca = settings.ca_file.is_some() || settings.ca_pem.is_some();
+        if !settings.no_native_roots && !own_ca {
+            add_native_roots(&mut roots);
         }
         if let Some(path) = &settings.ca_file {
             let name = super::limited::shown(path);
@@ -419,6 +449,7 @@ impl TlsClient {
         }
         Ok(TlsClient {
             roots: Arc::new(roots),
+            wider: (own_ca && !settings.no_native_roots).then(|| Arc::new(OnceLock::new())),
             provider: Arc::new(config::provider(&settings.pins)?),
             settings,
         })
@@ -453,6 +484,7 @@ impl TlsClient {
             insecure: self.settings.insecure,
             observed: observed.clone(),
             roots: self.roots.clone(),
+            wider: self.wider.clone(),
             provider: self.provider.clone(),
         });
         let versions = config::rustls_versions(&self.settings.pins, &self.provider)?;
@@ -562,7 +594,24 @@ struct RecordingVerifier {
     insecure: bool,
     observed: Arc<Mutex<Observed>>,
     roots: Arc<RootCertStore>,
+    /// See [`TlsClient`]'s field of that name.
+    wider: Option<Arc<OnceLock<Arc<RootCertStore>>>>,
     provider: Arc<CryptoProvider>,
+}
+
+impl RecordingVerifier {
+    /// The platform's roots followed by the CA file's, when a chain failed against the CA file
+    /// alone and the platform has roots to add: the store the verification is then repeated
+    /// with, as if both had been loaded from the start.
+    fn roots_for_retry(&self) -> Option<Arc<RootCertStore>> {
+        let wider = self.wider.as_ref()?.get_or_init(|| {
+            let mut all = RootCertStore::empty();
+            add_native_roots(&mut all);
+            all.roots.extend(self.roots.roots.iter().cloned());
+            Arc::new(all)
+        });
+        (wider.len() > self.roots.len()).then(|| wider.clone())
+    }
 }
 
 impl ServerCertVerifier for RecordingVerifier {
@@ -574,16 +623,32 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = self.inner.verify_server_cert(
+        let mut result = self.inner.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
         );
+        let mut roots = self.roots.clone();
+        if result.is_err()
+            && let Some(wider) = self.roots_for_retry()
+            && let Ok(verifier) =
+                WebPkiServerVerifier::builder_with_provider(wider.clone(), self.provider.clone())
+                    .build()
+        {
+            result = verifier.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            );
+            roots = wider;
+        }
         let anchor = super::tls::certinfo::find_anchor(
             &self.provider,
-            &self.roots,
+            &roots,
             end_entity,
             intermediates,
             now,

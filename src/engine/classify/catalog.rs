@@ -112,6 +112,10 @@ pub struct Entry {
     pattern: OnceLock<Option<Regex>>,
     /// The literal start of the pattern, upper-cased: a cheap filter before the regex.
     pub(super) prefix: String,
+    /// The characters a match can start with when the pattern lists them (`^[45]\d\d`,
+    /// `^(421|4[0-9][0-9])`); empty when any may. A second cheap filter: without it, such
+    /// patterns would be compiled for the first reply of every session.
+    pub(super) first: String,
     /// `None` means ANY.
     after: Option<Vec<Verb>>,
     /// `None` means the phase of the command answered.
@@ -156,6 +160,11 @@ impl Entry {
 
     pub(super) fn could_match(&self, upper_line: &str) -> bool {
         upper_line.starts_with(&self.prefix)
+            && (self.first.is_empty()
+                || upper_line
+                    .chars()
+                    .next()
+                    .is_some_and(|c| self.first.contains(c)))
     }
 }
 
@@ -181,6 +190,54 @@ pub(super) fn literal_prefix(pattern: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+/// The digits a match must start with, when the pattern says so plainly right after `^`: a
+/// class of digits (`[45]`) or a group of alternatives that each start with a digit or such a
+/// class (`(421|4[0-9][0-9])`), not made optional by a quantifier. Empty otherwise: any first
+/// character may match.
+pub(super) fn first_chars(pattern: &str) -> String {
+    let Some(rest) = pattern.strip_prefix('^') else {
+        return String::new();
+    };
+    let optional = |after: &str| after.starts_with(['?', '*', '{']);
+    // The digits one alternative starts with, if it says so plainly.
+    let leading = |alt: &str| -> Option<String> {
+        match alt.chars().next()? {
+            c if c.is_ascii_digit() => (!optional(&alt[1..])).then(|| c.to_string()),
+            '[' => {
+                let end = alt.find(']')?;
+                let digits = &alt[1..end];
+                (!digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && !optional(&alt[end + 1..]))
+                .then(|| digits.to_string())
+            }
+            _ => None,
+        }
+    };
+    let found = if let Some(group) = rest.strip_prefix('(') {
+        // A plain group: no nested group, escape or flag before its end.
+        group.find(')').and_then(|end| {
+            let inner = &group[..end];
+            if inner.contains(['(', '\\', '?']) || optional(&group[end + 1..]) {
+                return None;
+            }
+            inner
+                .split('|')
+                .map(leading)
+                .collect::<Option<Vec<String>>>()
+                .map(|v| v.concat())
+        })
+    } else if rest.starts_with('[') {
+        leading(rest)
+    } else {
+        None
+    };
+    let mut chars: Vec<char> = found.unwrap_or_default().chars().collect();
+    chars.sort_unstable();
+    chars.dedup();
+    chars.into_iter().collect()
 }
 
 #[derive(Debug)]
@@ -280,11 +337,29 @@ fn parse_phase(file: &str, id: &str, name: &str) -> Result<Option<Phase>, Catalo
         })
 }
 
+/// The catalog built into the binary, once built.
+static BUILTIN: OnceLock<Catalog> = OnceLock::new();
+
 impl Catalog {
+    /// Starts building [`Catalog::builtin`] on a thread of its own, once per process: parsing
+    /// the reply files takes a few milliseconds, which a session otherwise spends before it
+    /// connects, while the catalog is first needed for the greeting. Whoever needs it first
+    /// waits for that thread or, if the thread could not start, builds it.
+    pub fn warm_up() {
+        static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if BUILTIN.get().is_some() || STARTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let _ = std::thread::Builder::new()
+            .name("reply catalog".into())
+            .spawn(|| {
+                let _ = Catalog::builtin();
+            });
+    }
+
     /// The catalog built into the binary.
     pub fn builtin() -> &'static Catalog {
-        static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| {
+        BUILTIN.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
             Catalog::load(REPLY_FILES, RFC_CODES, false).unwrap_or_else(|e| {
                 panic!("the built-in catalog is broken (a test catches this): {e}")
@@ -421,6 +496,7 @@ impl Catalog {
             id: e.id,
             code: e.code,
             prefix: literal_prefix(&e.pattern),
+            first: first_chars(&e.pattern),
             pattern_source: e.pattern,
             pattern,
             after,

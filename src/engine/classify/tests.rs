@@ -1,4 +1,6 @@
-use super::catalog::{OTHER_REPLIES, REPLY_FILES, RFC_CODES, SES_REPLIES, literal_prefix};
+use super::catalog::{
+    OTHER_REPLIES, REPLY_FILES, RFC_CODES, SES_REPLIES, first_chars, literal_prefix,
+};
 use super::*;
 use crate::engine::iam::Arn;
 
@@ -69,9 +71,10 @@ fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
     for e in eager.entries() {
         assert!(
             e.could_match(&e.example.to_ascii_uppercase()),
-            "{}: prefix {:?}",
+            "{}: prefix {:?}, first {:?}",
             e.id,
-            e.prefix
+            e.prefix,
+            e.first
         );
     }
     assert_eq!(
@@ -82,6 +85,34 @@ fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
     assert_eq!(literal_prefix("^55\\d[ -]"), "55");
     assert_eq!(literal_prefix("^250 Oks? x"), "250 OK");
     assert_eq!(literal_prefix("(a|b)"), "");
+}
+
+/// The first-character filter names only what the pattern plainly requires, and nothing when
+/// a quantifier, an escape or a nested group makes that unsure.
+#[test]
+fn first_chars_are_what_the_pattern_plainly_requires() {
+    assert_eq!(first_chars("^[45]\\d\\d[ -]"), "45");
+    assert_eq!(first_chars("^(421|4[0-9][0-9])[ -]"), "4");
+    assert_eq!(first_chars("^(5[0-9]{2}|4[12])"), "45");
+    assert_eq!(first_chars("^([45]\\d\\d)"), "");
+    assert_eq!(first_chars("^(421|[45]x)?"), "");
+    assert_eq!(first_chars("^[45]?x"), "");
+    assert_eq!(first_chars("^[4-5]x"), "");
+    assert_eq!(first_chars("^(4|(5))"), "");
+    assert_eq!(first_chars("^(4|x)"), "");
+    assert_eq!(first_chars("[45]x"), "");
+    assert_eq!(first_chars("^535 x"), "");
+    // A 2xx reply is not even considered by a pattern for 4xx and 5xx replies…
+    let eager = Catalog::from_sources(REPLY_FILES, RFC_CODES).expect("all patterns compile");
+    let sasl = eager
+        .entries()
+        .iter()
+        .find(|e| e.id == "postfix-sasl-access")
+        .expect("the entry exists");
+    assert_eq!(sasl.first, "45");
+    assert!(!sasl.could_match("220 MX.EXAMPLE ESMTP POSTFIX"));
+    // …while its own kind of reply still is.
+    assert!(sasl.could_match("554 5.7.1 <DENIED>: SASL LOGIN NAME REJECTED"));
 }
 
 /// A provider file under `assets/replies/` that is not listed in `REPLY_FILES` would never be

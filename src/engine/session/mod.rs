@@ -202,7 +202,6 @@ pub struct Session {
     sink: Sink,
     seq: u64,
     last_sent_at: Option<Instant>,
-    catalog: &'static Catalog,
     buf: Vec<u8>,
     /// Forms of the passwords sent in this session, masked out of whatever the server sends.
     scrubber: SecretScrubber,
@@ -216,6 +215,8 @@ pub struct Session {
 impl Session {
     pub fn new(cfg: SessionConfig, sink: Sink) -> Session {
         let parser = ReplyParser::new(cfg.limits);
+        // Built meanwhile; the first reply (the greeting) is classified with it.
+        Catalog::warm_up();
         Session {
             cfg,
             tls_client: None,
@@ -225,7 +226,6 @@ impl Session {
             sink,
             seq: 0,
             last_sent_at: None,
-            catalog: Catalog::builtin(),
             buf: vec![0; READ_CHUNK],
             scrubber: SecretScrubber::default(),
             unsolicited: (0, 0),

@@ -139,6 +139,7 @@ impl Session {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(self.fail(SessionError::NotConnected));
             };
+            conn.ack_promptly();
             match tokio::time::timeout_at(deadline, conn.read(&mut self.buf)).await {
                 Err(_) => {
                     let hint = timeout_hint(verb, self.cfg.tls_mode, self.parser.is_mid_reply());
@@ -189,7 +190,7 @@ impl Session {
         let mut ctx = self.model.context();
         ctx.after = verb;
         ctx.tls = Some(self.in_tls());
-        let class = self.catalog.classify(reply, &ctx);
+        let class = crate::engine::classify::Catalog::builtin().classify(reply, &ctx);
         if verb == Some(Verb::Auth)
             && reply.code == 334
             && crate::engine::oauth::OAuthError::from_challenge(&reply.last_text()).is_none()
