@@ -327,7 +327,7 @@ fn identities_asked_about_are_from_recipients_and_their_domains() {
 /// and nothing that sends mail.
 #[test]
 fn the_shipped_read_only_policy_covers_every_call_and_cannot_send() {
-    let text = include_str!("../../../assets/policies/aws-diagnose-readonly.json");
+    let text = include_str!("../../../assets/aws/aws-diagnose-readonly.json");
     let policy = Policy::from_json(text).unwrap();
     let reader = include_str!("read.rs");
     // Every `unseen("call", "permission", …)` names the permission the call needs.
