@@ -705,22 +705,16 @@ pub fn diagnose(question: &SendQuestion, facts: &AwsFacts) -> Diagnosis {
         return d;
     };
     let mut unverified = Vec::new();
-    if is_verified(&question.from, ids) {
-        d.findings.push(format!(
-            "From {} is verified in {} (address: {}, domain: {})",
-            question.from,
-            question.region,
-            status_of(&question.from, ids),
-            status_of(domain_of(&question.from), ids)
-        ));
-    } else {
-        d.findings.push(format!(
-            "From {} is NOT verified in {} (address: {}, domain: {})",
-            question.from,
-            question.region,
-            status_of(&question.from, ids),
-            status_of(domain_of(&question.from), ids)
-        ));
+    let from_verified = is_verified(&question.from, ids);
+    d.findings.push(format!(
+        "From {} is {}verified in {} (address: {}, domain: {})",
+        question.from,
+        if from_verified { "" } else { "NOT " },
+        question.region,
+        status_of(&question.from, ids),
+        status_of(domain_of(&question.from), ids)
+    ));
+    if !from_verified {
         unverified.push(question.from.clone());
     }
     match sandbox {
