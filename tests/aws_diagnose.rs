@@ -586,14 +586,19 @@ fn secret(user: &str) -> String {
     format!("EXAMPLE/{user}/{}", "x".repeat(40))[..40].to_string()
 }
 
+/// The simulator with moto's users, keys and policies (STARTTLS only), its files in `dir`.
+async fn sim_for(moto: &Moto, dir: &Path) -> sim_support::TestSim {
+    let mut config = sim_support::config_from(&sim_toml(moto, dir));
+    sim_support::on_port_zero(&mut config);
+    config.listen.implicit = None;
+    sim_support::start(config).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn predictions_match_what_the_simulator_answers() {
     let moto = Moto::start(&account());
     let dir = tempfile::tempdir().unwrap();
-    let mut config = sim_support::config_from(&sim_toml(&moto, dir.path()));
-    sim_support::on_port_zero(&mut config);
-    config.listen.implicit = None;
-    let sim = sim_support::start(config).await;
+    let sim = sim_for(&moto, dir.path()).await;
     let cases: [(&str, &str, &[&str]); 8] = [
         ("smtp-app", "app@example.com", &["someone@example.com"]),
         (
@@ -665,10 +670,7 @@ async fn predictions_match_what_the_simulator_answers() {
 async fn the_debuggers_a_key_names_the_deciding_statement_after_the_554() {
     let moto = Moto::start(&account());
     let dir = tempfile::tempdir().unwrap();
-    let mut config = sim_support::config_from(&sim_toml(&moto, dir.path()));
-    sim_support::on_port_zero(&mut config);
-    config.listen.implicit = None;
-    let sim = sim_support::start(config).await;
+    let sim = sim_for(&moto, dir.path()).await;
     let key = moto.key("contractor");
     let password = smtpscope::engine::ses::derive_smtp_password(&secret("contractor"), "us-east-1");
     let env: Vec<String> = moto

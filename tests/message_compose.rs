@@ -16,12 +16,17 @@ const USER: (&str, &str) = (
 /// `run` against the aiosmtpd peer in the clear (loopback), with `extra` flags.
 fn run_peer(port: u16, extra: &[&str]) -> std::process::Output {
     let port = port.to_string();
+    smtpscope(&peer_args(&port, extra), &[("SMTPSCOPE_PASSWORD", USER.1)])
+}
+
+/// `run`'s arguments for the aiosmtpd peer on `port`, then `extra`.
+fn peer_args<'a>(port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--host",
         "127.0.0.1",
         "--port",
-        &port,
+        port,
         "--tls",
         "none",
         "--user",
@@ -34,7 +39,7 @@ fn run_peer(port: u16, extra: &[&str]) -> std::process::Output {
         "10",
     ];
     args.extend_from_slice(extra);
-    smtpscope(&args, &[("SMTPSCOPE_PASSWORD", USER.1)])
+    args
 }
 
 fn received(dir: &std::path::Path) -> Vec<String> {
@@ -260,42 +265,10 @@ async fn the_per_session_limit_and_reconnecting_below_it() {
 
 /// `run_peer`'s session with `--data -`, `input` piped to standard input.
 fn run_peer_stdin(port: u16, extra: &[&str], input: &[u8]) -> std::process::Output {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
     let port = port.to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smtpscope"))
-        .args([
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--tls",
-            "none",
-            "--user",
-            USER.0,
-            "--from",
-            "sender@example.com",
-            "--to",
-            "rcpt@example.com",
-            "--timeout",
-            "10",
-            "--data",
-            "-",
-        ])
-        .args(extra)
-        .env_remove("SMTPSCOPE_USER")
-        .env("SMTPSCOPE_PASSWORD", USER.1)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start smtpscope");
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    let mut args = peer_args(&port, &["--data", "-"]);
+    args.extend_from_slice(extra);
+    smtpscope_stdin(&args, &[("SMTPSCOPE_PASSWORD", USER.1)], input)
 }
 
 #[test]

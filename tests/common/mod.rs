@@ -173,8 +173,8 @@ pub fn make_pki(spec: LeafSpec<'_>) -> Pki {
     }
 }
 
-/// Runs the smtpscope binary with a clean environment plus `env`.
-pub fn smtpscope(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The smtpscope binary with `args`, a clean environment plus `env`.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smtpscope"));
     cmd.args(args)
         .env_remove("SMTPSCOPE_PASSWORD")
@@ -185,7 +185,31 @@ pub fn smtpscope(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(Stdio::null()).output().expect("run smtpscope")
+    cmd
+}
+
+/// Runs the smtpscope binary with a clean environment plus `env`.
+pub fn smtpscope(args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(args, env)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run smtpscope")
+}
+
+/// [`smtpscope`] with `input` piped to its standard input (then closed).
+pub fn smtpscope_stdin(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = command(args, env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start smtpscope");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A run that stops reading early closes the pipe: not this helper's failure.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    child.wait_with_output().expect("wait for smtpscope")
 }
 
 pub fn text(out: &Output) -> String {
