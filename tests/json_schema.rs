@@ -1,42 +1,74 @@
 //! The JSON Lines output is what `assets/schema/transcript.schema.json` documents: every line
 //! of `run --json` (against the simulator and a raw scripted server) and of a saved `.jsonl`
 //! validates, and the schema is closed (`additionalProperties`/`unevaluatedProperties`), so a
-//! field added to the output without being documented fails here.
+//! field added to the output without being documented fails here. The validator is Python's
+//! `jsonschema`, the reference implementation (installed into `.venv` by `.ci/test`).
 
 mod common;
 mod sim_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use common::{json_lines, smtpscope, text};
 use serde_json::{Value, json};
 use sim_support::*;
 
-fn schema() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/schema/transcript.schema.json");
-    let raw = std::fs::read_to_string(&path).expect("read the schema");
-    serde_json::from_str(&raw).expect("the schema is JSON")
+/// The schema, checked by Python's `jsonschema` (the reference implementation, not ours):
+/// `tests/peers/schema_check.py` validates a batch of lines and reports each one's errors.
+struct Validator {
+    schema: PathBuf,
 }
 
-fn validator() -> jsonschema::Validator {
-    let schema = schema();
-    jsonschema::meta::validate(&schema).expect("the schema is a valid draft 2020-12 schema");
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles")
+impl Validator {
+    /// Each instance's errors, in order (empty when it is valid).
+    fn errors(&self, instances: &[Value]) -> Vec<Vec<String>> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/schema_check.py");
+        let mut child = Command::new(common::python())
+            .arg(script)
+            .arg(&self.schema)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the schema checker");
+        let input = serde_json::to_vec(instances).expect("instances to JSON");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&input)
+            .expect("write the instances");
+        let out = child.wait_with_output().expect("the schema checker");
+        assert!(
+            out.status.success(),
+            "the schema checker failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Vec<Vec<String>> =
+            serde_json::from_slice(&out.stdout).expect("the checker's report is JSON");
+        assert_eq!(report.len(), instances.len(), "one report per instance");
+        report
+    }
+
+    fn is_valid(&self, instance: &Value) -> bool {
+        self.errors(std::slice::from_ref(instance))[0].is_empty()
+    }
+}
+
+fn validator() -> Validator {
+    Validator {
+        schema: Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/schema/transcript.schema.json"),
+    }
 }
 
 /// Asserts that every line validates; returns the `type`s seen.
-fn assert_valid(validator: &jsonschema::Validator, what: &str, lines: &[Value]) -> Vec<String> {
+fn assert_valid(validator: &Validator, what: &str, lines: &[Value]) -> Vec<String> {
     assert!(!lines.is_empty(), "{what}: no output");
-    for line in lines {
-        let errors: Vec<String> = validator
-            .iter_errors(line)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+    for (line, errors) in lines.iter().zip(validator.errors(lines)) {
         assert!(
             errors.is_empty(),
             "{what}: a line does not match the schema:\n{line}\n{}",
