@@ -92,38 +92,142 @@ fn write_message(dir: &tempfile::TempDir, bytes: &[u8]) -> String {
     format!("@{}", path.display())
 }
 
+/// Index of the first `reply` entry after entry `after`.
+fn first_reply_after(lines: &[serde_json::Value], after: usize) -> usize {
+    lines
+        .iter()
+        .enumerate()
+        .skip(after)
+        .find(|(_, l)| l["type"] == "reply")
+        .map_or_else(
+            || panic!("no reply after entry {after}: {lines:#?}"),
+            |(i, _)| i,
+        )
+}
+
 #[test]
 fn pipelined_group_goes_out_before_any_reply_and_each_reply_answers_its_command() {
     let (out, lines) = run(peer(), &["--pipeline", "--to", "second@example.org"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // AUTH PLAIN with its initial response opens the group (RFC 4954 §4).
     assert!(
-        has_text(&lines, "info", "PIPELINING: sending 4 commands"),
+        has_text(&lines, "info", "PIPELINING: sending 5 commands"),
         "{}",
         text(&out)
     );
-    let mail = position(&lines, "sent", "line", "MAIL FROM");
+    let auth = position(&lines, "sent", "line", "AUTH PLAIN");
     let data = position(&lines, "sent", "line", "DATA");
-    let first_reply_after_mail = lines
-        .iter()
-        .enumerate()
-        .skip(mail)
-        .find(|(_, l)| l["type"] == "reply")
-        .map(|(i, _)| i)
-        .unwrap();
     assert!(
-        data < first_reply_after_mail,
-        "DATA went out before MAIL's reply"
+        data < first_reply_after(&lines, auth),
+        "DATA went out before AUTH's reply"
     );
-    let group: Vec<&str> = lines[mail..=data]
+    let group: Vec<&str> = lines[auth..=data]
         .iter()
         .map(|l| l["type"].as_str().unwrap())
         .collect();
-    assert_eq!(group, ["sent"; 4]);
+    assert_eq!(group, ["sent"; 5]);
+    assert_eq!(reply_codes_after(&lines, "auth"), [235]);
     assert_eq!(reply_codes_after(&lines, "mail"), [250]);
     assert_eq!(reply_codes_after(&lines, "rcpt"), [250, 250]);
     assert_eq!(reply_codes_after(&lines, "data"), [354]);
+    // QUIT follows the message without waiting for its answer; each reply answers its own.
+    let message = lines
+        .iter()
+        .position(|l| l["type"] == "message")
+        .expect("a message entry");
+    let quit = position(&lines, "sent", "line", "QUIT");
+    assert!(
+        quit < first_reply_after(&lines, message),
+        "QUIT went out before the message's reply"
+    );
     assert_eq!(reply_codes_after(&lines, "data-end"), [250]);
+    assert_eq!(reply_codes_after(&lines, "quit"), [221]);
     assert_eq!(summary(&lines)["messages_accepted"], 1);
+    // Postfix took the group as proper pipelining (it logs any command sent after one that
+    // must end a group, such as EHLO or DATA).
+    let log = peer().maillog();
+    assert!(!log.contains("improper command pipelining"), "{log}");
+}
+
+/// A wrong password in a pipelined group: Postfix answers AUTH with 535 and refuses the
+/// rest, and the verdict, outcome and exit code are those of the same run without
+/// `--pipeline`.
+#[test]
+fn pipelined_auth_with_a_wrong_password_is_still_an_authentication_failure() {
+    let piped = peer().run_json(GOOD.0, "not-the-password", &["--pipeline"]);
+    let plain = peer().run_json(GOOD.0, "not-the-password", &[]);
+    let (lp, ln) = (json_lines(&piped), json_lines(&plain));
+    assert!(
+        has_text(&lp, "info", "PIPELINING: sending 4 commands"),
+        "{}",
+        text(&piped)
+    );
+    assert_eq!(reply_codes_after(&lp, "auth"), [535], "{}", text(&piped));
+    assert_eq!(reply_codes_after(&ln, "auth"), [535], "{}", text(&plain));
+    let mail = reply_codes_after(&lp, "mail");
+    assert!(mail.len() == 1 && mail[0] >= 500, "{}", text(&piped));
+    assert!(
+        !lp.iter().any(|l| l["type"] == "message"),
+        "{}",
+        text(&piped)
+    );
+    let (sp, sn) = (summary(&lp), summary(&ln));
+    assert_eq!(sp["outcome"], "authentication_failed", "{sp}");
+    assert_eq!(sp["outcome"], sn["outcome"]);
+    assert_eq!(sp["verdict"], sn["verdict"]);
+    assert_eq!(piped.status.code(), plain.status.code());
+    let auth_reply = lp
+        .iter()
+        .find(|l| l["type"] == "reply" && l["after"] == "auth")
+        .unwrap();
+    assert_eq!(sp["decided_by"], auth_reply["seq"], "{sp}");
+    assert!(!text(&piped).contains("not-the-password"));
+}
+
+/// A server that takes mail without AUTH (here: Postfix relaying for its local network) answers the
+/// group's MAIL, RCPT and DATA after refusing AUTH. The message must not go out
+/// unauthenticated: smtpscope hangs up at the 354, and Postfix queues nothing.
+#[test]
+fn a_failed_pipelined_auth_never_sends_the_message_even_when_data_opens() {
+    let open = PostfixPeer::start_with(&PostfixOptions {
+        main_cf: vec![
+            ("mynetworks".into(), "127.0.0.0/8".into()),
+            ("smtpd_sender_restrictions".into(), "permit".into()),
+            (
+                "smtpd_relay_restrictions".into(),
+                "permit_mynetworks, reject".into(),
+            ),
+        ],
+        ..PostfixOptions::default()
+    });
+    let out = open.run_json(GOOD.0, "not-the-password", &["--pipeline"]);
+    let lines = json_lines(&out);
+    assert_eq!(reply_codes_after(&lines, "auth"), [535], "{}", text(&out));
+    assert_eq!(reply_codes_after(&lines, "mail"), [250], "{}", text(&out));
+    assert_eq!(reply_codes_after(&lines, "data"), [354], "{}", text(&out));
+    assert!(
+        has_text(&lines, "info", "nothing goes out unauthenticated"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !lines.iter().any(|l| l["type"] == "message"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(summary(&lines)["outcome"], "authentication_failed");
+    assert_ne!(out.status.code(), Some(0));
+    // Postfix saw the connection end inside DATA and queued nothing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = open.maillog();
+        if log.contains("disconnect from") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(log.contains("lost connection after DATA"), "{log}");
+    assert!(!log.contains("message-id="), "{log}");
 }
 
 #[test]

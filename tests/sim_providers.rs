@@ -210,3 +210,55 @@ fn provider_flag_selects_the_profile() {
     let out = smtpscope(&["sim", "--provider", "yahoo", "--print-users"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// `--pipeline --auth plain`: AUTH PLAIN leads the envelope group only where EHLO offers
+/// PLAIN (the Gmail profile); Microsoft 365 offers LOGIN and XOAUTH2, so AUTH PLAIN goes alone,
+/// with its warning, and its 504 decides the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn auth_plain_leads_the_pipelined_group_only_where_plain_is_offered() {
+    for (provider, grouped) in [("gmail", true), ("microsoft365", false)] {
+        let mut config = demo_config();
+        config.set_provider(provider).expect("built-in profile");
+        let sim = start(config).await;
+        let profile = sim.sim.config().profile.clone().expect("a profile");
+        let user = profile.user("good").expect("a good user");
+        let password = user.password().to_string();
+        let mut args =
+            sim.provider_run_args(&user.username, "sender@example.com", &["rcpt@example.com"]);
+        args.extend(["--auth", "plain", "--pipeline"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = tokio::task::block_in_place(|| {
+            smtpscope(&args, &[("SMTPSCOPE_PASSWORD", password.as_str())])
+        });
+        let lines = json_lines(&out);
+        let group = lines.iter().find(|l| {
+            l["type"] == "info"
+                && l["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("PIPELINING: sending"))
+        });
+        let first_in_group = group.and_then(|g| g["text"].as_str()).unwrap_or_default();
+        if grouped {
+            assert!(
+                first_in_group.contains("order: AUTH PLAIN <redacted"),
+                "{provider}: {}",
+                text(&out)
+            );
+            assert_eq!(out.status.code(), Some(0), "{provider}: {}", text(&out));
+        } else {
+            assert!(group.is_none(), "{provider}: {}", text(&out));
+            let auth = replies(&lines)
+                .into_iter()
+                .find(|r| r["after"] == "auth")
+                .expect("a reply to AUTH");
+            assert_eq!(auth["code"], 504, "{provider}: {}", text(&out));
+            assert!(
+                !lines.iter().any(|l| l["type"] == "sent"
+                    && l["line"].as_str().is_some_and(|s| s.starts_with("MAIL"))),
+                "{provider}: MAIL went out after a refused AUTH: {}",
+                text(&out)
+            );
+        }
+        common::assert_no_secret(&text(&out), &user.username, &password);
+    }
+}

@@ -10,7 +10,8 @@ use crate::engine::ext::{self, Dsn, Ext, ExtSettings, Family, dsn};
 #[derive(Debug, Clone, Default, Args)]
 pub struct ExtArgs {
     /// Send MAIL, the RCPTs and DATA as one group when the server offers PIPELINING
-    /// (RFC 2920); each reply is still matched to its command
+    /// (RFC 2920), led by AUTH PLAIN (RFC 4954 §4), with QUIT right after the last message;
+    /// each reply is still matched to its command
     #[arg(long, help_heading = "Extensions")]
     pub pipeline: bool,
     /// Send the message in BDAT chunks when the server offers CHUNKING (RFC 3030): bytes

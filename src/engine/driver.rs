@@ -157,7 +157,7 @@ async fn handle(session: &mut Session, request: Request) {
         Request::Group { from, to, message } => {
             let mut run = super::ext::flow::ExtRun::default();
             if run.pipelined(session) {
-                let _ = run.group(session, &from, &to, message.as_ref()).await;
+                let _ = run.group(session, None, &from, &to, message.as_ref()).await;
             } else if let Ok(params) = run.mail_params(session, &from, &to, message.as_ref()) {
                 let _ = session.command(&Command::Mail { from, params }).await;
             }

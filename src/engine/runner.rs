@@ -48,10 +48,14 @@ enum Action {
     /// The first connection and its greeting.
     Connect,
     Step(ScriptStep),
-    /// The message after DATA's 354.
-    Message,
-    /// MAIL, the RCPTs and DATA as one PIPELINING group.
-    Group,
+    /// The message after DATA's 354; with `quit`, QUIT goes right after it.
+    Message {
+        quit: bool,
+    },
+    /// MAIL, the RCPTs and DATA as one PIPELINING group; with `auth`, AUTH PLAIN first.
+    Group {
+        auth: bool,
+    },
 }
 
 /// How a run ended, besides what the session model says.
@@ -196,21 +200,31 @@ impl Runner {
                 Step::Connect => Action::Connect,
                 Step::Ehlo => Action::Step(ScriptStep::Ehlo),
                 Step::StartTls => Action::Step(ScriptStep::StartTls),
+                // A group runs through DATA: not when the run is to stop before it.
+                Step::Auth
+                    if self.auth_can_join_group(session)
+                        && stop_after.is_none_or(|s| s >= StopAfter::Data)
+                        && self.ext.pipelined(session) =>
+                {
+                    self.pace().await;
+                    Action::Group { auth: true }
+                }
                 Step::Auth => Action::Step(ScriptStep::Auth(self.values.mechanism)),
                 Step::Mail => {
                     self.pace().await;
-                    // A group runs through DATA: not when the run is to stop before it.
                     if stop_after.is_none_or(|s| s >= StopAfter::Data)
                         && self.ext.pipelined(session)
                     {
-                        Action::Group
+                        Action::Group { auth: false }
                     } else {
                         Action::Step(ScriptStep::Mail(None))
                     }
                 }
                 Step::Rcpt => Action::Step(ScriptStep::Rcpt(None)),
                 Step::Data => Action::Step(ScriptStep::Data),
-                Step::Dot => Action::Message,
+                Step::Dot => Action::Message {
+                    quit: self.quit_can_follow(session),
+                },
                 Step::Rset | Step::Noop | Step::Quit | Step::Raw => return end,
             };
             if !self.perform_and_judge(session, action, &mut end).await {
@@ -249,7 +263,7 @@ impl Runner {
             if is_data
                 && open
                 && !self
-                    .perform_and_judge(session, Action::Message, &mut end)
+                    .perform_and_judge(session, Action::Message { quit: false }, &mut end)
                     .await
             {
                 return end;
@@ -303,23 +317,36 @@ impl Runner {
                 }
                 return session.auth(mechanism, &credentials, true).await.map(Some);
             }
-            Action::Message => {
+            Action::Message { quit } => {
                 self.started += 1;
                 let Some(source) = self.take_message() else {
                     session.warn("no message to send; closing without one");
                     session.close_now();
                     return Ok(None);
                 };
-                return session.send_message(source).await.map(|(r, _)| Some(r));
+                let sent = if quit {
+                    session.send_last_message(source).await
+                } else {
+                    session.send_message(source).await
+                };
+                return sent.map(|(r, _)| Some(r));
             }
-            Action::Group => {
+            Action::Group { auth } => {
+                let credentials = if auth {
+                    for w in self.values.auth_warnings.drain(..) {
+                        session.warn(w);
+                    }
+                    self.values.credentials.clone()
+                } else {
+                    None
+                };
                 self.prepare_message(session)?;
                 let from = self.values.from.clone().unwrap_or_default();
                 let to = self.values.to.clone();
                 let message = self.upcoming_message();
                 return self
                     .ext
-                    .group(session, &from, &to, message.as_ref())
+                    .group(session, credentials.as_ref(), &from, &to, message.as_ref())
                     .await
                     .map(Some);
             }
@@ -373,6 +400,32 @@ impl Runner {
             Action::Step(ScriptStep::Raw(line)) => Command::Raw(line),
         };
         session.command(&command).await.map(Some)
+    }
+
+    /// Whether AUTH may open the PIPELINING group: only AUTH PLAIN with a password, which
+    /// completes in one round trip (RFC 4954 §4), to a server that offers it (one that does
+    /// not gets AUTH alone, with its warning), and not under `--keep-going`, whose run would
+    /// go on to send the message after a failed AUTH.
+    fn auth_can_join_group(&self, session: &Session) -> bool {
+        self.values.mechanism == super::auth::Mechanism::Plain
+            && !self.keep_going
+            && session
+                .model()
+                .capabilities()
+                .is_some_and(|c| c.offers_auth("PLAIN"))
+            && self
+                .values
+                .credentials
+                .as_ref()
+                .is_some_and(|c| !c.is_token())
+    }
+
+    /// Whether QUIT may follow the next message in the same group: PIPELINING is in use and
+    /// it is the run's last message.
+    fn quit_can_follow(&self, session: &Session) -> bool {
+        self.started + 1 >= self.batch.count.max(1)
+            && super::ext::pipelining::decide(&session.config().ext, session.model().capabilities())
+                .0
     }
 
     /// The message to send, built and linted already or now.

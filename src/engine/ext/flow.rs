@@ -2,6 +2,7 @@
 //! parameters, the PIPELINING group and BDAT, with what the transcript should say.
 
 use super::{Envelope, EnvelopeInput, MessageFacts, bdat, pipelining};
+use crate::engine::auth::Credentials;
 use crate::engine::command::Command;
 use crate::engine::reply::Reply;
 use crate::engine::session::{MessageSource, Session, SessionError};
@@ -100,11 +101,13 @@ impl ExtRun {
         yes
     }
 
-    /// MAIL, every RCPT and (unless BDAT follows) DATA as one group. Returns the reply that
-    /// decides whether the run goes on: the first failing one, else the last.
+    /// MAIL, every RCPT and (unless BDAT follows) DATA as one group, after AUTH PLAIN when
+    /// `auth` is given. Returns the reply that decides whether the run goes on: the first
+    /// failing one, else the last.
     pub async fn group(
         &mut self,
         session: &mut Session,
+        auth: Option<&Credentials>,
         from: &str,
         to: &[String],
         message: Option<&MessageSource>,
@@ -124,7 +127,17 @@ impl ExtRun {
         if with_data {
             commands.push(Command::Data);
         }
-        let replies = session.pipeline(&commands).await?;
+        let replies = session.pipeline(auth, &commands).await?;
+        let auth_failed = auth.is_some() && replies.first().is_some_and(|r| r.code >= 400);
+        if with_data && auth_failed && session.model().data_open() {
+            // The server opened DATA although AUTH failed: the message would go out without
+            // the authentication it was meant to have. Hanging up abandons the transaction.
+            session.info(
+                "AUTH failed, yet the server opened DATA for the rest of the group: closing the connection without sending the message, so nothing goes out unauthenticated",
+            );
+            session.close_now();
+            return Ok(replies[0].clone());
+        }
         let no_recipient = session
             .model()
             .transaction()

@@ -33,3 +33,8 @@ pub fn group_note(commands: &[String]) -> String {
         commands.join(" | ")
     )
 }
+
+/// The line that says QUIT follows the session's last message without waiting.
+pub fn quit_note() -> &'static str {
+    "PIPELINING: QUIT goes right after the message's final \".\", without waiting; the answer to the message is read first, then QUIT's (RFC 2920 §3.1: message content may open a group, QUIT may close one)"
+}

@@ -801,6 +801,12 @@ impl SessionModel {
             .as_ref()
             .is_some_and(|c| c.link == Link::Connecting);
         let pending = self.conn.as_mut().and_then(|c| c.pending.take());
+        // After DATA's 354 and before the final "." is recorded, the message is on its way:
+        // a write that fails then (the server hung up mid-message) fails the message.
+        let sending_message = self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.transaction.data == DataStage::Open);
         let notice = self.conn.as_ref().and_then(|c| c.notice);
         let mode = self.conn.as_ref().map(|c| c.mode);
         let step = match kind {
@@ -813,7 +819,9 @@ impl SessionModel {
             ErrorKind::Unexpected => self.last_step(),
             ErrorKind::Input | ErrorKind::Local => return,
             _ if connecting => Some(Step::Connect),
-            _ => pending.map(|(v, _)| Step::of_verb(v)),
+            _ => pending
+                .map(|(v, _)| Step::of_verb(v))
+                .or(sending_message.then_some(Step::Dot)),
         };
         if !matches!(kind, ErrorKind::Unexpected) {
             self.settle_pending_history(seq, Some((false, phase)));
@@ -870,7 +878,13 @@ impl SessionModel {
             return;
         };
         let failed_level = f.step.and_then(Step::level).unwrap_or(0);
+        // Refused credentials stay the verdict through MAIL, RCPT and DATA that a server
+        // takes without them (a pipelined group's, or an open relay's): only a good AUTH or
+        // an accepted message moves the session past them.
+        let auth_stands =
+            f.outcome == Outcome::AuthenticationFailed && !matches!(step, Step::Auth | Step::Dot);
         if level >= failed_level
+            && !auth_stands
             && let Some(f) = self.failure.take()
         {
             if self.settled.len() >= 16 {

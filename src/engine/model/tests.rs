@@ -268,6 +268,47 @@ fn a_530_after_a_535_keeps_the_535_as_the_cause() {
     assert_eq!(w.next(&plan()), Some(Step::Quit));
 }
 
+/// A pipelined group to a server that takes mail without AUTH: the 535 comes first, then
+/// MAIL, RCPT and DATA succeed, and the client hangs up at the 354. The credentials were
+/// refused; what the server took without them does not change that.
+#[test]
+fn refused_credentials_stay_the_verdict_through_a_group_the_server_took_anyway() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.sent(Verb::Auth, "AUTH PLAIN")
+        .sent(Verb::Mail, "MAIL FROM:<a@example.com>")
+        .sent(Verb::Rcpt, "RCPT TO:<b@example.com>")
+        .sent(Verb::Data, "DATA");
+    w.reply(Verb::Auth, 535, "5.7.8 Error: authentication failed")
+        .reply(Verb::Mail, 250, "2.1.0 Ok")
+        .reply(Verb::Rcpt, 250, "2.1.5 Ok")
+        .reply(Verb::Data, 354, "End data with <CR><LF>.<CR><LF>");
+    assert_eq!(w.outcome(), Outcome::AuthenticationFailed);
+    w.closed("closed by the user");
+    assert_eq!(w.outcome(), Outcome::AuthenticationFailed);
+    assert!(
+        w.model
+            .verdict()
+            .starts_with("Authentication failed at AUTH")
+    );
+}
+
+/// The server hangs up while the message is being written: the write fails before the
+/// final "." is recorded, and the failure belongs to the message, not to no step at all.
+#[test]
+fn a_write_that_fails_mid_message_fails_the_message() {
+    let mut w = Walk::new();
+    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok")
+        .cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok")
+        .cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    w.error(ErrorKind::Io, Phase::Connection);
+    let f = w.model.failure.clone().expect("a failure");
+    assert_eq!(f.step, Some(Step::Dot));
+    assert_eq!(w.outcome(), Outcome::ConnectionFailed);
+}
+
 #[test]
 fn a_good_auth_after_a_535_ends_authenticated_and_remembers_it() {
     let mut w = Walk::new();

@@ -38,6 +38,24 @@ impl Session {
         &mut self,
         source: MessageSource,
     ) -> Result<(Reply, MessageStats), SessionError> {
+        self.send_message_then(source, false).await
+    }
+
+    /// [`Session::send_message`] for the session's last message, with QUIT sent right after
+    /// the final "." without waiting (RFC 2920 §3.1: message content may start a group and
+    /// QUIT may end one); the reply to the message is read, then QUIT's.
+    pub async fn send_last_message(
+        &mut self,
+        source: MessageSource,
+    ) -> Result<(Reply, MessageStats), SessionError> {
+        self.send_message_then(source, true).await
+    }
+
+    async fn send_message_then(
+        &mut self,
+        source: MessageSource,
+        quit: bool,
+    ) -> Result<(Reply, MessageStats), SessionError> {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
@@ -61,6 +79,7 @@ impl Session {
             .capabilities()
             .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
         let view = message_view(std::mem::take(&mut self.wire_copy));
+        let mut quit_sent = false;
         self.record(
             EntryKind::Message {
                 stats: stats.clone(),
@@ -77,10 +96,37 @@ impl Session {
             ));
         } else {
             self.last_sent_at = Some(Instant::now());
+            quit_sent = quit;
+            if quit {
+                self.info(crate::engine::ext::pipelining::quit_note());
+                // Not `send_line`: whatever the server has said by now answers the message,
+                // and must not be drained as unsolicited.
+                self.record(
+                    EntryKind::Sent {
+                        line: "QUIT".into(),
+                        verb: Verb::Quit,
+                        redacted: None,
+                    },
+                    None,
+                );
+                if let Err(e) = self.write_all(b"QUIT\r\n").await {
+                    // The answer to the message may still be there to read: it matters more.
+                    self.warn(format!("QUIT could not be sent: {e}"));
+                    quit_sent = false;
+                }
+            }
         }
         let reply = self.read_and_record(Verb::DataEnd).await;
         if streamed.interrupted_after.is_some() {
             self.drop_connection("the server answered before the end of the message");
+        } else if quit_sent {
+            if reply.is_ok() {
+                // The message's answer stands whatever happens to QUIT's; a failure to read
+                // it is recorded like any other.
+                let _ = self.read_and_record(Verb::Quit).await;
+            }
+        } else if quit {
+            self.drop_connection("QUIT could not be sent");
         }
         Ok((reply?, stats))
     }
@@ -132,12 +178,12 @@ impl Session {
         let mut stuffer = DotStuffer::default();
         let mut out = Vec::with_capacity(MESSAGE_CHUNK + MESSAGE_CHUNK / 8);
         let mut sent = 0u64;
+        // A message held in memory goes out with its final "." in one write; a file is
+        // pumped chunk by chunk and its last bytes go with the ".".
         let complete = match source {
             MessageSource::Text(text) => {
                 stuffer.push(text.as_bytes(), &mut out);
-                let complete = self.write_data(&out, &mut sent).await?;
-                out.clear();
-                complete
+                true
             }
             MessageSource::File(path) => {
                 let file = tokio::fs::File::open(&path).await.map_err(|source| {
@@ -152,9 +198,7 @@ impl Session {
             }
             MessageSource::Bytes(bytes) => {
                 stuffer.push(&bytes, &mut out);
-                let complete = self.write_data(&out, &mut sent).await?;
-                out.clear();
-                complete
+                true
             }
         };
         if !complete {

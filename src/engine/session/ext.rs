@@ -2,7 +2,7 @@
 //! in BDAT chunks (RFC 3030). What goes into the envelope is decided in `engine::ext`.
 
 use super::data::MessageSource;
-use super::{EntryKind, Instant, Reply, Session, SessionError, Verb};
+use super::{Credentials, EntryKind, Instant, Reply, Session, SessionError, Verb};
 use crate::engine::command::Command;
 use crate::engine::ext::{bdat, pipelining};
 
@@ -11,26 +11,50 @@ impl Session {
     /// recorded as the answer to its own command. Stops at the first error (the connection
     /// is then closed); failing replies do not stop it: every command of the group was sent
     /// and each has an answer coming.
-    pub async fn pipeline(&mut self, commands: &[Command]) -> Result<Vec<Reply>, SessionError> {
-        let Some(first) = commands.first() else {
-            return Ok(Vec::new());
+    ///
+    /// With `auth`, the group starts with AUTH PLAIN and its initial response (RFC 4954 §4:
+    /// allowed in a group because PLAIN completes in one round trip). If the server answers
+    /// it with 334 all the same, it has taken the next command for a SASL response; the two
+    /// sides are out of step and the connection is closed.
+    pub async fn pipeline(
+        &mut self,
+        auth: Option<&Credentials>,
+        commands: &[Command],
+    ) -> Result<Vec<Reply>, SessionError> {
+        let first = match (auth, commands.first()) {
+            (Some(_), _) => Verb::Auth,
+            (None, Some(c)) => c.verb(),
+            (None, None) => return Ok(Vec::new()),
         };
-        let mut wire = Vec::new();
-        for c in commands {
-            wire.extend(c.encode()?);
-        }
+        // A refused argument stops the group before anything is said or sent.
+        let encoded = commands
+            .iter()
+            .map(Command::encode)
+            .collect::<Result<Vec<_>, _>>()?;
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        self.drain_unsolicited(first.verb())?;
-        let lines: Vec<String> = commands.iter().map(Command::line).collect();
+        self.drain_unsolicited(first)?;
+        // The secret is in these bytes: they are wiped when dropped.
+        let mut wire = zeroize::Zeroizing::new(Vec::new());
+        let mut sent = Vec::with_capacity(commands.len() + 1);
+        if let Some(creds) = auth {
+            let (auth_wire, redacted) = self.plain_for_group(creds);
+            wire.extend_from_slice(&auth_wire);
+            sent.push((redacted.render(false), Verb::Auth, Some(redacted)));
+        }
+        for (c, bytes) in commands.iter().zip(encoded) {
+            wire.extend(bytes);
+            sent.push((c.line(), c.verb(), None));
+        }
+        let lines: Vec<String> = sent.iter().map(|(line, _, _)| line.clone()).collect();
         self.info(pipelining::group_note(&lines));
-        for c in commands {
+        for (line, verb, redacted) in sent {
             self.record(
                 EntryKind::Sent {
-                    line: c.line(),
-                    verb: c.verb(),
-                    redacted: None,
+                    line,
+                    verb,
+                    redacted,
                 },
                 None,
             );
@@ -38,11 +62,22 @@ impl Session {
         self.last_sent_at = Some(Instant::now());
         if let Err(source) = self.write_all(&wire).await {
             return Err(self.fail(SessionError::Io {
-                after: first.verb(),
+                after: first,
                 source,
             }));
         }
-        let mut replies = Vec::with_capacity(commands.len());
+        let mut replies = Vec::with_capacity(commands.len() + 1);
+        if auth.is_some() {
+            let reply = self.read_and_record(Verb::Auth).await?;
+            if reply.code == 334 {
+                return Err(self.fail(SessionError::Unexpected {
+                    after: Verb::Auth,
+                    code: 334,
+                    why: "the server asked for more after AUTH PLAIN's initial response, so it took the next command of the group for a SASL response; the two sides are out of step, so the connection is closed",
+                }));
+            }
+            replies.push(reply);
+        }
         for c in commands {
             replies.push(self.read_expected(c.verb()).await?);
         }

@@ -11,62 +11,16 @@ impl Session {
         creds: &Credentials,
         initial_response: bool,
     ) -> Result<Reply, SessionError> {
-        if !self.in_tls() && self.conn.is_some() {
-            self.warn("sending credentials over a connection WITHOUT TLS: anyone on the path can read them");
-        }
-        if let Some(caps) = &self.model.capabilities()
-            && !caps.offers_auth(mechanism.name())
-        {
-            self.warn(format!(
-                "the server did not offer AUTH {} in EHLO; sending it anyway",
-                mechanism.name()
-            ));
-        }
+        self.warn_before_auth(mechanism);
         if mechanism.is_oauth() || creds.is_token() {
             return self.oauth(mechanism, creds, initial_response).await;
         }
-        let warnings = if let Some(lint) = self.cfg.ses_lint.clone() {
-            // A secret exported for another key (AWS API credentials for a different user,
-            // say) says nothing about this password.
-            let same_key = lint
-                .access_key_id
-                .as_deref()
-                .is_none_or(|id| id == creds.user);
-            let secret = lint
-                .secret_access_key
-                .as_deref()
-                .map(String::as_str)
-                .filter(|_| same_key);
-            crate::engine::ses::lint_credentials(
-                &creds.user,
-                creds.password(),
-                lint.region.as_deref(),
-                secret,
-            )
-        } else if self.model.conn.as_ref().is_some_and(|c| c.ses) {
-            // No SES host name or --region, but the greeting or EHLO said SES.
-            crate::engine::ses::lint_credentials_region_unknown(&creds.user, creds.password())
-        } else {
-            Vec::new()
-        };
-        for w in warnings {
-            self.warn_lint(w.code, w.message);
-        }
-        self.scrubber.add(creds);
+        self.check_password_credentials(creds);
         let user = creds.user.clone();
         match mechanism {
             Mechanism::Plain if initial_response => {
-                let line = zeroize::Zeroizing::new(format!(
-                    "AUTH PLAIN {}\r\n",
-                    creds.plain_blob().as_str()
-                ));
-                let redacted = Redacted::PlainBlob {
-                    initial: true,
-                    user: user.clone(),
-                    authzid: creds.authzid.clone(),
-                };
-                self.send_secret(line.as_bytes(), redacted, Verb::Auth)
-                    .await?;
+                let (line, redacted) = plain_initial(creds);
+                self.send_secret(&line, redacted, Verb::Auth).await?;
                 let reply = self.read_and_record(Verb::Auth).await?;
                 self.after_last_response(reply).await
             }
@@ -206,6 +160,66 @@ impl Session {
         self.after_last_response(last).await
     }
 
+    /// Said before any AUTH: credentials in the clear, or a mechanism the server did not offer.
+    fn warn_before_auth(&mut self, mechanism: Mechanism) {
+        if !self.in_tls() && self.conn.is_some() {
+            self.warn("sending credentials over a connection WITHOUT TLS: anyone on the path can read them");
+        }
+        if let Some(caps) = &self.model.capabilities()
+            && !caps.offers_auth(mechanism.name())
+        {
+            self.warn(format!(
+                "the server did not offer AUTH {} in EHLO; sending it anyway",
+                mechanism.name()
+            ));
+        }
+    }
+
+    /// Before a password goes out: the credential lint's warnings (SES keys), and the
+    /// scrubber learns the secret so that no later output can show it.
+    fn check_password_credentials(&mut self, creds: &Credentials) {
+        let warnings = if let Some(lint) = self.cfg.ses_lint.clone() {
+            // A secret exported for another key (AWS API credentials for a different user,
+            // say) says nothing about this password.
+            let same_key = lint
+                .access_key_id
+                .as_deref()
+                .is_none_or(|id| id == creds.user);
+            let secret = lint
+                .secret_access_key
+                .as_deref()
+                .map(String::as_str)
+                .filter(|_| same_key);
+            crate::engine::ses::lint_credentials(
+                &creds.user,
+                creds.password(),
+                lint.region.as_deref(),
+                secret,
+            )
+        } else if self.model.conn.as_ref().is_some_and(|c| c.ses) {
+            // No SES host name or --region, but the greeting or EHLO said SES.
+            crate::engine::ses::lint_credentials_region_unknown(&creds.user, creds.password())
+        } else {
+            Vec::new()
+        };
+        for w in warnings {
+            self.warn_lint(w.code, w.message);
+        }
+        self.scrubber.add(creds);
+    }
+
+    /// AUTH PLAIN with its initial response as the first command of a PIPELINING group,
+    /// which RFC 4954 §4 allows for a mechanism that completes in one round trip: the usual
+    /// warnings and lint, then the bytes to send and their redacted form.
+    pub(super) fn plain_for_group(
+        &mut self,
+        creds: &Credentials,
+    ) -> (zeroize::Zeroizing<Vec<u8>>, Redacted) {
+        self.warn_before_auth(Mechanism::Plain);
+        self.check_password_credentials(creds);
+        plain_initial(creds)
+    }
+
     /// Every credential has gone out; a further 334 asks for something this client will not
     /// send. RFC 4954 §4: cancel with `*`, read the server's answer, then stop. The
     /// credentials are never sent twice.
@@ -232,4 +246,15 @@ impl Session {
         let shown = redacted.render(false);
         self.send_line(bytes, shown, verb, Some(redacted)).await
     }
+}
+
+/// `AUTH PLAIN <initial response>` as sent, and its redacted form.
+fn plain_initial(creds: &Credentials) -> (zeroize::Zeroizing<Vec<u8>>, Redacted) {
+    let wire = format!("AUTH PLAIN {}\r\n", creds.plain_blob().as_str()).into_bytes();
+    let redacted = Redacted::PlainBlob {
+        initial: true,
+        user: creds.user.clone(),
+        authzid: creds.authzid.clone(),
+    };
+    (zeroize::Zeroizing::new(wire), redacted)
 }
