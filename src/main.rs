@@ -117,8 +117,8 @@ fn main() -> ExitCode {
     let (name, result) = match &mut cli.command {
         None => ("smtpscope", block_on(interactive(&mut cli.interactive))),
         Some(Command::Demo(args)) => ("smtpscope demo", block_on(demo::run(args))),
-        Some(Command::Run(args)) => ("smtpscope run", block_on(configured_run(args))),
-        Some(Command::Probe(args)) => ("smtpscope probe", block_on(configured_probe(args))),
+        Some(Command::Run(args)) => ("smtpscope run", block_on_here(configured_run(args))),
+        Some(Command::Probe(args)) => ("smtpscope probe", block_on_here(configured_probe(args))),
         Some(Command::Exporter(args)) => ("smtpscope exporter", block_on(exporter::run(args))),
         Some(Command::Completions { shell }) => ("smtpscope completions", completions(*shell)),
         Some(Command::Man) => ("smtpscope man", man_page()),
@@ -140,7 +140,21 @@ fn main() -> ExitCode {
 
 /// Runs a command's future on a fresh multi-threaded runtime.
 fn block_on(command: impl Future<Output = CommandResult>) -> CommandResult {
-    tokio::runtime::Builder::new_multi_thread()
+    start_runtime(tokio::runtime::Builder::new_multi_thread(), command)
+}
+
+/// Runs a command's future on a runtime that lives on this thread: for one session, whose
+/// steps wait on each other. The thread that runs the session also polls its socket, so a
+/// reply wakes it directly instead of through a worker thread, and no workers are started.
+fn block_on_here(command: impl Future<Output = CommandResult>) -> CommandResult {
+    start_runtime(tokio::runtime::Builder::new_current_thread(), command)
+}
+
+fn start_runtime(
+    mut builder: tokio::runtime::Builder,
+    command: impl Future<Output = CommandResult>,
+) -> CommandResult {
+    builder
         .enable_all()
         .build()
         .map_err(|e| CommandError::environment(e).context("cannot start the async runtime"))?

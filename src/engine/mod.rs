@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod aws_profile;
+pub(crate) mod builtin_data;
 // Without the SDK nothing reads an account, so the diagnosis is built but not called.
 #[cfg_attr(not(feature = "aws"), allow(dead_code))]
 pub(crate) mod aws;

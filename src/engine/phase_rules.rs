@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
+
+use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -19,7 +21,7 @@ use super::command::Verb;
 use super::model::AuthContext;
 use super::reply::Reply;
 
-const RFC_CODES: &str = include_str!("../../assets/rfc-codes.toml");
+const RFC_CODES: &str = builtin_json!("rfc-codes.toml");
 const MAX_RULES: usize = 500;
 const MAX_PATTERN_LEN: usize = 300;
 /// Only this much of a reply's text is searched by a rule's `text` pattern.
@@ -28,11 +30,14 @@ const MAX_TEXT: usize = 2048;
 #[derive(Debug, Error)]
 pub enum RuleError {
     #[error("rfc-codes.toml: {0}")]
-    Toml(#[from] toml::de::Error),
+    Parse(#[from] ParseError),
     #[error("rfc-codes.toml: rule {id}: {what}")]
     Invalid { id: String, what: String },
     #[error("rfc-codes.toml: rule {id}: bad text pattern: {source}")]
-    Pattern { id: String, source: regex::Error },
+    Pattern {
+        id: String,
+        source: regex_lite::Error,
+    },
 }
 
 /// Whether the client had authenticated when the reply came.
@@ -146,7 +151,7 @@ impl Rules {
     pub fn builtin() -> &'static Rules {
         static R: OnceLock<Rules> = OnceLock::new();
         R.get_or_init(|| {
-            Rules::from_toml(RFC_CODES).unwrap_or_else(|e| {
+            Rules::load(RFC_CODES, Format::Json).unwrap_or_else(|e| {
                 panic!("the built-in fallback rules are broken (a test catches this): {e}")
             })
         })
@@ -156,8 +161,13 @@ impl Rules {
     ///
     /// # Errors
     /// A [`RuleError`] names the rule and what is wrong with it.
+    #[cfg(test)]
     pub fn from_toml(text: &str) -> Result<Rules, RuleError> {
-        let raw: RawFile = toml::from_str(text)?;
+        Self::load(text, Format::Toml)
+    }
+
+    fn load(text: &str, format: Format) -> Result<Rules, RuleError> {
+        let raw: RawFile = parse(format, text)?;
         if raw.rule.len() > MAX_RULES {
             return Err(RuleError::Invalid {
                 id: "(all)".into(),
@@ -638,7 +648,7 @@ meaning = "M"
         let unknown = ok.replace("meaning = \"M\"", "meaning = \"M\"\nfoo = 1");
         assert!(matches!(
             Rules::from_toml(&unknown),
-            Err(RuleError::Toml(_))
+            Err(RuleError::Parse(_))
         ));
     }
 }

@@ -9,11 +9,13 @@
 
 use std::sync::OnceLock;
 
-use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_lite::{Regex, RegexBuilder};
+
+use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-const PROVIDERS: &str = include_str!("../../assets/providers.toml");
+const PROVIDERS: &str = builtin_json!("providers.toml");
 
 /// Bounds on the data: a broken or hostile file cannot make detection slow.
 const MAX_PROVIDERS: usize = 200;
@@ -27,12 +29,12 @@ pub const GENERIC: &str = "generic";
 #[derive(Debug, Error)]
 pub enum ProviderError {
     #[error("providers.toml: {0}")]
-    Toml(#[from] toml::de::Error),
+    Parse(#[from] ParseError),
     #[error("providers.toml: provider {id}: bad pattern {pattern:?}: {source}")]
     Pattern {
         id: String,
         pattern: String,
-        source: regex::Error,
+        source: regex_lite::Error,
     },
     #[error("providers.toml: provider {id}: {what}")]
     Invalid { id: String, what: String },
@@ -130,79 +132,55 @@ impl Provider {
     }
 }
 
-/// Every provider's patterns, all signals, compiled as one set: one automaton costs a
-/// fraction of thirty separate ones to build, and a run builds it at start-up.
+/// Every provider's patterns, compiled one by one with `regex-lite`. A run compiles them at
+/// start-up and matches them against three short texts, so compiling must be cheap: the
+/// `regex` crate's optimising compiler took 2 ms here, `regex-lite` a tenth of that. Host
+/// names and banners are ASCII, which is what `regex-lite`'s classes and case folding cover.
 #[derive(Debug)]
 struct PatternSet {
-    set: RegexSet,
-    /// The signal each pattern of the set is for, and the index in the list of its provider;
-    /// for one signal, the indices ascend.
-    owner: Vec<(Signal, usize)>,
+    /// For each signal (in [`SIGNALS`] order), its patterns with the index of their provider,
+    /// in ascending provider order.
+    by_signal: [Vec<(Regex, usize)>; 3],
 }
 
 const SIGNALS: [Signal; 3] = [Signal::Host, Signal::Greeting, Signal::Ehlo];
 
+fn slot(signal: Signal) -> usize {
+    match signal {
+        Signal::Host => 0,
+        Signal::Greeting => 1,
+        Signal::Ehlo => 2,
+    }
+}
+
 impl PatternSet {
     fn new(list: &[Provider]) -> Result<PatternSet, ProviderError> {
-        let mut patterns = Vec::new();
-        let mut owner = Vec::new();
+        let mut by_signal: [Vec<(Regex, usize)>; 3] = Default::default();
         for signal in SIGNALS {
             for (i, p) in list.iter().enumerate() {
                 for pattern in p.patterns(signal) {
-                    patterns.push(pattern.as_str());
-                    owner.push((signal, i));
+                    let regex = RegexBuilder::new(pattern)
+                        .case_insensitive(true)
+                        .size_limit(PATTERN_SIZE)
+                        .build()
+                        .map_err(|source| ProviderError::Pattern {
+                            id: p.id.clone(),
+                            pattern: pattern.clone(),
+                            source,
+                        })?;
+                    by_signal[slot(signal)].push((regex, i));
                 }
             }
         }
-        // The same bound as each pattern compiled alone: PATTERN_SIZE apiece.
-        let set = RegexSetBuilder::new(&patterns)
-            .case_insensitive(true)
-            .size_limit(PATTERN_SIZE.saturating_mul(patterns.len().max(1)))
-            .build()
-            .map_err(|e| first_bad_pattern(list).unwrap_or_else(|| set_error(e)))?;
-        Ok(PatternSet { set, owner })
+        Ok(PatternSet { by_signal })
     }
 
     /// The index of the first provider with a pattern for `signal` that matches `text`.
     fn first_match(&self, signal: Signal, text: &str) -> Option<usize> {
-        // Set matches come in pattern order: the first one for this signal is the lowest
-        // provider's.
-        self.set
-            .matches(text)
+        self.by_signal[slot(signal)]
             .iter()
-            .filter_map(|i| self.owner.get(i))
-            .find(|(s, _)| *s == signal)
+            .find(|(regex, _)| regex.is_match(text))
             .map(|&(_, provider)| provider)
-    }
-}
-
-/// The first pattern that does not compile alone, named with its provider (the set's error
-/// does not say which pattern it was).
-fn first_bad_pattern(list: &[Provider]) -> Option<ProviderError> {
-    list.iter().find_map(|p| {
-        SIGNALS
-            .iter()
-            .flat_map(|&s| p.patterns(s))
-            .find_map(|pattern| {
-                RegexBuilder::new(pattern)
-                    .case_insensitive(true)
-                    .size_limit(PATTERN_SIZE)
-                    .build()
-                    .err()
-                    .map(|source| ProviderError::Pattern {
-                        id: p.id.clone(),
-                        pattern: pattern.clone(),
-                        source,
-                    })
-            })
-    })
-}
-
-/// A set that fails although each of its patterns compiles alone.
-fn set_error(source: regex::Error) -> ProviderError {
-    ProviderError::Invalid {
-        id: "(all)".into(),
-        what: format!("the patterns do not compile together: {source}"),
     }
 }
 
@@ -254,7 +232,7 @@ impl Providers {
     pub fn builtin() -> &'static Providers {
         static P: OnceLock<Providers> = OnceLock::new();
         P.get_or_init(|| {
-            Providers::from_toml(PROVIDERS).unwrap_or_else(|e| {
+            Providers::load(PROVIDERS, Format::Json).unwrap_or_else(|e| {
                 panic!("the built-in provider list is broken (a test catches this): {e}")
             })
         })
@@ -265,7 +243,11 @@ impl Providers {
     /// # Errors
     /// A [`ProviderError`] names the provider and what is wrong with it.
     pub fn from_toml(text: &str) -> Result<Providers, ProviderError> {
-        let raw: RawProviders = toml::from_str(text)?;
+        Self::load(text, Format::Toml)
+    }
+
+    fn load(text: &str, format: Format) -> Result<Providers, ProviderError> {
+        let raw: RawProviders = parse(format, text)?;
         if raw.provider.len() > MAX_PROVIDERS {
             return Err(ProviderError::TooMany(raw.provider.len()));
         }
@@ -653,7 +635,7 @@ source = "https://example.com"
         let unknown_field = ok.replace("note = \"\"", "note = \"\"\nextra = 1");
         assert!(matches!(
             Providers::from_toml(&unknown_field),
-            Err(ProviderError::Toml(_))
+            Err(ProviderError::Parse(_))
         ));
         let many: String = (0..=MAX_PROVIDERS)
             .map(|i| ok.replace("id = \"a\"", &format!("id = \"a{i}\"")))

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use regex::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
+
+use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -15,15 +17,12 @@ use crate::engine::reply::Reply;
 #[derive(Debug, Error)]
 pub enum CatalogError {
     #[error("{file}: {source}")]
-    Toml {
-        file: String,
-        source: toml::de::Error,
-    },
+    Parse { file: String, source: ParseError },
     #[error("{file}: entry {id}: bad pattern: {source}")]
     Pattern {
         file: String,
         id: String,
-        source: regex::Error,
+        source: regex_lite::Error,
     },
     #[error("{file}: entry {id}: unknown phase {phase:?}")]
     Phase {
@@ -168,8 +167,11 @@ impl Entry {
     }
 }
 
-fn build_pattern(source: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(source).case_insensitive(true).build()
+fn build_pattern(source: &str) -> Result<Regex, regex_lite::Error> {
+    RegexBuilder::new(source)
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
 }
 
 /// The literal text every match must start with: what follows `^` up to the first regex
@@ -265,44 +267,50 @@ pub struct Catalog {
     pub(super) success: HashMap<(Verb, u16), Success>,
 }
 
-pub(super) const SES_REPLIES: &str = include_str!("../../../assets/replies.toml");
-pub(super) const OTHER_REPLIES: &str = include_str!("../../../assets/replies-other.toml");
-pub(super) const RFC_CODES: &str = include_str!("../../../assets/rfc-codes.toml");
-
-/// `(file name, text)` of `assets/replies/<id>.toml`.
-macro_rules! provider_replies {
-    ($id:literal) => {
-        (
-            concat!("replies/", $id, ".toml"),
-            include_str!(concat!("../../../assets/replies/", $id, ".toml")),
-        )
+/// The reply files, in the order they are tried when the provider is unknown: SES, the
+/// providers, then the replies of any server (a known provider's own file goes first). The
+/// binary holds each as JSON (`engine::builtin_data`); the tests read the TOML too.
+macro_rules! reply_files {
+    ($($name:literal),* $(,)?) => {
+        /// Each reply file's name and embedded JSON.
+        pub(crate) const REPLY_FILES: &[(&str, &str)] = &[$(($name, builtin_json!($name))),*];
+        /// The same files' TOML, as in `assets/`.
+        #[cfg(test)]
+        pub(crate) const REPLY_FILES_TOML: &[(&str, &str)] =
+            &[$(($name, include_str!(concat!("../../../assets/", $name)))),*];
     };
 }
 
-/// Every reply file, in the order they are tried when the provider is unknown: SES, the
-/// providers, then the replies of any server. A known provider's own file goes first.
-pub const REPLY_FILES: &[(&str, &str)] = &[
-    ("replies.toml", SES_REPLIES),
-    provider_replies!("microsoft365"),
-    provider_replies!("exchange"),
-    provider_replies!("gmail"),
+reply_files!(
+    "replies.toml",
+    "replies/microsoft365.toml",
+    "replies/exchange.toml",
+    "replies/gmail.toml",
     // Server software before the hosted services that run it: Postmark answers in Postfix's
     // words, and without a known provider the Postfix reading is the safer one.
-    provider_replies!("postfix"),
-    provider_replies!("exim"),
-    provider_replies!("sendmail"),
-    provider_replies!("qmail"),
-    provider_replies!("opensmtpd"),
-    provider_replies!("hmailserver"),
-    provider_replies!("sendgrid"),
-    provider_replies!("mailgun"),
-    provider_replies!("postmark"),
-    provider_replies!("sparkpost"),
-    provider_replies!("zoho"),
-    provider_replies!("yahoo"),
-    provider_replies!("icloud"),
-    ("replies-other.toml", OTHER_REPLIES),
-];
+    "replies/postfix.toml",
+    "replies/exim.toml",
+    "replies/sendmail.toml",
+    "replies/qmail.toml",
+    "replies/opensmtpd.toml",
+    "replies/hmailserver.toml",
+    "replies/sendgrid.toml",
+    "replies/mailgun.toml",
+    "replies/postmark.toml",
+    "replies/sparkpost.toml",
+    "replies/zoho.toml",
+    "replies/yahoo.toml",
+    "replies/icloud.toml",
+    "replies-other.toml",
+);
+
+pub(super) const RFC_CODES_JSON: &str = builtin_json!("rfc-codes.toml");
+#[cfg(test)]
+pub(super) const SES_REPLIES: &str = include_str!("../../../assets/replies.toml");
+#[cfg(test)]
+pub(super) const OTHER_REPLIES: &str = include_str!("../../../assets/replies-other.toml");
+#[cfg(test)]
+pub(super) const RFC_CODES: &str = include_str!("../../../assets/rfc-codes.toml");
 
 /// A command as the catalogs and the fallback rules name it in `after`.
 pub(crate) fn verb_named(name: &str) -> Option<Verb> {
@@ -361,7 +369,7 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         BUILTIN.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
-            Catalog::load(REPLY_FILES, RFC_CODES, false).unwrap_or_else(|e| {
+            Catalog::load(REPLY_FILES, RFC_CODES_JSON, Format::Json, false).unwrap_or_else(|e| {
                 panic!("the built-in catalog is broken (a test catches this): {e}")
             })
         })
@@ -374,17 +382,18 @@ impl Catalog {
         replies: &[(&str, &str)],
         rfc_codes: &str,
     ) -> Result<Catalog, CatalogError> {
-        Self::load(replies, rfc_codes, true)
+        Self::load(replies, rfc_codes, Format::Toml, true)
     }
 
     fn load(
         replies: &[(&str, &str)],
         rfc_codes: &str,
+        format: Format,
         eager: bool,
     ) -> Result<Catalog, CatalogError> {
         let mut entries = Vec::new();
         for (file, text) in replies {
-            let raw: RawReplies = toml::from_str(text).map_err(|source| CatalogError::Toml {
+            let raw: RawReplies = parse(format, text).map_err(|source| CatalogError::Parse {
                 file: (*file).into(),
                 source,
             })?;
@@ -393,7 +402,7 @@ impl Catalog {
             }
         }
         let file = "rfc-codes.toml";
-        let raw: RawCodes = toml::from_str(rfc_codes).map_err(|source| CatalogError::Toml {
+        let raw: RawCodes = parse(format, rfc_codes).map_err(|source| CatalogError::Parse {
             file: file.into(),
             source,
         })?;

@@ -6,7 +6,7 @@
 //! reply text decides the phase there; the command answered is only the fallback.
 
 use std::fmt::Write as _;
-mod catalog;
+pub(crate) mod catalog;
 mod details;
 mod phase;
 #[cfg(test)]

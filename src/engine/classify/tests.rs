@@ -1,5 +1,6 @@
 use super::catalog::{
-    OTHER_REPLIES, REPLY_FILES, RFC_CODES, SES_REPLIES, first_chars, literal_prefix,
+    OTHER_REPLIES, REPLY_FILES, REPLY_FILES_TOML, RFC_CODES, SES_REPLIES, first_chars,
+    literal_prefix,
 };
 use super::*;
 use crate::engine::iam::Arn;
@@ -65,9 +66,9 @@ fn classify(text: &str, after: Verb) -> Classification {
 
 #[test]
 fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
-    let eager = Catalog::from_sources(REPLY_FILES, RFC_CODES).expect("all patterns compile");
-    assert!(REPLY_FILES.contains(&("replies.toml", SES_REPLIES)));
-    assert!(REPLY_FILES.contains(&("replies-other.toml", OTHER_REPLIES)));
+    let eager = Catalog::from_sources(REPLY_FILES_TOML, RFC_CODES).expect("all patterns compile");
+    assert!(REPLY_FILES_TOML.contains(&("replies.toml", SES_REPLIES)));
+    assert!(REPLY_FILES_TOML.contains(&("replies-other.toml", OTHER_REPLIES)));
     for e in eager.entries() {
         assert!(
             e.could_match(&e.example.to_ascii_uppercase()),
@@ -103,7 +104,7 @@ fn first_chars_are_what_the_pattern_plainly_requires() {
     assert_eq!(first_chars("[45]x"), "");
     assert_eq!(first_chars("^535 x"), "");
     // A 2xx reply is not even considered by a pattern for 4xx and 5xx replies…
-    let eager = Catalog::from_sources(REPLY_FILES, RFC_CODES).expect("all patterns compile");
+    let eager = Catalog::from_sources(REPLY_FILES_TOML, RFC_CODES).expect("all patterns compile");
     let sasl = eager
         .entries()
         .iter()
@@ -139,7 +140,7 @@ fn every_provider_file_is_loaded() {
         );
     }
     // Each provider file names its own provider: `replies/<id>.toml` holds `provider = "<id>"`.
-    for (name, text) in REPLY_FILES {
+    for (name, text) in REPLY_FILES_TOML {
         if let Some(id) = name
             .strip_prefix("replies/")
             .and_then(|n| n.strip_suffix(".toml"))

@@ -65,13 +65,13 @@ struct Rule {
     url: String,
 }
 
-const RULES_TOML: &str = include_str!("../../../assets/lint-rules.toml");
+const RULES: &str = crate::engine::builtin_data::builtin_json!("lint-rules.toml");
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     CATALOG.get_or_init(|| {
         // Checked by a unit test; a broken file is a build-time mistake, not a user's.
-        toml::from_str(RULES_TOML).unwrap_or_else(|e| Catalog {
+        serde_json::from_str(RULES).unwrap_or_else(|e| Catalog {
             ses_max_message_bytes: 40 * 1024 * 1024,
             single_instance: Vec::new(),
             ses_single_instance: Vec::new(),

@@ -17,7 +17,7 @@ fn ses(message: &[u8]) -> LintInput<'_> {
 
 #[test]
 fn the_catalog_parses_and_every_rule_used_is_in_it() {
-    let cat: Catalog = toml::from_str(RULES_TOML).unwrap();
+    let cat: Catalog = serde_json::from_str(RULES).unwrap();
     for id in [
         "duplicate-header",
         "ses-duplicate-header",
