@@ -1,7 +1,9 @@
 //! Benchmark: one whole SMTP submission (STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, QUIT) by
 //! `smtpscope run`, by swaks and by a scripted `openssl s_client`, against the same independent
-//! server (aiosmtpd), measured in the same run. Prints median wall time and peak RSS of each
-//! client and smtpscope's ratios to the others.
+//! server (aiosmtpd), measured in the same run with the clients taking turns. Prints each
+//! client's median wall time, its peak RSS (from one more run of it alone), and smtpscope's
+//! ratios to the others; then the same against Postfix with `--pipeline`, and a 40 MB message
+//! with BDAT against DATA.
 //!
 //! `cargo bench --bench session_vs_tools` (needs the set-up of `bash .ci/test`: swaks, openssl,
 //! .venv with aiosmtpd). Under `cargo test` it only says how to run it.
@@ -17,53 +19,89 @@ use common::{LeafSpec, make_pki, python, start_ses_peer};
 const USER: &str = "AKIAIOSFODNN7EXAMPLE";
 const PASSWORD: &str = "BLBM/9hSUELfq8Gw+rU1YcBjkOxGbhT2XG763xVLGWL9";
 
-/// Runs a command `n` times under Python's getrusage; returns (median seconds, max RSS KiB).
-fn measure(label: &str, argv: &[String], stdin: Option<&str>, n: usize) -> (f64, u64) {
-    measure_as(label, argv, stdin, n, PASSWORD)
+/// One client to measure: its label, command line, standard input and the password it finds
+/// in `SMTPSCOPE_PASSWORD`.
+struct Client<'a> {
+    label: &'a str,
+    argv: Vec<String>,
+    stdin: Option<String>,
+    password: &'a str,
 }
 
-/// [`measure`] with the password the client finds in `SMTPSCOPE_PASSWORD`.
-fn measure_as(
-    label: &str,
-    argv: &[String],
-    stdin: Option<&str>,
-    n: usize,
-    password: &str,
-) -> (f64, u64) {
+/// Runs each client `n` times, taking turns (one run of each, then the next round), so that a
+/// change in the machine's load falls on all of them alike. Returns each one's median wall
+/// time in seconds and peak RSS in KiB (from getrusage of its runs alone).
+fn measure(clients: &[Client], n: usize) -> Vec<(f64, u64)> {
     let script = r"
-import resource, subprocess, sys, time, json
-argv = json.loads(sys.argv[1]); n = int(sys.argv[2]); data = sys.argv[3].encode() if len(sys.argv) > 3 else None
-times = []
+import json, os, subprocess, sys, time
+clients = json.loads(sys.argv[1]); n = int(sys.argv[2])
+times = [[] for _ in clients]
 for _ in range(n):
-    t = time.perf_counter()
-    p = subprocess.run(argv, input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    times.append(time.perf_counter() - t)
-    if p.returncode != 0:
-        sys.stderr.write(p.stdout.decode('utf-8', 'replace')[-2000:]); sys.exit(p.returncode)
-times.sort()
-print(times[len(times)//2], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    for i, c in enumerate(clients):
+        env = dict(os.environ, SMTPSCOPE_PASSWORD=c['password'], NO_COLOR='1')
+        data = c['stdin'].encode() if c['stdin'] is not None else None
+        t = time.perf_counter()
+        p = subprocess.Popen(c['argv'], stdin=subprocess.PIPE if data else subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        out, _ = p.communicate(data)
+        times[i].append(time.perf_counter() - t)
+        if p.returncode != 0:
+            sys.stderr.write(c['label'] + ': ' + out.decode('utf-8', 'replace')[-2000:]); sys.exit(1)
+for t in times:
+    t.sort()
+print(json.dumps([t[len(t)//2] for t in times]))
 ";
-    let mut cmd = Command::new(python());
-    cmd.arg("-c")
+    let spec: Vec<serde_json::Value> = clients
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "label": c.label, "argv": c.argv, "stdin": c.stdin, "password": c.password
+            })
+        })
+        .collect();
+    let out = Command::new(python())
+        .arg("-c")
         .arg(script)
-        .arg(serde_json::to_string(argv).unwrap())
-        .arg(n.to_string());
-    if let Some(s) = stdin {
-        cmd.arg(s);
-    }
-    cmd.env("SMTPSCOPE_PASSWORD", password).env("NO_COLOR", "1");
-    let out = cmd.output().expect("python");
+        .arg(serde_json::to_string(&spec).unwrap())
+        .arg(n.to_string())
+        .output()
+        .expect("python");
     assert!(
         out.status.success(),
-        "{label} failed: {}",
+        "a client failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace();
-    (
-        it.next().unwrap().parse().unwrap(),
-        it.next().unwrap().parse().unwrap(),
-    )
+    let medians: Vec<f64> = serde_json::from_slice(&out.stdout).expect("medians");
+    clients
+        .iter()
+        .zip(medians)
+        .map(|(c, t)| (t, peak_rss(c)))
+        .collect()
+}
+
+/// Peak RSS in KiB of one more run of `client`, from getrusage of that run alone.
+fn peak_rss(client: &Client) -> u64 {
+    let script = r"
+import json, os, resource, subprocess, sys
+c = json.loads(sys.argv[1])
+env = dict(os.environ, SMTPSCOPE_PASSWORD=c['password'], NO_COLOR='1')
+data = c['stdin'].encode() if c['stdin'] is not None else None
+subprocess.run(c['argv'], input=data, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+";
+    let spec = serde_json::json!({
+        "argv": client.argv, "stdin": client.stdin, "password": client.password
+    });
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(spec.to_string())
+        .output()
+        .expect("python");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -142,9 +180,32 @@ fn main() {
     ]);
 
     println!("one STARTTLS + AUTH + send session against aiosmtpd on loopback, median of {n} runs");
-    let (t_ours, m_ours) = measure("smtpscope", &ours, None, n);
-    let (t_swaks, m_swaks) = measure("swaks", &swaks, None, n);
-    let (t_ossl, m_ossl) = measure("openssl", &openssl, Some(&openssl_script), n);
+    let m = measure(
+        &[
+            Client {
+                label: "smtpscope",
+                argv: ours,
+                stdin: None,
+                password: PASSWORD,
+            },
+            Client {
+                label: "swaks",
+                argv: swaks,
+                stdin: None,
+                password: PASSWORD,
+            },
+            Client {
+                label: "openssl",
+                argv: openssl,
+                stdin: Some(openssl_script),
+                password: PASSWORD,
+            },
+        ],
+        n,
+    );
+    let [(t_ours, m_ours), (t_swaks, m_swaks), (t_ossl, m_ossl)] = m[..] else {
+        unreachable!("three clients measured")
+    };
     println!("{:<22}{:>12}{:>16}", "client", "median ms", "peak RSS KiB");
     for (name, t, m) in [
         ("smtpscope run", t_ours, m_ours),
@@ -226,15 +287,32 @@ fn extensions(n: usize) {
     .collect();
     println!();
     println!("(a) STARTTLS + AUTH + send against Postfix on loopback, median of {n} runs");
-    let (t_pipe, _) = measure_as(
-        "smtpscope --pipeline",
-        &base(&["--pipeline"]),
-        None,
+    let m = measure(
+        &[
+            Client {
+                label: "smtpscope --pipeline",
+                argv: base(&["--pipeline"]),
+                stdin: None,
+                password: GOOD.1,
+            },
+            Client {
+                label: "smtpscope",
+                argv: base(&[]),
+                stdin: None,
+                password: GOOD.1,
+            },
+            Client {
+                label: "openssl",
+                argv: openssl,
+                stdin: Some(script),
+                password: GOOD.1,
+            },
+        ],
         n,
-        GOOD.1,
     );
-    let (t_plain, _) = measure_as("smtpscope", &base(&[]), None, n, GOOD.1);
-    let (t_ossl, _) = measure_as("openssl", &openssl, Some(&script), n, GOOD.1);
+    let [(t_pipe, _), (t_plain, _), (t_ossl, _)] = m[..] else {
+        unreachable!("three clients measured")
+    };
     println!("{:<28}{:>12}", "client", "median ms");
     for (name, t) in [
         ("smtpscope run --pipeline", t_pipe),
@@ -268,26 +346,32 @@ fn extensions(n: usize) {
     }
     let size = std::fs::metadata(&big).map_or(0, |m| m.len());
     let data = format!("@{}", big.display());
-    let runs = n.clamp(1, 3);
+    let runs = n.clamp(1, 7);
     println!();
     println!(
         "(b) one {:.1} MB message to Postfix on loopback, median of {runs} runs",
         size as f64 / 1e6
     );
-    let (t_bdat, m_bdat) = measure_as(
-        "smtpscope --bdat",
-        &base(&["--data", &data, "--bdat"]),
-        None,
+    let m = measure(
+        &[
+            Client {
+                label: "smtpscope --bdat",
+                argv: base(&["--data", &data, "--bdat"]),
+                stdin: None,
+                password: GOOD.1,
+            },
+            Client {
+                label: "smtpscope (DATA)",
+                argv: base(&["--data", &data]),
+                stdin: None,
+                password: GOOD.1,
+            },
+        ],
         runs,
-        GOOD.1,
     );
-    let (t_data, m_data) = measure_as(
-        "smtpscope (DATA)",
-        &base(&["--data", &data]),
-        None,
-        runs,
-        GOOD.1,
-    );
+    let [(t_bdat, m_bdat), (t_data, m_data)] = m[..] else {
+        unreachable!("two clients measured")
+    };
     println!(
         "{:<22}{:>12}{:>12}{:>16}",
         "transfer", "median ms", "MB/s", "peak RSS KiB"
