@@ -104,6 +104,34 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
         .unwrap_or(0)
 }
 
+/// `openssl s_client` doing STARTTLS to `target`, verifying with `ca`, and the session it is
+/// fed on standard input all at once: EHLO, AUTH PLAIN as `user`, one message to `to`, QUIT.
+fn openssl_session(target: &str, ca: &str, user: (&str, &str), to: &str) -> (Vec<String>, String) {
+    use base64::Engine as _;
+    let blob =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", user.0, user.1));
+    let script = format!(
+        "EHLO bench\nAUTH PLAIN {blob}\nMAIL FROM:<a@example.com>\nRCPT TO:<{to}>\nDATA\nSubject: bench\n\nhello\n.\nQUIT\n"
+    );
+    let argv = [
+        "openssl",
+        "s_client",
+        "-starttls",
+        "smtp",
+        "-connect",
+        target,
+        "-CAfile",
+        ca,
+        "-verify_return_error",
+        "-crlf",
+        "-quiet",
+        "-ign_eof",
+    ]
+    .map(String::from)
+    .to_vec();
+    (argv, script)
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("session_vs_tools: run with `cargo bench --bench session_vs_tools`");
@@ -159,25 +187,12 @@ fn main() {
         "--to",
         "b@example.com",
     ]);
-    use base64::Engine as _;
-    let blob = base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
-    let openssl_script = format!(
-        "EHLO bench\nAUTH PLAIN {blob}\nMAIL FROM:<a@example.com>\nRCPT TO:<b@example.com>\nDATA\nSubject: bench\n\nhello\n.\nQUIT\n"
-    );
-    let openssl = s(&[
-        "openssl",
-        "s_client",
-        "-starttls",
-        "smtp",
-        "-connect",
+    let (openssl, openssl_script) = openssl_session(
         &format!("localhost:{port}"),
-        "-CAfile",
         &ca,
-        "-verify_return_error",
-        "-crlf",
-        "-quiet",
-        "-ign_eof",
-    ]);
+        (USER, PASSWORD),
+        "b@example.com",
+    );
 
     println!("one STARTTLS + AUTH + send session against aiosmtpd on loopback, median of {n} runs");
     let m = measure(
@@ -232,59 +247,32 @@ fn main() {
 /// fed the same session in one go; (b) a 40 MB message with BDAT next to DATA: time, and
 /// smtpscope's peak RSS (getrusage of the child), which must not grow with the message.
 fn extensions(n: usize) {
-    use common::postfix::{GOOD, PostfixOptions, PostfixPeer};
-    let peer = PostfixPeer::start_with(&PostfixOptions {
-        main_cf: vec![("message_size_limit".into(), "100000000".into())],
-        ..PostfixOptions::default()
-    });
-    let port = peer.port.to_string();
-    let ca = peer.ca_file.display().to_string();
+    use common::postfix::{GOOD, PostfixPeer};
+    let peer = PostfixPeer::with_main_cf(&[("message_size_limit", "100000000")]);
     let base = |extra: &[&str]| {
-        let mut v: Vec<String> = [
-            env!("CARGO_BIN_EXE_smtpscope"),
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--ca-file",
-            &ca,
-            "--user",
-            GOOD.0,
-            "--from",
-            "a@example.com",
-            "--to",
-            "b@example.net",
-        ]
-        .iter()
-        .map(std::string::ToString::to_string)
-        .collect();
-        v.extend(extra.iter().map(std::string::ToString::to_string));
+        let mut v = vec![env!("CARGO_BIN_EXE_smtpscope").to_string(), "run".into()];
+        v.extend(peer.target_args());
+        v.extend(
+            [
+                "--user",
+                GOOD.0,
+                "--from",
+                "a@example.com",
+                "--to",
+                "b@example.net",
+            ]
+            .iter()
+            .chain(extra)
+            .map(std::string::ToString::to_string),
+        );
         v
     };
-    use base64::Engine as _;
-    let blob =
-        base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{}", GOOD.0, GOOD.1));
-    let script = format!(
-        "EHLO bench\nAUTH PLAIN {blob}\nMAIL FROM:<a@example.com>\nRCPT TO:<b@example.net>\nDATA\nSubject: bench\n\nhello\n.\nQUIT\n"
+    let (openssl, script) = openssl_session(
+        &format!("127.0.0.1:{}", peer.port),
+        &peer.ca_file.display().to_string(),
+        GOOD,
+        "b@example.net",
     );
-    let openssl: Vec<String> = [
-        "openssl",
-        "s_client",
-        "-starttls",
-        "smtp",
-        "-connect",
-        &format!("127.0.0.1:{port}"),
-        "-CAfile",
-        &ca,
-        "-verify_return_error",
-        "-crlf",
-        "-quiet",
-        "-ign_eof",
-    ]
-    .iter()
-    .map(std::string::ToString::to_string)
-    .collect();
     println!();
     println!("(a) STARTTLS + AUTH + send against Postfix on loopback, median of {n} runs");
     let m = measure(

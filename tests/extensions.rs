@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::postfix::{GOOD, PostfixOptions, PostfixPeer, queue_id};
+use common::postfix::{GOOD, PostfixPeer, queue_id};
 use common::*;
 use std::io::{Read, Write};
 use std::sync::OnceLock;
@@ -15,17 +15,11 @@ use std::sync::OnceLock;
 fn peer() -> &'static PostfixPeer {
     static P: OnceLock<PostfixPeer> = OnceLock::new();
     P.get_or_init(|| {
-        PostfixPeer::start_with(&PostfixOptions {
-            main_cf: vec![
-                ("smtputf8_enable".into(), "yes".into()),
-                ("message_size_limit".into(), "200000".into()),
-                (
-                    "smtpd_recipient_restrictions".into(),
-                    "reject_non_fqdn_recipient".into(),
-                ),
-            ],
-            ..PostfixOptions::default()
-        })
+        PostfixPeer::with_main_cf(&[
+            ("smtputf8_enable", "yes"),
+            ("message_size_limit", "200000"),
+            ("smtpd_recipient_restrictions", "reject_non_fqdn_recipient"),
+        ])
     })
 }
 
@@ -33,16 +27,13 @@ fn peer() -> &'static PostfixPeer {
 fn bare_peer() -> &'static PostfixPeer {
     static P: OnceLock<PostfixPeer> = OnceLock::new();
     P.get_or_init(|| {
-        PostfixPeer::start_with(&PostfixOptions {
-            main_cf: vec![
-                ("smtputf8_enable".into(), "no".into()),
-                (
-                    "smtpd_discard_ehlo_keywords".into(),
-                    "pipelining, chunking, dsn, smtputf8".into(),
-                ),
-            ],
-            ..PostfixOptions::default()
-        })
+        PostfixPeer::with_main_cf(&[
+            ("smtputf8_enable", "no"),
+            (
+                "smtpd_discard_ehlo_keywords",
+                "pipelining, chunking, dsn, smtputf8",
+            ),
+        ])
     })
 }
 
@@ -189,17 +180,11 @@ fn pipelined_auth_with_a_wrong_password_is_still_an_authentication_failure() {
 /// unauthenticated: smtpscope hangs up at the 354, and Postfix queues nothing.
 #[test]
 fn a_failed_pipelined_auth_never_sends_the_message_even_when_data_opens() {
-    let open = PostfixPeer::start_with(&PostfixOptions {
-        main_cf: vec![
-            ("mynetworks".into(), "127.0.0.0/8".into()),
-            ("smtpd_sender_restrictions".into(), "permit".into()),
-            (
-                "smtpd_relay_restrictions".into(),
-                "permit_mynetworks, reject".into(),
-            ),
-        ],
-        ..PostfixOptions::default()
-    });
+    let open = PostfixPeer::with_main_cf(&[
+        ("mynetworks", "127.0.0.0/8"),
+        ("smtpd_sender_restrictions", "permit"),
+        ("smtpd_relay_restrictions", "permit_mynetworks, reject"),
+    ]);
     let out = open.run_json(GOOD.0, "not-the-password", &["--pipeline"]);
     let lines = json_lines(&out);
     assert_eq!(reply_codes_after(&lines, "auth"), [535], "{}", text(&out));

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::postfix::{GOOD, PostfixOptions, PostfixPeer, queue_id};
+use common::postfix::{GOOD, PostfixPeer, queue_id};
 use common::tmux::Tmux;
 
 use std::sync::OnceLock;
@@ -17,13 +17,7 @@ use std::time::{Duration, Instant};
 fn peer() -> &'static PostfixPeer {
     static P: OnceLock<PostfixPeer> = OnceLock::new();
     P.get_or_init(|| {
-        PostfixPeer::start_with(&PostfixOptions {
-            main_cf: vec![
-                ("smtputf8_enable".into(), "yes".into()),
-                ("debug_peer_list".into(), "127.0.0.1".into()),
-            ],
-            ..PostfixOptions::default()
-        })
+        PostfixPeer::with_main_cf(&[("smtputf8_enable", "yes"), ("debug_peer_list", "127.0.0.1")])
     })
 }
 

@@ -109,10 +109,9 @@ pub struct Provider {
     pub id: String,
     pub name: String,
     pub kind: Kind,
-    /// The patterns as written; they are matched through [`Providers`]' one set.
-    hosts: Vec<String>,
-    greeting: Vec<String>,
-    ehlo: Vec<String>,
+    hosts: Vec<Regex>,
+    greeting: Vec<Regex>,
+    ehlo: Vec<Regex>,
     pub refines: Vec<String>,
     pub note: String,
     pub source: String,
@@ -123,7 +122,7 @@ pub struct Provider {
 }
 
 impl Provider {
-    fn patterns(&self, signal: Signal) -> &[String] {
+    fn patterns(&self, signal: Signal) -> &[Regex] {
         match signal {
             Signal::Host => &self.hosts,
             Signal::Greeting => &self.greeting,
@@ -132,86 +131,43 @@ impl Provider {
     }
 }
 
-/// Every provider's patterns, compiled one by one with `regex-lite`. A run compiles them at
-/// start-up and matches them against three short texts, so compiling must be cheap: the
-/// `regex` crate's optimising compiler took 2 ms here, `regex-lite` a tenth of that. Host
-/// names and banners are ASCII, which is what `regex-lite`'s classes and case folding cover.
-#[derive(Debug)]
-struct PatternSet {
-    /// For each signal (in [`SIGNALS`] order), its patterns with the index of their provider,
-    /// in ascending provider order.
-    by_signal: [Vec<(Regex, usize)>; 3],
-}
-
-const SIGNALS: [Signal; 3] = [Signal::Host, Signal::Greeting, Signal::Ehlo];
-
-fn slot(signal: Signal) -> usize {
-    match signal {
-        Signal::Host => 0,
-        Signal::Greeting => 1,
-        Signal::Ehlo => 2,
-    }
-}
-
-impl PatternSet {
-    fn new(list: &[Provider]) -> Result<PatternSet, ProviderError> {
-        let mut by_signal: [Vec<(Regex, usize)>; 3] = Default::default();
-        for signal in SIGNALS {
-            for (i, p) in list.iter().enumerate() {
-                for pattern in p.patterns(signal) {
-                    let regex = RegexBuilder::new(pattern)
-                        .case_insensitive(true)
-                        .size_limit(PATTERN_SIZE)
-                        .build()
-                        .map_err(|source| ProviderError::Pattern {
-                            id: p.id.clone(),
-                            pattern: pattern.clone(),
-                            source,
-                        })?;
-                    by_signal[slot(signal)].push((regex, i));
-                }
-            }
-        }
-        Ok(PatternSet { by_signal })
-    }
-
-    /// The index of the first provider with a pattern for `signal` that matches `text`.
-    fn first_match(&self, signal: Signal, text: &str) -> Option<usize> {
-        self.by_signal[slot(signal)]
-            .iter()
-            .find(|(regex, _)| regex.is_match(text))
-            .map(|&(_, provider)| provider)
-    }
-}
-
 /// All providers, in the file's order (the first match wins).
 #[derive(Debug)]
 pub struct Providers {
     list: Vec<Provider>,
-    patterns: PatternSet,
 }
 
-/// The compiled size allowed to one pattern.
-const PATTERN_SIZE: usize = 1 << 20;
-
-/// Checks the number and length of one signal's patterns; they are compiled by [`PatternSet`].
-fn checked(id: &str, patterns: Vec<String>) -> Result<Vec<String>, ProviderError> {
+/// Checks and compiles one signal's patterns. `regex-lite` (no optimiser) because a run
+/// compiles all of them at start-up to match three short texts: the `regex` crate took 2 ms
+/// for the 28, `regex-lite` about 0.3. Host names and banners are ASCII, which is what its
+/// classes and case folding cover.
+fn compile(id: &str, patterns: Vec<String>) -> Result<Vec<Regex>, ProviderError> {
     if patterns.len() > MAX_PATTERNS {
         return Err(ProviderError::Invalid {
             id: id.into(),
             what: format!("{} patterns, at most {MAX_PATTERNS}", patterns.len()),
         });
     }
-    if patterns
-        .iter()
-        .any(|p| p.is_empty() || p.len() > MAX_PATTERN_LEN)
-    {
-        return Err(ProviderError::Invalid {
-            id: id.into(),
-            what: format!("a pattern must have 1 to {MAX_PATTERN_LEN} characters"),
-        });
-    }
-    Ok(patterns)
+    patterns
+        .into_iter()
+        .map(|p| {
+            if p.is_empty() || p.len() > MAX_PATTERN_LEN {
+                return Err(ProviderError::Invalid {
+                    id: id.into(),
+                    what: format!("a pattern must have 1 to {MAX_PATTERN_LEN} characters"),
+                });
+            }
+            RegexBuilder::new(&p)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|source| ProviderError::Pattern {
+                    id: id.into(),
+                    pattern: p.clone(),
+                    source,
+                })
+        })
+        .collect()
 }
 
 /// The part of a text the patterns look at: bounded, and without a trailing CR/LF.
@@ -293,9 +249,9 @@ impl Providers {
             list.push(Provider {
                 min_tls: p.min_tls,
                 min_tls_source: p.min_tls_source,
-                hosts: checked(&p.id, p.hosts)?,
-                greeting: checked(&p.id, p.greeting)?,
-                ehlo: checked(&p.id, p.ehlo)?,
+                hosts: compile(&p.id, p.hosts)?,
+                greeting: compile(&p.id, p.greeting)?,
+                ehlo: compile(&p.id, p.ehlo)?,
                 id: p.id,
                 name: p.name,
                 kind: p.kind,
@@ -312,8 +268,7 @@ impl Providers {
                 });
             }
         }
-        let patterns = PatternSet::new(&list)?;
-        Ok(Providers { list, patterns })
+        Ok(Providers { list })
     }
 
     #[must_use]
@@ -347,9 +302,9 @@ impl Providers {
         } else {
             text
         };
-        self.patterns
-            .first_match(signal, text)
-            .and_then(|i| self.list.get(i))
+        self.list
+            .iter()
+            .find(|p| p.patterns(signal).iter().any(|r| r.is_match(text)))
     }
 
     /// The detection after one more signal: `current` updated by what `text` says.

@@ -4,8 +4,9 @@
 //! Verification is on by default and uses the platform's roots plus an optional CA file. With a
 //! CA file, the platform's roots are read only when a chain does not verify against the file
 //! alone (reading a few hundred certificates costs more than a whole session on loopback); the
-//! outcome is the same as with both loaded from the start. The verifier records the chain the server presented even when verification fails, so a failure
-//! can name its reason in plain words ("self-signed", "missing intermediate", "expired").
+//! outcome is the same as with both loaded from the start. The verifier records the chain the
+//! server presented even when verification fails, so a failure can name its reason in plain
+//! words ("self-signed", "missing intermediate", "expired").
 
 use std::io;
 use std::net::SocketAddr;

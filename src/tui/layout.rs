@@ -102,7 +102,7 @@ pub(crate) fn sensible(app: &App, action: Action) -> bool {
             ehloed && s.authenticated_as().is_none()
         }
         Action::MailFrom => ehloed && t.is_some_and(|t| t.mail_from.is_none()) && !data_open,
-        Action::RcptTo => greeted && t.is_some_and(|t| t.mail_from.is_some()) && !data_open,
+        Action::RcptTo => greeted && s.open_transaction().is_some() && !data_open,
         Action::Data => greeted && (t.is_some_and(|t| !t.rcpts_accepted.is_empty()) || data_open),
         Action::Next => app.read_only.is_none() && !app.busy && app.next_step().is_some(),
         Action::Connect => app.read_only.is_none(),

@@ -302,12 +302,8 @@ pub fn auth_failure() -> Vec<Event> {
     s.events()
 }
 
-/// Everything up to the 354 of DATA, authenticated.
-pub fn up_to_data(s: &mut Script, from: &str) {
-    opening(s);
-    s.auth_plain(USER)
-        .reply(Verb::Auth, 235, &["Authentication successful."])
-        .publish();
+/// MAIL FROM `from` and RCPT TO xxxxx@example.com, both answered 250.
+pub fn accept_envelope(s: &mut Script, from: &str) {
     s.send(&Command::Mail {
         from: from.into(),
         params: vec![],
@@ -320,6 +316,15 @@ pub fn up_to_data(s: &mut Script, from: &str) {
     })
     .reply(Verb::Rcpt, 250, &["Ok"])
     .publish();
+}
+
+/// Everything up to the 354 of DATA, authenticated.
+pub fn up_to_data(s: &mut Script, from: &str) {
+    opening(s);
+    s.auth_plain(USER)
+        .reply(Verb::Auth, 235, &["Authentication successful."])
+        .publish();
+    accept_envelope(s, from);
     s.send(&Command::Data)
         .reply(Verb::Data, 354, &["End data with <CR><LF>.<CR><LF>"])
         .publish();

@@ -90,6 +90,18 @@ impl PostfixPeer {
         PostfixPeer::start_with(&PostfixOptions::default())
     }
 
+    /// An instance of your own: the shared set-up with these main.cf parameters added or
+    /// replaced.
+    pub fn with_main_cf(params: &[(&str, &str)]) -> PostfixPeer {
+        PostfixPeer::start_with(&PostfixOptions {
+            main_cf: params
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            ..PostfixOptions::default()
+        })
+    }
+
     pub fn start_with(opts: &PostfixOptions) -> PostfixPeer {
         for (bin, package) in [
             ("/usr/sbin/postfix", "postfix"),

@@ -337,11 +337,15 @@ impl SessionModel {
         self.open().map(|c| &c.transaction)
     }
 
+    /// The transaction that MAIL FROM opened on this connection, if one is open.
+    pub(crate) fn open_transaction(&self) -> Option<&Transaction> {
+        self.transaction().filter(|t| t.mail_from.is_some())
+    }
+
     /// The sender and recipients the latest failure was about: the open transaction's, else
     /// the last message's (a 554 after the dot ends its transaction).
     pub fn envelope(&self) -> (Option<&str>, &[String]) {
-        let current = self.transaction().filter(|t| t.mail_from.is_some());
-        match current.or(self.last_message.as_ref()) {
+        match self.open_transaction().or(self.last_message.as_ref()) {
             Some(t) => (t.mail_from.as_deref(), &t.rcpts_accepted),
             None => (None, &[]),
         }

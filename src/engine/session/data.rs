@@ -79,7 +79,6 @@ impl Session {
             .capabilities()
             .is_some_and(|c| c.eight_bit_mime || c.smtputf8);
         let view = message_view(std::mem::take(&mut self.wire_copy));
-        let mut quit_sent = false;
         self.record(
             EntryKind::Message {
                 stats: stats.clone(),
@@ -90,45 +89,40 @@ impl Session {
         for w in stats.warnings(eight_bit) {
             self.warn(w);
         }
+        let complete = streamed.interrupted_after.is_none();
         if let Some(sent) = streamed.interrupted_after {
             self.warn(format!(
                 "the server replied (or hung up) before the message was complete: {sent} byte(s) were sent, the rest and the final \".\" were not; the connection will be closed since the server's state is unknown"
             ));
         } else {
             self.last_sent_at = Some(Instant::now());
-            quit_sent = quit;
-            if quit {
-                self.info(crate::engine::ext::pipelining::quit_note());
-                // Not `send_line`: whatever the server has said by now answers the message,
-                // and must not be drained as unsolicited.
-                self.record(
-                    EntryKind::Sent {
-                        line: "QUIT".into(),
-                        verb: Verb::Quit,
-                        redacted: None,
-                    },
-                    None,
-                );
-                if let Err(e) = self.write_all(b"QUIT\r\n").await {
-                    // The answer to the message may still be there to read: it matters more.
-                    self.warn(format!("QUIT could not be sent: {e}"));
-                    quit_sent = false;
-                }
-            }
         }
+        let quit_sent = quit && complete && self.queue_quit().await;
         let reply = self.read_and_record(Verb::DataEnd).await;
-        if streamed.interrupted_after.is_some() {
+        if !complete {
             self.drop_connection("the server answered before the end of the message");
-        } else if quit_sent {
-            if reply.is_ok() {
-                // The message's answer stands whatever happens to QUIT's; a failure to read
-                // it is recorded like any other.
-                let _ = self.read_and_record(Verb::Quit).await;
-            }
-        } else if quit {
+        } else if quit && !quit_sent {
             self.drop_connection("QUIT could not be sent");
+        } else if quit_sent && reply.is_ok() {
+            // The message's answer stands whatever happens to QUIT's; a failure to read it
+            // is recorded like any other.
+            let _ = self.read_and_record(Verb::Quit).await;
         }
         Ok((reply?, stats))
+    }
+
+    /// QUIT right after the message, recorded as sent. False, with a warning, when it could
+    /// not be written: the answer to the message may still be there to read, and matters more.
+    async fn queue_quit(&mut self) -> bool {
+        self.info(crate::engine::ext::pipelining::quit_note());
+        self.record_sent("QUIT".into(), Verb::Quit, None);
+        match self.write_all(b"QUIT\r\n").await {
+            Ok(()) => true,
+            Err(e) => {
+                self.warn(format!("QUIT could not be sent: {e}"));
+                false
+            }
+        }
     }
 
     /// Sends one line of a message typed by hand after a 354, at once and without waiting for
@@ -139,9 +133,6 @@ impl Session {
     /// read. Empty lines are allowed; CR, LF and NUL are refused.
     pub(crate) async fn message_line(&mut self, line: &str) -> Result<Option<Reply>, SessionError> {
         super::super::command::check_arg("message line", line)?;
-        if self.conn.is_none() {
-            return Err(self.fail(SessionError::NotConnected));
-        }
         let end = line == ".";
         let verb = if end { Verb::DataEnd } else { Verb::Other };
         let mut bytes = Vec::with_capacity(line.len() + 3);
@@ -150,21 +141,8 @@ impl Session {
         }
         bytes.extend_from_slice(line.as_bytes());
         bytes.extend_from_slice(b"\r\n");
-        self.record(
-            EntryKind::Sent {
-                line: line.to_string(),
-                verb,
-                redacted: None,
-            },
-            None,
-        );
-        self.last_sent_at = Some(Instant::now());
-        if let Err(source) = self.write_all(&bytes).await {
-            return Err(self.fail(SessionError::Io {
-                after: verb,
-                source,
-            }));
-        }
+        self.write_line(&bytes, line.to_string(), verb, None)
+            .await?;
         if !end {
             return Ok(None);
         }
@@ -179,7 +157,7 @@ impl Session {
         let mut out = Vec::with_capacity(MESSAGE_CHUNK + MESSAGE_CHUNK / 8);
         let mut sent = 0u64;
         // A message held in memory goes out with its final "." in one write; a file is
-        // pumped chunk by chunk and its last bytes go with the ".".
+        // pumped chunk by chunk, then the "." follows.
         let complete = match source {
             MessageSource::Text(text) => {
                 stuffer.push(text.as_bytes(), &mut out);

@@ -2,7 +2,7 @@
 //! in BDAT chunks (RFC 3030). What goes into the envelope is decided in `engine::ext`.
 
 use super::data::MessageSource;
-use super::{Credentials, EntryKind, Instant, Reply, Session, SessionError, Verb};
+use super::{Credentials, Instant, Reply, Session, SessionError, Verb};
 use crate::engine::command::Command;
 use crate::engine::ext::{bdat, pipelining};
 
@@ -50,14 +50,7 @@ impl Session {
         let lines: Vec<String> = sent.iter().map(|(line, _, _)| line.clone()).collect();
         self.info(pipelining::group_note(&lines));
         for (line, verb, redacted) in sent {
-            self.record(
-                EntryKind::Sent {
-                    line,
-                    verb,
-                    redacted,
-                },
-                None,
-            );
+            self.record_sent(line, verb, redacted);
         }
         self.last_sent_at = Some(Instant::now());
         if let Err(source) = self.write_all(&wire).await {
@@ -141,24 +134,9 @@ impl Session {
             let (bytes, last) = next;
             let line = bdat::command(bytes.len(), last);
             let verb = if last { Verb::DataEnd } else { Verb::Bdat };
-            self.drain_unsolicited(verb)?;
             let mut header = line.clone().into_bytes();
             header.extend_from_slice(b"\r\n");
-            self.record(
-                EntryKind::Sent {
-                    line,
-                    verb,
-                    redacted: None,
-                },
-                None,
-            );
-            self.last_sent_at = Some(Instant::now());
-            if let Err(source) = self.write_all(&header).await {
-                return Err(self.fail(SessionError::Io {
-                    after: verb,
-                    source,
-                }));
-            }
+            self.send_line(&header, line, verb, None).await?;
             let mut sent = 0u64;
             let complete = match self.write_data(bytes, &mut sent).await {
                 Ok(c) => c,

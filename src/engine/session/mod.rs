@@ -536,7 +536,34 @@ impl Session {
             .unwrap_or_else(|_| Err(stalled(timeout)))
     }
 
+    /// Records what the user sees of a line sent (the secret masked in `redacted`).
+    fn record_sent(&mut self, line: String, verb: Verb, redacted: Option<Redacted>) {
+        self.record(
+            EntryKind::Sent {
+                line,
+                verb,
+                redacted,
+            },
+            None,
+        );
+    }
+
+    /// Sends one command line: first records whatever the server said unasked, so that it is
+    /// not taken for the answer.
     async fn send_line(
+        &mut self,
+        bytes: &[u8],
+        shown: String,
+        verb: Verb,
+        redacted: Option<Redacted>,
+    ) -> Result<(), SessionError> {
+        self.drain_unsolicited(verb)?;
+        self.write_line(bytes, shown, verb, redacted).await
+    }
+
+    /// Records `shown` as sent and writes `bytes`, without looking for replies first: after a
+    /// 354, what the server says is the answer to the message.
+    async fn write_line(
         &mut self,
         bytes: &[u8],
         shown: String,
@@ -546,15 +573,7 @@ impl Session {
         if self.conn.is_none() {
             return Err(self.fail(SessionError::NotConnected));
         }
-        self.drain_unsolicited(verb)?;
-        self.record(
-            EntryKind::Sent {
-                line: shown,
-                verb,
-                redacted,
-            },
-            None,
-        );
+        self.record_sent(shown, verb, redacted);
         self.last_sent_at = Some(Instant::now());
         if let Err(source) = self.write_all(bytes).await {
             return Err(self.fail(SessionError::Io {

@@ -7,7 +7,9 @@
 use crate::engine::command::{Command, check_arg};
 use crate::engine::driver::Request;
 use crate::engine::escape::escape_str;
-use crate::engine::ext::{self, Envelope, EnvelopeInput, Ext, ExtError, MessageFacts, Use};
+use crate::engine::ext::{
+    self, Envelope, EnvelopeInput, Ext, ExtError, ExtSettings, MessageFacts, Use,
+};
 use crate::engine::session::MessageSource;
 
 use super::{Effect, send};
@@ -21,17 +23,27 @@ fn facts(app: &App) -> MessageFacts {
         .unwrap_or_default()
 }
 
-/// The envelope's parameters for `from` and `to`, as `run` works them out now.
-fn envelope(app: &App, from: &str, to: &[String]) -> Result<Envelope, ExtError> {
-    let facts = facts(app);
+/// The envelope's parameters under `settings`, as `run` works them out now.
+fn envelope_with(
+    app: &App,
+    settings: &ExtSettings,
+    from: &str,
+    to: &[String],
+    message: &MessageFacts,
+) -> Result<Envelope, ExtError> {
     ext::envelope(&EnvelopeInput {
-        settings: &app.config.ext,
+        settings,
         caps: app.session.capabilities(),
         tls: app.session.tls().is_some(),
         from,
         to,
-        message: &facts,
+        message,
     })
+}
+
+/// The envelope's parameters for `from` and `to`, for the message composed so far.
+fn envelope(app: &App, from: &str, to: &[String]) -> Result<Envelope, ExtError> {
+    envelope_with(app, &app.config.ext, from, to, &facts(app))
 }
 
 /// RCPT TO's parameters for one recipient (DSN's NOTIFY= and ORCPT=; SMTPUTF8's check).
@@ -39,16 +51,13 @@ fn envelope(app: &App, from: &str, to: &[String]) -> Result<Envelope, ExtError> 
 fn rcpt_envelope(app: &App, to: &str) -> Result<Vec<String>, ExtError> {
     let mut settings = app.config.ext.clone();
     settings.requiretls = false;
-    let facts = MessageFacts::default();
-    let to = [to.to_string()];
-    let env = ext::envelope(&EnvelopeInput {
-        settings: &settings,
-        caps: app.session.capabilities(),
-        tls: app.session.tls().is_some(),
-        from: "",
-        to: &to,
-        message: &facts,
-    })?;
+    let env = envelope_with(
+        app,
+        &settings,
+        "",
+        &[to.to_string()],
+        &MessageFacts::default(),
+    )?;
     Ok(env.rcpt_params.into_iter().next().unwrap_or_default())
 }
 
@@ -97,6 +106,22 @@ fn edited_note(command: &str, typed: &[String], suggested: &str) -> String {
     )
 }
 
+/// A command whose Parameters field the user changed, sent as typed with a note that says so.
+/// `edited` is (typed, what the field was prefilled with).
+fn edited_request(
+    app: &App,
+    name: &str,
+    (typed, suggested): (&str, &str),
+    command: impl FnOnce(Vec<String>) -> Command,
+) -> Result<Request, String> {
+    let params = typed_params(app, &format!("{name} parameters"), typed)?;
+    Ok(Request::Annotated {
+        notes: vec![edited_note(name, &params, suggested)],
+        warnings: Vec::new(),
+        command: command(params),
+    })
+}
+
 /// MAIL FROM with its parameters. `edited` is the Parameters field when the user changed
 /// it (with what it was prefilled with); otherwise the parameters are worked out for `from`.
 pub(super) fn mail_request(
@@ -104,12 +129,10 @@ pub(super) fn mail_request(
     from: String,
     edited: Option<(&str, &str)>,
 ) -> Result<Request, String> {
-    if let Some((typed, suggested)) = edited {
-        let params = typed_params(app, "MAIL FROM parameters", typed)?;
-        return Ok(Request::Annotated {
-            notes: vec![edited_note("MAIL FROM", &params, suggested)],
-            warnings: Vec::new(),
-            command: Command::Mail { from, params },
+    if let Some(edited) = edited {
+        return edited_request(app, "MAIL FROM", edited, |params| Command::Mail {
+            from,
+            params,
         });
     }
     let env = envelope(app, &from, &app.prefill.to).map_err(|e| e.to_string())?;
@@ -129,12 +152,10 @@ pub(super) fn rcpt_request(
     to: String,
     edited: Option<(&str, &str)>,
 ) -> Result<Request, String> {
-    if let Some((typed, suggested)) = edited {
-        let params = typed_params(app, "RCPT TO parameters", typed)?;
-        return Ok(Request::Annotated {
-            notes: vec![edited_note("RCPT TO", &params, suggested)],
-            warnings: Vec::new(),
-            command: Command::Rcpt { to, params },
+    if let Some(edited) = edited {
+        return edited_request(app, "RCPT TO", edited, |params| Command::Rcpt {
+            to,
+            params,
         });
     }
     let params = rcpt_envelope(app, &to).map_err(|e| e.to_string())?;
@@ -157,11 +178,9 @@ pub(super) fn bdat_key(app: &mut App) -> Vec<Effect> {
         app.set_status(Level::Warning, NO_CHUNKING);
         return Vec::new();
     }
-    let in_transaction = app
-        .session
-        .transaction()
-        .is_some_and(|t| t.mail_from.is_some());
-    if in_transaction && let Some(text) = app.held.take() {
+    if app.session.open_transaction().is_some()
+        && let Some(text) = app.held.take()
+    {
         return send(app, Request::Bdat(MessageSource::Text(text)));
     }
     let effects = super::forms::open_compose(app);
@@ -193,13 +212,13 @@ pub(super) fn next_bdat(app: &mut App) -> Option<Vec<Effect>> {
 /// Next at MAIL under `--pipeline`: MAIL, the RCPTs and DATA as one group when the server
 /// offers PIPELINING (or it is forced) and the recipients are known; `None` otherwise.
 pub(super) fn next_group(app: &mut App, from: &str) -> Option<Result<Vec<Effect>, String>> {
+    if !app.config.ext.pipeline || app.prefill.to.is_empty() {
+        return None;
+    }
     let offered = app
         .config
         .ext
         .usable(Ext::Pipelining, app.session.capabilities());
-    if !app.config.ext.pipeline || app.prefill.to.is_empty() {
-        return None;
-    }
     if !offered.yes() {
         app.set_status(
             Level::Info,

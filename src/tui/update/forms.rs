@@ -342,11 +342,7 @@ fn submit_compose(app: &mut App, form: &Form) -> Submitted {
     let mut effects = vec![Effect::Send(Request::Lint(MessageSource::Text(
         text.clone(),
     )))];
-    let in_transaction = app
-        .session
-        .transaction()
-        .is_some_and(|t| t.mail_from.is_some());
-    if !in_transaction && !app.session.data_open() {
+    if app.session.open_transaction().is_none() && !app.session.data_open() {
         // Composed before MAIL FROM: kept, so MAIL FROM can declare its size and 8-bit body.
         let send_how = if form.bdat {
             "b sends it with BDAT"

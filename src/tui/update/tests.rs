@@ -107,18 +107,7 @@ fn in_tls_script() -> (App, Script) {
 /// After MAIL FROM and RCPT TO were accepted: a message composed now goes with DATA.
 fn in_transaction_script() -> (App, Script) {
     let (mut app, mut s) = in_tls_script();
-    s.send(&Command::Mail {
-        from: "policy-fail@example.com".into(),
-        params: vec![],
-    })
-    .reply(Verb::Mail, 250, &["Ok"])
-    .publish();
-    s.send(&Command::Rcpt {
-        to: "xxxxx@example.com".into(),
-        params: vec![],
-    })
-    .reply(Verb::Rcpt, 250, &["Ok"])
-    .publish();
+    sample::accept_envelope(&mut s, "policy-fail@example.com");
     feed(&mut app, s.events());
     (app, s)
 }

@@ -46,18 +46,7 @@ fn dsn_settings() -> ExtSettings {
 
 /// MAIL FROM and RCPT TO accepted, as the server would answer them.
 fn accept_envelope(app: &mut App, s: &mut Script) {
-    s.send(&Command::Mail {
-        from: "policy-fail@example.com".into(),
-        params: vec![],
-    })
-    .reply(Verb::Mail, 250, &["2.1.0 Ok"])
-    .publish();
-    s.send(&Command::Rcpt {
-        to: "xxxxx@example.com".into(),
-        params: vec![],
-    })
-    .reply(Verb::Rcpt, 250, &["2.1.5 Ok"])
-    .publish();
+    sample::accept_envelope(s, "policy-fail@example.com");
     feed(app, s.events());
 }
 
@@ -66,8 +55,10 @@ fn field(app: &App, i: usize) -> String {
 }
 
 /// The notes and warnings an annotated request carries into the transcript.
-fn annotations(effects: &[Effect]) -> Vec<String> {
-    effects
+/// Does `action`: the lines it sends, and the notes and warnings that go with them.
+fn act_noted(app: &mut App, action: Action) -> (Vec<String>, Vec<String>) {
+    let effects = update(app, Msg::Action(action));
+    let notes = effects
         .iter()
         .filter_map(|e| match e {
             Effect::Send(Request::Annotated {
@@ -76,7 +67,8 @@ fn annotations(effects: &[Effect]) -> Vec<String> {
             _ => None,
         })
         .flatten()
-        .collect()
+        .collect();
+    (effects.iter().map(describe).collect(), notes)
 }
 
 /// Composes the default message with `body` before MAIL FROM: it is kept, not sent.
@@ -168,17 +160,11 @@ fn an_untouched_field_follows_the_sender_and_an_edited_one_goes_as_typed() {
     assert_eq!(field(&app, 1), "");
     clear_field(&mut app);
     typed(&mut app, "j\u{f6}rg@example.com");
-    let effects = update(&mut app, Msg::Action(Action::Form(FormAction::Submit)));
-    assert_eq!(
-        effects.iter().map(describe).collect::<Vec<_>>(),
-        ["MAIL FROM:<j\u{f6}rg@example.com> SMTPUTF8"]
-    );
+    let (sent, notes) = act_noted(&mut app, Action::Form(FormAction::Submit));
+    assert_eq!(sent, ["MAIL FROM:<j\u{f6}rg@example.com> SMTPUTF8"]);
     assert!(
-        annotations(&effects)
-            .iter()
-            .any(|n| n.contains("SMTPUTF8 added")),
-        "{:?}",
-        annotations(&effects)
+        notes.iter().any(|n| n.contains("SMTPUTF8 added")),
+        "{notes:?}"
     );
     // Edited: sent as typed, and the transcript says so.
     act(&mut app, Action::MailFrom);
@@ -190,18 +176,14 @@ fn an_untouched_field_follows_the_sender_and_an_edited_one_goes_as_typed() {
     act(&mut app, Action::Form(FormAction::NextField));
     clear_field(&mut app);
     typed(&mut app, "X-DEBUG=1");
-    let effects = update(&mut app, Msg::Action(Action::Form(FormAction::Submit)));
-    assert_eq!(
-        effects.iter().map(describe).collect::<Vec<_>>(),
-        ["MAIL FROM:<j\u{f6}rg@example.com> X-DEBUG=1"]
-    );
+    let (sent, notes) = act_noted(&mut app, Action::Form(FormAction::Submit));
+    assert_eq!(sent, ["MAIL FROM:<j\u{f6}rg@example.com> X-DEBUG=1"]);
     assert!(
-        annotations(&effects)
+        notes
             .iter()
             .any(|n| n.contains("as edited in the form: X-DEBUG=1")
                 && n.contains("settings gave: SMTPUTF8")),
-        "{:?}",
-        annotations(&effects)
+        "{notes:?}"
     );
     // A pasted CR would end the command early: refused in the field.
     act(&mut app, Action::RcptTo);
@@ -237,18 +219,9 @@ fn smtputf8_and_dsn_not_offered_are_clear_errors_unless_forced() {
     let (mut app, _) = ext_app(forced, &[], true);
     app.prefill.from = Some("j\u{f6}rg@example.com".into());
     app.prefill.auth = crate::cli::AuthChoice::None;
-    let effects = update(&mut app, Msg::Action(Action::Next));
-    assert_eq!(
-        effects.iter().map(describe).collect::<Vec<_>>(),
-        ["MAIL FROM:<j\u{f6}rg@example.com> SMTPUTF8"]
-    );
-    assert!(
-        annotations(&effects)
-            .iter()
-            .any(|w| w.starts_with("FORCED")),
-        "{:?}",
-        annotations(&effects)
-    );
+    let (sent, notes) = act_noted(&mut app, Action::Next);
+    assert_eq!(sent, ["MAIL FROM:<j\u{f6}rg@example.com> SMTPUTF8"]);
+    assert!(notes.iter().any(|w| w.starts_with("FORCED")), "{notes:?}");
     // DSN asked for, not offered.
     let (mut app, _) = ext_app(dsn_settings(), &[], true);
     act(&mut app, Action::MailFrom);
