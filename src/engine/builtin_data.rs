@@ -6,13 +6,37 @@
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-/// The JSON that build.rs made of `assets/<name>` (a `.toml` name).
-macro_rules! builtin_json {
+/// One data file of `assets/`, as the binary holds it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Builtin {
+    /// Its path under `assets/`, which errors name.
+    pub name: &'static str,
+    /// The JSON that build.rs made of it.
+    pub json: &'static str,
+    /// The file itself, which the tests read too.
+    #[cfg(test)]
+    pub toml: &'static str,
+}
+
+/// The [`Builtin`] for `assets/<name>` (a `.toml` file that build.rs converts).
+macro_rules! builtin {
     ($name:literal) => {
-        include_str!(concat!(env!("OUT_DIR"), "/", $name, ".json"))
+        $crate::engine::builtin_data::Builtin {
+            name: $name,
+            json: include_str!(concat!(env!("OUT_DIR"), "/", $name, ".json")),
+            #[cfg(test)]
+            toml: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/", $name)),
+        }
     };
 }
-pub(crate) use builtin_json;
+pub(crate) use builtin;
+
+/// The codes' meanings and the fallback rules (read by the catalog and by `phase_rules`).
+pub(crate) const RFC_CODES: Builtin = builtin!("rfc-codes.toml");
+/// How providers are recognised.
+pub(crate) const PROVIDERS: Builtin = builtin!("providers.toml");
+/// The message lint's rules and limits.
+pub(crate) const LINT_RULES: Builtin = builtin!("lint-rules.toml");
 
 /// How a data text is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,39 +65,17 @@ pub(crate) fn parse<T: DeserializeOwned>(format: Format, text: &str) -> Result<T
 
 #[cfg(test)]
 mod tests {
-    /// Every converted file, with its TOML source.
-    const FILES: &[(&str, &str, &str)] = &[
-        (
-            "rfc-codes.toml",
-            include_str!("../../assets/rfc-codes.toml"),
-            builtin_json!("rfc-codes.toml"),
-        ),
-        (
-            "providers.toml",
-            include_str!("../../assets/providers.toml"),
-            builtin_json!("providers.toml"),
-        ),
-        (
-            "lint-rules.toml",
-            include_str!("../../assets/lint-rules.toml"),
-            builtin_json!("lint-rules.toml"),
-        ),
-    ];
+    use super::{LINT_RULES, PROVIDERS, RFC_CODES};
+    use crate::engine::classify::catalog::REPLY_FILES;
 
     #[test]
     fn every_embedded_json_says_what_its_toml_says() {
-        let replies = crate::engine::classify::catalog::REPLY_FILES_TOML
-            .iter()
-            .zip(crate::engine::classify::catalog::REPLY_FILES)
-            .map(|((name, toml), (json_name, json))| {
-                assert_eq!(name, json_name);
-                (*name, *toml, *json)
-            });
         let mut checked = 0;
-        for (name, toml, json) in FILES.iter().copied().chain(replies) {
+        for file in [RFC_CODES, PROVIDERS, LINT_RULES].iter().chain(REPLY_FILES) {
+            let name = file.name;
             let from_toml: serde_json::Value =
-                toml::from_str(toml).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let from_json: serde_json::Value = serde_json::from_str(json).unwrap();
+                toml::from_str(file.toml).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let from_json: serde_json::Value = serde_json::from_str(file.json).unwrap();
             assert_eq!(
                 from_toml, from_json,
                 "{name}: the JSON differs from the TOML"

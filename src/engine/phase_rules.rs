@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use regex_lite::{Regex, RegexBuilder};
 
-use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
+use crate::engine::builtin_data::{Format, ParseError, RFC_CODES, parse};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -21,7 +21,6 @@ use super::command::Verb;
 use super::model::AuthContext;
 use super::reply::Reply;
 
-const RFC_CODES: &str = builtin_json!("rfc-codes.toml");
 const MAX_RULES: usize = 500;
 const MAX_PATTERN_LEN: usize = 300;
 /// Only this much of a reply's text is searched by a rule's `text` pattern.
@@ -151,7 +150,7 @@ impl Rules {
     pub fn builtin() -> &'static Rules {
         static R: OnceLock<Rules> = OnceLock::new();
         R.get_or_init(|| {
-            Rules::load(RFC_CODES, Format::Json).unwrap_or_else(|e| {
+            Rules::load(RFC_CODES.json, Format::Json).unwrap_or_else(|e| {
                 panic!("the built-in fallback rules are broken (a test catches this): {e}")
             })
         })

@@ -11,11 +11,9 @@ use std::sync::OnceLock;
 
 use regex_lite::{Regex, RegexBuilder};
 
-use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
+use crate::engine::builtin_data::{Format, PROVIDERS, ParseError, parse};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-const PROVIDERS: &str = builtin_json!("providers.toml");
 
 /// Bounds on the data: a broken or hostile file cannot make detection slow.
 const MAX_PROVIDERS: usize = 200;
@@ -188,7 +186,7 @@ impl Providers {
     pub fn builtin() -> &'static Providers {
         static P: OnceLock<Providers> = OnceLock::new();
         P.get_or_init(|| {
-            Providers::load(PROVIDERS, Format::Json).unwrap_or_else(|e| {
+            Providers::load(PROVIDERS.json, Format::Json).unwrap_or_else(|e| {
                 panic!("the built-in provider list is broken (a test catches this): {e}")
             })
         })

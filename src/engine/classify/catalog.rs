@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex_lite::{Regex, RegexBuilder};
 
-use crate::engine::builtin_data::{Format, ParseError, builtin_json, parse};
+use crate::engine::builtin_data::{Builtin, Format, ParseError, RFC_CODES, builtin, parse};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -268,49 +268,29 @@ pub struct Catalog {
 }
 
 /// The reply files, in the order they are tried when the provider is unknown: SES, the
-/// providers, then the replies of any server (a known provider's own file goes first). The
-/// binary holds each as JSON (`engine::builtin_data`); the tests read the TOML too.
-macro_rules! reply_files {
-    ($($name:literal),* $(,)?) => {
-        /// Each reply file's name and embedded JSON.
-        pub(crate) const REPLY_FILES: &[(&str, &str)] = &[$(($name, builtin_json!($name))),*];
-        /// The same files' TOML, as in `assets/`.
-        #[cfg(test)]
-        pub(crate) const REPLY_FILES_TOML: &[(&str, &str)] =
-            &[$(($name, include_str!(concat!("../../../assets/", $name)))),*];
-    };
-}
-
-reply_files!(
-    "replies.toml",
-    "replies/microsoft365.toml",
-    "replies/exchange.toml",
-    "replies/gmail.toml",
+/// providers, then the replies of any server (a known provider's own file goes first).
+pub(crate) const REPLY_FILES: &[Builtin] = &[
+    builtin!("replies.toml"),
+    builtin!("replies/microsoft365.toml"),
+    builtin!("replies/exchange.toml"),
+    builtin!("replies/gmail.toml"),
     // Server software before the hosted services that run it: Postmark answers in Postfix's
     // words, and without a known provider the Postfix reading is the safer one.
-    "replies/postfix.toml",
-    "replies/exim.toml",
-    "replies/sendmail.toml",
-    "replies/qmail.toml",
-    "replies/opensmtpd.toml",
-    "replies/hmailserver.toml",
-    "replies/sendgrid.toml",
-    "replies/mailgun.toml",
-    "replies/postmark.toml",
-    "replies/sparkpost.toml",
-    "replies/zoho.toml",
-    "replies/yahoo.toml",
-    "replies/icloud.toml",
-    "replies-other.toml",
-);
-
-pub(super) const RFC_CODES_JSON: &str = builtin_json!("rfc-codes.toml");
-#[cfg(test)]
-pub(super) const SES_REPLIES: &str = include_str!("../../../assets/replies.toml");
-#[cfg(test)]
-pub(super) const OTHER_REPLIES: &str = include_str!("../../../assets/replies-other.toml");
-#[cfg(test)]
-pub(super) const RFC_CODES: &str = include_str!("../../../assets/rfc-codes.toml");
+    builtin!("replies/postfix.toml"),
+    builtin!("replies/exim.toml"),
+    builtin!("replies/sendmail.toml"),
+    builtin!("replies/qmail.toml"),
+    builtin!("replies/opensmtpd.toml"),
+    builtin!("replies/hmailserver.toml"),
+    builtin!("replies/sendgrid.toml"),
+    builtin!("replies/mailgun.toml"),
+    builtin!("replies/postmark.toml"),
+    builtin!("replies/sparkpost.toml"),
+    builtin!("replies/zoho.toml"),
+    builtin!("replies/yahoo.toml"),
+    builtin!("replies/icloud.toml"),
+    builtin!("replies-other.toml"),
+];
 
 /// A command as the catalogs and the fallback rules name it in `after`.
 pub(crate) fn verb_named(name: &str) -> Option<Verb> {
@@ -369,7 +349,8 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         BUILTIN.get_or_init(|| {
             // Lazily compiled: every pattern is compiled and checked by the tests instead.
-            Catalog::load(REPLY_FILES, RFC_CODES_JSON, Format::Json, false).unwrap_or_else(|e| {
+            let replies = REPLY_FILES.iter().map(|f| (f.name, f.json));
+            Catalog::load(replies, RFC_CODES.json, Format::Json, false).unwrap_or_else(|e| {
                 panic!("the built-in catalog is broken (a test catches this): {e}")
             })
         })
@@ -382,11 +363,11 @@ impl Catalog {
         replies: &[(&str, &str)],
         rfc_codes: &str,
     ) -> Result<Catalog, CatalogError> {
-        Self::load(replies, rfc_codes, Format::Toml, true)
+        Self::load(replies.iter().copied(), rfc_codes, Format::Toml, true)
     }
 
-    fn load(
-        replies: &[(&str, &str)],
+    fn load<'a>(
+        replies: impl IntoIterator<Item = (&'a str, &'a str)>,
         rfc_codes: &str,
         format: Format,
         eager: bool,
@@ -394,7 +375,7 @@ impl Catalog {
         let mut entries = Vec::new();
         for (file, text) in replies {
             let raw: RawReplies = parse(format, text).map_err(|source| CatalogError::Parse {
-                file: (*file).into(),
+                file: file.into(),
                 source,
             })?;
             for e in raw.reply {

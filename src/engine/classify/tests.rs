@@ -1,9 +1,14 @@
-use super::catalog::{
-    OTHER_REPLIES, REPLY_FILES, REPLY_FILES_TOML, RFC_CODES, SES_REPLIES, first_chars,
-    literal_prefix,
-};
+use super::catalog::{REPLY_FILES, first_chars, literal_prefix};
 use super::*;
 use crate::engine::iam::Arn;
+
+/// The rfc-codes file as in `assets/`.
+const RFC_CODES: &str = crate::engine::builtin_data::RFC_CODES.toml;
+
+/// Every reply file's name and TOML, in the catalog's order.
+fn reply_files_toml() -> Vec<(&'static str, &'static str)> {
+    REPLY_FILES.iter().map(|f| (f.name, f.toml)).collect()
+}
 
 #[test]
 fn every_ehlo_says_what_the_server_offers() {
@@ -66,9 +71,10 @@ fn classify(text: &str, after: Verb) -> Classification {
 
 #[test]
 fn every_builtin_pattern_compiles_and_its_prefix_admits_its_example() {
-    let eager = Catalog::from_sources(REPLY_FILES_TOML, RFC_CODES).expect("all patterns compile");
-    assert!(REPLY_FILES_TOML.contains(&("replies.toml", SES_REPLIES)));
-    assert!(REPLY_FILES_TOML.contains(&("replies-other.toml", OTHER_REPLIES)));
+    let files = reply_files_toml();
+    let eager = Catalog::from_sources(&files, RFC_CODES).expect("all patterns compile");
+    assert!(files.iter().any(|(name, _)| *name == "replies.toml"));
+    assert!(files.iter().any(|(name, _)| *name == "replies-other.toml"));
     for e in eager.entries() {
         assert!(
             e.could_match(&e.example.to_ascii_uppercase()),
@@ -104,7 +110,8 @@ fn first_chars_are_what_the_pattern_plainly_requires() {
     assert_eq!(first_chars("[45]x"), "");
     assert_eq!(first_chars("^535 x"), "");
     // A 2xx reply is not even considered by a pattern for 4xx and 5xx replies…
-    let eager = Catalog::from_sources(REPLY_FILES_TOML, RFC_CODES).expect("all patterns compile");
+    let eager =
+        Catalog::from_sources(&reply_files_toml(), RFC_CODES).expect("all patterns compile");
     let sasl = eager
         .entries()
         .iter()
@@ -132,7 +139,7 @@ fn every_provider_file_is_loaded() {
         .collect();
     on_disk.sort();
     assert!(on_disk.len() >= 16, "{on_disk:?}");
-    let loaded: Vec<&str> = REPLY_FILES.iter().map(|(name, _)| *name).collect();
+    let loaded: Vec<&str> = REPLY_FILES.iter().map(|f| f.name).collect();
     for file in &on_disk {
         assert!(
             loaded.contains(&file.as_str()),
@@ -140,7 +147,7 @@ fn every_provider_file_is_loaded() {
         );
     }
     // Each provider file names its own provider: `replies/<id>.toml` holds `provider = "<id>"`.
-    for (name, text) in REPLY_FILES_TOML {
+    for (name, text) in reply_files_toml() {
         if let Some(id) = name
             .strip_prefix("replies/")
             .and_then(|n| n.strip_suffix(".toml"))

@@ -65,7 +65,7 @@ struct Rule {
     url: String,
 }
 
-const RULES: &str = crate::engine::builtin_data::builtin_json!("lint-rules.toml");
+const RULES: &str = crate::engine::builtin_data::LINT_RULES.json;
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
