@@ -200,11 +200,9 @@ impl Runner {
                 Step::Connect => Action::Connect,
                 Step::Ehlo => Action::Step(ScriptStep::Ehlo),
                 Step::StartTls => Action::Step(ScriptStep::StartTls),
-                // A group runs through DATA: not when the run is to stop before it.
                 Step::Auth
                     if self.auth_can_join_group(session)
-                        && stop_after.is_none_or(|s| s >= StopAfter::Data)
-                        && self.ext.pipelined(session) =>
+                        && self.group_runs(session, stop_after) =>
                 {
                     self.pace().await;
                     Action::Group { auth: true }
@@ -212,9 +210,7 @@ impl Runner {
                 Step::Auth => Action::Step(ScriptStep::Auth(self.values.mechanism)),
                 Step::Mail => {
                     self.pace().await;
-                    if stop_after.is_none_or(|s| s >= StopAfter::Data)
-                        && self.ext.pipelined(session)
-                    {
+                    if self.group_runs(session, stop_after) {
                         Action::Group { auth: false }
                     } else {
                         Action::Step(ScriptStep::Mail(None))
@@ -400,6 +396,12 @@ impl Runner {
             Action::Step(ScriptStep::Raw(line)) => Command::Raw(line),
         };
         session.command(&command).await.map(Some)
+    }
+
+    /// Whether the envelope goes as one PIPELINING group. A group runs through DATA: not when
+    /// the run is to stop before it.
+    fn group_runs(&mut self, session: &mut Session, stop_after: Option<StopAfter>) -> bool {
+        stop_after.is_none_or(|s| s >= StopAfter::Data) && self.ext.pipelined(session)
     }
 
     /// Whether AUTH may open the PIPELINING group: only AUTH PLAIN with a password, which

@@ -2,7 +2,7 @@
 //! in BDAT chunks (RFC 3030). What goes into the envelope is decided in `engine::ext`.
 
 use super::data::MessageSource;
-use super::{Credentials, Instant, Reply, Session, SessionError, Verb};
+use super::{Credentials, Reply, Session, SessionError, Verb};
 use crate::engine::command::Command;
 use crate::engine::ext::{bdat, pipelining};
 
@@ -52,13 +52,7 @@ impl Session {
         for (line, verb, redacted) in sent {
             self.record_sent(line, verb, redacted);
         }
-        self.last_sent_at = Some(Instant::now());
-        if let Err(source) = self.write_all(&wire).await {
-            return Err(self.fail(SessionError::Io {
-                after: first,
-                source,
-            }));
-        }
+        self.write_recorded(&wire, first).await?;
         let mut replies = Vec::with_capacity(commands.len() + 1);
         if auth.is_some() {
             let reply = self.read_and_record(Verb::Auth).await?;

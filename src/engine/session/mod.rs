@@ -574,14 +574,17 @@ impl Session {
             return Err(self.fail(SessionError::NotConnected));
         }
         self.record_sent(shown, verb, redacted);
+        self.write_recorded(bytes, verb).await
+    }
+
+    /// Writes bytes whose lines are recorded already; if the write fails, so does the step
+    /// of `after`, the first command in them.
+    async fn write_recorded(&mut self, bytes: &[u8], after: Verb) -> Result<(), SessionError> {
         self.last_sent_at = Some(Instant::now());
-        if let Err(source) = self.write_all(bytes).await {
-            return Err(self.fail(SessionError::Io {
-                after: verb,
-                source,
-            }));
+        match self.write_all(bytes).await {
+            Ok(()) => Ok(()),
+            Err(source) => Err(self.fail(SessionError::Io { after, source })),
         }
-        Ok(())
     }
 
     /// Ends a run that cannot go on (no progress, the step bound): recorded as a protocol
