@@ -198,18 +198,26 @@ pub fn smtpscope(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// [`smtpscope`] with `input` piped to its standard input (then closed).
 pub fn smtpscope_stdin(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    output_with_stdin(&mut command(args, env), input)
+}
+
+/// Runs `cmd` with `input` piped to its standard input (then closed) and collects its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     use std::io::Write as _;
-    let mut child = command(args, env)
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start smtpscope");
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
     let mut stdin = child.stdin.take().expect("stdin");
-    // A run that stops reading early closes the pipe: not this helper's failure.
+    // A program that stops reading early closes the pipe: its output says why.
     let _ = stdin.write_all(input);
     drop(stdin);
-    child.wait_with_output().expect("wait for smtpscope")
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
 }
 
 pub fn text(out: &Output) -> String {

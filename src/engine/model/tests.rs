@@ -24,6 +24,23 @@ impl Walk {
         }
     }
 
+    /// Connected with STARTTLS, EHLO twice and AUTH PLAIN accepted.
+    fn logged_in() -> Walk {
+        let mut w = Walk::new();
+        w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
+        w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+        w
+    }
+
+    /// [`Walk::logged_in`], then MAIL FROM and one RCPT TO accepted and DATA answered 354.
+    fn in_data() -> Walk {
+        let mut w = Walk::logged_in();
+        w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok")
+            .cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok")
+            .cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+        w
+    }
+
     fn push(&mut self, kind: EntryKind) -> &mut Walk {
         self.seq += 1;
         let e = Entry {
@@ -297,12 +314,7 @@ fn refused_credentials_stay_the_verdict_through_a_group_the_server_took_anyway()
 /// final "." is recorded, and the failure belongs to the message, not to no step at all.
 #[test]
 fn a_write_that_fails_mid_message_fails_the_message() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
-    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok")
-        .cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok")
-        .cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    let mut w = Walk::in_data();
     w.error(ErrorKind::Io, Phase::Connection);
     let f = w.model.failure.clone().expect("a failure");
     assert_eq!(f.step, Some(Step::Dot));
@@ -338,9 +350,7 @@ fn a_good_auth_after_a_535_ends_authenticated_and_remembers_it() {
 
 #[test]
 fn a_second_auth_after_success_is_a_misstep_and_authentication_holds() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    let mut w = Walk::logged_in();
     w.cmd(Verb::Auth, "AUTH PLAIN", 503, "Already authenticated");
     assert_eq!(w.model.authenticated_as(), Some("AKIAEXAMPLE"));
     assert_eq!(w.outcome(), Outcome::ProtocolError);
@@ -451,12 +461,7 @@ fn a_refused_starttls_never_leads_to_auth_in_the_clear() {
 
 #[test]
 fn authorization_after_dot_with_and_without_a_login() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
-    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok")
-        .cmd(Verb::Rcpt, "RCPT TO:<b@example.net>", 250, "Ok")
-        .cmd(Verb::Data, "DATA", 354, "go ahead");
+    let mut w = Walk::in_data();
     w.push(EntryKind::Message {
         stats: MessageStats::default(),
         view: None,
@@ -473,9 +478,7 @@ fn authorization_after_dot_with_and_without_a_login() {
 
 #[test]
 fn out_of_order_commands_are_protocol_errors() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    let mut w = Walk::logged_in();
     w.cmd(
         Verb::Rcpt,
         "RCPT TO:<b@example.net>",
@@ -515,9 +518,7 @@ fn progress_changes_with_every_answered_step() {
 
 #[test]
 fn a_closed_session_keeps_its_history_for_the_header() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
+    let mut w = Walk::logged_in();
     w.cmd(Verb::Quit, "QUIT", 221, "Bye").closed("after QUIT");
     assert!(!w.model.connected());
     let c = w.model.conn.as_ref().unwrap();
@@ -565,12 +566,7 @@ fn a_settled_failure_is_no_longer_decisive() {
 
 #[test]
 fn the_iam_check_waits_for_the_final_dot() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
-    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
-    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
-    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    let mut w = Walk::in_data();
     assert_eq!(w.model.iam_check(), Some(&IamCheck::NotEvaluated));
     w.push(EntryKind::Message {
         stats: crate::engine::message::encode_message(b"x\r\n").1,
@@ -590,12 +586,7 @@ fn the_iam_check_waits_for_the_final_dot() {
 
 #[test]
 fn lines_typed_after_354_are_the_message_and_a_lone_dot_ends_it() {
-    let mut w = Walk::new();
-    w.connect(TlsMode::Starttls).ehlo().starttls().ehlo();
-    w.cmd(Verb::Auth, "AUTH PLAIN", 235, "Authentication successful.");
-    w.cmd(Verb::Mail, "MAIL FROM:<a@example.com>", 250, "Ok");
-    w.cmd(Verb::Rcpt, "RCPT TO:<b@example.com>", 250, "Ok");
-    w.cmd(Verb::Data, "DATA", 354, "End data with <CR><LF>.<CR><LF>");
+    let mut w = Walk::in_data();
     let steps = w.model.history.len();
     w.sent(Verb::Other, "Subject: hi").sent(Verb::Other, "");
     assert_eq!(w.model.history.len(), steps, "message lines are not steps");
